@@ -1,0 +1,42 @@
+# One venv inside the repo; every target that needs it depends on its stamp, so set-up is idempotent.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_DEV := $(VENV)/.installed-dev
+
+.PHONY: setup setup-dev run test lint bench bench-serve bench-probe clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP_RUN): requirements.txt | $(VENV)/bin/python
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(STAMP_DEV): requirements.txt requirements-dev.txt $(STAMP_RUN)
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+setup: $(STAMP_RUN)
+
+setup-dev: $(STAMP_DEV)
+
+## The main job: TorchServe with the antialiased ResNet50 (and the probe service), Ctrl-C stops all.
+run: setup
+	$(PY) -m scripts.run
+
+## The whole test suite; installs and starts what the tests need.
+test: setup-dev
+	bash scripts/install-test-deps.sh
+	$(PY) -m pytest
+
+lint: setup-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: setup-dev
+	$(PY) -m benchmarks.bench_model
+
+clean:
+	rm -rf build

@@ -1,0 +1,26 @@
+"""The antialiased model zoo: every architecture of the paper's package, by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+from antialiased.models import resnet
+
+# Architecture name -> builder taking `filter_size` (and the builder's own keyword arguments).
+ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
+    name: getattr(resnet, name) for name in resnet.BASELINES
+}
+
+
+def create_model(arch: str, filter_size: int = resnet.DEFAULT_FILTER_SIZE, **kwargs) -> nn.Module:
+    """Build the antialiased `arch` with random weights (load a checkpoint with `antialiased.weights`)."""
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(sorted(ARCHITECTURES))}")
+    return ARCHITECTURES[arch](filter_size=filter_size, **kwargs)
+
+
+def list_architectures() -> list[str]:
+    """Names of all architectures `create_model` builds."""
+    return sorted(ARCHITECTURES)
