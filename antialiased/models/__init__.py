@@ -12,6 +12,8 @@ from antialiased.models import resnet
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     name: getattr(resnet, name) for name in resnet.BASELINES
 }
+# Architecture name -> torchvision builder of the plain baseline it antialiases.
+BASELINES: dict[str, Callable[..., nn.Module]] = dict(resnet.BASELINES)
 
 
 def create_model(arch: str, filter_size: int = resnet.DEFAULT_FILTER_SIZE, **kwargs) -> nn.Module:
@@ -19,6 +21,13 @@ def create_model(arch: str, filter_size: int = resnet.DEFAULT_FILTER_SIZE, **kwa
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(sorted(ARCHITECTURES))}")
     return ARCHITECTURES[arch](filter_size=filter_size, **kwargs)
+
+
+def create_baseline(arch: str, **kwargs) -> nn.Module:
+    """Build torchvision's plain (not antialiased) `arch` with random weights, for comparisons."""
+    if arch not in BASELINES:
+        raise ValueError(f"no baseline for {arch!r}; known: {', '.join(sorted(BASELINES))}")
+    return BASELINES[arch](weights=None, **kwargs)
 
 
 def list_architectures() -> list[str]:
