@@ -15,7 +15,9 @@ import torch.nn.functional as F
 from torch import nn
 
 # Binomial taps by filter size; row k-1 of Pascal's triangle.
-FILTER_TAPS: dict[int, tuple[float, ...]] = {k: tuple(float(math.comb(k - 1, i)) for i in range(k)) for k in range(1, 8)}
+FILTER_TAPS: dict[int, tuple[float, ...]] = {
+    k: tuple(float(math.comb(k - 1, i)) for i in range(k)) for k in range(1, 8)
+}
 
 # Accepted names of each padding mode, as in the reference package, mapped to F.pad's mode.
 PAD_MODES: dict[str, str] = {

@@ -58,7 +58,9 @@ class ShiftRequest:
         for name in ("crop_size", "base_size", "resize_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not MIN_CROP_SIZE <= value <= MAX_IMAGE_SIDE:
-                raise ShiftRequestError(f"{name} must be an integer in [{MIN_CROP_SIZE}, {MAX_IMAGE_SIDE}], got {value!r}")
+                raise ShiftRequestError(
+                    f"{name} must be an integer in [{MIN_CROP_SIZE}, {MAX_IMAGE_SIDE}], got {value!r}"
+                )
         if not self.offsets:
             raise ShiftRequestError("offsets must be a non-empty list of [dy, dx] pairs")
         if len(self.offsets) > self.max_shifts:
@@ -72,11 +74,14 @@ class ShiftRequest:
         if self.base_size > self.resize_size:
             raise ShiftRequestError(f"base_size {self.base_size} is larger than the resized image ({self.resize_size})")
         if self.crop_size > self.base_size:
-            raise ShiftRequestError(f"crop_size {self.crop_size} is larger than the image it is cut from ({self.base_size})")
+            raise ShiftRequestError(
+                f"crop_size {self.crop_size} is larger than the image it is cut from ({self.base_size})"
+            )
         for dy, dx in self.offsets:
             if not (0 <= dy <= self.max_offset and 0 <= dx <= self.max_offset):
                 raise ShiftRequestError(
-                    f"offset ({dy}, {dx}) is outside [0, {self.max_offset}] for crop_size {self.crop_size} in {self.base_size}"
+                    f"offset ({dy}, {dx}) is outside [0, {self.max_offset}] "
+                    f"for crop_size {self.crop_size} in {self.base_size}"
                 )
 
     def _validate_circular(self) -> None:
@@ -84,7 +89,9 @@ class ShiftRequest:
             raise ShiftRequestError(f"crop_size {self.crop_size} is larger than the resized image ({self.resize_size})")
         for dy, dx in self.offsets:
             if not (abs(dy) <= self.crop_size and abs(dx) <= self.crop_size):
-                raise ShiftRequestError(f"circular offset ({dy}, {dx}) is outside [-{self.crop_size}, {self.crop_size}]")
+                raise ShiftRequestError(
+                    f"circular offset ({dy}, {dx}) is outside [-{self.crop_size}, {self.crop_size}]"
+                )
 
     @classmethod
     def from_json(cls, data: Any, max_shifts: int = MAX_SHIFTS_PER_REQUEST) -> ShiftRequest:

@@ -42,7 +42,9 @@ def _antialias_block(block: nn.Module, filter_size: int) -> None:
         block.downsample = nn.Sequential(BlurPool(conv.in_channels, filt_size=filter_size, stride=stride), conv, norm)
 
 
-def antialias_resnet_(model: tv_resnet.ResNet, filter_size: int = DEFAULT_FILTER_SIZE, pool_only: bool = True) -> tv_resnet.ResNet:
+def antialias_resnet_(
+    model: tv_resnet.ResNet, filter_size: int = DEFAULT_FILTER_SIZE, pool_only: bool = True
+) -> tv_resnet.ResNet:
     """Turn a torchvision ResNet into the paper's antialiased ResNet, in place, keeping its weights.
 
     `pool_only=False` also antialiases the stem convolution (the paper's costlier variant).

@@ -1,0 +1,73 @@
+"""Shift requests: views cut from one decoded image, and clear errors for impossible requests."""
+
+import pytest
+import torch
+
+from antialiased.preprocessing import normalize, preprocess, resize_center_crop
+from antialiased.shifts import MAX_SHIFTS_PER_REQUEST, ShiftRequest, ShiftRequestError, shifted_views
+
+
+@pytest.fixture(scope="module")
+def image() -> torch.Tensor:
+    return torch.randint(0, 256, (3, 300, 400), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+
+
+def test_crop_views_are_windows_of_the_256_center_crop(image: torch.Tensor) -> None:
+    request = ShiftRequest(offsets=((0, 0), (31, 5), (32, 32)))
+    views = shifted_views(image, request)
+    base = resize_center_crop(image, 256)
+    assert views.shape == (3, 3, 224, 224)
+    for view, (dy, dx) in zip(views, request.offsets, strict=True):
+        assert torch.equal(view, normalize(base[:, dy : dy + 224, dx : dx + 224]))
+
+
+def test_centered_crop_view_equals_plain_preprocessing(image: torch.Tensor) -> None:
+    """Offset (16, 16) in the 256 crop is the paper's CenterCrop(224): both paths agree exactly."""
+    views = shifted_views(image, ShiftRequest(offsets=((16, 16),)))
+    assert torch.equal(views[0], preprocess(image))
+
+
+def test_circular_views_are_rolls_of_the_center_crop(image: torch.Tensor) -> None:
+    request = ShiftRequest(mode="circular", offsets=((0, 0), (-32, 7), (224, -224)))
+    views = shifted_views(image, request)
+    centered = preprocess(image)
+    for view, (dy, dx) in zip(views, request.offsets, strict=True):
+        assert torch.equal(view, torch.roll(centered, shifts=(dy, dx), dims=(1, 2)))
+    assert torch.equal(views[2], centered), "a roll by the full size is the identity"
+
+
+def test_json_round_trip() -> None:
+    request = ShiftRequest(mode="circular", offsets=((1, -2), (3, 4)), crop_size=128)
+    assert ShiftRequest.from_json(request.to_json()) == request
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ([1, 2], "must be a JSON object"),
+        ({"offsets": []}, "non-empty"),
+        ({"offsets": [[0, 0]], "colour": 1}, "unknown shift request fields: colour"),
+        ({"offsets": [[0]]}, "integer pairs"),
+        ({"offsets": [[0.5, 1]]}, "integer pairs"),
+        ({"offsets": "0,0"}, "integer pairs"),
+        ({"offsets": [[0, 0]], "mode": "diagonal"}, "unknown shift mode 'diagonal'"),
+        ({"offsets": [[0, 33]]}, r"offset \(0, 33\) is outside \[0, 32\]"),
+        ({"offsets": [[-1, 0]]}, "outside"),
+        ({"offsets": [[0, 0]], "crop_size": 300}, "crop_size 300 is larger than the image it is cut from"),
+        ({"offsets": [[0, 0]], "crop_size": 8}, "crop_size must be an integer in"),
+        ({"offsets": [[0, 0]], "crop_size": "224"}, "crop_size must be an integer"),
+        ({"offsets": [[0, 0]], "base_size": 300}, "base_size 300 is larger than the resized image"),
+        ({"offsets": [[0, 0]], "mode": "circular", "crop_size": 300}, "larger than the resized image"),
+        ({"offsets": [[0, 225]], "mode": "circular"}, "outside"),
+    ],
+)
+def test_bad_requests_name_the_problem(payload: object, message: str) -> None:
+    with pytest.raises(ShiftRequestError, match=message):
+        ShiftRequest.from_json(payload)
+
+
+def test_too_many_shifts_is_refused() -> None:
+    offsets = [[0, 0]] * 11
+    with pytest.raises(ShiftRequestError, match="too many shifts: 11 > 10"):
+        ShiftRequest.from_json({"offsets": offsets}, max_shifts=10)
+    assert len(ShiftRequest.from_json({"offsets": [[0, 0]] * MAX_SHIFTS_PER_REQUEST}).offsets) == MAX_SHIFTS_PER_REQUEST
