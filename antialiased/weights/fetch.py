@@ -1,0 +1,113 @@
+"""Download registered checkpoints into a local cache, verified by their sha256 prefix.
+
+The cache directory is ANTIALIASED_CACHE_DIR, else `$XDG_CACHE_HOME/antialiased` (default
+`~/.cache/antialiased`). ANTIALIASED_WEIGHTS_MIRROR, a base URL, replaces every entry's host and
+path (the file name is kept), for machines behind a proxy or with an internal mirror. A file placed
+in the cache by hand under the entry's file name is used once its hash checks out.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import os
+import urllib.error
+import uuid
+from pathlib import Path
+
+from torch.hub import download_url_to_file
+
+from antialiased.weights.checkpoint import sha256_file
+from antialiased.weights.errors import HashMismatchError, WeightsError, WeightsUnavailableError
+from antialiased.weights.registry import WeightsEntry, get_entry
+
+CACHE_ENV = "ANTIALIASED_CACHE_DIR"
+MIRROR_ENV = "ANTIALIASED_WEIGHTS_MIRROR"
+
+log = logging.getLogger(__name__)
+
+
+def resolve_cache_dir(override: str | os.PathLike | None = None) -> Path:
+    """The directory that holds downloaded checkpoints: `override`, else the environment, else the user cache."""
+    if override is not None:
+        return Path(override).expanduser()
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "antialiased"
+
+
+def download_url(entry: WeightsEntry) -> str:
+    """Where `entry` is downloaded from: its own URL, or the mirror's base URL plus its file name."""
+    mirror = os.environ.get(MIRROR_ENV)
+    return f"{mirror.rstrip('/')}/{entry.file_name}" if mirror else entry.url
+
+
+def _hash_problem(path: str | os.PathLike, entry: WeightsEntry) -> str | None:
+    digest = sha256_file(path)[: len(entry.sha256_prefix)]
+    return None if digest == entry.sha256_prefix else f"sha256 starts with {digest}, expected {entry.sha256_prefix}"
+
+
+def verify_file(path: str | os.PathLike, entry: WeightsEntry) -> None:
+    """Raise `HashMismatchError` unless the file's sha256 starts with the entry's prefix."""
+    problem = _hash_problem(path, entry)
+    if problem:
+        raise HashMismatchError(f"{os.fspath(path)} is not {entry.name}: {problem}")
+
+
+def fetch(name: str, cache_dir: str | os.PathLike | None = None, progress: bool = True) -> Path:
+    """The local path of checkpoint `name`, downloading and verifying it unless a verified copy is cached.
+
+    Raises UnknownWeightsError, WeightsUnavailableError (offline, HTTP error, interrupted transfer)
+    or HashMismatchError (the downloaded file is deleted).
+    """
+    entry = get_entry(name)
+    directory = resolve_cache_dir(cache_dir)
+    path = directory / entry.file_name
+    if path.is_file():
+        try:
+            verify_file(path, entry)
+            return path
+        except HashMismatchError as exc:
+            log.warning("discarding the cached file: %s", exc)
+            try:
+                path.unlink()
+            except OSError:
+                raise exc from None  # a read-only cache: the user must replace the file
+    url = download_url(entry)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WeightsError(f"cannot create the cache directory {directory}: {exc.strerror}") from None
+    # torch.hub writes a temporary file and renames it when complete; we verify that before the final rename.
+    downloaded = directory / f".{entry.file_name}.{uuid.uuid4().hex}.download"
+    try:
+        _download(url, downloaded, entry, path, progress)
+        problem = _hash_problem(downloaded, entry)
+        if problem:
+            raise HashMismatchError(
+                f"{entry.name} downloaded from {url}: {problem}; the file was not kept "
+                "(a wrong file on the server, or a transfer cut short)"
+            )
+        os.replace(downloaded, path)
+    finally:
+        downloaded.unlink(missing_ok=True)
+    return path
+
+
+def _download(url: str, destination: Path, entry: WeightsEntry, cached_path: Path, progress: bool) -> None:
+    help_ = (
+        f"behind a proxy or offline, set {MIRROR_ENV} to a base URL that serves {entry.file_name}, "
+        f"or place the file at {cached_path}"
+    )
+    try:
+        download_url_to_file(url, os.fspath(destination), progress=progress)
+        return
+    except urllib.error.HTTPError as exc:
+        reason = f"HTTP {exc.code} {exc.reason}"
+    except urllib.error.URLError as exc:
+        reason = str(exc.reason)
+    except (http.client.HTTPException, ConnectionError, TimeoutError) as exc:
+        reason = f"interrupted ({type(exc).__name__}: {exc})" if str(exc) else f"interrupted ({type(exc).__name__})"
+    except OSError as exc:
+        raise WeightsError(f"cannot write {destination}: {exc.strerror or exc}") from None
+    raise WeightsUnavailableError(f"cannot download {entry.name} from {url}: {reason}; {help_}")

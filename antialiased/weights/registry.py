@@ -1,0 +1,277 @@
+"""The registry of checkpoints: every published weight file of the paper, torchvision's baseline, and yours.
+
+Each entry is data (name, URL, sha256 prefix, architecture, filter size, how it was trained and the
+published ImageNet numbers). Add your own checkpoints with `register(WeightsEntry(...))` or with a
+JSON file named by the environment variable ANTIALIASED_WEIGHTS_REGISTRY: a list of objects with
+the keys name, url, sha256_prefix, arch, filter_size (null for a plain baseline) and optionally
+finetuned, accuracy, consistency.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+from dataclasses import MISSING, dataclass, fields
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from torch.hub import HASH_REGEX
+from torchvision.models import ResNet50_Weights, WeightsEnum
+
+from antialiased.weights.errors import RegistryError, UnknownWeightsError
+
+REGISTRY_ENV = "ANTIALIASED_WEIGHTS_REGISTRY"
+OFFICIAL_BASE_URL = "https://antialiased-cnns.s3.us-east-2.amazonaws.com/weights_v0.1/"
+OFFICIAL_LICENSE = "CC BY-NC-SA 4.0 (non-commercial)"
+
+# The paper's files (the reference package's `model_urls`); the name, filter size and training mode
+# are read from the file name `<arch>_lpf<k>[_finetune]-<sha256 prefix>.pth`.
+_PAPER_FILES = (
+    "resnet18_lpf2-6e2ee76f.pth",
+    "resnet18_lpf3-449351b9.pth",
+    "resnet18_lpf4-8c77af40.pth",
+    "resnet18_lpf5-c1eed0a1.pth",
+    "resnet18_lpf4_finetune-8cc58f59.pth",
+    "resnet34_lpf2-4707aed9.pth",
+    "resnet34_lpf3-16aa6c48.pth",
+    "resnet34_lpf4-55747267.pth",
+    "resnet34_lpf5-85283561.pth",
+    "resnet34_lpf4_finetune-db622952.pth",
+    "resnet50_lpf2-f0f7589d.pth",
+    "resnet50_lpf3-a4e868d2.pth",
+    "resnet50_lpf4-994b528f.pth",
+    "resnet50_lpf5-9953c9ad.pth",
+    "resnet50_lpf4_finetune-cad66808.pth",
+    "resnet101_lpf2-3d00941d.pth",
+    "resnet101_lpf3-928f1444.pth",
+    "resnet101_lpf4-f8a116ff.pth",
+    "resnet101_lpf5-1f3745af.pth",
+    "resnet101_lpf4_finetune-9280acb0.pth",
+    "resnet152_lpf4_finetune-7f67d9ae.pth",
+    "resnext50_32x4d_lpf4_finetune-9106e549.pth",
+    "resnext101_32x8d_lpf4_finetune-8f13a25d.pth",
+    "wide_resnet50_2_lpf4_finetune-02a183f7.pth",
+    "wide_resnet101_2_lpf4_finetune-da4eae04.pth",
+    "alexnet_lpf2-da8aca74.pth",
+    "alexnet_lpf3-f9bbc410.pth",
+    "alexnet_lpf4-0114fe25.pth",
+    "alexnet_lpf5-4fa3706a.pth",
+    "alexnet_lpf4_finetune-20598a7a.pth",
+    "vgg16_lpf2-60268e0c.pth",
+    "vgg16_lpf3-e9b0ce42.pth",
+    "vgg16_lpf4-de9267ac.pth",
+    "vgg16_lpf5-1391f70c.pth",
+    "vgg16_bn_lpf2-2c2052a8.pth",
+    "vgg16_bn_lpf3-1782878a.pth",
+    "vgg16_bn_lpf4-a1c3559b.pth",
+    "vgg16_bn_lpf5-c500b52f.pth",
+    "vgg11_lpf4_finetune-35eab449.pth",
+    "vgg11_bn_lpf4_finetune-5d60b5e4.pth",
+    "vgg13_lpf4_finetune-d8ff02c4.pth",
+    "vgg13_bn_lpf4_finetune-45e2a72f.pth",
+    "vgg16_lpf4_finetune-79c9dff7.pth",
+    "vgg16_bn_lpf4_finetune-1dd798d1.pth",
+    "vgg19_lpf4_finetune-7ab2cf45.pth",
+    "vgg19_bn_lpf4_finetune-d0114293.pth",
+    "densenet121_lpf2-7da7d4cd.pth",
+    "densenet121_lpf3-0f267ad8.pth",
+    "densenet121_lpf4-edeaab00.pth",
+    "densenet121_lpf5-ebc7880c.pth",
+    "densenet121_lpf4_finetune-eceaa619.pth",
+    "densenet161_lpf4_finetune-a5e0f328.pth",
+    "densenet169_lpf4_finetune-992131e6.pth",
+    "densenet201_lpf4_finetune-736979b2.pth",
+    "mobilenet_v2_lpf2-f4379012.pth",
+    "mobilenet_v2_lpf3-23b2e2ee.pth",
+    "mobilenet_v2_lpf4-2e0b9cb9.pth",
+    "mobilenet_v2_lpf5-ab8fe968.pth",
+    "mobilenet_v2_lpf4_finetune-7eed94b1.pth",
+)
+_PAPER_NAME = re.compile(r"(?P<arch>\w+?)_lpf(?P<filter_size>\d)(?P<finetune>_finetune)?")
+
+# Published ImageNet top-1 accuracy and shift consistency (%) from the antialiased-cnns README: its tables
+# of from-scratch models (Rect-2 / Tri-3 / Tri-4 / Bin-5 = lpf2..5) and its fine-tuned ResNet-50.
+_PUBLISHED = {
+    "alexnet": ((57.24, 81.33), (56.90, 82.15), (56.72, 82.54), (56.58, 82.51)),
+    "vgg16": ((72.15, 89.24), (72.20, 89.60), (72.43, 89.92), (72.33, 90.19)),
+    "vgg16_bn": ((74.01, 90.72), (73.91, 91.10), (74.12, 91.22), (74.05, 91.35)),
+    "resnet18": ((71.39, 86.90), (71.69, 87.51), (71.48, 88.07), (71.38, 88.25)),
+    "resnet34": ((74.46, 89.14), (74.33, 89.32), (74.38, 89.53), (74.20, 89.49)),
+    "resnet50": ((76.81, 89.96), (76.83, 90.91), (77.23, 91.29), (77.04, 91.31)),
+    "resnet101": ((77.82, 91.04), (78.13, 91.62), (78.22, 91.85), (77.92, 91.74)),
+    "densenet121": ((75.04, 89.53), (75.14, 89.78), (75.29, 90.29), (75.03, 90.39)),
+    "mobilenet_v2": ((72.63, 87.33), (72.59, 87.46), (72.72, 87.72), (72.50, 87.79)),
+}
+_PUBLISHED_FINETUNED = {"resnet50": (77.41, 91.32)}
+_PUBLISHED_BASELINE = {"resnet50": (76.16, 89.20)}  # torchvision's weights, as measured by the paper
+
+
+@dataclass(frozen=True)
+class WeightsEntry:
+    """One checkpoint: where it lives, how to check it, and which model it fits.
+
+    `filter_size` None means a plain (not antialiased) torchvision baseline. `finetuned` tells a model
+    fine-tuned from the torchvision baseline from one trained from scratch. `accuracy` and
+    `consistency` are the published ImageNet top-1 and shift consistency in percent, when known.
+    """
+
+    name: str
+    url: str
+    sha256_prefix: str
+    arch: str
+    filter_size: int | None
+    finetuned: bool = False
+    accuracy: float | None = None
+    consistency: float | None = None
+    source: str = "user"
+
+    def __post_init__(self) -> None:
+        for field in ("name", "url", "sha256_prefix", "arch"):
+            if not isinstance(getattr(self, field), str):
+                raise RegistryError(f"{self.name}: {field} must be a string, not {getattr(self, field)!r}")
+        object.__setattr__(self, "sha256_prefix", self.sha256_prefix.lower())
+        if not re.fullmatch(r"[A-Za-z0-9][\w.-]*", self.name):
+            raise RegistryError(f"invalid weights name {self.name!r}: use letters, digits, '_', '-', '.'")
+        if urlsplit(self.url).scheme not in ("http", "https", "file") or not self.file_name:
+            raise RegistryError(f"{self.name}: url {self.url!r} is not an http(s) or file URL of a file")
+        if not re.fullmatch(r"[0-9a-f]{8,64}", self.sha256_prefix):
+            raise RegistryError(f"{self.name}: sha256_prefix {self.sha256_prefix!r} must be 8 to 64 hex digits")
+        if not self.arch:
+            raise RegistryError(f"{self.name}: arch is empty")
+        if self.filter_size is not None and (isinstance(self.filter_size, bool) or self.filter_size not in range(1, 8)):
+            raise RegistryError(f"{self.name}: filter_size {self.filter_size!r} must be 1..7, or null for a baseline")
+
+    @property
+    def antialiased(self) -> bool:
+        """Whether the checkpoint is for an antialiased model (else a torchvision baseline)."""
+        return self.filter_size is not None
+
+    @property
+    def file_name(self) -> str:
+        """The file's name: the last part of its URL path, as cached on disk and looked up on a mirror."""
+        return urlsplit(self.url).path.rsplit("/", 1)[-1]
+
+    @property
+    def training(self) -> str:
+        """'baseline', 'finetune' or 'scratch', for listings."""
+        return "baseline" if not self.antialiased else "finetune" if self.finetuned else "scratch"
+
+
+def _hash_prefix_of(file_name: str) -> str:
+    match = HASH_REGEX.search(file_name)
+    if match is None:
+        raise RegistryError(f"no hash prefix in file name {file_name!r}")
+    return match.group(1)
+
+
+def _paper_entry(file_name: str) -> WeightsEntry:
+    name = file_name.split("-", 1)[0]
+    parts = _PAPER_NAME.fullmatch(name)
+    arch, filter_size, finetuned = parts["arch"], int(parts["filter_size"]), parts["finetune"] is not None
+    if finetuned:
+        published = _PUBLISHED_FINETUNED.get(arch)
+    else:
+        published = _PUBLISHED[arch][filter_size - 2] if arch in _PUBLISHED else None
+    accuracy, consistency = published or (None, None)
+    return WeightsEntry(
+        name=name,
+        url=OFFICIAL_BASE_URL + file_name,
+        sha256_prefix=_hash_prefix_of(file_name),
+        arch=arch,
+        filter_size=filter_size,
+        finetuned=finetuned,
+        accuracy=accuracy,
+        consistency=consistency,
+        source="paper",
+    )
+
+
+def _baseline_entry(arch: str, weights: WeightsEnum) -> WeightsEntry:
+    url = weights.url
+    accuracy, consistency = _PUBLISHED_BASELINE.get(arch, (None, None))
+    return WeightsEntry(
+        name=f"{arch}_baseline",
+        url=url,
+        sha256_prefix=_hash_prefix_of(url.rsplit("/", 1)[-1]),
+        arch=arch,
+        filter_size=None,
+        accuracy=accuracy,
+        consistency=consistency,
+        source="torchvision",
+    )
+
+
+_BUILTIN: dict[str, WeightsEntry] = {
+    entry.name: entry
+    for entry in [*map(_paper_entry, _PAPER_FILES), _baseline_entry("resnet50", ResNet50_Weights.IMAGENET1K_V1)]
+}
+_REGISTERED: dict[str, WeightsEntry] = {}
+
+
+def register(entry: WeightsEntry, *, replace: bool = False) -> WeightsEntry:
+    """Add a checkpoint of your own to the registry (built-in names cannot be replaced)."""
+    if entry.name in _BUILTIN:
+        raise RegistryError(f"{entry.name!r} is a built-in checkpoint; register yours under another name")
+    if entry.name in _REGISTERED and not replace:
+        raise RegistryError(f"{entry.name!r} is already registered; pass replace=True to replace it")
+    _REGISTERED[entry.name] = entry
+    return entry
+
+
+def unregister(name: str) -> None:
+    """Remove a checkpoint added with `register` (a no-op for unknown names)."""
+    _REGISTERED.pop(name, None)
+
+
+_FILE_FIELDS = {field.name for field in fields(WeightsEntry)} - {"source"}
+_FILE_REQUIRED = {field.name for field in fields(WeightsEntry) if field.default is MISSING}
+
+
+def _user_file_entries() -> dict[str, WeightsEntry]:
+    """Entries of the JSON file named by ANTIALIASED_WEIGHTS_REGISTRY, read on every lookup (it is small)."""
+    path = os.environ.get(REGISTRY_ENV)
+    if not path:
+        return {}
+    try:
+        items = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise RegistryError(f"{REGISTRY_ENV}={path}: cannot read a JSON registry: {exc}") from None
+    if not isinstance(items, list):
+        raise RegistryError(f"{REGISTRY_ENV}={path}: expected a JSON list of entries")
+    entries: dict[str, WeightsEntry] = {}
+    for index, item in enumerate(items):
+        where = f"{REGISTRY_ENV}={path}, entry {index}"
+        if not isinstance(item, dict):
+            raise RegistryError(f"{where}: expected an object")
+        unknown, missing = set(item) - _FILE_FIELDS, _FILE_REQUIRED - set(item)
+        if unknown or missing:
+            raise RegistryError(f"{where}: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}")
+        try:
+            entry = WeightsEntry(**item)
+        except RegistryError as exc:
+            raise RegistryError(f"{where}: {exc}") from None
+        if entry.name in _BUILTIN or entry.name in _REGISTERED or entry.name in entries:
+            raise RegistryError(f"{where}: the name {entry.name!r} is already taken")
+        entries[entry.name] = entry
+    return entries
+
+
+def _all_entries() -> dict[str, WeightsEntry]:
+    return {**_BUILTIN, **_REGISTERED, **_user_file_entries()}
+
+
+def list_entries() -> list[WeightsEntry]:
+    """Every registered checkpoint, sorted by name."""
+    return sorted(_all_entries().values(), key=lambda entry: entry.name)
+
+
+def get_entry(name: str) -> WeightsEntry:
+    """The entry called `name`; `UnknownWeightsError` lists the closest names when there is none."""
+    entries = _all_entries()
+    if name in entries:
+        return entries[name]
+    close = difflib.get_close_matches(name, entries, n=5, cutoff=0.6)
+    hint = f"did you mean {', '.join(close)}?" if close else "see `python -m antialiased.weights list`"
+    raise UnknownWeightsError(f"unknown weights {name!r}; {hint}")
