@@ -1,0 +1,1 @@
+"""The shift-stability probe service: FastAPI in front of TorchServe."""

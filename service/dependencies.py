@@ -1,0 +1,29 @@
+"""Request dependencies: the app's settings and TorchServe client, and the optional API key check."""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi import Request
+
+from service.errors import ServiceError
+from service.settings import Settings
+from service.torchserve import TorchServeClient
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_client(request: Request) -> TorchServeClient:
+    return request.app.state.torchserve
+
+
+def require_api_key(request: Request) -> None:
+    """When an API key is configured, the request must carry it in the configured header."""
+    settings = get_settings(request)
+    if settings.api_key is None:
+        return
+    given = request.headers.get(settings.api_key_header, "")
+    if not secrets.compare_digest(given.encode(), settings.api_key.get_secret_value().encode()):
+        raise ServiceError(401, "unauthorized", f"missing or wrong API key in header {settings.api_key_header}")

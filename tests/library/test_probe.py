@@ -1,0 +1,77 @@
+"""The in-process probe: the service's protocols and metrics on a local model and a real photo."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from antialiased.metrics import consistency
+from antialiased.probe import probe
+from antialiased.protocols import make_plan
+from tests.models.circular_invariant import CircularInvariant
+
+PHOTO = Path(__file__).resolve().parents[2] / "service" / "static" / "samples" / "chelsea.jpg"
+
+
+class PositionSensitive(nn.Module):
+    """Looks at where things are: the image pooled to a 4x4 grid, then a linear layer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(4)
+        self.fc = nn.Linear(3 * 4 * 4, 1000)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.pool(x).flatten(1)) * 10
+
+
+@pytest.fixture(scope="module")
+def models() -> dict[str, nn.Module]:
+    torch.manual_seed(0)
+    return {"invariant": CircularInvariant().eval(), "sensitive": PositionSensitive().eval()}
+
+
+def test_a_circular_invariant_model_scores_one_under_circular_shifts(models: dict[str, nn.Module]) -> None:
+    result = probe(models["invariant"], PHOTO, "circular", pairs=24, seed=3)
+    assert len(result.plan.offsets) > 24
+    assert result.score == 1.0
+    assert result.metrics.majority_share == 1.0
+    assert result.metrics.mean_top5_distance == 0.0
+
+
+def test_a_shift_sensitive_model_scores_clearly_below_one(models: dict[str, nn.Module]) -> None:
+    result = probe(models["sensitive"], PHOTO, "circular", pairs=48, seed=3)
+    assert result.score < 0.6
+    assert result.metrics.majority_share < 1.0
+
+
+def test_probe_reports_each_shift_and_metrics_of_the_plan(models: dict[str, nn.Module]) -> None:
+    result = probe(models["sensitive"], PHOTO, "diagonal", max_shift=8, top_k=3)
+    assert result.plan == make_plan("diagonal", max_shift=8)
+    assert len(result.topk) == 9
+    assert all(len(topk) == 3 for topk in result.topk)
+    for topk in result.topk:
+        probabilities = [p for _, p in topk]
+        assert probabilities == sorted(probabilities, reverse=True)
+    top1 = [topk[0][0] for topk in result.topk]
+    assert result.score == consistency(top1, result.plan.pairs)
+    assert result.metrics.jaggedness == pytest.approx(1 - result.score), "diagonal steps are 1 pixel"
+    majority = result.metrics.majority_class
+    assert result.metrics.max_probability == max(result.class_probabilities[majority])
+    assert set(result.class_probabilities) == set(top1)
+
+
+def test_probe_of_a_tensor_equals_probe_of_the_file(models: dict[str, nn.Module]) -> None:
+    from antialiased.images import decode_image
+
+    image = decode_image(PHOTO.read_bytes())
+    from_tensor = probe(models["sensitive"], image, "paper", pairs=4, seed=9)
+    from_file = probe(models["sensitive"], PHOTO, "paper", pairs=4, seed=9)
+    assert from_tensor.topk == from_file.topk
+    assert from_tensor.metrics == from_file.metrics
+
+
+def test_probe_rejects_an_image_that_is_not_uint8_rgb(models: dict[str, nn.Module]) -> None:
+    with pytest.raises(ValueError, match="uint8 RGB tensor"):
+        probe(models["invariant"], torch.rand(3, 64, 64), "paper", pairs=1)

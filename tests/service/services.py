@@ -1,0 +1,54 @@
+"""What the service tests share: the models the test TorchServe serves, the limits the tests exceed, the photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from model_store.server import TorchServe
+from service.launcher import ServiceProcess, start_service
+from tests.served_models import SERVED_MODELS
+
+SAMPLES = Path(__file__).resolve().parents[2] / "service" / "static" / "samples"
+MAX_UPLOAD_BYTES = 3_000_000
+MAX_PIXELS = 20_000_000
+MAX_SHIFTS = 64
+API_KEY = "test-key-0123456789"
+
+
+def http_client(service: ServiceProcess) -> httpx.Client:
+    """An HTTP client for `service`, patient enough for ResNet50 on a CPU."""
+    return httpx.Client(base_url=service.url, timeout=120)
+
+
+def torchserve_env(torchserve: TorchServe) -> dict[str, str]:
+    """Settings that let the service in when TorchServe's token authorization is on."""
+    return {"PROBE_TORCHSERVE_KEY_FILE": str(torchserve.workdir / "key_file.json")} if torchserve.token_auth else {}
+
+
+def start_test_service(torchserve_url: str, log_file: Path, **env: str) -> ServiceProcess:
+    """A probe service for the served test models, with small limits the tests can exceed cheaply."""
+    settings = {
+        "PROBE_MODELS": ",".join(SERVED_MODELS),
+        "PROBE_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
+        "PROBE_MAX_PIXELS": str(MAX_PIXELS),
+        "PROBE_MAX_SHIFTS": str(MAX_SHIFTS),
+    }
+    return start_service(torchserve_url, env={**settings, **env}, log_file=log_file)
+
+
+def sample_value(metrics_text: str, name: str, **labels: str) -> float:
+    """Sum of the samples called `name` whose labels include `labels`."""
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(metrics_text)
+        for sample in family.samples
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+    )
+
+
+def torchserve_requests(client: httpx.Client, model: str) -> float:
+    """How many prediction requests the service has sent to TorchServe for `model` (its own metric)."""
+    return sample_value(client.get("/metrics").text, "probe_torchserve_request_duration_seconds_count", model=model)

@@ -1,0 +1,137 @@
+"""Bad input gets a 4xx JSON error naming the problem before anything reaches TorchServe; TorchServe down is a
+quick 503, too slow a 504; the service stays up."""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from service.launcher import ServiceProcess
+from tests.served_models import SERVED_MODELS
+from tests.service.services import MAX_UPLOAD_BYTES, http_client, sample_value, torchserve_requests
+
+pytestmark = [pytest.mark.serving, pytest.mark.slow]
+
+
+def png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("L", (width, height)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def all_torchserve_requests(client: httpx.Client) -> float:
+    return sum(torchserve_requests(client, model) for model in SERVED_MODELS)
+
+
+CAT = "cat"  # replaced by the real photo in the test
+BAD_REQUESTS: list[tuple[str, str, dict[str, Any], Any, int, str]] = [
+    # (id, endpoint, query, body, status, code); body: bytes (raw), CAT (the photo), "truncated" (half of it),
+    # a dict (multipart fields; CAT as the file) or (content type, raw bytes)
+    ("text", "/v1/stability", {}, b"this is not an image, just text", 400, "invalid_image"),
+    ("random-bytes", "/v1/stability", {}, bytes(range(256)) * 40, 400, "invalid_image"),
+    ("truncated-jpeg", "/v1/stability", {}, "truncated", 400, "invalid_image"),
+    ("empty", "/v1/stability", {}, b"", 400, "empty_body"),
+    ("too-large", "/v1/stability", {}, b"\xff\xd8" + b"\0" * (MAX_UPLOAD_BYTES + 70_000), 413, "image_too_large"),
+    ("too-many-pixels", "/v1/stability", {}, png(6000, 6000), 413, "too_many_pixels"),
+    ("too-small", "/v1/stability", {}, png(16, 16), 400, "image_too_small"),
+    ("too-many-shifts-grid", "/v1/stability", {"protocol": "grid", "step": 1}, CAT, 400, "too_many_shifts"),
+    ("too-many-pairs", "/v1/stability", {"pairs": 1000}, CAT, 400, "too_many_shifts"),
+    ("crop-larger-than-image", "/v1/stability", {"crop_size": 300}, CAT, 400, "crop_larger_than_image"),
+    (
+        "circular-crop-too-large",
+        "/v1/stability",
+        {"protocol": "circular", "crop_size": 512},
+        CAT,
+        400,
+        "crop_larger_than_image",
+    ),
+    ("unknown-model", "/v1/stability", {"model": "resnet9000"}, CAT, 400, "unknown_model"),
+    ("unknown-protocol", "/v1/stability", {"protocol": "zigzag"}, CAT, 400, "unknown_protocol"),
+    ("pairs-not-a-number", "/v1/stability", {"pairs": "many"}, CAT, 400, "invalid_parameter"),
+    ("negative-seed", "/v1/stability", {"seed": -1}, CAT, 400, "invalid_parameter"),
+    ("unknown-parameter", "/v1/stability", {"colour": "red"}, CAT, 400, "invalid_parameter"),
+    ("top-k-too-large", "/v1/stability", {"top_k": 500}, CAT, 400, "invalid_parameter"),
+    ("grid-step-larger-than-range", "/v1/stability", {"protocol": "grid", "step": 40}, CAT, 400, "invalid_parameter"),
+    ("multipart-without-image", "/v1/stability", {}, {"protocol": "paper"}, 400, "empty_body"),
+    ("parameter-twice", "/v1/stability", {"pairs": 2}, {"pairs": "3", "image": CAT}, 400, "invalid_parameter"),
+    ("multipart-without-boundary", "/v1/stability", {}, ("multipart/form-data", b"--x\r\n"), 400, "invalid_multipart"),
+    ("multipart-image-as-text", "/v1/stability", {}, {"image": "not a file"}, 400, "invalid_image"),
+    ("compare-unknown-model", "/v1/compare", {"models": "resnet50,resnet9000"}, CAT, 400, "unknown_model"),
+    ("compare-too-many-models", "/v1/compare", {"models": "a,b,c,d,e"}, CAT, 400, "too_many_models"),
+    ("compare-unknown-protocol", "/v1/compare", {"protocol": "spiral"}, CAT, 400, "unknown_protocol"),
+]
+
+
+def _send(client: httpx.Client, endpoint: str, query: dict, body: Any, cat_jpeg: bytes) -> httpx.Response:
+    if body is CAT:
+        return client.post(endpoint, params=query, content=cat_jpeg)
+    if body == "truncated":
+        return client.post(endpoint, params=query, content=cat_jpeg[: len(cat_jpeg) // 2])
+    if isinstance(body, dict):
+        fields = {k: v for k, v in body.items() if v is not CAT}
+        files = {"image": ("cat.jpg", cat_jpeg, "image/jpeg")} if body.get("image") is CAT else {"other": ("x", b"x")}
+        return client.post(endpoint, params=query, data=fields, files=files)
+    if isinstance(body, tuple):
+        content_type, raw = body
+        return client.post(endpoint, params=query, content=raw, headers={"content-type": content_type})
+    return client.post(endpoint, params=query, content=body)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "query", "body", "status", "code"),
+    [pytest.param(*case[1:], id=case[0]) for case in BAD_REQUESTS],
+)
+def test_bad_input_is_a_json_4xx_before_torchserve(
+    service: ServiceProcess, cat_jpeg: bytes, endpoint: str, query: dict, body: Any, status: int, code: str
+) -> None:
+    with http_client(service) as client:
+        before = all_torchserve_requests(client)
+        response = _send(client, endpoint, query, body, cat_jpeg)
+        after = all_torchserve_requests(client)
+        assert client.get("/healthz").status_code == 200, "the service stays up"
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    error = response.json()
+    assert error["code"] == code
+    assert isinstance(error["message"], str) and len(error["message"]) > 10
+    assert after == before, "nothing was sent to TorchServe"
+
+
+def test_unknown_route_is_a_json_404(service: ServiceProcess) -> None:
+    with http_client(service) as client:
+        response = client.get("/v2/nothing")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_torchserve_down_is_a_quick_503(closed_port_service: ServiceProcess, cat_jpeg: bytes) -> None:
+    with http_client(closed_port_service) as client:
+        start = time.monotonic()
+        response = client.post("/v1/stability", params={"pairs": 1}, content=cat_jpeg)
+        elapsed = time.monotonic() - start
+        ready = client.get("/readyz")
+        assert client.get("/healthz").status_code == 200, "alive even when TorchServe is not"
+        metrics = client.get("/metrics").text
+    assert response.status_code == 503
+    assert response.json()["code"] == "torchserve_unavailable"
+    assert elapsed < 10, "refused connections are retried briefly, not until the 120 s read timeout"
+    assert ready.status_code == 503
+    assert ready.json()["code"] == "not_ready"
+    assert not any(m["ready"] for m in ready.json()["detail"]["models"].values())
+    assert sample_value(metrics, "probe_torchserve_errors_total", reason="torchserve_unavailable") >= 2
+
+
+def test_torchserve_too_slow_is_a_504(impatient_service: ServiceProcess, cat_jpeg: bytes) -> None:
+    with http_client(impatient_service) as client:
+        response = client.post(
+            "/v1/stability", params={"model": "resnet50", "protocol": "diagonal", "max_shift": 7}, content=cat_jpeg
+        )
+        metrics = client.get("/metrics").text
+    assert response.status_code == 504, response.text
+    assert response.json()["code"] == "torchserve_timeout"
+    assert sample_value(metrics, "probe_torchserve_errors_total", model="resnet50", reason="torchserve_timeout") == 1
