@@ -38,5 +38,13 @@ lint: setup-dev
 bench: setup-dev
 	$(PY) -m benchmarks.bench_model
 
+## Served throughput and latency through a TorchServe it starts, against the same model in-process.
+bench-serve: setup-dev
+	$(PY) -m benchmarks.bench_serve
+
+## Latency of a 32-shift /v1/stability probe against one in-process forward of the same crops.
+bench-probe: setup-dev
+	$(PY) -m benchmarks.bench_probe
+
 clean:
 	rm -rf build

@@ -1,0 +1,53 @@
+"""Build, load and prepare the served network on the worker's device."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from antialiased.inference import prepare_for_inference
+from antialiased.weights import WeightsError, sha256_file
+from antialiased.weights.load import load_weights
+from handlers.settings import HandlerSettings, ModelSpec
+
+log = logging.getLogger(__name__)
+
+
+def select_device(setting: str, gpu_id: int | None) -> torch.device:
+    """The worker's device: the GPU TorchServe assigned (`gpu_id`) unless `setting` is 'cpu'."""
+    if setting != "cpu" and gpu_id is not None and torch.cuda.is_available():
+        return torch.device("cuda", int(gpu_id))
+    if setting == "cuda":
+        raise RuntimeError("handler.device is 'cuda' but TorchServe assigned no GPU to this worker")
+    return torch.device("cpu")
+
+
+def build_network(spec: ModelSpec) -> nn.Module:
+    """Call the builder named by `spec.builder` ('module:callable') with `spec.kwargs`."""
+    module_name, _, attribute = spec.builder.partition(":")
+    builder = getattr(importlib.import_module(module_name), attribute)
+    return builder(**dict(spec.kwargs))
+
+
+def load_prepared_model(settings: HandlerSettings, weights_path: Path, device: torch.device) -> nn.Module:
+    """The network with the archive's weights (hash checked against model-config.yaml), ready for serving."""
+    digest = sha256_file(weights_path)
+    if digest != settings.weights.sha256:
+        raise WeightsError(
+            f"{weights_path.name} has sha256 {digest}, model-config.yaml expects {settings.weights.sha256}"
+        )
+    model = load_weights(build_network(settings.model), weights_path)
+    if settings.weights.untrained:
+        log.warning("SERVING UNTRAINED (randomly initialised) WEIGHTS: predictions are meaningless")
+    return prepare_for_inference(
+        model,
+        device,
+        fold_bn=settings.fold_batch_norm,
+        channels_last=settings.channels_last,
+        compile=settings.compile,
+        autocast_dtype=settings.autocast_dtype,
+    )

@@ -1,0 +1,108 @@
+"""The handler's settings: the `handler:` section of the archive's model-config.yaml, parsed strictly."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+import torch
+
+PRECISIONS: dict[str, torch.dtype | None] = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class SettingsError(ValueError):
+    """model-config.yaml holds a handler setting that is missing, unknown or out of range."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build the network: `builder` is 'module:callable', called with `kwargs`; the rest is reported."""
+
+    builder: str
+    kwargs: Mapping[str, Any]
+    arch: str
+    antialiased: bool
+    filter_size: int | None
+
+
+@dataclass(frozen=True)
+class WeightsInfo:
+    """Which weights the archive holds: registry name (None for random weights), full sha256, untrained flag."""
+
+    name: str | None
+    sha256: str
+    untrained: bool
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on one request (image bytes and pixels, smallest side, shifts, top-k) and on one batch (views)."""
+
+    max_image_bytes: int
+    max_image_pixels: int
+    min_image_side: int
+    max_shifts: int
+    default_topk: int
+    max_topk: int
+    max_images_per_batch: int
+    max_images_per_forward: int
+
+
+@dataclass(frozen=True)
+class HandlerSettings:
+    """Everything the handler reads from model-config.yaml (`handler:` section)."""
+
+    model: ModelSpec
+    weights: WeightsInfo
+    limits: Limits
+    device: str  # auto: the GPU TorchServe assigns to the worker when there is one, else the CPU
+    precision: str  # autocast dtype on CUDA; the CPU always computes in float32
+    compile: bool
+    channels_last: bool
+    fold_batch_norm: bool
+
+    @property
+    def autocast_dtype(self) -> torch.dtype | None:
+        return PRECISIONS[self.precision]
+
+    @classmethod
+    def from_model_config(cls, config: Mapping[str, Any]) -> HandlerSettings:
+        """Parse the whole model-config.yaml mapping; raise SettingsError naming the first problem."""
+        section = config.get("handler")
+        if not isinstance(section, Mapping):
+            raise SettingsError("model-config.yaml has no 'handler' section")
+        values = _take(section, cls, "handler")
+        values["model"] = ModelSpec(**_take(values["model"], ModelSpec, "handler.model"))
+        values["weights"] = WeightsInfo(**_take(values["weights"], WeightsInfo, "handler.weights"))
+        values["limits"] = Limits(**_take(values["limits"], Limits, "handler.limits"))
+        settings = cls(**values)
+        settings._validate()
+        return settings
+
+    def _validate(self) -> None:
+        if self.device not in DEVICES:
+            raise SettingsError(f"handler.device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if self.precision not in PRECISIONS:
+            raise SettingsError(f"handler.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        for field in fields(Limits):
+            value = getattr(self.limits, field.name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise SettingsError(f"handler.limits.{field.name} must be a positive integer, got {value!r}")
+        if not 1 <= self.limits.default_topk <= self.limits.max_topk:
+            raise SettingsError("handler.limits.default_topk must be in [1, max_topk]")
+        if self.limits.max_shifts > self.limits.max_images_per_batch:
+            raise SettingsError("handler.limits.max_shifts must not exceed max_images_per_batch")
+        if ":" not in self.model.builder:
+            raise SettingsError(f"handler.model.builder must be 'module:callable', got {self.model.builder!r}")
+
+
+def _take(section: Any, kind: type, where: str) -> dict[str, Any]:
+    if not isinstance(section, Mapping):
+        raise SettingsError(f"{where} must be a mapping")
+    names = {field.name for field in fields(kind)}
+    unknown, missing = set(section) - names, names - set(section)
+    if unknown or missing:
+        raise SettingsError(f"{where}: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}")
+    return dict(section)

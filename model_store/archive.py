@@ -1,0 +1,130 @@
+"""Build one TorchServe model archive (.mar): handler, library code, weights and model-config.yaml.
+
+The archive is self-contained: it ships the `antialiased` library and the `handlers` package next to
+the handler entry point, so a worker needs only torch, torchvision, pillow, numpy and pyyaml
+installed, and serves exactly the code the archive was built from (`make run`, the tests and a Docker
+image alike). TorchServe puts the unpacked archive first on the worker's PYTHONPATH.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import antialiased
+import handlers
+from antialiased.weights import sha256_file
+from antialiased.weights.registry import WeightsEntry
+
+TEMPLATE = Path(__file__).with_name("model-config.yaml")
+HANDLER_ENTRY = Path(handlers.__file__).with_name("image_classifier.py")
+PACKAGES = tuple(Path(package.__path__[0]) for package in (antialiased, handlers))
+MODEL_VERSION = "1.0"
+
+
+class ArchiveError(RuntimeError):
+    """torch-model-archiver failed; the message holds its output."""
+
+
+def model_spec(entry: WeightsEntry) -> dict[str, Any]:
+    """The `handler.model` section for the network that registry entry `entry`'s weights fit."""
+    if entry.antialiased:
+        builder, kwargs = "antialiased.models:create_model", {"arch": entry.arch, "filter_size": entry.filter_size}
+    else:
+        builder, kwargs = "antialiased.models:create_baseline", {"arch": entry.arch}
+    return {
+        "builder": builder,
+        "kwargs": kwargs,
+        "arch": entry.arch,
+        "antialiased": entry.antialiased,
+        "filter_size": entry.filter_size,
+    }
+
+
+def model_config(
+    model: Mapping[str, Any], weights: Mapping[str, Any], overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """model-config.yaml as a mapping: the template, the model and weights sections, then `overrides`
+    (merged key by key into nested mappings, e.g. {"batchSize": 4, "handler": {"device": "cpu"}})."""
+    config = yaml.safe_load(TEMPLATE.read_text())
+    config["handler"]["model"] = dict(model)
+    config["handler"]["weights"] = dict(weights)
+    return _merge(config, overrides or {})
+
+
+def build_archive(
+    name: str,
+    *,
+    store: Path,
+    weights_path: Path,
+    model: Mapping[str, Any],
+    weights_name: str | None,
+    untrained: bool,
+    overrides: Mapping[str, Any] | None = None,
+    extra_files: Sequence[Path] = (),
+) -> Path:
+    """Write `<store>/<name>.mar` and return its path.
+
+    `model` is the `handler.model` section (see `model_spec`); `extra_files` are put beside the handler
+    (e.g. the module of a custom model builder). The weights file is stored as it is; its sha256 goes
+    into model-config.yaml, and the handler refuses to start when the file does not match it.
+    """
+    weights = {"name": weights_name, "sha256": sha256_file(weights_path), "untrained": untrained}
+    store.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"archive-{name}-") as staging:
+        staging = Path(staging)
+        code = staging / "code"
+        for package in PACKAGES:
+            shutil.copytree(package, code / package.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        for extra in extra_files:
+            shutil.copy2(extra, code / Path(extra).name)
+        config_file = staging / "model-config.yaml"
+        config_file.write_text(yaml.safe_dump(model_config(model, weights, overrides), sort_keys=False))
+        (staging / "tmp").mkdir()
+        command = [
+            sys.executable,
+            "-m",
+            "model_archiver.model_packaging",
+            "--model-name",
+            name,
+            "--version",
+            MODEL_VERSION,
+            "--handler",
+            str(HANDLER_ENTRY),
+            "--serialized-file",
+            str(weights_path),
+            "--extra-files",
+            str(code),
+            "--config-file",
+            str(config_file),
+            "--export-path",
+            str(store),
+            "--archive-format",
+            "zip-store",  # the weights do not compress; storing them saves time at build and at load
+            "--force",
+        ]
+        # The archiver stages files in <tmp>/<model name>: a private tmp keeps parallel builds apart.
+        env = {**os.environ, "TMPDIR": str(staging / "tmp")}
+        result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise ArchiveError(f"torch-model-archiver failed for {name}:\n{result.stdout}{result.stderr}")
+    return store / f"{name}.mar"
+
+
+def _merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged

@@ -1,0 +1,213 @@
+"""Run TorchServe over a model store: start it as a child process, wait for a real prediction, stop it.
+
+TorchServe's /ping answers "Healthy" even when every worker crashed at import, so readiness here is a
+real prediction from every model. Each instance gets a private working directory (logs, temporary
+files, worker sockets, pid file), so several instances can run side by side on one machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+import numpy as np
+from PIL import Image
+
+from model_store.server_config import Ports, resolve_token_auth, write_server_config
+
+READY_TIMEOUT_S = 300.0
+STOP_TIMEOUT_S = 30.0
+
+
+class TorchServeError(RuntimeError):
+    """TorchServe did not start, exited, or did not answer a prediction in time; the message has its log tail."""
+
+
+@dataclass
+class TorchServe:
+    """A running TorchServe child process and where to reach it."""
+
+    process: subprocess.Popen
+    workdir: Path
+    models: tuple[str, ...]
+    inference_url: str
+    management_url: str
+    metrics_url: str
+    token_auth: bool
+    _log: IO | None = field(default=None, repr=False)
+
+    def headers(self) -> dict[str, str]:
+        """Headers an inference request needs (the bearer key when token authorization is on)."""
+        if not self.token_auth:
+            return {}
+        keys = json.loads((self.workdir / "key_file.json").read_text())
+        return {"Authorization": f"Bearer {keys['inference']['key']}"}
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def log_tail(self, lines: int = 80) -> str:
+        """The last lines of TorchServe's own log and of the model workers' log."""
+        parts = []
+        for name in ("ts_log.log", "model_log.log"):
+            path = self.workdir / "logs" / name
+            if path.is_file():
+                parts.append(f"--- {name}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-lines:]))
+        return "\n".join(parts) or "(no TorchServe log yet)"
+
+    def predict(self, model: str, image: bytes, timeout: float = 60.0, **fields: str) -> httpx.Response:
+        """POST `image` as multipart field `data` (plus form `fields`) to /predictions/<model>."""
+        return httpx.post(
+            f"{self.inference_url}/predictions/{model}",
+            files={"data": ("image", image, "application/octet-stream")},
+            data=fields,
+            headers=self.headers(),
+            timeout=timeout,
+        )
+
+    def wait_until_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
+        """Block until every model answers a real prediction; raise TorchServeError if it exits or times out."""
+        deadline = time.monotonic() + timeout
+        image = readiness_image()
+        pending = list(self.models)
+        while pending:
+            if not self.running():
+                raise TorchServeError(f"TorchServe exited with status {self.process.returncode}\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise TorchServeError(f"no prediction from {', '.join(pending)} in {timeout:.0f} s\n{self.log_tail()}")
+            with contextlib.suppress(httpx.HTTPError, OSError, ValueError, KeyError):
+                response = self.predict(pending[0], image, timeout=30.0)
+                if response.status_code == 200 and "topk" in response.json():
+                    pending.pop(0)
+                    continue
+            time.sleep(0.5)
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> int:
+        """Stop TorchServe and its workers (SIGTERM, then SIGKILL after `timeout`); return the exit status."""
+        if self.running():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        # The Java frontend leaves its workers to the SIGTERM of the group; make sure none outlives it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        if self._log is not None:
+            self._log.close()
+        return self.process.returncode
+
+    def __enter__(self) -> TorchServe:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on `host` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def free_ports() -> Ports:
+    """Free ports for every listener of one instance."""
+    return Ports(*(free_port() for _ in range(5)), worker=free_port())
+
+
+def readiness_image() -> bytes:
+    """A small, valid PNG (a colour gradient) for readiness predictions."""
+    ramp = np.linspace(0, 255, 64, dtype=np.uint8)
+    pixels = np.stack([np.tile(ramp, (64, 1)), np.tile(ramp[:, None], (1, 64)), np.full((64, 64), 128, np.uint8)], -1)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def start_torchserve(
+    model_store: Path,
+    models: Sequence[str],
+    workdir: Path,
+    *,
+    inference_host: str = "127.0.0.1",
+    ports: Ports | None = None,
+    token_auth: bool | None = None,
+    metrics_host: str = "127.0.0.1",
+    log_file: Path | None = None,
+) -> TorchServe:
+    """Start TorchServe (foreground, own process group) serving `models` of `model_store`; do not wait.
+
+    Output goes to `log_file` when given, else to this process's stdout. Call `wait_until_ready`.
+    """
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        raise TorchServeError("TorchServe needs Java 17: install it (openjdk-17-jre-headless) or set JAVA_HOME")
+    ports = ports or free_ports()
+    workdir = Path(workdir).resolve()
+    for sub in ("tmp", "logs"):
+        (workdir / sub).mkdir(parents=True, exist_ok=True)
+    config = write_server_config(
+        workdir / "config.properties",
+        model_store=model_store,
+        models=models,
+        inference_host=inference_host,
+        ports=ports,
+        token_auth=token_auth,
+        metrics_host=metrics_host,
+    )
+    env = {
+        **os.environ,
+        "TEMP": str(workdir / "tmp"),  # Java's temporary directory: holds the worker sockets
+        "TMPDIR": str(workdir / "tmp"),  # the launcher's pid file
+        "LOG_LOCATION": str(workdir / "logs"),
+        "METRICS_LOCATION": str(workdir / "logs"),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "ts.model_server",
+        "--start",
+        "--foreground",
+        "--ncs",
+        "--ts-config",
+        str(config),
+        "--model-store",
+        str(Path(model_store).resolve()),
+    ]
+    log = open(log_file, "ab") if log_file is not None else None  # noqa: SIM115 - closed by TorchServe.stop
+    process = subprocess.Popen(
+        command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT if log else None, start_new_session=True
+    )
+    host = _client_host(inference_host)
+    return TorchServe(
+        process=process,
+        workdir=workdir,
+        models=tuple(models),
+        inference_url=f"http://{host}:{ports.inference}",
+        management_url=f"http://127.0.0.1:{ports.management}",
+        metrics_url=f"http://{_client_host(metrics_host)}:{ports.metrics}",
+        token_auth=resolve_token_auth(inference_host, token_auth),
+        _log=log,
+    )
+
+
+def _client_host(host: str) -> str:
+    """Where a client on this machine reaches a listener bound to `host` (a wildcard bind answers on loopback)."""
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "[::]") else host
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host

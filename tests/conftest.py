@@ -1,0 +1,80 @@
+"""Shared session fixtures: one real TorchServe serving the test models, started once per test session.
+
+`torchserve` (a `model_store.server.TorchServe`: inference_url, management_url, metrics_url, models,
+predict(), headers()) serves three archives built into a temporary model store, with RANDOM weights
+written in the official checkpoint format (nothing is downloaded); names in tests/served_models.py:
+- LPF_MODEL "resnet50_lpf4": the antialiased ResNet50 (filter 4),
+- BASELINE_MODEL "resnet50": torchvision's ResNet50,
+- CIRCULAR_MODEL "circular_invariant": tests/models/circular_invariant.py, exactly invariant to circular shifts.
+The fixture waits until each model answers a real prediction and stops TorchServe at the end.
+`served_checkpoints` maps each model name to its weights file, for in-process comparisons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from antialiased.weights import save_checkpoint
+from model_store.archive import build_archive
+from model_store.server import TorchServe, start_torchserve
+from tests.models import circular_invariant
+from tests.served_models import CIRCULAR_MODEL, MODEL_SPECS, NETWORK_BUILDERS, SERVED_MODELS
+
+BATCH_SIZE = 8
+MAX_BATCH_DELAY_MS = 100
+# Tests compare served and in-process predictions in float32 on the CPU, so the workers run on the CPU.
+TEST_OVERRIDES = {
+    "batchSize": BATCH_SIZE,
+    "maxBatchDelay": MAX_BATCH_DELAY_MS,
+    "minWorkers": 1,
+    "maxWorkers": 1,
+    "handler": {"device": "cpu"},
+}
+READY_TIMEOUT_S = 240
+
+
+def _random_networks() -> dict[str, torch.nn.Module]:
+    """Name -> the randomly initialised (seeded) network its archive serves."""
+    torch.manual_seed(0)
+    return {name: build() for name, build in NETWORK_BUILDERS.items()}
+
+
+@pytest.fixture(scope="session")
+def served_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Model name -> the random-weights checkpoint (official format) its archive serves."""
+    directory = tmp_path_factory.mktemp("weights")
+    return {name: save_checkpoint(model, directory, f"{name}_random") for name, model in _random_networks().items()}
+
+
+@pytest.fixture(scope="session")
+def model_store(tmp_path_factory: pytest.TempPathFactory, served_checkpoints: dict[str, Path]) -> Path:
+    """A temporary model store with one archive per served test model."""
+    store = tmp_path_factory.mktemp("model_store")
+    for name, weights_path in served_checkpoints.items():
+        build_archive(
+            name,
+            store=store,
+            weights_path=weights_path,
+            model=MODEL_SPECS[name],
+            weights_name=None,
+            untrained=True,
+            overrides=TEST_OVERRIDES,
+            extra_files=[Path(circular_invariant.__file__)] if name == CIRCULAR_MODEL else (),
+        )
+    return store
+
+
+@pytest.fixture(scope="session")
+def torchserve(tmp_path_factory: pytest.TempPathFactory, model_store: Path) -> Iterator[TorchServe]:
+    """A real TorchServe on free 127.0.0.1 ports, serving SERVED_MODELS; every model answered a prediction."""
+    workdir = tmp_path_factory.mktemp("torchserve")
+    server = start_torchserve(model_store, SERVED_MODELS, workdir, log_file=workdir / "torchserve.out")
+    try:
+        server.wait_until_ready(READY_TIMEOUT_S)
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,97 @@
+"""Test images (real photos from scikit-image, encoded in memory) and in-process reference predictions."""
+
+from __future__ import annotations
+
+import functools
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from skimage import data
+
+from antialiased.images import decode_image
+from antialiased.preprocessing import preprocess
+from antialiased.shifts import ShiftRequest, shifted_views
+from antialiased.weights.load import load_weights
+from tests.served_models import NETWORK_BUILDERS
+
+PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")  # real photographs of scikit-image's data set
+PROBABILITY_TOLERANCE = 1e-4
+
+
+def photo(name: str = "chelsea") -> np.ndarray:
+    """An RGB uint8 (H, W, 3) photo from scikit-image."""
+    return getattr(data, name)()
+
+
+def encode(pixels: np.ndarray | Image.Image, fmt: str = "JPEG", **options) -> bytes:
+    """Encode an image (array or Pillow image) to bytes of `fmt`."""
+    image = pixels if isinstance(pixels, Image.Image) else Image.fromarray(pixels)
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+@functools.cache
+def reference_network(name: str, checkpoint: Path) -> torch.nn.Module:
+    """The in-process eager network of served model `name`, with the weights its archive holds."""
+    return load_weights(NETWORK_BUILDERS[name](), checkpoint).eval()
+
+
+@torch.inference_mode()
+def reference_probabilities(model: torch.nn.Module, image_bytes: bytes, shifts: ShiftRequest | None = None):
+    """In-process library prediction: decode, preprocess (or shifted views), eager model, softmax."""
+    image = decode_image(image_bytes)
+    batch = preprocess(image).unsqueeze(0) if shifts is None else shifted_views(image, shifts)
+    return model(batch).softmax(dim=1)
+
+
+def png_16bit(samples: np.ndarray) -> bytes:
+    """A PNG of 16-bit samples: (H, W) grayscale or (H, W, 3) RGB (Pillow cannot write 16-bit RGB)."""
+    height, width = samples.shape[:2]
+    colour_type = 2 if samples.ndim == 3 else 0
+    rows = samples.astype(">u2").reshape(height, -1).view(np.uint8)
+    raw = b"".join(b"\0" + row.tobytes() for row in rows)
+    return _png(struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0), zlib.compress(raw))
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A tiny PNG whose header declares width x height RGB pixels (a decompression bomb's header)."""
+    return _png(struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0), zlib.compress(b"\0" * 1024))
+
+
+def _png(header: bytes, data: bytes) -> bytes:
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+def with_exif_orientation(pixels: np.ndarray, orientation: int, fmt: str = "JPEG") -> bytes:
+    """`pixels` encoded with an EXIF orientation tag (the stored pixels are not changed)."""
+    image = Image.fromarray(pixels)
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    return encode(image, fmt, exif=exif)
+
+
+def stored_for_orientation(upright: np.ndarray, orientation: int) -> np.ndarray:
+    """The pixels a camera stores so that EXIF `orientation` displays `upright` (inverse of the tag's transform)."""
+    inverse = {1: lambda a: a, 2: np.fliplr, 3: lambda a: np.rot90(a, 2), 4: np.flipud,
+               5: lambda a: np.transpose(a, (1, 0, 2)), 6: lambda a: np.rot90(a, 1),
+               7: lambda a: np.rot90(np.transpose(a, (1, 0, 2)), 2), 8: lambda a: np.rot90(a, -1)}  # fmt: skip
+    return np.ascontiguousarray(inverse[orientation](upright))
+
+
+def png_with_late_exif(pixels: np.ndarray, orientation: int) -> bytes:
+    """A PNG whose eXIf chunk (with `orientation`) comes after the pixel data, as the PNG spec allows."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    body = exif.tobytes()
+    chunk = struct.pack(">I", len(body)) + b"eXIf" + body + struct.pack(">I", zlib.crc32(b"eXIf" + body))
+    png = encode(pixels, "PNG")
+    return png[:-12] + chunk + png[-12:]  # the last 12 bytes are the IEND chunk

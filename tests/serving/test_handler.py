@@ -1,0 +1,188 @@
+"""The handler without a server: TorchServe's own Context and metrics cache, the tiny circular-invariant model.
+
+Faster than going through TorchServe, and it can look inside: how many forward passes a batch takes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import ts
+import yaml
+from ts.context import Context, RequestProcessor
+from ts.metrics.metric_cache_yaml_impl import MetricsCacheYamlImpl
+
+from antialiased import images
+from antialiased.shifts import MAX_SHIFTS_PER_REQUEST, ShiftRequest
+from antialiased.weights import WeightsError, save_checkpoint, sha256_file
+from handlers.image_classifier import ImageClassifier
+from handlers.model import select_device
+from handlers.settings import HandlerSettings, SettingsError
+from model_store.archive import TEMPLATE, model_config
+from tests.models.circular_invariant import CircularInvariant
+from tests.models.circular_invariant import model_spec as circular_spec
+from tests.serving.helpers import encode, photo
+
+METRICS_YAML = Path(ts.__file__).parent / "configs" / "metrics.yaml"
+SPEC = {**circular_spec(), "builder": "tests.models.circular_invariant:CircularInvariant"}
+
+
+class ForwardCounter(torch.nn.Module):
+    """Wraps the prepared model and records the batch size of each forward pass."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.batch_sizes: list[int] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.batch_sizes.append(len(x))
+        return self.model(x)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    torch.manual_seed(1)
+    return save_checkpoint(CircularInvariant(), tmp_path_factory.mktemp("weights"), "circular_random")
+
+
+def _context(checkpoint: Path, overrides: dict | None = None, sha256: str | None = None) -> Context:
+    weights = {"name": None, "sha256": sha256 or sha256_file(checkpoint), "untrained": True}
+    config = model_config(SPEC, weights, {"handler": {"device": "cpu"}, **(overrides or {})})
+    manifest = {"model": {"modelName": "circular", "serializedFile": checkpoint.name, "modelVersion": "1.0"}}
+    cache = MetricsCacheYamlImpl(config_file_path=str(METRICS_YAML))
+    cache.initialize_cache()
+    return Context("circular", str(checkpoint.parent), manifest, 8, None, ts.__version__, metrics=cache,
+                   model_yaml_config=config)  # fmt: skip
+
+
+def _handler(context: Context) -> tuple[ImageClassifier, ForwardCounter]:
+    handler = ImageClassifier()
+    handler.initialize(context)
+    handler.model = counter = ForwardCounter(handler.model)
+    return handler, counter
+
+
+def _handle(handler: ImageClassifier, context: Context, rows: list[dict], headers: list[dict] | None = None):
+    """Run one batch the way TorchServe's worker does; return (status, answer) per request."""
+    context.request_ids = {index: f"request-{index}" for index in range(len(rows))}
+    context.request_processor = [RequestProcessor(h) for h in headers or [{} for _ in rows]]
+    context.metrics.request_ids = context.request_ids
+    answers = handler.handle(rows, context)
+    assert len(answers) == len(rows)
+    return [(context.get_response_status(i)[0], json.loads(answer)) for i, answer in enumerate(answers)]
+
+
+def test_a_mixed_batch_runs_in_one_forward_pass_and_each_request_gets_its_own_answer(checkpoint):
+    context = _context(checkpoint)
+    handler, counter = _handler(context)
+    image = encode(photo("chelsea"))
+    shifts = ShiftRequest(offsets=((0, 0), (4, 4), (8, 2)), mode="crop")
+    rows = [
+        {"body": bytearray(image)},
+        {"body": bytearray(b"garbage")},
+        {"data": bytearray(image), "topk": bytearray(b"2")},
+        {"data": bytearray(image), "shifts": json.dumps(shifts.to_json())},
+        {"data": bytearray(image), "topk": "99"},
+    ]
+    results = _handle(handler, context, rows)
+    assert [status for status, _ in results] == [200, 400, 200, 200, 400]
+    assert counter.batch_sizes == [1 + 1 + 3]  # every view of the batch in one forward pass
+    (_, plain), (_, bad), (_, top2), (_, shifted), (_, bad_topk) = results
+    assert bad == {"code": "invalid_image", "message": bad["message"]} and bad_topk["code"] == "bad_topk"
+    assert len(plain["topk"]) == 5 and top2["topk"] == plain["topk"][:2]
+    assert [entry["offset"] for entry in shifted["shifts"]] == [[0, 0], [4, 4], [8, 2]]
+    assert plain["weights"]["untrained"] is True and plain["model"]["name"] == "circular"
+
+
+def test_topk_header_applies_to_a_raw_body(checkpoint):
+    context = _context(checkpoint)
+    handler, _ = _handler(context)
+    results = _handle(handler, context, [{"body": bytearray(encode(photo("coffee")))}], [{"X-TopK": "7"}])
+    assert results[0][0] == 200 and len(results[0][1]["topk"]) == 7
+
+
+def test_views_beyond_the_forward_limit_run_in_chunks_with_the_same_result(checkpoint):
+    shifts = ShiftRequest(offsets=tuple((d, d) for d in range(7)), mode="circular")
+    rows = [{"data": bytearray(encode(photo("rocket"))), "shifts": json.dumps(shifts.to_json()), "topk": "20"}]
+    whole_context = _context(checkpoint)
+    whole, whole_counter = _handler(whole_context)
+    chunked_context = _context(checkpoint, {"handler": {"limits": {"max_images_per_forward": 3}}})
+    chunked, chunked_counter = _handler(chunked_context)
+    expected, got = _handle(whole, whole_context, rows), _handle(chunked, chunked_context, rows)
+    assert whole_counter.batch_sizes == [7] and chunked_counter.batch_sizes == [3, 3, 1]
+    for a, b in zip(expected[0][1]["shifts"], got[0][1]["shifts"], strict=True):
+        assert [t["index"] for t in a["topk"]] == [t["index"] for t in b["topk"]]
+        assert [t["probability"] for t in a["topk"]] == pytest.approx([t["probability"] for t in b["topk"]], abs=1e-6)
+
+
+def test_configured_limits_are_applied(checkpoint):
+    context = _context(checkpoint, {"handler": {"limits": {"max_shifts": 2, "max_image_bytes": 50_000}}})
+    handler, _ = _handler(context)
+    small = encode(photo("coffee")[:100, :100])
+    three = json.dumps(ShiftRequest(offsets=((0, 0), (1, 1), (2, 2))).to_json())
+    results = _handle(handler, context, [{"data": bytearray(small), "shifts": three}, {"body": bytearray(200_000)}])
+    assert [(status, answer["code"]) for status, answer in results] == [
+        (400, "bad_shift_request"),
+        (413, "image_too_large"),
+    ]
+
+
+def test_requests_beyond_the_batch_view_budget_are_told_to_retry(checkpoint):
+    context = _context(checkpoint, {"handler": {"limits": {"max_images_per_batch": 7, "max_shifts": 5}}})
+    handler, counter = _handler(context)
+    image = bytearray(encode(photo("coffee")))
+    three = json.dumps(ShiftRequest(offsets=((0, 0), (1, 1), (2, 2))).to_json())
+    rows = [{"data": image, "shifts": three}, {"data": image, "shifts": three}, {"data": image, "shifts": three},
+            {"body": image}]  # fmt: skip
+    results = _handle(handler, context, rows)
+    assert [status for status, _ in results] == [200, 200, 503, 200]
+    assert results[2][1]["code"] == "overloaded" and context.get_response_headers(2)["Retry-After"] == "1"
+    assert counter.batch_sizes == [3 + 3 + 1]
+
+
+def test_reduced_precision_setting_keeps_float32_on_the_cpu(checkpoint):
+    rows = [{"body": bytearray(encode(photo("astronaut")))}]
+    answers = []
+    for precision in ("float32", "bfloat16"):
+        context = _context(checkpoint, {"handler": {"precision": precision}})
+        answers.append(_handle(_handler(context)[0], context, rows)[0][1]["topk"])
+    assert answers[0] == answers[1]
+
+
+def test_weights_that_do_not_match_the_configured_hash_refuse_to_load(checkpoint):
+    with pytest.raises(WeightsError, match="sha256"):
+        ImageClassifier().initialize(_context(checkpoint, sha256="0" * 64))
+
+
+def test_cpu_only_machine_serves_on_the_cpu_and_refuses_a_required_gpu():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    assert select_device("auto", 0) == torch.device("cpu")
+    assert select_device("auto", None) == torch.device("cpu")
+    with pytest.raises(RuntimeError, match="no GPU"):
+        select_device("cuda", 0)
+
+
+def test_settings_refuse_unknown_and_missing_keys(checkpoint):
+    config = model_config(SPEC, {"name": None, "sha256": "0" * 64, "untrained": True})
+    HandlerSettings.from_model_config(config)
+    for broken in (
+        {**config, "handler": {**config["handler"], "devise": "cpu"}},
+        {**config, "handler": {**config["handler"], "precision": "int8"}},
+        {**config, "handler": {k: v for k, v in config["handler"].items() if k != "limits"}},
+        {**config, "handler": {**config["handler"], "limits": {**config["handler"]["limits"], "max_shifts": 10**6}}},
+    ):
+        with pytest.raises(SettingsError):
+            HandlerSettings.from_model_config(broken)
+
+
+def test_the_template_limits_are_the_library_defaults():
+    limits = yaml.safe_load(TEMPLATE.read_text())["handler"]["limits"]
+    assert limits["max_image_bytes"] == images.MAX_IMAGE_BYTES
+    assert limits["max_image_pixels"] == images.MAX_IMAGE_PIXELS
+    assert limits["min_image_side"] == images.MIN_IMAGE_SIDE
+    assert limits["max_shifts"] == MAX_SHIFTS_PER_REQUEST
