@@ -6,14 +6,20 @@ from collections.abc import Callable
 
 from torch import nn
 
-from antialiased.models import resnet
+from antialiased.models import alexnet, densenet, mobilenet, resnet, vgg
+
+_FAMILIES = (alexnet, vgg, densenet, mobilenet)
 
 # Architecture name -> builder taking `filter_size` (and the builder's own keyword arguments).
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
-    name: getattr(resnet, name) for name in resnet.BASELINES
+    **{name: getattr(resnet, name) for name in resnet.BASELINES},
+    **{name: build for family in _FAMILIES for name, build in family.ARCHITECTURES.items()},
 }
 # Architecture name -> torchvision builder of the plain baseline it antialiases.
-BASELINES: dict[str, Callable[..., nn.Module]] = dict(resnet.BASELINES)
+BASELINES: dict[str, Callable[..., nn.Module]] = {
+    **resnet.BASELINES,
+    **{name: baseline for family in _FAMILIES for name, baseline in family.BASELINES.items()},
+}
 
 
 def create_model(arch: str, filter_size: int = resnet.DEFAULT_FILTER_SIZE, **kwargs) -> nn.Module:
