@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Start of the TorchServe container: verified weights, model archives built from them, TorchServe.
+
+Each model's weights are fetched into the weights volume ($ANTIALIASED_CACHE_DIR) and checked by sha256;
+a verified file already there is reused, so a volume filled by hand (or by an earlier start) needs no
+network. Without verified weights the container refuses to start, unless ALLOW_UNTRAINED_WEIGHTS=1 asks
+for random weights (every answer then says "untrained": true). The archives are written to the model
+store volume ($MODEL_STORE); TorchServe then runs as a child process until it exits or the container is
+stopped. Arguments are model_store.build's serving options, e.g. `--model resnet50_lpf4=resnet50_lpf4
+--batch-size 16` (default: resnet50_lpf4 with the fine-tuned weights, and the resnet50 baseline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from antialiased.weights import WeightsError
+from model_store.build import (
+    DEFAULT_MODELS,
+    add_serving_options,
+    build_model_store,
+    overrides_from_args,
+    untrained_warning,
+)
+from model_store.server import TorchServeError, start_torchserve
+from model_store.server_config import Ports
+
+INFERENCE_HOST = "0.0.0.0"  # inside the container; compose publishes the port on the host's loopback
+STOP_TIMEOUT_S = 20.0  # below compose's stop_grace_period (30 s)
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+
+
+class SettingError(ValueError):
+    """An environment variable holds a value the entrypoint does not understand."""
+
+
+def env_flag(name: str, default: bool = False) -> bool:
+    """A boolean environment variable; anything but a clear yes or no is an error, not a silent default."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    if value.strip().lower() in TRUE:
+        return True
+    if value.strip().lower() in FALSE:
+        return False
+    raise SettingError(f"{name}={value!r}: use 1 or 0")
+
+
+def refusal(error: WeightsError) -> str:
+    """Why the container does not start, and the three ways out."""
+    cache = os.environ.get("ANTIALIASED_CACHE_DIR", "the weights volume")
+    return (
+        f"refusing to start: no verified weights.\n  {error}\n"
+        "Either let the container download them (network access to the official host, or set "
+        f"ANTIALIASED_WEIGHTS_MIRROR), or put the checkpoint files into {cache} (the weights volume, or "
+        "WEIGHTS_DIR in docker/.env), or set ALLOW_UNTRAINED_WEIGHTS=1 to serve random weights for testing "
+        '(every answer then says "untrained": true).'
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="torchserve-entrypoint", description=__doc__.splitlines()[0])
+    add_serving_options(parser)
+    parser.set_defaults(store=Path(os.environ.get("MODEL_STORE", "model-store")))
+    return parser
+
+
+def _stop_on_signal(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Build the archives and run TorchServe; return its exit status (0 after a stop signal)."""
+    args = _parser().parse_args(argv)
+    try:
+        allow_untrained = env_flag("ALLOW_UNTRAINED_WEIGHTS")
+        token_auth = env_flag("TORCHSERVE_TOKEN_AUTH")
+    except SettingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, _stop_on_signal)
+    try:
+        built = build_model_store(
+            args.store,
+            dict(args.model or DEFAULT_MODELS),
+            weights_dir=args.weights_dir,
+            untrained_fallback=allow_untrained,
+            overrides=overrides_from_args(args),
+            progress=False,
+        )
+    except WeightsError as error:
+        print(refusal(error), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    for archive in built:
+        print(f"model {archive.name}: {'UNTRAINED random weights' if archive.untrained else archive.weights}")
+    untrained = [archive.name for archive in built if archive.untrained]
+    if untrained:
+        print(untrained_warning(untrained), file=sys.stderr, flush=True)
+
+    workdir = Path(os.environ.get("TORCHSERVE_WORKDIR", ".")).resolve()
+    server = start_torchserve(
+        args.store,
+        [archive.name for archive in built],
+        workdir,
+        inference_host=INFERENCE_HOST,
+        ports=Ports(),  # TorchServe's standard ports: 8080 inference, 8081 management, 8082 metrics, 7070/7071 gRPC
+        token_auth=token_auth,
+    )
+    try:
+        server.wait_until_ready()
+        print(f"ready: {', '.join(server.models)} answer predictions on port 8080", flush=True)
+        return server.process.wait()
+    except TorchServeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        server.stop(STOP_TIMEOUT_S)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
