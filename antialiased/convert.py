@@ -51,7 +51,6 @@ def from_baseline(
     antialias = ANTIALIASERS[arch]
     options, baseline_kwargs = split_antialias_options(antialias, kwargs)
     state = load_state_dict(weights) if isinstance(weights, str | os.PathLike) else weights
-    state = densenet.rename_legacy_keys(state)
     with torch.device("meta"):  # no random initialisation: every tensor is loaded below
         model = create_baseline(arch, **baseline_kwargs)
     model.to_empty(device="cpu")

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from antialiased.models import create_baseline, create_model
+from antialiased.models.densenet import rename_legacy_keys
 from antialiased.weights.checkpoint import load_state_dict, strip_wrapper_prefixes
 from antialiased.weights.errors import ArchitectureMismatchError
 from antialiased.weights.fetch import fetch
@@ -25,10 +26,12 @@ def _some(keys: list[str]) -> str:
 def load_weights(model: nn.Module, weights: str | os.PathLike | Mapping[str, torch.Tensor]) -> nn.Module:
     """Load a checkpoint file or state_dict into `model` strictly and return the model.
 
-    Raises `ArchitectureMismatchError` naming missing, unexpected and wrongly shaped keys, with counts,
-    when the weights were made for another architecture or filter size.
+    Legacy DenseNet keys (`norm.1`, as in the published DenseNet files) are renamed first. Raises
+    `ArchitectureMismatchError` naming missing, unexpected and wrongly shaped keys, with counts, when the
+    weights were made for another architecture or filter size.
     """
     state = load_state_dict(weights) if isinstance(weights, str | os.PathLike) else strip_wrapper_prefixes(weights)
+    state = rename_legacy_keys(state)
     expected = model.state_dict()
     missing = [key for key in expected if key not in state]
     unexpected = [key for key in state if key not in expected]

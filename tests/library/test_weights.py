@@ -573,3 +573,19 @@ def test_cli_failure_is_one_line_on_stderr_and_status_1(
     err = capsys.readouterr().err
     assert status == 1
     assert err.startswith("error: ") and problem in err and err.count("\n") == 1
+
+
+def test_legacy_densenet_keys_of_the_published_files_load_strictly(tmp_path: Path) -> None:
+    """The paper's DenseNet files name dense-layer tensors `norm.1` (pre-1.0 torchvision); they still load."""
+    reference = antialiased_cnns.densenet121(filter_size=4)
+    legacy = {
+        key.replace(".norm1.", ".norm.1.").replace(".conv1.", ".conv.1.").replace(".norm2.", ".norm.2."): value
+        for key, value in reference.state_dict().items()
+    }
+    assert "features.denseblock1.denselayer1.norm.1.weight" in legacy
+    torch.save({"state_dict": legacy}, tmp_path / "densenet121_lpf4.pth")
+    model = load_weights(create_model("densenet121", filter_size=4), tmp_path / "densenet121_lpf4.pth")
+    assert torch.equal(
+        model.state_dict()["features.denseblock1.denselayer1.norm1.weight"],
+        legacy["features.denseblock1.denselayer1.norm.1.weight"],
+    )
