@@ -24,11 +24,12 @@ setup-dev: $(STAMP_DEV)
 
 ## The main job: TorchServe with the antialiased ResNet50 (and the probe service), Ctrl-C stops all.
 run: setup
+	bash scripts/install-system-deps.sh run
 	$(PY) -m scripts.run
 
 ## The whole test suite; installs and starts what the tests need.
 test: setup-dev
-	bash scripts/install-test-deps.sh
+	bash scripts/install-system-deps.sh test
 	$(PY) -m pytest
 
 lint: setup-dev

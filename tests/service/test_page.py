@@ -37,7 +37,7 @@ CANVAS_INK = """canvas => {
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/install-test-deps.sh (Debian package chromium)")
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/install-system-deps.sh test (Debian package chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# System packages, installed only where missing (idempotent).
+#   install-system-deps.sh run    what `make run` needs: Java 17 for TorchServe
+#   install-system-deps.sh test   that, plus what the tests need: chromium, podman and friends
+set -euo pipefail
+need=()
+command -v java >/dev/null || need+=(openjdk-17-jre-headless)
+if [ "${1:-run}" = test ]; then
+  # The probe page's browser test drives Debian's chromium through Playwright (no browser download).
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+  # Container tests: podman on runc, name resolution between containers (CNI dnsname), debootstrap for the base image.
+  command -v podman >/dev/null || need+=(podman)
+  command -v runc >/dev/null || need+=(runc)
+  [ -x /usr/lib/cni/dnsname ] || need+=(golang-github-containernetworking-plugin-dnsname)
+  command -v debootstrap >/dev/null || need+=(debootstrap)
+fi
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing system packages: ${need[*]}; install them (e.g. sudo apt-get install ${need[*]}) and retry" >&2
+  exit 1
+fi
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
