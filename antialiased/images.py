@@ -20,6 +20,8 @@ import torch
 import torchvision.io as tvio
 from PIL import Image, UnidentifiedImageError
 
+from antialiased.errors import InputError
+
 MAX_IMAGE_BYTES = 20 * 1024 * 1024  # largest accepted file
 MAX_IMAGE_PIXELS = 50_000_000  # largest accepted width * height (a 50-megapixel photo)
 MIN_IMAGE_SIDE = 32  # smallest accepted width and height
@@ -34,14 +36,8 @@ _EXIF_ORIENTATION = 0x0112
 _WHITE = (255, 255, 255, 255)
 
 
-class ImageError(ValueError):
-    """An image that is refused: `code` is a snake_case reason, `status` the HTTP status to answer with."""
-
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+class ImageError(InputError):
+    """An image that is refused (see InputError)."""
 
 
 @dataclass(frozen=True)

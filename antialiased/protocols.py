@@ -23,6 +23,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from antialiased.errors import InputError
 from antialiased.preprocessing import CROP_SIZE, RESIZE_SIZE
 from antialiased.shifts import MAX_SHIFTS_PER_REQUEST, ShiftRequest, ShiftRequestError
 
@@ -36,13 +37,8 @@ Offset = tuple[int, int]
 Pair = tuple[int, int]
 
 
-class ProtocolError(ValueError):
-    """Parameters no protocol can honour; `code` is a snake_case reason, the message names the problem."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class ProtocolError(InputError):
+    """Parameters no protocol can honour (see InputError)."""
 
 
 @dataclass(frozen=True)

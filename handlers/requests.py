@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from antialiased.errors import InputError
 from antialiased.shifts import ShiftRequest, ShiftRequestError
 from handlers.settings import Limits
 
@@ -18,15 +19,8 @@ TOPK_HEADER = "x-topk"
 SHIFTS_FIELD = "shifts"  # multipart field: the JSON of ShiftRequest.to_json()
 
 
-class RequestError(Exception):
-    """A request that is refused: `code` (snake_case reason), `message` and the HTTP `status`
-    (4xx for bad input; 500 only for a failure the handler did not foresee)."""
-
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+class RequestError(InputError):
+    """A request that is refused (see InputError); status 500 only for a failure the handler did not foresee."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from antialiased.errors import InputError
+
 
 class ErrorBody(BaseModel):
     """The body of every error response."""
@@ -40,11 +42,16 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Answer ServiceError, FastAPI's validation errors and Starlette's HTTP errors as JSON error bodies."""
+    """Answer ServiceError, the library's InputError (bad image, impossible protocol), FastAPI's validation
+    errors and Starlette's HTTP errors as JSON error bodies."""
 
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, error: ServiceError) -> JSONResponse:
         return error_response(error.status, error.code, error.message, error.detail)
+
+    @app.exception_handler(InputError)
+    async def _input_error(_: Request, error: InputError) -> JSONResponse:
+        return error_response(error.status, error.code, error.message)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
