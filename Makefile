@@ -30,6 +30,8 @@ run: setup
 ## The whole test suite; installs and starts what the tests need.
 test: setup-dev
 	bash scripts/install-system-deps.sh test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
 
 lint: setup-dev
