@@ -28,6 +28,7 @@ from model_store.server import TorchServe, TorchServeError, free_port, free_port
 from model_store.server_config import Ports
 
 RUN_DIR = Path("build/run")
+TORCHSERVE_LOG = RUN_DIR / "torchserve.log"
 PROBE_PORT = 8000
 
 
@@ -74,6 +75,7 @@ def _banner(torchserve: TorchServe, probe_url: str | None, untrained: list[str])
         f"  inference   {torchserve.inference_url}/predictions/<model>   models: {', '.join(torchserve.models)}",
         f"  management  {torchserve.management_url}/models   (this machine only)",
         f"  metrics     {torchserve.metrics_url}/metrics   (Prometheus, this machine only)",
+        f"  logs        {TORCHSERVE_LOG}, {RUN_DIR / 'probe-service.log'}",
     ]
     if probe_url:
         lines.append(f"  probe       {probe_url}/   (shift-stability probe service)")
@@ -114,7 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if untrained:
         print(untrained_warning(untrained), file=sys.stderr)
 
-    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops like Ctrl-C
+    # SIGTERM stops like Ctrl-C; SIGINT is set too, since a shell that starts us in the background ignores it.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _interrupt)
     try:
         torchserve = start_torchserve(
             args.store,
@@ -122,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             RUN_DIR / "torchserve",
             inference_host=args.host,
             ports=free_ports() if args.free_ports else Ports(inference=args.port),
+            log_file=TORCHSERVE_LOG,
         )
     except TorchServeError as error:
         print(f"error: {error}", file=sys.stderr)
