@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from service.errors import install_error_handlers
 from service.observability import ServiceMetrics, install_request_metrics
@@ -30,7 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await app.state.torchserve.aclose()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="Shift-stability probe",
         description="Probes how the predictions of TorchServe-served models change under small image shifts.",
         version="0.1.0",
