@@ -37,13 +37,24 @@ def parse_request(row: Mapping[str, Any], limits: Limits, headers: Mapping[str, 
     raise RequestError on any problem."""
     image = row.get(IMAGE_FIELD) if IMAGE_FIELD in row else row.get("body")
     if image is None:
-        raise RequestError("empty_body", f"send the image as the body or in the multipart field {IMAGE_FIELD!r}")
+        raise RequestError("empty_body", _no_image_message(headers or {}))
     if isinstance(image, str):
         raise RequestError("invalid_image", "the request holds text, not image bytes")
     if not isinstance(image, bytes | bytearray):
         raise RequestError("invalid_image", f"the request holds {type(image).__name__} (JSON?), not image bytes")
     topk = row.get(TOPK_FIELD, (headers or {}).get(TOPK_HEADER))
     return ParsedRequest(bytes(image), _topk(topk, limits), _shifts(row.get(SHIFTS_FIELD), limits))
+
+
+def _no_image_message(headers: Mapping[str, str]) -> str:
+    message = f"send the image as the body or in the multipart field {IMAGE_FIELD!r}"
+    if not headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return message
+    # TorchServe splits a form body (curl's default Content-Type for --data) into fields: the image is lost.
+    return (
+        f"{message}; this body was sent as a form (Content-Type application/x-www-form-urlencoded, curl's default "
+        "for --data): send it with Content-Type application/octet-stream or image/jpeg, e.g. curl -T photo.jpg"
+    )
 
 
 def _topk(value: Any, limits: Limits) -> int:

@@ -74,6 +74,15 @@ def test_text_and_json_bodies_are_refused(torchserve, body, content_type):
     assert response.json()["code"] == "invalid_image"
 
 
+def test_image_sent_as_a_url_encoded_form_is_refused_with_a_hint(torchserve):
+    """curl --data-binary without a Content-Type sends a form, which TorchServe splits into fields."""
+    response = _raw(torchserve, b"not-an-upload", "application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    answer = response.json()
+    assert answer["code"] == "empty_body"
+    assert "application/octet-stream" in answer["message"], answer
+
+
 def test_multipart_without_the_image_field_is_refused(torchserve):
     response = httpx.post(
         f"{torchserve.inference_url}/predictions/{LPF_MODEL}",
