@@ -20,7 +20,10 @@ fi
 # Sources of the host's apt for bookworm (main, updates, security); the first one is the mirror.
 sources="$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 'Identifier: Packages' | awk '$2 ~ /^bookworm/' | sort -u)"
 mirror="$(awk '$2 == "bookworm" {print $1; exit}' <<<"$sources")"
-mirror="${mirror:-http://deb.debian.org/debian/}"
+if [ -z "$mirror" ]; then
+  echo "no bookworm mirror in apt's sources: run 'apt-get update' (or configure apt) and retry" >&2
+  exit 1
+fi
 
 rootfs="$(mktemp -d "$state/rootfs.XXXXXX")"
 trap 'rm -rf "$rootfs"' EXIT
