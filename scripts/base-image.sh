@@ -18,7 +18,7 @@ if "$podman" image exists "$image"; then
 fi
 
 # Sources of the host's apt for bookworm (main, updates, security); the first one is the mirror.
-sources="$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 'Identifier: Packages' | awk '$2 ~ /^bookworm/' | sort -u)"
+sources="$(apt-get indextargets --no-release-info --format '$(REPO_URI) $(RELEASE)' 'Identifier: Packages' | awk '$2 ~ /^bookworm/' | sort -u)"
 mirror="$(awk '$2 == "bookworm" {print $1; exit}' <<<"$sources")"
 if [ -z "$mirror" ]; then
   echo "no bookworm mirror in apt's sources: run 'apt-get update' (or configure apt) and retry" >&2
