@@ -40,7 +40,7 @@ def load_prepared_model(settings: HandlerSettings, weights_path: Path, device: t
         raise WeightsError(
             f"{weights_path.name} has sha256 {digest}, model-config.yaml expects {settings.weights.sha256}"
         )
-    model = load_weights(build_network(settings.model), weights_path)
+    model = load_weights(build_network(settings.model), weights_path, arch=settings.model.arch)
     if settings.weights.untrained:
         log.warning("SERVING UNTRAINED (randomly initialised) WEIGHTS: predictions are meaningless")
     return prepare_for_inference(

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from torch import nn
 from torchvision.models import AlexNet
-from torchvision.models import alexnet as tv_alexnet
 
 from antialiased.blurpool import BlurPool
-from antialiased.models.blurred import antialias_max_pools, antialiased_builder
-from antialiased.models.resnet import DEFAULT_FILTER_SIZE
+from antialiased.models.blurred import DEFAULT_FILTER_SIZE, antialias_max_pools
 
 _BLUR_STRIDE = 2
 
@@ -29,9 +25,3 @@ def antialias_alexnet_(model: AlexNet, filter_size: int = DEFAULT_FILTER_SIZE) -
     blur = BlurPool(conv.out_channels, filt_size=filter_size, stride=_BLUR_STRIDE)
     model.features = nn.Sequential(*antialias_max_pools([conv, relu, blur, *rest], filter_size))
     return model
-
-
-BASELINES: dict[str, Callable[..., nn.Module]] = {"alexnet": tv_alexnet}
-ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
-    name: antialiased_builder(name, baseline, antialias_alexnet_) for name, baseline in BASELINES.items()
-}

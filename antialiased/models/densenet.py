@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import torch
 from torch import nn
 from torchvision.models import densenet as tv_densenet
 
 from antialiased.blurpool import BlurPool
-from antialiased.models.blurred import antialiased_builder, blurred_max_pool
-from antialiased.models.resnet import DEFAULT_FILTER_SIZE
+from antialiased.models.blurred import DEFAULT_FILTER_SIZE, blurred_max_pool
 
 # Checkpoints written before module names could not hold dots (torchvision's and the paper's published
 # DenseNet files) name dense-layer tensors `norm.1` where today's models say `norm1`.
@@ -47,14 +46,3 @@ def antialias_densenet_(
             layers[name] = layer
     model.features = nn.Sequential(layers)
     return model
-
-
-BASELINES: dict[str, Callable[..., nn.Module]] = {
-    "densenet121": tv_densenet.densenet121,
-    "densenet161": tv_densenet.densenet161,
-    "densenet169": tv_densenet.densenet169,
-    "densenet201": tv_densenet.densenet201,
-}
-ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
-    name: antialiased_builder(name, baseline, antialias_densenet_) for name, baseline in BASELINES.items()
-}

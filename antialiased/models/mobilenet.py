@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from torch import nn
 from torchvision.models import mobilenetv2 as tv_mobilenet
 
 from antialiased.blurpool import BlurPool
-from antialiased.models.blurred import antialiased_builder
-from antialiased.models.resnet import DEFAULT_FILTER_SIZE
+from antialiased.models.blurred import DEFAULT_FILTER_SIZE
 
 
 def _antialias_block(block: tv_mobilenet.InvertedResidual, filter_size: int) -> None:
@@ -38,9 +35,3 @@ def antialias_mobilenet_v2_(
             _antialias_block(block, filter_size)
     model.classifier = nn.Sequential(model.classifier[-1])
     return model
-
-
-BASELINES: dict[str, Callable[..., nn.Module]] = {"mobilenet_v2": tv_mobilenet.mobilenet_v2}
-ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
-    name: antialiased_builder(name, baseline, antialias_mobilenet_v2_) for name, baseline in BASELINES.items()
-}

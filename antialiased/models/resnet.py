@@ -10,14 +10,11 @@ models, so parameter names match the published checkpoints:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from torch import nn
 from torchvision.models import resnet as tv_resnet
 
 from antialiased.blurpool import BlurPool
-
-DEFAULT_FILTER_SIZE = 4
+from antialiased.models.blurred import DEFAULT_FILTER_SIZE
 
 
 def _blur_then(layer: nn.Module, channels: int, filter_size: int, stride: int) -> nn.Sequential:
@@ -59,36 +56,3 @@ def antialias_resnet_(
         for block in layer:
             _antialias_block(block, filter_size)
     return model
-
-
-def _builder(tv_builder: Callable[..., tv_resnet.ResNet], name: str) -> Callable[..., tv_resnet.ResNet]:
-    def build(filter_size: int = DEFAULT_FILTER_SIZE, pool_only: bool = True, **kwargs) -> tv_resnet.ResNet:
-        return antialias_resnet_(tv_builder(weights=None, **kwargs), filter_size=filter_size, pool_only=pool_only)
-
-    build.__name__ = name
-    build.__doc__ = f"Antialiased {name} (torchvision's architecture with BlurPool before every subsampling)."
-    return build
-
-
-resnet18 = _builder(tv_resnet.resnet18, "resnet18")
-resnet34 = _builder(tv_resnet.resnet34, "resnet34")
-resnet50 = _builder(tv_resnet.resnet50, "resnet50")
-resnet101 = _builder(tv_resnet.resnet101, "resnet101")
-resnet152 = _builder(tv_resnet.resnet152, "resnet152")
-resnext50_32x4d = _builder(tv_resnet.resnext50_32x4d, "resnext50_32x4d")
-resnext101_32x8d = _builder(tv_resnet.resnext101_32x8d, "resnext101_32x8d")
-wide_resnet50_2 = _builder(tv_resnet.wide_resnet50_2, "wide_resnet50_2")
-wide_resnet101_2 = _builder(tv_resnet.wide_resnet101_2, "wide_resnet101_2")
-
-# Each antialiased architecture with the torchvision builder of its baseline.
-BASELINES: dict[str, Callable[..., nn.Module]] = {
-    "resnet18": tv_resnet.resnet18,
-    "resnet34": tv_resnet.resnet34,
-    "resnet50": tv_resnet.resnet50,
-    "resnet101": tv_resnet.resnet101,
-    "resnet152": tv_resnet.resnet152,
-    "resnext50_32x4d": tv_resnet.resnext50_32x4d,
-    "resnext101_32x8d": tv_resnet.resnext101_32x8d,
-    "wide_resnet50_2": tv_resnet.wide_resnet50_2,
-    "wide_resnet101_2": tv_resnet.wide_resnet101_2,
-}

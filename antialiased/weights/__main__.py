@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from antialiased.weights.errors import WeightsError
 from antialiased.weights.fetch import fetch, resolve_cache_dir, verify_file
-from antialiased.weights.load import build_model, load_weights
+from antialiased.weights.load import load_entry_weights
 from antialiased.weights.registry import OFFICIAL_LICENSE, get_entry, list_entries
 
 
@@ -49,7 +49,7 @@ def _fetch(args: argparse.Namespace) -> None:
 def _verify(args: argparse.Namespace) -> None:
     entry = get_entry(args.name)
     verify_file(args.path, entry)
-    load_weights(build_model(entry), args.path)
+    load_entry_weights(entry, args.path)
     print(f"ok: {args.path} is {entry.name} (sha256 {entry.sha256_prefix}…, loads strictly into {entry.arch})")
 
 

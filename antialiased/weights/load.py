@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from antialiased.models import create_baseline, create_model
-from antialiased.models.densenet import rename_legacy_keys
+from antialiased.models.zoo import rename_checkpoint_keys
 from antialiased.weights.checkpoint import load_state_dict, strip_wrapper_prefixes
 from antialiased.weights.errors import ArchitectureMismatchError
 from antialiased.weights.fetch import fetch
@@ -23,15 +23,18 @@ def _some(keys: list[str]) -> str:
     return ", ".join(keys[:_SHOWN]) + more
 
 
-def load_weights(model: nn.Module, weights: str | os.PathLike | Mapping[str, torch.Tensor]) -> nn.Module:
+def load_weights(
+    model: nn.Module, weights: str | os.PathLike | Mapping[str, torch.Tensor], arch: str | None = None
+) -> nn.Module:
     """Load a checkpoint file or state_dict into `model` strictly and return the model.
 
-    Legacy DenseNet keys (`norm.1`, as in the published DenseNet files) are renamed first. Raises
-    `ArchitectureMismatchError` naming missing, unexpected and wrongly shaped keys, with counts, when the
-    weights were made for another architecture or filter size.
+    `arch` names the zoo architecture the weights were written for, so that its family's key hook runs first
+    (DenseNets: legacy keys such as `norm.1`, as in the published DenseNet files); None, or a model outside
+    the zoo, loads the keys as they are. Raises `ArchitectureMismatchError` naming missing, unexpected and
+    wrongly shaped keys, with counts, when the weights were made for another architecture or filter size.
     """
     state = load_state_dict(weights) if isinstance(weights, str | os.PathLike) else strip_wrapper_prefixes(weights)
-    state = rename_legacy_keys(state)
+    state = rename_checkpoint_keys(arch, state)
     expected = model.state_dict()
     missing = [key for key in expected if key not in state]
     unexpected = [key for key in state if key not in expected]
@@ -59,12 +62,17 @@ def build_model(entry: WeightsEntry) -> nn.Module:
     return create_model(entry.arch, entry.filter_size) if entry.antialiased else create_baseline(entry.arch)
 
 
+def load_entry_weights(entry: WeightsEntry, weights: str | os.PathLike | Mapping[str, torch.Tensor]) -> nn.Module:
+    """The model of registry entry `entry` holding `weights` (loaded strictly, with its architecture's key hook)."""
+    return load_weights(build_model(entry), weights, arch=entry.arch)
+
+
 def load_pretrained(name: str, cache_dir: str | os.PathLike | None = None, progress: bool = True) -> nn.Module:
     """Build the model of registry entry `name` and load its verified weights (fetched unless cached)."""
     entry = get_entry(name)
     path = fetch(name, cache_dir=cache_dir, progress=progress)
     try:
-        return load_weights(build_model(entry), path)
+        return load_entry_weights(entry, path)
     except ArchitectureMismatchError as exc:
         raise ArchitectureMismatchError(
             f"{name} is registered as {entry.arch} with filter_size {entry.filter_size}, but {exc}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import math
 import re
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from torch import nn
 from antialiased.convert import from_baseline
 from antialiased.models import create_baseline, create_model, list_architectures
 from antialiased.weights import ArchitectureMismatchError
+from tests.library.random_weights import randomise_
 
 FILTER_SIZE = 4
 _BASIC_BLOCK_RESNETS = ("resnet18", "resnet34")
@@ -46,25 +46,11 @@ def _expected_key(arch: str, key: str, baseline: nn.Module) -> str:
     return key
 
 
-@torch.no_grad()
 def _random_baseline(arch: str, seed: int = 0, **kwargs) -> nn.Module:
     """torchvision's `arch` with every tensor random and distinct (BN statistics and counters included)."""
-    gen = torch.Generator().manual_seed(seed)
     with torch.device("meta"):  # torchvision's own initialisation would be overwritten anyway
         model = create_baseline(arch, **kwargs)
-    model.to_empty(device="cpu")
-    for module in model.modules():
-        if isinstance(module, nn.Conv2d | nn.Linear):
-            module.weight.normal_(0, math.sqrt(2 / module.weight[0].numel()), generator=gen)
-            if module.bias is not None:
-                module.bias.normal_(0, 0.1, generator=gen)
-        elif isinstance(module, nn.BatchNorm2d):
-            module.weight.uniform_(0.5, 1.5, generator=gen)
-            module.bias.normal_(0, 0.1, generator=gen)
-            module.running_mean.normal_(0, 0.1, generator=gen)
-            module.running_var.uniform_(0.5, 1.5, generator=gen)
-            module.num_batches_tracked.fill_(int(torch.randint(1, 10**6, (), generator=gen)))
-    return model
+    return randomise_(model.to_empty(device="cpu"), torch.Generator().manual_seed(seed))
 
 
 @pytest.mark.slow
@@ -177,5 +163,5 @@ def test_antialiased_state_dict_is_rejected_as_a_baseline() -> None:
 
 
 def test_unknown_architecture_is_rejected() -> None:
-    with pytest.raises(ValueError, match=r"no torchvision baseline for 'resnet51'; known: alexnet, densenet121"):
+    with pytest.raises(ValueError, match=r"unknown architecture 'resnet51'; known: alexnet, densenet121"):
         from_baseline("resnet51", {})

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
-import math
 import sys
 from collections.abc import Iterator
 from unittest import mock
@@ -22,6 +21,7 @@ import torch
 from torch import nn
 
 from antialiased.models import create_model, list_architectures
+from tests.library.random_weights import randomise_
 
 FILTER_SIZES = range(1, 8)  # the reference BlurPool's taps
 BATCH = 2
@@ -94,18 +94,6 @@ def _build_reference(arch: str, filter_size: int, options: tuple) -> nn.Module:
 
 
 @torch.no_grad()
-def _randomise_(model: nn.Module, gen: torch.Generator) -> None:
-    for module in model.modules():
-        if isinstance(module, nn.Conv2d | nn.Linear):
-            module.weight.normal_(0, math.sqrt(2 / module.weight[0].numel()), generator=gen)
-            if module.bias is not None:
-                module.bias.normal_(0, 0.1, generator=gen)
-        elif isinstance(module, nn.BatchNorm2d):
-            module.weight.uniform_(0.5, 1.5, generator=gen)
-            module.bias.normal_(0, 0.1, generator=gen)
-
-
-@torch.no_grad()
 def _calibrate_(model: nn.Module, x: torch.Tensor) -> None:
     """Batch-norm statistics of `x`, and the classifier scaled so that the logits of `x` spread by ~LOGITS_STD.
 
@@ -128,7 +116,7 @@ def _calibrate_(model: nn.Module, x: torch.Tensor) -> None:
 def _random_weights(arch: str, options: tuple) -> dict[str, torch.Tensor]:
     """Random weights for `arch`, without the blur filters (the only tensors that depend on the filter size)."""
     model = _build_reference(arch, 4, options)
-    _randomise_(model, torch.Generator().manual_seed(0))
+    randomise_(model, torch.Generator().manual_seed(0))
     return {key: value for key, value in model.state_dict().items() if not key.endswith(".filt")}
 
 

@@ -156,6 +156,15 @@ def _entry_for(path: Path, arch: str, filter_size: int | None, name: str | None 
     )
 
 
+def _load_pretrained_as(path: Path, arch: str, filter_size: int | None, name: str | None = None) -> torch.nn.Module:
+    """`load_pretrained` of the mirror's file `path`, registered as `arch` (and `filter_size`) for this call only."""
+    entry = register(_entry_for(path, arch=arch, filter_size=filter_size, name=name))
+    try:
+        return load_pretrained(entry.name, progress=False)
+    finally:
+        unregister(entry.name)
+
+
 def _files(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
 
@@ -409,12 +418,7 @@ def test_reference_resnet50_lpf4_checkpoint_loads_strictly_through_load_pretrain
     reference = antialiased_cnns.resnet50(pretrained=False, filter_size=4).state_dict()
     assert len(reference) == 327 and sum(key.endswith(".filt") for key in reference) == 7
     path = save_checkpoint(reference, tmp_path, "reference_resnet50_lpf4")
-    mirror.serve(path)
-    entry = register(_entry_for(path, arch="resnet50", filter_size=4))
-    try:
-        model = load_pretrained(entry.name, progress=False)
-    finally:
-        unregister(entry.name)
+    model = _load_pretrained_as(mirror.serve(path), arch="resnet50", filter_size=4)
     ours = model.state_dict()
     assert list(ours) == list(reference)
     assert all(torch.equal(ours[key], reference[key]) for key in reference)
@@ -448,11 +452,7 @@ def test_bare_baseline_state_dict_loads_into_the_baseline_through_load_pretraine
     raw = path / "tmp.pth"
     torch.save(baseline.state_dict(), raw)  # torchvision's own layout: a bare state_dict
     served = mirror.serve(raw, f"my_baseline-{sha256_file(raw)[:8]}.pth")
-    entry = register(_entry_for(served, arch="resnet18", filter_size=None))
-    try:
-        model = load_pretrained(entry.name, progress=False)
-    finally:
-        unregister(entry.name)
+    model = _load_pretrained_as(served, arch="resnet18", filter_size=None)
     assert type(model) is torchvision.models.ResNet and isinstance(model.maxpool, torch.nn.MaxPool2d)
     assert torch.equal(model.fc.weight, baseline.fc.weight)
 
@@ -480,12 +480,8 @@ def test_load_pretrained_of_an_entry_with_the_wrong_arch_raises_architecture_mis
     mirror: LocalMirror, reference_resnet18: Path
 ) -> None:
     mirror.serve(reference_resnet18)
-    entry = register(_entry_for(reference_resnet18, arch="resnet34", filter_size=4, name="mislabelled"))
-    try:
-        with pytest.raises(ArchitectureMismatchError, match="missing"):
-            load_pretrained(entry.name, progress=False)
-    finally:
-        unregister(entry.name)
+    with pytest.raises(ArchitectureMismatchError, match="missing"):
+        _load_pretrained_as(reference_resnet18, arch="resnet34", filter_size=4, name="mislabelled")
 
 
 def test_unreadable_checkpoints_are_format_errors(reference_resnet18: Path, tmp_path: Path) -> None:
@@ -575,7 +571,9 @@ def test_cli_failure_is_one_line_on_stderr_and_status_1(
     assert err.startswith("error: ") and problem in err and err.count("\n") == 1
 
 
-def test_legacy_densenet_keys_of_the_published_files_load_strictly(tmp_path: Path) -> None:
+def test_legacy_densenet_keys_of_the_published_files_load_strictly_through_load_pretrained(
+    mirror: LocalMirror, tmp_path: Path
+) -> None:
     """The paper's DenseNet files name dense-layer tensors `norm.1` (pre-1.0 torchvision); they still load."""
     reference = antialiased_cnns.densenet121(filter_size=4)
     legacy = {
@@ -583,9 +581,43 @@ def test_legacy_densenet_keys_of_the_published_files_load_strictly(tmp_path: Pat
         for key, value in reference.state_dict().items()
     }
     assert "features.denseblock1.denselayer1.norm.1.weight" in legacy
-    torch.save({"state_dict": legacy}, tmp_path / "densenet121_lpf4.pth")
-    model = load_weights(create_model("densenet121", filter_size=4), tmp_path / "densenet121_lpf4.pth")
+    path = save_checkpoint(legacy, tmp_path, "my_densenet121_lpf4")
+    model = _load_pretrained_as(mirror.serve(path), arch="densenet121", filter_size=4)
     assert torch.equal(
         model.state_dict()["features.denseblock1.denselayer1.norm1.weight"],
         legacy["features.denseblock1.denselayer1.norm.1.weight"],
+    )
+
+
+def _resnet18_with_a_densenet_like_head() -> torch.nn.Module:
+    """A user's resnet18 whose extra module's keys look like legacy DenseNet keys (`denselayer1.norm.1.*`)."""
+    model = create_model("resnet18", 4)
+    model.denselayer1 = torch.nn.Module()
+    model.denselayer1.norm = torch.nn.Sequential(torch.nn.ReLU(), torch.nn.BatchNorm2d(8))
+    return model
+
+
+def test_densenet_key_hook_runs_only_for_densenet_checkpoints(tmp_path: Path) -> None:
+    model = _resnet18_with_a_densenet_like_head()
+    torch.nn.init.uniform_(model.denselayer1.norm[1].weight)
+    path = save_checkpoint(model, tmp_path, "resnet18_with_head")
+    assert "denselayer1.norm.1.weight" in load_state_dict(path)
+
+    for arch in ("resnet18", None):  # a zoo resnet, and a model named by no architecture
+        loaded = load_weights(_resnet18_with_a_densenet_like_head(), path, arch=arch)
+        assert torch.equal(loaded.denselayer1.norm[1].weight, model.denselayer1.norm[1].weight)
+    # Read as a DenseNet checkpoint, the same keys are renamed: proof that the hook is chosen by architecture.
+    with pytest.raises(ArchitectureMismatchError, match=r"unexpected: denselayer1\.norm1\.weight"):
+        load_weights(_resnet18_with_a_densenet_like_head(), path, arch="densenet121")
+
+
+def test_legacy_densenet_keys_are_not_renamed_without_the_architecture() -> None:
+    state = create_model("densenet121", 4).state_dict()
+    legacy = {key.replace(".norm1.", ".norm.1."): value for key, value in state.items()}
+    with pytest.raises(ArchitectureMismatchError, match=r"unexpected: features\.denseblock1\.denselayer1\.norm\.1\."):
+        load_weights(create_model("densenet121", 4), legacy)
+    loaded = load_weights(create_model("densenet121", 4), legacy, arch="densenet121")
+    assert torch.equal(
+        loaded.state_dict()["features.denseblock1.denselayer1.norm1.weight"],
+        state["features.denseblock1.denselayer1.norm1.weight"],
     )

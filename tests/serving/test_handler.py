@@ -16,12 +16,13 @@ from ts.context import Context, RequestProcessor
 from ts.metrics.metric_cache_yaml_impl import MetricsCacheYamlImpl
 
 from antialiased import images
+from antialiased.models import create_model
 from antialiased.shifts import MAX_SHIFTS_PER_REQUEST, ShiftRequest
-from antialiased.weights import WeightsError, save_checkpoint, sha256_file
+from antialiased.weights import WeightsError, get_entry, save_checkpoint, sha256_file
 from handlers.image_classifier import ImageClassifier
-from handlers.model import select_device
+from handlers.model import load_prepared_model, select_device
 from handlers.settings import HandlerSettings, SettingsError
-from model_store.archive import TEMPLATE, model_config
+from model_store.archive import TEMPLATE, model_config, model_spec
 from tests.models.circular_invariant import CircularInvariant
 from tests.models.circular_invariant import model_spec as circular_spec
 from tests.serving.helpers import encode, photo
@@ -156,6 +157,18 @@ def test_reduced_precision_setting_keeps_float32_on_the_cpu(checkpoint):
 def test_weights_that_do_not_match_the_configured_hash_refuse_to_load(checkpoint):
     with pytest.raises(WeightsError, match="sha256"):
         ImageClassifier().initialize(_context(checkpoint, sha256="0" * 64))
+
+
+def test_a_served_densenet_loads_the_legacy_keys_of_the_published_files(tmp_path):
+    """The paper's DenseNet files say `norm.1` where today's models say `norm1`; the handler renames them."""
+    state = create_model("densenet121", 4).state_dict()
+    legacy = {key.replace(".norm1.", ".norm.1."): value for key, value in state.items()}
+    path = save_checkpoint(legacy, tmp_path, "densenet121_legacy")
+    weights = {"name": None, "sha256": sha256_file(path), "untrained": True}
+    config = model_config(model_spec(get_entry("densenet121_lpf4")), weights, {"handler": {"fold_batch_norm": False}})
+    model = load_prepared_model(HandlerSettings.from_model_config(config), path, torch.device("cpu"))
+    key = "features.denseblock1.denselayer1.norm1.weight"
+    assert torch.equal(model.state_dict()[key], state[key])
 
 
 def test_cpu_only_machine_serves_on_the_cpu_and_refuses_a_required_gpu():
