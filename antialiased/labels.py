@@ -1,6 +1,8 @@
-"""The ImageNet-1k class names, in class-index order (torchvision's list, the one source here)."""
+"""The ImageNet-1k class names, in class-index order (torch-free; the list torchvision's weights carry)."""
 
-from torchvision.models import ResNet50_Weights
+from pathlib import Path
 
-IMAGENET_CATEGORIES: tuple[str, ...] = tuple(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+_CATEGORIES_FILE = Path(__file__).with_name("data") / "imagenet_categories.txt"
+
+IMAGENET_CATEGORIES: tuple[str, ...] = tuple(_CATEGORIES_FILE.read_text(encoding="utf-8").splitlines())
 NUM_CLASSES = len(IMAGENET_CATEGORIES)

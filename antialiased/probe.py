@@ -1,6 +1,6 @@
 """In-process shift-stability probe, for notebooks: the service's protocols and metrics on a local model.
 
->>> result = probe(model, image, "circular", pairs=16, seed=0)
+>>> result = probe(model, image, ProbeSpec(protocol="circular", pairs=16, seed=0))
 >>> result.score, result.metrics.majority_class
 """
 
@@ -16,16 +16,9 @@ from torchvision.transforms.v2 import functional as TF
 
 from antialiased.images import decode_image
 from antialiased.metrics import TOP5, StabilityMetrics, summarize
-from antialiased.preprocessing import CROP_SIZE, RESIZE_SIZE
-from antialiased.protocols import (
-    DEFAULT_GRID_STEP,
-    DEFAULT_MAX_SHIFT,
-    DEFAULT_PAIRS,
-    DEFAULT_PROTOCOL,
-    ShiftPlan,
-    make_plan,
-)
-from antialiased.shifts import MAX_SHIFTS_PER_REQUEST, shifted_views
+from antialiased.protocols import ProbeSpec, ShiftPlan, make_plan
+from antialiased.shifts import MAX_SHIFTS_PER_REQUEST
+from antialiased.transforms import shifted_views
 
 TopK = tuple[tuple[int, float], ...]  # (class index, probability), descending
 
@@ -48,34 +41,19 @@ class ProbeResult:
 def probe(
     model: nn.Module,
     image: torch.Tensor | Image.Image | bytes | str | Path,
-    protocol: str = DEFAULT_PROTOCOL,
+    spec: ProbeSpec = ProbeSpec(),
     *,
-    pairs: int = DEFAULT_PAIRS,
-    step: int = DEFAULT_GRID_STEP,
-    max_shift: int = DEFAULT_MAX_SHIFT,
-    crop_size: int = CROP_SIZE,
-    resize_size: int = RESIZE_SIZE,
-    seed: int = 0,
     top_k: int = TOP5,
     batch_size: int = 64,
     max_shifts: int = MAX_SHIFTS_PER_REQUEST,
 ) -> ProbeResult:
-    """Classify the shifted views of `image` that `protocol` picks (see `antialiased.protocols`) and score them.
+    """Classify the shifted views of `image` that `spec` picks (see `antialiased.protocols`) and score them.
 
     `model` maps normalised (N, 3, H, W) batches to class logits; it runs in eval mode without gradients
     on the device of its parameters, `batch_size` views at a time. `image` is a uint8 (3, H, W) tensor,
     a PIL image, or an image file's bytes or path (decoded by `antialiased.images.decode_image`).
     """
-    plan = make_plan(
-        protocol,
-        pairs=pairs,
-        step=step,
-        max_shift=max_shift,
-        crop_size=crop_size,
-        resize_size=resize_size,
-        seed=seed,
-        max_shifts=max_shifts,
-    )
+    plan = make_plan(spec, max_shifts)
     probabilities = _classify(model, _as_uint8_image(image), plan, batch_size)
     ranked = probabilities.topk(max(top_k, TOP5), dim=1)
     rankings = ranked.indices.tolist()
@@ -97,7 +75,7 @@ def _classify(model: nn.Module, image: torch.Tensor, plan: ShiftPlan, batch_size
     model.eval()
     try:
         with torch.inference_mode():
-            views = shifted_views(image.to(device), plan.request)
+            views = shifted_views(image, plan.request, device=device)
             logits = torch.cat([model(batch) for batch in views.split(batch_size)])
     finally:
         model.train(was_training)

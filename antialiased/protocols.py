@@ -14,7 +14,9 @@ model) and the index pairs of offsets whose top-1 predictions the stability scor
 - ``circular``: the APS paper's circular shifts. `pairs` random pairs of offsets, each uniform in
   {-max_shift, ..., max_shift}^2, applied with `torch.roll` to the `crop_size` center crop.
 
-The same seed gives the same plan on every machine (Python's `random.Random`, which is stable).
+The parameters of a probe are one frozen type, `ProbeSpec`, used by `make_plan`, the in-process probe and the
+probe service (whose query parameters it is). The same seed gives the same plan on every machine (Python's
+`random.Random`, which is stable). Torch-free.
 """
 
 from __future__ import annotations
@@ -23,9 +25,19 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from antialiased.errors import InputError
+from pydantic import BaseModel, ConfigDict, Field
+
+from antialiased.errors import ApiError, ErrorCode
 from antialiased.preprocessing import CROP_SIZE, RESIZE_SIZE
-from antialiased.shifts import MAX_SHIFTS_PER_REQUEST, ShiftRequest, ShiftRequestError
+from antialiased.shifts import (
+    MAX_IMAGE_SIDE,
+    MAX_SHIFTS_PER_REQUEST,
+    MIN_CROP_SIZE,
+    ShiftRequest,
+    check_offset_range,
+    check_window,
+    offset_bounds,
+)
 
 PROTOCOLS: tuple[str, ...] = ("paper", "diagonal", "grid", "circular")
 DEFAULT_PROTOCOL = "paper"
@@ -37,17 +49,31 @@ Offset = tuple[int, int]
 Pair = tuple[int, int]
 
 
-class ProtocolError(InputError):
-    """Parameters no protocol can honour (see InputError)."""
+class ProbeSpec(BaseModel):
+    """How to probe one image: the protocol and its parameters (see the module docstring)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    protocol: str = Field(DEFAULT_PROTOCOL, description="The shift protocol.", json_schema_extra={"enum": PROTOCOLS})
+    pairs: int = Field(
+        DEFAULT_PAIRS, ge=1, le=MAX_SHIFTS_PER_REQUEST, description="Random offset pairs (paper, circular)."
+    )
+    step: int = Field(DEFAULT_GRID_STEP, ge=1, le=MAX_IMAGE_SIDE, description="Grid step in pixels (grid).")
+    max_shift: int = Field(DEFAULT_MAX_SHIFT, ge=1, le=MAX_IMAGE_SIDE, description="Largest shift in pixels.")
+    crop_size: int = Field(
+        CROP_SIZE, ge=MIN_CROP_SIZE, le=MAX_IMAGE_SIDE, description="Side of the window the model sees."
+    )
+    resize_size: int = Field(
+        RESIZE_SIZE, ge=MIN_CROP_SIZE, le=MAX_IMAGE_SIDE, description="Shorter side the image is resized to first."
+    )
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="Seed of the random protocols.")
 
 
 @dataclass(frozen=True)
 class ShiftPlan:
     """One probe's offsets (in `request`) and which of them the stability score compares."""
 
-    protocol: str
-    seed: int
-    max_shift: int
+    spec: ProbeSpec
     request: ShiftRequest
     pairs: tuple[Pair, ...]  # index pairs into `request.offsets`
     sequence: tuple[int, ...] | None  # a walk through neighbouring offsets, for flip probability
@@ -59,89 +85,59 @@ class ShiftPlan:
     def to_json(self) -> dict[str, Any]:
         """The plan as JSON: protocol, seed, geometry, offsets, pairs and sequence."""
         return {
-            "protocol": self.protocol,
-            "seed": self.seed,
-            "max_shift": self.max_shift,
+            "protocol": self.spec.protocol,
+            "seed": self.spec.seed,
+            "max_shift": self.spec.max_shift,
             **self.request.to_json(),
             "pairs": [list(p) for p in self.pairs],
             "sequence": list(self.sequence) if self.sequence is not None else None,
         }
 
 
-def make_plan(
-    protocol: str = DEFAULT_PROTOCOL,
-    *,
-    pairs: int = DEFAULT_PAIRS,
-    step: int = DEFAULT_GRID_STEP,
-    max_shift: int = DEFAULT_MAX_SHIFT,
-    crop_size: int = CROP_SIZE,
-    resize_size: int = RESIZE_SIZE,
-    seed: int = 0,
-    max_shifts: int = MAX_SHIFTS_PER_REQUEST,
-) -> ShiftPlan:
-    """The `ShiftPlan` of `protocol` (see the module docstring); raise ProtocolError on bad parameters.
+def make_plan(spec: ProbeSpec = ProbeSpec(), max_shifts: int = MAX_SHIFTS_PER_REQUEST) -> ShiftPlan:
+    """The `ShiftPlan` of `spec` (see the module docstring); raise ApiError on parameters no plan can honour.
 
-    `resize_size` is the shorter side the image is resized to; the crop window and its shifts must fit
-    in it. `max_shifts` bounds the number of distinct offsets (and of pairs).
+    `max_shifts` bounds the number of distinct offsets (and of pairs).
     """
-    if protocol not in PROTOCOLS:
-        raise ProtocolError("unknown_protocol", f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
-    _check_geometry(protocol, max_shift, crop_size, resize_size)
-    rng = random.Random(seed)
+    if spec.protocol not in PROTOCOLS:
+        raise ApiError(
+            ErrorCode.UNKNOWN_PROTOCOL, f"unknown protocol {spec.protocol!r}; use one of {', '.join(PROTOCOLS)}"
+        )
+    mode = "circular" if spec.protocol == "circular" else "crop"
+    base_size = spec.crop_size if mode == "circular" else spec.crop_size + spec.max_shift
+    check_window(mode, spec.crop_size, base_size, spec.resize_size)
+    rng = random.Random(spec.seed)
     sequence: tuple[int, ...] | None = None
-    if protocol in ("paper", "circular"):
-        _check_count("pairs", pairs, max_shifts)
-        low, high = (0, max_shift - 1) if protocol == "paper" else (-max_shift, max_shift)
-        drawn = [_draw_pair(rng, low, high) for _ in range(pairs)]
+    if spec.protocol in ("paper", "circular"):
+        _check_count("pairs", spec.pairs, max_shifts)
+        low, high = (0, spec.max_shift - 1) if mode == "crop" else (-spec.max_shift, spec.max_shift)
+        check_offset_range(low, high, offset_bounds(mode, spec.crop_size, base_size), "max_shift")
+        drawn = [_draw_pair(rng, low, high) for _ in range(spec.pairs)]
         offsets, index_pairs = _index_pairs(drawn)
-    elif protocol == "diagonal":
-        _check_count("diagonal shifts", max_shift + 1, max_shifts)
-        offsets = [(d, d) for d in range(max_shift + 1)]
-        index_pairs = [(i, i + 1) for i in range(max_shift)]
+    elif spec.protocol == "diagonal":
+        _check_count("diagonal shifts", spec.max_shift + 1, max_shifts)
+        offsets = [(d, d) for d in range(spec.max_shift + 1)]
+        index_pairs = [(i, i + 1) for i in range(spec.max_shift)]
         sequence = tuple(range(len(offsets)))
     else:
-        offsets, index_pairs, sequence = _grid(step, max_shift, max_shifts)
+        offsets, index_pairs, sequence = _grid(spec.step, spec.max_shift, max_shifts)
     _check_count("distinct shifts", len(offsets), max_shifts)
-    mode = "circular" if protocol == "circular" else "crop"
-    base_size = crop_size if mode == "circular" else crop_size + max_shift
-    try:
-        request = ShiftRequest(
-            offsets=tuple(offsets),
-            mode=mode,
-            crop_size=crop_size,
-            base_size=base_size,
-            resize_size=resize_size,
-            max_shifts=max_shifts,
-        )
-    except ShiftRequestError as error:
-        raise ProtocolError("bad_shift_request", str(error)) from error
-    return ShiftPlan(protocol, seed, max_shift, request, tuple(index_pairs), sequence)
-
-
-def _check_geometry(protocol: str, max_shift: int, crop_size: int, resize_size: int) -> None:
-    if max_shift < 1:
-        raise ProtocolError("invalid_parameter", f"max_shift must be at least 1, got {max_shift}")
-    if protocol == "circular":
-        if crop_size > resize_size:
-            raise ProtocolError(
-                "crop_larger_than_image",
-                f"crop_size {crop_size} is larger than the resized image (shorter side {resize_size})",
-            )
-        if max_shift > crop_size:
-            raise ProtocolError("invalid_parameter", f"max_shift {max_shift} exceeds crop_size {crop_size}")
-    elif crop_size + max_shift > resize_size:
-        raise ProtocolError(
-            "crop_larger_than_image",
-            f"crop_size {crop_size} + max_shift {max_shift} is larger than the resized image "
-            f"(shorter side {resize_size})",
-        )
+    request = ShiftRequest(
+        offsets=tuple(offsets),
+        mode=mode,
+        crop_size=spec.crop_size,
+        base_size=base_size,
+        resize_size=spec.resize_size,
+        max_shifts=max_shifts,
+    )
+    return ShiftPlan(spec, request, tuple(index_pairs), sequence)
 
 
 def _check_count(what: str, count: int, max_shifts: int) -> None:
     if count < 1:
-        raise ProtocolError("invalid_parameter", f"{what} must be at least 1, got {count}")
+        raise ApiError(ErrorCode.INVALID_PARAMETER, f"{what} must be at least 1, got {count}")
     if count > max_shifts:
-        raise ProtocolError("too_many_shifts", f"{count} {what} exceed the limit of {max_shifts} shifts per probe")
+        raise ApiError(ErrorCode.TOO_MANY_SHIFTS, f"{count} {what} exceed the limit of {max_shifts} shifts per probe")
 
 
 def _draw_pair(rng: random.Random, low: int, high: int) -> tuple[Offset, Offset]:
@@ -161,7 +157,7 @@ def _index_pairs(drawn: list[tuple[Offset, Offset]]) -> tuple[list[Offset], list
 
 def _grid(step: int, max_shift: int, max_shifts: int) -> tuple[list[Offset], list[Pair], tuple[int, ...]]:
     if not 1 <= step <= max_shift:
-        raise ProtocolError("invalid_parameter", f"step must be in [1, max_shift={max_shift}], got {step}")
+        raise ApiError(ErrorCode.INVALID_PARAMETER, f"step must be in [1, max_shift={max_shift}], got {step}")
     axis = list(range(0, max_shift + 1, step))
     n = len(axis)
     _check_count("grid shifts", n * n, max_shifts)

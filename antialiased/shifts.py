@@ -1,4 +1,4 @@
-"""Shift requests: which shifted views of one image to classify, and how to make them.
+"""Shift requests: which shifted views of one image to classify, and the geometry rules they obey (torch-free).
 
 Two kinds, as in the paper and the APS paper:
 - ``crop``: the image is resized (shorter side `resize_size`) and center-cropped to `base_size`;
@@ -7,7 +7,8 @@ Two kinds, as in the paper and the APS paper:
 - ``circular``: the image is resized and center-cropped to `crop_size`, then rolled by (dy, dx)
   with wrap-around (``torch.roll``); offsets in [-crop_size, crop_size].
 
-All views come from one decoded tensor on the model's device: nothing is re-encoded.
+`antialiased.transforms.shifted_views` cuts the views, all from one decoded image; nothing is re-encoded.
+The geometry rules live here only: the protocols and the handler both check them through `ShiftRequest`.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import torch
-
-from antialiased.preprocessing import CROP_SIZE, RESIZE_SIZE, SHIFT_BASE_SIZE, normalize, resize_center_crop
+from antialiased.errors import ApiError, ErrorCode
+from antialiased.preprocessing import CROP_SIZE, RESIZE_SIZE, SHIFT_BASE_SIZE
 
 ShiftMode = Literal["crop", "circular"]
 SHIFT_MODES: tuple[str, ...] = ("crop", "circular")
@@ -28,13 +28,38 @@ MAX_IMAGE_SIDE = 1024  # resize_size / base_size bound: keeps one request's tens
 Offset = tuple[int, int]
 
 
-class ShiftRequestError(ValueError):
-    """A shift request that cannot be served; the message names the problem."""
+def offset_bounds(mode: str, crop_size: int, base_size: int) -> tuple[int, int]:
+    """The smallest and largest valid dy (and dx): [0, base - crop] for crops, [-crop, crop] for circular shifts."""
+    return (0, base_size - crop_size) if mode == "crop" else (-crop_size, crop_size)
+
+
+def check_window(mode: str, crop_size: int, base_size: int, resize_size: int) -> None:
+    """The window must fit in the image it is cut from; raise ApiError crop_larger_than_image if not."""
+    if mode == "crop":
+        if base_size > resize_size:
+            message = f"crop_size {crop_size} + shift range {base_size - crop_size} = {base_size}"
+            _too_large(f"{message} is larger than the resized image", resize_size)
+        if crop_size > base_size:
+            _too_large(f"crop_size {crop_size} is larger than the image it is cut from ({base_size})", resize_size)
+    elif crop_size > resize_size:
+        _too_large(f"crop_size {crop_size} is larger than the resized image", resize_size)
+
+
+def check_offset_range(low: int, high: int, bounds: tuple[int, int], what: str = "offset") -> None:
+    """Every coordinate in [low, high] must lie within `bounds`; raise ApiError invalid_parameter if not."""
+    if low < bounds[0] or high > bounds[1]:
+        raise ApiError(
+            ErrorCode.INVALID_PARAMETER, f"{what} range [{low}, {high}] is outside [{bounds[0]}, {bounds[1]}]"
+        )
+
+
+def _too_large(message: str, resize_size: int) -> None:
+    raise ApiError(ErrorCode.CROP_LARGER_THAN_IMAGE, f"{message} (shorter side resized to {resize_size})")
 
 
 @dataclass(frozen=True)
 class ShiftRequest:
-    """Which shifted views of an image to classify; see the module docstring."""
+    """Which shifted views of an image to classify; see the module docstring. Invalid values raise ApiError."""
 
     offsets: tuple[Offset, ...]
     mode: ShiftMode = "crop"
@@ -47,63 +72,50 @@ class ShiftRequest:
         self.validate()
 
     @property
-    def max_offset(self) -> int:
-        """Largest valid crop offset on each axis."""
-        return self.base_size - self.crop_size
+    def bounds(self) -> tuple[int, int]:
+        """The valid range of each offset coordinate."""
+        return offset_bounds(self.mode, self.crop_size, self.base_size)
 
     def validate(self) -> None:
-        """Raise ShiftRequestError naming the first problem found."""
+        """Raise ApiError naming the first problem found."""
         if self.mode not in SHIFT_MODES:
-            raise ShiftRequestError(f"unknown shift mode {self.mode!r}; use one of {', '.join(SHIFT_MODES)}")
+            raise ApiError(
+                ErrorCode.INVALID_PARAMETER, f"unknown shift mode {self.mode!r}; use one of {', '.join(SHIFT_MODES)}"
+            )
         for name in ("crop_size", "base_size", "resize_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not MIN_CROP_SIZE <= value <= MAX_IMAGE_SIDE:
-                raise ShiftRequestError(
-                    f"{name} must be an integer in [{MIN_CROP_SIZE}, {MAX_IMAGE_SIDE}], got {value!r}"
+                raise ApiError(
+                    ErrorCode.INVALID_PARAMETER,
+                    f"{name} must be an integer in [{MIN_CROP_SIZE}, {MAX_IMAGE_SIDE}], got {value!r}",
                 )
+        check_window(self.mode, self.crop_size, self.base_size, self.resize_size)
         if not self.offsets:
-            raise ShiftRequestError("offsets must be a non-empty list of [dy, dx] pairs")
+            raise ApiError(ErrorCode.INVALID_PARAMETER, "offsets must be a non-empty list of [dy, dx] pairs")
         if len(self.offsets) > self.max_shifts:
-            raise ShiftRequestError(f"too many shifts: {len(self.offsets)} > {self.max_shifts} per request")
-        if self.mode == "crop":
-            self._validate_crop()
-        else:
-            self._validate_circular()
-
-    def _validate_crop(self) -> None:
-        if self.base_size > self.resize_size:
-            raise ShiftRequestError(f"base_size {self.base_size} is larger than the resized image ({self.resize_size})")
-        if self.crop_size > self.base_size:
-            raise ShiftRequestError(
-                f"crop_size {self.crop_size} is larger than the image it is cut from ({self.base_size})"
+            raise ApiError(
+                ErrorCode.TOO_MANY_SHIFTS, f"too many shifts: {len(self.offsets)} > {self.max_shifts} per request"
             )
+        low, high = self.bounds
         for dy, dx in self.offsets:
-            if not (0 <= dy <= self.max_offset and 0 <= dx <= self.max_offset):
-                raise ShiftRequestError(
-                    f"offset ({dy}, {dx}) is outside [0, {self.max_offset}] "
-                    f"for crop_size {self.crop_size} in {self.base_size}"
-                )
-
-    def _validate_circular(self) -> None:
-        if self.crop_size > self.resize_size:
-            raise ShiftRequestError(f"crop_size {self.crop_size} is larger than the resized image ({self.resize_size})")
-        for dy, dx in self.offsets:
-            if not (abs(dy) <= self.crop_size and abs(dx) <= self.crop_size):
-                raise ShiftRequestError(
-                    f"circular offset ({dy}, {dx}) is outside [-{self.crop_size}, {self.crop_size}]"
+            if not (low <= dy <= high and low <= dx <= high):
+                raise ApiError(
+                    ErrorCode.INVALID_PARAMETER,
+                    f"{self.mode} offset ({dy}, {dx}) is outside [{low}, {high}] "
+                    f"for crop_size {self.crop_size} in {self.base_size if self.mode == 'crop' else self.resize_size}",
                 )
 
     @classmethod
     def from_json(cls, data: Any, max_shifts: int = MAX_SHIFTS_PER_REQUEST) -> ShiftRequest:
-        """Parse the JSON object sent by the probe service; raise ShiftRequestError on any problem."""
+        """Parse the JSON object of the handler contract; raise ApiError on any problem."""
         if not isinstance(data, dict):
-            raise ShiftRequestError("shift request must be a JSON object")
+            raise ApiError(ErrorCode.BAD_SHIFT_REQUEST, "shift request must be a JSON object")
         unknown = set(data) - {"offsets", "mode", "crop_size", "base_size", "resize_size"}
         if unknown:
-            raise ShiftRequestError(f"unknown shift request fields: {', '.join(sorted(unknown))}")
+            raise ApiError(ErrorCode.BAD_SHIFT_REQUEST, f"unknown shift request fields: {', '.join(sorted(unknown))}")
         offsets = data.get("offsets")
         if not isinstance(offsets, list) or not all(_is_offset(o) for o in offsets):
-            raise ShiftRequestError("offsets must be a list of [dy, dx] integer pairs")
+            raise ApiError(ErrorCode.BAD_SHIFT_REQUEST, "offsets must be a list of [dy, dx] integer pairs")
         kwargs = {k: data[k] for k in ("mode", "crop_size", "base_size", "resize_size") if k in data}
         return cls(offsets=tuple((int(dy), int(dx)) for dy, dx in offsets), max_shifts=max_shifts, **kwargs)
 
@@ -124,15 +136,3 @@ def _is_offset(value: Any) -> bool:
         and len(value) == 2
         and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
     )
-
-
-def shifted_views(image: torch.Tensor, request: ShiftRequest, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """One uint8 image (3, H, W) -> the normalised batch (len(offsets), 3, crop, crop) of its shifted views."""
-    if request.mode == "crop":
-        base = resize_center_crop(image, request.base_size, request.resize_size)
-        size = request.crop_size
-        views = torch.stack([base[:, dy : dy + size, dx : dx + size] for dy, dx in request.offsets])
-    else:
-        base = resize_center_crop(image, request.crop_size, request.resize_size)
-        views = torch.stack([torch.roll(base, shifts=(dy, dx), dims=(1, 2)) for dy, dx in request.offsets])
-    return normalize(views, dtype)

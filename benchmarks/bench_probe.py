@@ -25,15 +25,15 @@ import torch
 from antialiased.images import decode_image
 from antialiased.inference import to_model_input
 from antialiased.models import create_model
-from antialiased.protocols import make_plan
-from antialiased.shifts import shifted_views
+from antialiased.protocols import ProbeSpec, make_plan
+from antialiased.transforms import shifted_views
 from antialiased.weights import sha256_file
 from antialiased.weights.registry import get_entry
+from archives.archive import build_archive, model_config, model_spec
 from handlers.model import load_prepared_model
 from handlers.settings import HandlerSettings
-from model_store.archive import build_archive, model_config, model_spec
-from model_store.server import start_torchserve
-from service.launcher import start_service
+from servers.probe import start_service
+from servers.torchserve import start_torchserve
 
 SAMPLE = Path(__file__).resolve().parent.parent / "service" / "static" / "samples" / "chelsea.jpg"
 MODEL = "resnet50_lpf4"
@@ -57,7 +57,7 @@ def main() -> None:
     args = parser.parse_args()
 
     image_bytes = args.image.read_bytes()
-    plan = make_plan("diagonal", max_shift=args.shifts - 1)
+    plan = make_plan(ProbeSpec(protocol="diagonal", max_shift=args.shifts - 1))
     with tempfile.TemporaryDirectory(prefix="bench-probe-") as tmp:
         workdir = Path(tmp)
         weights_path = args.weights or _random_weights(workdir / "resnet50_lpf4_random.pth")

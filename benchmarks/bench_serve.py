@@ -28,11 +28,11 @@ from antialiased.inference import prepare_for_inference, to_model_input
 from antialiased.models import create_model
 from antialiased.weights import save_checkpoint
 from antialiased.weights.registry import get_entry
+from archives.archive import build_archive, model_spec
 from benchmarks.timing import median_seconds
 from handlers.model import select_device
 from handlers.settings import PRECISIONS
-from model_store.archive import build_archive, model_spec
-from model_store.server import start_torchserve
+from servers.torchserve import start_torchserve
 
 MODEL = "resnet50_lpf4"
 CONCURRENCY = (1, 8, 32)

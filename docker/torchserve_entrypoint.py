@@ -6,7 +6,7 @@ a verified file already there is reused, so a volume filled by hand (or by an ea
 network. Without verified weights the container refuses to start, unless ALLOW_UNTRAINED_WEIGHTS=1 asks
 for random weights (every answer then says "untrained": true). The archives are written to the model
 store volume ($MODEL_STORE); TorchServe then runs as a child process until it exits or the container is
-stopped. Arguments are model_store.build's serving options, e.g. `--model resnet50_lpf4=resnet50_lpf4
+stopped. Arguments are archives.build's serving options, e.g. `--model resnet50_lpf4=resnet50_lpf4
 --batch-size 16` (default: resnet50_lpf4 with the fine-tuned weights, and the resnet50 baseline).
 """
 
@@ -14,21 +14,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from antialiased.weights import WeightsError
-from model_store.build import (
-    DEFAULT_MODELS,
-    add_serving_options,
-    build_model_store,
-    overrides_from_args,
-    untrained_warning,
-)
-from model_store.server import TorchServeError, start_torchserve
-from model_store.server_config import Ports
+from archives.build import add_serving_options
+from servers.stack import build_from_args, run_until_exit, serving, stop_signals
+from servers.torchserve_config import Ports
 
 INFERENCE_HOST = "0.0.0.0"  # inside the container; compose publishes the port on the host's loopback
 STOP_TIMEOUT_S = 20.0  # below compose's stop_grace_period (30 s)
@@ -70,10 +63,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _stop_on_signal(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Build the archives and run TorchServe; return its exit status (0 after a stop signal)."""
     args = _parser().parse_args(argv)
@@ -83,47 +72,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    signal.signal(signal.SIGTERM, _stop_on_signal)
+    workdir = Path(os.environ.get("TORCHSERVE_WORKDIR", ".")).resolve()
     try:
-        built = build_model_store(
-            args.store,
-            dict(args.model or DEFAULT_MODELS),
-            weights_dir=args.weights_dir,
-            untrained_fallback=allow_untrained,
-            overrides=overrides_from_args(args),
-            progress=False,
-        )
-    except WeightsError as error:
-        print(refusal(error), file=sys.stderr)
-        return 1
+        with stop_signals():
+            try:
+                built = build_from_args(args, untrained_fallback=allow_untrained, progress=False)
+            except WeightsError as error:
+                print(refusal(error), file=sys.stderr)
+                return 1
+            # TorchServe's standard ports: 8080 inference, 8081 management, 8082 metrics, 7070/7071 gRPC.
+            with serving(
+                args.store, built, workdir, STOP_TIMEOUT_S, inference_host=INFERENCE_HOST, ports=Ports(),
+                token_auth=token_auth,
+            ) as server:  # fmt: skip
+                print(f"ready: {', '.join(server.models)} answer predictions on port 8080", flush=True)
+                return run_until_exit(server)
     except KeyboardInterrupt:
         return 0
-    for archive in built:
-        print(f"model {archive.name}: {'UNTRAINED random weights' if archive.untrained else archive.weights}")
-    untrained = [archive.name for archive in built if archive.untrained]
-    if untrained:
-        print(untrained_warning(untrained), file=sys.stderr, flush=True)
-
-    workdir = Path(os.environ.get("TORCHSERVE_WORKDIR", ".")).resolve()
-    server = start_torchserve(
-        args.store,
-        [archive.name for archive in built],
-        workdir,
-        inference_host=INFERENCE_HOST,
-        ports=Ports(),  # TorchServe's standard ports: 8080 inference, 8081 management, 8082 metrics, 7070/7071 gRPC
-        token_auth=token_auth,
-    )
-    try:
-        server.wait_until_ready()
-        print(f"ready: {', '.join(server.models)} answer predictions on port 8080", flush=True)
-        return server.process.wait()
-    except TorchServeError as error:
+    except RuntimeError as error:  # TorchServe did not start or exited before it was ready
         print(f"error: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        server.stop(STOP_TIMEOUT_S)
 
 
 if __name__ == "__main__":

@@ -6,15 +6,23 @@ from dataclasses import dataclass
 
 import torch
 
-from antialiased.images import ImageError
-from handlers.requests import ParsedRequest, RequestError
+from antialiased.errors import ApiError
+from antialiased.imagefile import ImageInfo
+from handlers.requests import ParsedRequest
 
 
 @dataclass
 class BatchItem:
-    """One request of a TorchServe batch: what it asks, its views, then its probabilities, or its error."""
+    """One request of a TorchServe batch: what it asks, its image's header, its decoded image, its views, then its
+    probabilities — or the error that refuses it."""
 
     request: ParsedRequest | None = None
+    info: ImageInfo | None = None
+    image: torch.Tensor | None = None  # upright uint8 (3, H, W): on the GPU for GPU-decoded JPEGs, else on the CPU
     views: torch.Tensor | None = None  # normalised (n, 3, h, w) on the model's device
     probabilities: torch.Tensor | None = None  # (n, classes) on the CPU
-    error: RequestError | ImageError | None = None
+    error: ApiError | None = None
+
+    @property
+    def admitted(self) -> bool:
+        return self.error is None and self.request is not None

@@ -1,16 +1,19 @@
 """TorchServe entry point: the antialiased (or baseline) classifier handler, on BaseHandler.
 
-Each request of a TorchServe batch is parsed, decoded and cut into its views (one center crop, or one
-crop per shift) on the model's device; all views of the batch then go through the model together
-(one forward pass per distinct crop size, at most `max_images_per_forward` images each), and the
-probabilities are split back per request. A refused request gets its own 4xx JSON answer; the
-others of the batch are answered normally. Response headers X-Batch-Id and X-Batch-Size tell which
-batch answered a request and how many requests it held.
+Each request of a TorchServe batch is parsed and its image header checked; requests are admitted while
+the batch's views and decoded pixels fit the limits (the others get a 503 with Retry-After, without being
+decoded); the admitted images are decoded together (every JPEG in one nvJPEG call on a GPU) and cut into
+their views (one center crop, or one crop per shift) on the model's device; all views of the batch then go
+through the model together (one forward pass per distinct crop size, at most `max_images_per_forward`
+images each), and the probabilities are split back per request. A refused request gets its own JSON error
+answer; the others of the batch are answered normally. Response headers X-Batch-Id and X-Batch-Size tell
+which batch answered a request and how many requests it held. The wire format is `antialiased.contract`.
 """
 
 from __future__ import annotations
 
 import http
+import itertools
 import json
 import logging
 import os
@@ -21,15 +24,19 @@ from typing import Any
 import torch
 from ts.torch_handler.base_handler import BaseHandler
 
-from antialiased.images import ImageError, decode_image
+from antialiased.contract import ModelInfo, WeightsInfo
+from antialiased.errors import ApiError, ErrorCode, overloaded
+from antialiased.imagefile import inspect_image
+from antialiased.images import decode_images
 from antialiased.inference import to_model_input
-from antialiased.preprocessing import CROP_SIZE, preprocess
-from antialiased.shifts import shifted_views
+from antialiased.preprocessing import CROP_SIZE
+from antialiased.transforms import preprocess, shifted_views
 from handlers.batch import BatchItem
+from handlers.memory import release_free_memory
 from handlers.metrics import HandlerMetrics
 from handlers.model import load_prepared_model, select_device
-from handlers.requests import ParsedRequest, RequestError, parse_request
-from handlers.responses import error_answer, plain_answer, shift_answer
+from handlers.requests import parse_request
+from handlers.responses import classification, shift_classification
 from handlers.settings import HandlerSettings
 
 log = logging.getLogger(__name__)
@@ -37,7 +44,8 @@ log = logging.getLogger(__name__)
 # Response headers telling which batch (worker pid and batch number) answered a request, and its size.
 BATCH_ID_HEADER = "X-Batch-Id"
 BATCH_SIZE_HEADER = "X-Batch-Size"
-_OVERLOADED = "this batch already holds as many image views as the model may process at once; retry shortly"
+# A batch that decoded more pixels than this gives the freed memory back to the operating system.
+_TRIM_AFTER_PIXELS = 16_000_000
 
 
 class ImageClassifier(BaseHandler):
@@ -50,8 +58,8 @@ class ImageClassifier(BaseHandler):
     def __init__(self) -> None:
         super().__init__()
         self.settings: HandlerSettings | None = None
-        self.model_info: dict[str, Any] = {}
-        self.weights_info: dict[str, Any] = {}
+        self.model_info: ModelInfo | None = None
+        self.weights_info: WeightsInfo | None = None
         self._batches = 0
 
     def initialize(self, context) -> None:
@@ -64,20 +72,20 @@ class ImageClassifier(BaseHandler):
         weights_path = Path(properties["model_dir"]) / self.manifest["model"]["serializedFile"]
         self.model = load_prepared_model(self.settings, weights_path, self.device)
         spec, weights = self.settings.model, self.settings.weights
-        self.model_info = {
-            "name": context.model_name,
-            "version": self.manifest["model"].get("modelVersion"),
-            "arch": spec.arch,
-            "antialiased": spec.antialiased,
-            "filter_size": spec.filter_size,
-        }
-        self.weights_info = {"name": weights.name, "sha256": weights.sha256, "untrained": weights.untrained}
+        self.model_info = ModelInfo(
+            name=context.model_name,
+            version=self.manifest["model"].get("modelVersion"),
+            arch=spec.arch,
+            antialiased=spec.antialiased,
+            filter_size=spec.filter_size,
+        )
+        self.weights_info = WeightsInfo(name=weights.name, sha256=weights.sha256, untrained=weights.untrained)
         self._warm_up()
         log.info(
             "serving %s on %s (%s), %d torch threads",
-            self.model_info,
+            self.model_info.model_dump(),
             self.device,
-            self.weights_info,
+            self.weights_info.model_dump(),
             torch.get_num_threads(),
         )
         self.initialized = True
@@ -105,37 +113,60 @@ class ImageClassifier(BaseHandler):
             context.set_response_header(index, BATCH_SIZE_HEADER, str(len(items)))
             if item.error is not None:
                 context.set_response_status(item.error.status, http.HTTPStatus(item.error.status).phrase, idx=index)
-                if item.error.status == http.HTTPStatus.SERVICE_UNAVAILABLE:
-                    context.set_response_header(index, "Retry-After", "1")
-        metrics = HandlerMetrics(context.metrics)
+                for name, value in item.error.headers.items():
+                    context.set_response_header(index, name, value)
+        self._record_metrics(HandlerMetrics(context.metrics), items, (start, preprocessed, inferred, done))
+        if _decoded_pixels(items) > _TRIM_AFTER_PIXELS:
+            release_free_memory()
+        return answers
+
+    @staticmethod
+    def _record_metrics(metrics: HandlerMetrics, items: list[BatchItem], times: tuple[float, ...]) -> None:
         images = sum(len(item.views) for item in items if item.views is not None)
-        metrics.batch(
-            len(items), images, ((preprocessed - start) * 1e3, (inferred - preprocessed) * 1e3, (done - inferred) * 1e3)
-        )
+        metrics.batch(len(items), images, tuple((end - begin) * 1e3 for begin, end in itertools.pairwise(times)))
         for item in items:
             if item.error is not None:
                 metrics.rejected(item.error.code)
             elif item.request.shifts is not None:
-                metrics.shifts(len(item.request.shifts.offsets))
-        return answers
+                metrics.shifts(item.request.views)
 
     def preprocess(self, data: list[dict[str, Any]]) -> list[BatchItem]:
-        """Parse, validate and decode each request and cut its views; a refused request keeps its error.
+        """Parse and admit each request, decode the admitted images together and cut their views; a refused
+        request keeps its error. See `_admit` for which requests a batch takes."""
+        items = self._admit([self._parse(row, self._request_headers(index)) for index, row in enumerate(data)])
+        admitted = [item for item in items if item.admitted]
+        images = decode_images(
+            [item.request.image for item in admitted], self.settings.limits.image_limits, self.device
+        )
+        for item, image in zip(admitted, images, strict=True):
+            if isinstance(image, ApiError):
+                item.error = image
+            else:
+                item.image = image
+                self._cut_views(item)
+        return items
 
-        Requests are admitted in order while the batch's views fit `max_images_per_batch`; a request
-        that does not fit is answered 503 "overloaded" (to retry) without being decoded.
-        """
-        items, budget = [], self.settings.limits.max_images_per_batch
-        for index, row in enumerate(data):
-            item = self._parse(row, self._request_headers(index))
-            if item.request is not None:
-                views = 1 if item.request.shifts is None else len(item.request.shifts.offsets)
-                if views > budget:
-                    item = BatchItem(error=RequestError("overloaded", _OVERLOADED, 503))
-                else:
-                    budget -= views
-                    item = self._decode(item.request)
-            items.append(item)
+    def _admit(self, items: list[BatchItem]) -> list[BatchItem]:
+        """Admit requests in order while the batch's views fit `max_images_per_batch` and its decoded pixels (read
+        from the image headers) fit `max_pixels_per_batch`; the others get 503 overloaded, without being decoded."""
+        limits = self.settings.limits
+        views_left, pixels_left = limits.max_images_per_batch, limits.max_pixels_per_batch
+        for item in items:
+            if not item.admitted:
+                continue
+            try:
+                item.info = inspect_image(item.request.image, limits.image_limits)
+            except ApiError as error:
+                item.error = error
+                continue
+            if item.request.views > views_left or item.info.pixels > pixels_left:
+                item.error = overloaded(
+                    f"this batch already holds as many views ({limits.max_images_per_batch}) or decoded pixels "
+                    f"({limits.max_pixels_per_batch}) as one batch may; retry shortly"
+                )
+                continue
+            views_left -= item.request.views
+            pixels_left -= item.info.pixels
         return items
 
     def _request_headers(self, index: int) -> dict[str, str]:
@@ -146,31 +177,25 @@ class ImageClassifier(BaseHandler):
     def _parse(self, row: dict[str, Any], headers: dict[str, str]) -> BatchItem:
         try:
             return BatchItem(request=parse_request(row, self.settings.limits, headers))
-        except RequestError as error:
+        except ApiError as error:
             return BatchItem(error=error)
 
-    def _decode(self, request: ParsedRequest) -> BatchItem:
-        limits = self.settings.limits
+    def _cut_views(self, item: BatchItem) -> None:
+        """The request's views on the model's device; the full-size image is dropped as soon as they are cut."""
+        image, item.image, shifts = item.image, None, item.request.shifts
         try:
-            image = decode_image(
-                request.image,
-                max_bytes=limits.max_image_bytes,
-                max_pixels=limits.max_image_pixels,
-                min_side=limits.min_image_side,
-                device=self.device,
-            )
-            views = preprocess(image).unsqueeze(0) if request.shifts is None else shifted_views(image, request.shifts)
-        except ImageError as error:
-            return BatchItem(error=error)
+            if shifts is None:
+                item.views = preprocess(image, device=self.device).unsqueeze(0)
+            else:
+                item.views = shifted_views(image, shifts, device=self.device)
         except Exception:  # whatever one input does, the worker and the rest of the batch go on
             log.exception("unexpected failure while preparing a request")
-            return BatchItem(error=RequestError("internal_error", "the image could not be processed", 500))
-        return BatchItem(request=request, views=views)
+            item.error = ApiError(ErrorCode.INTERNAL_ERROR, "the image could not be processed", 500)
 
     @torch.inference_mode()
     def inference(self, items: list[BatchItem]) -> None:
         """Run all views of the batch through the model together and give each request its probabilities."""
-        ready = [item for item in items if item.views is not None]
+        ready = [item for item in items if item.views is not None and item.error is None]
         by_size: dict[tuple[int, ...], list[BatchItem]] = {}
         for item in ready:
             by_size.setdefault(tuple(item.views.shape[1:]), []).append(item)
@@ -183,16 +208,22 @@ class ImageClassifier(BaseHandler):
                 item.probabilities = part
 
     def postprocess(self, items: list[BatchItem]) -> list[str]:
-        """Each request's JSON answer: top-k (per shift for shift requests), or its error."""
-        return [json.dumps(self._answer(item)) for item in items]
+        """Each request's JSON answer: top-k (per shift for shift requests), or its error body."""
+        return [self._answer(item) for item in items]
 
-    def _answer(self, item: BatchItem) -> dict[str, Any]:
+    def _answer(self, item: BatchItem) -> str:
         if item.error is not None:
-            return error_answer(item.error.code, item.error.message)
-        request = item.request
-        fields = (
-            plain_answer(item.probabilities, request.topk)
-            if request.shifts is None
-            else shift_answer(item.probabilities, request.topk, request.shifts)
-        )
-        return {"model": self.model_info, "weights": self.weights_info, **fields}
+            return json.dumps(item.error.body())
+        request, model, weights = item.request, self.model_info, self.weights_info
+        if request.shifts is None:
+            return classification(model, weights, item.probabilities, request.topk)
+        return shift_classification(model, weights, item.probabilities, request.topk, request.shifts)
+
+
+def _decoded_pixels(items: list[BatchItem]) -> int:
+    """Pixels of the images this batch decoded (admitted requests whose header was read)."""
+    return sum(
+        item.info.pixels
+        for item in items
+        if item.info is not None and (item.error is None or item.error.code != ErrorCode.OVERLOADED)
+    )

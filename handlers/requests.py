@@ -1,4 +1,5 @@
-"""One TorchServe request row -> what to classify: the image bytes, k, and the shifts (if any)."""
+"""One TorchServe request row -> what to classify: the image bytes, k, and the shifts (if any); see
+`antialiased.contract` for the wire format."""
 
 from __future__ import annotations
 
@@ -7,20 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from antialiased.errors import InputError
-from antialiased.shifts import ShiftRequest, ShiftRequestError
+from antialiased.contract import IMAGE_FIELD, SHIFTS_FIELD, TOPK_FIELD, TOPK_HEADER
+from antialiased.errors import ApiError, ErrorCode
+from antialiased.shifts import ShiftRequest
 from handlers.settings import Limits
 
-IMAGE_FIELD = "data"  # multipart field of the image; a raw request body arrives as "body"
-TOPK_FIELD = "topk"  # multipart field
-# With a raw body, k comes from this header: TorchServe 0.12 does not pass the query parameters of
-# /predictions/<model> on to the handler.
-TOPK_HEADER = "x-topk"
-SHIFTS_FIELD = "shifts"  # multipart field: the JSON of ShiftRequest.to_json()
-
-
-class RequestError(InputError):
-    """A request that is refused (see InputError); status 500 only for a failure the handler did not foresee."""
+RAW_BODY_FIELD = "body"  # where TorchServe puts a request body that is not multipart
 
 
 @dataclass(frozen=True)
@@ -31,18 +24,24 @@ class ParsedRequest:
     topk: int
     shifts: ShiftRequest | None
 
+    @property
+    def views(self) -> int:
+        """How many images the model sees for this request."""
+        return 1 if self.shifts is None else len(self.shifts.offsets)
+
 
 def parse_request(row: Mapping[str, Any], limits: Limits, headers: Mapping[str, str] | None = None) -> ParsedRequest:
     """Read a request row as TorchServe hands it to the handler (and its lower-cased HTTP headers);
-    raise RequestError on any problem."""
-    image = row.get(IMAGE_FIELD) if IMAGE_FIELD in row else row.get("body")
+    raise ApiError on any problem."""
+    headers = headers or {}
+    image = row.get(IMAGE_FIELD) if IMAGE_FIELD in row else row.get(RAW_BODY_FIELD)
     if image is None:
-        raise RequestError("empty_body", _no_image_message(headers or {}))
+        raise ApiError(ErrorCode.EMPTY_BODY, _no_image_message(headers))
     if isinstance(image, str):
-        raise RequestError("invalid_image", "the request holds text, not image bytes")
+        raise ApiError(ErrorCode.INVALID_IMAGE, "the request holds text, not image bytes")
     if not isinstance(image, bytes | bytearray):
-        raise RequestError("invalid_image", f"the request holds {type(image).__name__} (JSON?), not image bytes")
-    topk = row.get(TOPK_FIELD, (headers or {}).get(TOPK_HEADER))
+        raise ApiError(ErrorCode.INVALID_IMAGE, f"the request holds {type(image).__name__} (JSON?), not image bytes")
+    topk = row.get(TOPK_FIELD, headers.get(TOPK_HEADER.lower()))
     return ParsedRequest(bytes(image), _topk(topk, limits), _shifts(row.get(SHIFTS_FIELD), limits))
 
 
@@ -60,13 +59,13 @@ def _no_image_message(headers: Mapping[str, str]) -> str:
 def _topk(value: Any, limits: Limits) -> int:
     if value is None:
         return limits.default_topk
-    text = _text(value, TOPK_FIELD, "bad_topk").strip()
+    text = _text(value, TOPK_FIELD, ErrorCode.BAD_TOPK).strip()
     try:
         k = int(text)
     except ValueError:
-        raise RequestError("bad_topk", f"topk must be an integer, got {text[:40]!r}") from None
+        raise ApiError(ErrorCode.BAD_TOPK, f"topk must be an integer, got {text[:40]!r}") from None
     if not 1 <= k <= limits.max_topk:
-        raise RequestError("bad_topk", f"topk must be in [1, {limits.max_topk}], got {k}")
+        raise ApiError(ErrorCode.BAD_TOPK, f"topk must be in [1, {limits.max_topk}], got {k}")
     return k
 
 
@@ -75,16 +74,16 @@ def _shifts(value: Any, limits: Limits) -> ShiftRequest | None:
         return None
     if not isinstance(value, Mapping):  # TorchServe already parses a part sent as application/json
         try:
-            value = json.loads(_text(value, SHIFTS_FIELD, "bad_shift_request"))
+            value = json.loads(_text(value, SHIFTS_FIELD, ErrorCode.BAD_SHIFT_REQUEST))
         except ValueError as error:
-            raise RequestError("bad_shift_request", f"shifts is not valid JSON: {error}") from None
+            raise ApiError(ErrorCode.BAD_SHIFT_REQUEST, f"shifts is not valid JSON: {error}") from None
     try:
         return ShiftRequest.from_json(value, max_shifts=limits.max_shifts)
-    except ShiftRequestError as error:
-        raise RequestError("bad_shift_request", str(error)) from None
+    except ApiError as error:  # on the wire, every problem of a shift request is a bad shift request
+        raise ApiError(ErrorCode.BAD_SHIFT_REQUEST, error.message) from None
 
 
-def _text(value: Any, field: str, code: str) -> str:
+def _text(value: Any, field: str, code: ErrorCode) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
@@ -93,5 +92,5 @@ def _text(value: Any, field: str, code: str) -> str:
         try:
             return bytes(value).decode("utf-8")
         except UnicodeDecodeError:
-            raise RequestError(code, f"{field} is not UTF-8 text") from None
-    raise RequestError(code, f"{field} has an unexpected type {type(value).__name__}")
+            raise ApiError(code, f"{field} is not UTF-8 text") from None
+    raise ApiError(code, f"{field} has an unexpected type {type(value).__name__}")

@@ -8,6 +8,8 @@ from typing import Any
 
 import torch
 
+from antialiased.imagefile import ImageLimits
+
 PRECISIONS: dict[str, torch.dtype | None] = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -38,7 +40,8 @@ class WeightsInfo:
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on one request (image bytes and pixels, smallest side, shifts, top-k) and on one batch (views)."""
+    """Bounds on one request (image bytes and pixels, smallest side, shifts, top-k) and on one batch (views, and
+    decoded pixels: the worker's memory and time for one batch are bounded by them, not by what clients send)."""
 
     max_image_bytes: int
     max_image_pixels: int
@@ -47,7 +50,12 @@ class Limits:
     default_topk: int
     max_topk: int
     max_images_per_batch: int
+    max_pixels_per_batch: int
     max_images_per_forward: int
+
+    @property
+    def image_limits(self) -> ImageLimits:
+        return ImageLimits(self.max_image_bytes, self.max_image_pixels, self.min_image_side)
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,8 @@ class HandlerSettings:
             raise SettingsError("handler.limits.default_topk must be in [1, max_topk]")
         if self.limits.max_shifts > self.limits.max_images_per_batch:
             raise SettingsError("handler.limits.max_shifts must not exceed max_images_per_batch")
+        if self.limits.max_image_pixels > self.limits.max_pixels_per_batch:
+            raise SettingsError("handler.limits.max_image_pixels must not exceed max_pixels_per_batch")
         if ":" not in self.model.builder:
             raise SettingsError(f"handler.model.builder must be 'module:callable', got {self.model.builder!r}")
 

@@ -1,4 +1,5 @@
-"""The FastAPI application: settings, the TorchServe client's lifetime, routers, error handling, metrics."""
+"""The FastAPI application: settings, the TorchServe client and readiness monitor's lifetime, the upload budget,
+routers, error handling, metrics."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
+import antialiased
+from service.admission import Budget
 from service.errors import install_error_handlers
 from service.observability import ServiceMetrics, install_request_metrics
+from service.readiness import ReadinessMonitor
 from service.routers import health, page, probe
 from service.routers.page import STATIC_DIR
 from service.settings import Settings
@@ -25,16 +29,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.torchserve = TorchServeClient(settings, metrics)
+        readiness = app.state.readiness = ReadinessMonitor(settings)
+        app.state.torchserve = TorchServeClient(settings, metrics, observer=readiness.observe)
+        app.state.uploads = Budget(settings.max_upload_bytes_in_flight, settings.admission_wait_s, "upload bytes")
+        readiness.start(app.state.torchserve)
         try:
             yield
         finally:
+            await readiness.stop()
             await app.state.torchserve.aclose()
 
     app = FastAPIOffline(
         title="Shift-stability probe",
         description="Probes how the predictions of TorchServe-served models change under small image shifts.",
-        version="0.1.0",
+        version=antialiased.__version__,
         lifespan=lifespan,
     )
     app.state.settings = settings

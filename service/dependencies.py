@@ -6,7 +6,7 @@ import secrets
 
 from fastapi import Request
 
-from service.errors import ServiceError
+from antialiased.errors import ApiError, ErrorCode
 from service.settings import Settings
 from service.torchserve import TorchServeClient
 
@@ -26,4 +26,4 @@ def require_api_key(request: Request) -> None:
         return
     given = request.headers.get(settings.api_key_header, "")
     if not secrets.compare_digest(given.encode(), settings.api_key.get_secret_value().encode()):
-        raise ServiceError(401, "unauthorized", f"missing or wrong API key in header {settings.api_key_header}")
+        raise ApiError(ErrorCode.UNAUTHORIZED, f"missing or wrong API key in header {settings.api_key_header}", 401)

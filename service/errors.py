@@ -1,4 +1,4 @@
-"""Every error leaves the service as JSON {"code": "<snake_case reason>", "message": "<human text>"}."""
+"""Every error leaves the service as the contract's JSON error body {"code", "message"} (see antialiased.contract)."""
 
 from __future__ import annotations
 
@@ -7,60 +7,41 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from antialiased.errors import InputError
+from antialiased.errors import ApiError, ErrorCode
+
+_HTTP_CODES = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}
 
 
-class ErrorBody(BaseModel):
-    """The body of every error response."""
-
-    code: str
-    message: str
+def error_response(error: ApiError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
 
 
-class ServiceError(Exception):
-    """An error with its HTTP status, answered as an `ErrorBody` (plus optional `detail`)."""
-
-    def __init__(self, status: int, code: str, message: str, detail: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.detail = detail
-
-
-def error_response(status: int, code: str, message: str, detail: dict[str, Any] | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"code": code, "message": message}
-    if detail:
-        body["detail"] = detail
-    return JSONResponse(body, status_code=status)
-
-
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+def validation_error(errors: list[dict[str, Any]]) -> ApiError:
+    """Pydantic's errors as one ApiError: the first custom error type that is a public code names it (e.g. a
+    geometry rule), else invalid_parameter; the message lists every problem."""
+    problems = "; ".join(_describe(e) for e in errors) or "invalid request"
+    codes = [e.get("type") for e in errors if e.get("type") in ErrorCode._value2member_map_]
+    return ApiError(ErrorCode(codes[0]) if codes else ErrorCode.INVALID_PARAMETER, problems)
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Answer ServiceError, the library's InputError (bad image, impossible protocol), FastAPI's validation
-    errors and Starlette's HTTP errors as JSON error bodies."""
+    """Answer ApiError, FastAPI's validation errors and Starlette's HTTP errors (with their headers, e.g. the
+    `Allow` of a 405) as JSON error bodies."""
 
-    @app.exception_handler(ServiceError)
-    async def _service_error(_: Request, error: ServiceError) -> JSONResponse:
-        return error_response(error.status, error.code, error.message, error.detail)
-
-    @app.exception_handler(InputError)
-    async def _input_error(_: Request, error: InputError) -> JSONResponse:
-        return error_response(error.status, error.code, error.message)
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, error: ApiError) -> JSONResponse:
+        return error_response(error)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(_describe(e) for e in error.errors())
-        return error_response(400, "invalid_parameter", problems or "invalid request")
+        return error_response(validation_error(list(error.errors())))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        return error_response(error.status_code, _HTTP_CODES.get(error.status_code, "http_error"), str(error.detail))
+        code = _HTTP_CODES.get(error.status_code, ErrorCode.HTTP_ERROR)
+        return error_response(ApiError(code, str(error.detail), error.status_code, headers=dict(error.headers or {})))
 
 
 def _describe(error: dict[str, Any]) -> str:

@@ -28,9 +28,15 @@ class ServiceMetrics:
         )
         self.torchserve_latency = Histogram(
             "probe_torchserve_request_duration_seconds",
-            "Time of one TorchServe prediction request, retries included",
-            ["model"],
+            "Time of one TorchServe prediction request, retries included, by purpose (probe or readiness)",
+            ["model", "purpose"],
             buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.torchserve_retries = Counter(
+            "probe_torchserve_retries",
+            "TorchServe requests sent again, by what the previous try got (503, 507, unreachable)",
+            ["model", "reason"],
             registry=self.registry,
         )
         self.torchserve_errors = Counter(

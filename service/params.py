@@ -2,36 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 from fastapi import Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
+from antialiased.contract import MAX_TOPK
+from antialiased.errors import ApiError, ErrorCode
 from antialiased.metrics import TOP5
-from antialiased.preprocessing import CROP_SIZE, RESIZE_SIZE
-from antialiased.protocols import DEFAULT_GRID_STEP, DEFAULT_MAX_SHIFT, DEFAULT_PAIRS, DEFAULT_PROTOCOL, PROTOCOLS
-from service.errors import ServiceError
+from antialiased.protocols import ProbeSpec
+from service.errors import validation_error
 
 IMAGE_FIELDS = ("image", "data")  # multipart field names that may hold the image
 MULTIPART_OVERHEAD_BYTES = 64 * 1024  # room for boundaries and parameter fields around the image
+MAX_FORM_FIELDS = 16
 
 
-class ProbeParams(BaseModel):
-    """How to probe: the protocol and its parameters (see `antialiased.protocols`)."""
+class ProbeParams(ProbeSpec):
+    """How to probe (`antialiased.protocols.ProbeSpec`) and how many predictions to return per shift."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    protocol: str = Field(DEFAULT_PROTOCOL, description=f"One of {', '.join(PROTOCOLS)}.")
-    pairs: int = Field(DEFAULT_PAIRS, ge=1, description="Random offset pairs (paper, circular).")
-    step: int = Field(DEFAULT_GRID_STEP, ge=1, description="Grid step in pixels (grid).")
-    max_shift: int = Field(DEFAULT_MAX_SHIFT, ge=1, description="Largest shift in pixels.")
-    crop_size: int = Field(CROP_SIZE, description="Side of the window the model sees.")
-    resize_size: int = Field(RESIZE_SIZE, description="Shorter side the image is resized to before cropping.")
-    seed: int = Field(0, ge=0, le=2**63 - 1, description="Seed of the random protocols.")
-    top_k: int = Field(TOP5, ge=1, description="Predictions returned per shift.")
+    top_k: int = Field(TOP5, ge=1, le=MAX_TOPK, description="Predictions returned per shift.")
 
 
 class StabilityParams(ProbeParams):
@@ -56,9 +50,25 @@ class CompareParams(ProbeParams):
 Params = TypeVar("Params", bound=ProbeParams)
 
 
-async def read_upload(request: Request, params: Params, max_bytes: int) -> tuple[bytes, Params]:
-    """The image of a raw or multipart body, and `params` updated with the multipart's text fields."""
-    body = await _read_body(request, max_bytes + MULTIPART_OVERHEAD_BYTES)
+def upload_size(request: Request, max_bytes: int) -> int:
+    """The bytes a request's body may hold: its Content-Length when it declares one, else the most allowed."""
+    declared = request.headers.get("content-length", "")
+    limit = max_bytes + MULTIPART_OVERHEAD_BYTES
+    return min(int(declared), limit) if declared.isdigit() else limit
+
+
+async def read_upload(request: Request, params: Params, max_bytes: int, timeout_s: float) -> tuple[bytes, Params]:
+    """The image of a raw or multipart body, and `params` updated with the multipart's text fields.
+
+    The whole body must arrive within `timeout_s` (a client that sends less than it declares is cut off, 408).
+    """
+    try:
+        async with asyncio.timeout(timeout_s):
+            body = await _read_body(request, max_bytes + MULTIPART_OVERHEAD_BYTES)
+    except TimeoutError:
+        raise ApiError(
+            ErrorCode.REQUEST_TIMEOUT, f"the request body did not arrive within {timeout_s:g} s", 408
+        ) from None
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         form = await _parse_multipart(request, body)
         image = await _image_field(form)
@@ -66,21 +76,21 @@ async def read_upload(request: Request, params: Params, max_bytes: int) -> tuple
     else:
         image = body
     if not image:
-        raise ServiceError(400, "empty_body", "no image: send it as the request body or in the multipart field 'image'")
+        raise ApiError(ErrorCode.EMPTY_BODY, "no image: send it as the request body or in the multipart field 'image'")
     if len(image) > max_bytes:
-        raise ServiceError(413, "image_too_large", f"the image has {len(image)} bytes; the limit is {max_bytes}")
+        raise ApiError(ErrorCode.IMAGE_TOO_LARGE, f"the image has {len(image)} bytes; the limit is {max_bytes}", 413)
     return image, params
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise ServiceError(413, "image_too_large", f"the request body has {declared} bytes; the limit is {limit}")
+        raise ApiError(ErrorCode.IMAGE_TOO_LARGE, f"the request body has {declared} bytes; the limit is {limit}", 413)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ServiceError(413, "image_too_large", f"the request body exceeds {limit} bytes")
+            raise ApiError(ErrorCode.IMAGE_TOO_LARGE, f"the request body exceeds {limit} bytes", 413)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -90,9 +100,9 @@ async def _parse_multipart(request: Request, body: bytes) -> FormData:
         yield body
 
     try:
-        return await MultiPartParser(request.headers, once(), max_files=1, max_fields=16).parse()
+        return await MultiPartParser(request.headers, once(), max_files=1, max_fields=MAX_FORM_FIELDS).parse()
     except MultiPartException as error:
-        raise ServiceError(400, "invalid_multipart", f"cannot parse the multipart body: {error.message}") from error
+        raise ApiError(ErrorCode.INVALID_MULTIPART, f"cannot parse the multipart body: {error.message}") from error
 
 
 async def _image_field(form: FormData) -> bytes:
@@ -101,8 +111,8 @@ async def _image_field(form: FormData) -> bytes:
         if isinstance(value, UploadFile):
             return await value.read()
         if isinstance(value, str):
-            raise ServiceError(400, "invalid_image", f"multipart field {name!r} must be a file, not text")
-    raise ServiceError(400, "empty_body", f"no image: the multipart body has no file field {' or '.join(IMAGE_FIELDS)}")
+            raise ApiError(ErrorCode.INVALID_IMAGE, f"multipart field {name!r} must be a file, not text")
+    raise ApiError(ErrorCode.EMPTY_BODY, f"no image: the multipart body has no file field {' or '.join(IMAGE_FIELDS)}")
 
 
 def _merge(params: Params, form: FormData) -> Params:
@@ -114,11 +124,21 @@ def _merge(params: Params, form: FormData) -> Params:
             fields[name] = values if name == "models" else values[-1]
     twice = sorted(set(fields) & params.model_fields_set)
     if twice:
-        raise ServiceError(400, "invalid_parameter", f"given both in the query and the form: {', '.join(twice)}")
+        raise ApiError(ErrorCode.INVALID_PARAMETER, f"given both in the query and the form: {', '.join(twice)}")
     if not fields:
         return params
     try:
         return type(params).model_validate({**params.model_dump(exclude_unset=True), **fields})
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise ServiceError(400, "invalid_parameter", problems) from error
+        raise validation_error(list(error.errors())) from error
+
+
+def multipart_schema(params: type[ProbeParams]) -> dict[str, Any]:
+    """The OpenAPI schema of a multipart body: the image file, and the parameters as optional text fields."""
+    schema = params.model_json_schema()
+    return {
+        "type": "object",
+        "properties": {"image": {"type": "string", "format": "binary"}, **schema["properties"]},
+        "required": ["image"],
+        "additionalProperties": False,
+    }

@@ -1,41 +1,12 @@
-"""Response bodies of the probe API (they also document it at /docs)."""
+"""Response bodies of the probe API (they also document it at /docs); served-model facts come from the contract."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from antialiased.contract import ModelInfo, ShiftPrediction, WeightsInfo
 from antialiased.metrics import StabilityMetrics
-
-
-class Prediction(BaseModel):
-    index: int
-    label: str
-    probability: float
-
-
-class ShiftResult(BaseModel):
-    offset: tuple[int, int] = Field(description="(dy, dx) in pixels")
-    topk: list[Prediction]
-
-
-class ModelInfo(BaseModel):
-    """The served model, as TorchServe's handler describes it."""
-
-    model_config = ConfigDict(extra="allow")
-    name: str
-    version: str | None = None
-    arch: str | None = None
-    antialiased: bool | None = None
-    filter_size: int | None = None
-
-
-class WeightsInfo(BaseModel):
-    """The weights the served model runs with; `untrained` is true for random weights."""
-
-    model_config = ConfigDict(extra="allow")
-    name: str | None = None
-    sha256: str | None = None
-    untrained: bool
+from antialiased.shifts import ShiftMode
 
 
 class Plan(BaseModel):
@@ -44,7 +15,7 @@ class Plan(BaseModel):
     protocol: str
     seed: int
     max_shift: int
-    mode: str
+    mode: ShiftMode
     crop_size: int
     base_size: int
     resize_size: int
@@ -66,7 +37,7 @@ class ModelProbe(BaseModel):
     score: float = Field(description="Stability score: consistency of top-1 over the plan's pairs")
     metrics: StabilityMetrics
     majority_label: str
-    shifts: list[ShiftResult] = Field(description="One per plan offset, in the same order")
+    shifts: list[ShiftPrediction] = Field(description="One per plan offset, in the same order")
     class_probabilities: dict[str, list[float]] = Field(
         description="Per class that is top-1 somewhere: its probability at each shift"
     )
@@ -74,7 +45,7 @@ class ModelProbe(BaseModel):
 
 
 class RequestTimings(BaseModel):
-    validate_ms: float = Field(description="Reading and decoding the upload")
+    validate_ms: float = Field(description="Reading the upload and checking its image header")
     total_ms: float
 
 

@@ -8,9 +8,9 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from antialiased.images import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE
-
-DEFAULT_MODELS = ("resnet50_lpf4", "resnet50")
+from antialiased.contract import MAX_TOPK
+from antialiased.imagefile import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE, ImageLimits
+from servers.defaults import DEFAULT_MODELS
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
@@ -23,25 +23,41 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     torchserve_url: str = "http://127.0.0.1:8080"
-    models: CommaList = Field(DEFAULT_MODELS, description="Served model names that may be probed (comma-separated).")
+    torchserve_management_url: str | None = Field(
+        None, description="TorchServe's management API, when reachable (loopback): readiness then checks workers."
+    )
+    models: CommaList = Field(
+        tuple(DEFAULT_MODELS), description="Served model names that may be probed (comma-separated)."
+    )
     default_model: str = Field("", description="Model of /v1/stability when none is named; default: the first.")
     # Limits of one request.
     max_upload_bytes: int = Field(MAX_IMAGE_BYTES, ge=1)
     max_pixels: int = Field(MAX_IMAGE_PIXELS, ge=1)
     min_image_side: int = Field(MIN_IMAGE_SIDE, ge=1)
     max_shifts: int = Field(289, ge=1, description="Distinct shifts per probe (289: a 17x17 grid).")
-    max_top_k: int = Field(20, ge=5)
+    max_top_k: int = Field(MAX_TOPK, ge=5, le=MAX_TOPK, description="At most the handler's max top-k.")
     max_compare_models: int = Field(4, ge=1)
+    body_timeout_s: float = Field(30.0, gt=0, description="Longest time to receive one request body.")
+    # Memory: request bodies held at once (uploads in flight); beyond it requests wait, then get 503.
+    max_upload_bytes_in_flight: int = Field(
+        64 * 1024 * 1024, ge=1, description="Bytes of request bodies held at once; at least one largest upload."
+    )
+    admission_wait_s: float = Field(2.0, ge=0, description="How long a request waits for room before a 503.")
     # TorchServe client.
-    timeout_s: float = Field(120.0, gt=0, description="Longest wait for one TorchServe answer.")
+    timeout_s: float = Field(120.0, gt=0, description="Longest wait for one TorchServe answer, retries included.")
     connect_timeout_s: float = Field(2.0, gt=0)
-    retries: int = Field(2, ge=0, description="Retries when TorchServe answers 503 or refuses the connection.")
-    retry_backoff_s: float = Field(0.2, ge=0, description="First retry delay; doubles each retry.")
+    retries: int = Field(6, ge=0, description="Retries when TorchServe is busy, restarting a worker, or unreachable.")
+    retry_backoff_s: float = Field(0.2, ge=0, description="First retry delay; doubles each retry, with jitter.")
+    retry_max_backoff_s: float = Field(5.0, ge=0, description="Longest retry delay.")
     max_connections: int = Field(32, ge=1)
     torchserve_token: SecretStr | None = Field(None, description="Bearer key for TorchServe's token authorization.")
     torchserve_key_file: Path | None = Field(
         None, description="TorchServe's key_file.json; its inference key is read at each request (keys rotate)."
     )
+    # Readiness: a background check makes a real prediction per model every `ready_interval_s`.
+    ready_interval_s: float = Field(2.0, gt=0)
+    ready_timeout_s: float = Field(5.0, gt=0, description="Longest wait for one readiness prediction.")
+    ready_max_age_s: float = Field(10.0, gt=0, description="Ready only with a successful prediction this recent.")
     # Access.
     api_key: SecretStr | None = Field(None, description="When set, /v1/* requires this key in `api_key_header`.")
     api_key_header: str = "X-API-Key"
@@ -55,14 +71,20 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _check_models(self) -> Settings:
+    def _check(self) -> Settings:
         if not self.models:
             raise ValueError("PROBE_MODELS must name at least one served model")
         if self.default_model and self.default_model not in self.models:
             raise ValueError(f"PROBE_DEFAULT_MODEL {self.default_model!r} is not in PROBE_MODELS")
+        if self.max_upload_bytes_in_flight < self.max_upload_bytes:
+            raise ValueError("PROBE_MAX_UPLOAD_BYTES_IN_FLIGHT must be at least PROBE_MAX_UPLOAD_BYTES")
         return self
 
     @property
     def probe_model(self) -> str:
         """The model /v1/stability probes when the request names none."""
         return self.default_model or self.models[0]
+
+    @property
+    def image_limits(self) -> ImageLimits:
+        return ImageLimits(self.max_upload_bytes, self.max_pixels, self.min_image_side)

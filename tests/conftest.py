@@ -1,6 +1,6 @@
 """Shared session fixtures: one real TorchServe serving the test models, started once per test session.
 
-`torchserve` (a `model_store.server.TorchServe`: inference_url, management_url, metrics_url, models,
+`torchserve` (a `servers.torchserve.TorchServe`: inference_url, management_url, metrics_url, models,
 predict(), headers()) serves three archives built into a temporary model store, with RANDOM weights
 written in the official checkpoint format (nothing is downloaded); names in tests/served_models.py:
 - LPF_MODEL "resnet50_lpf4": the antialiased ResNet50 (filter 4),
@@ -19,8 +19,8 @@ import pytest
 import torch
 
 from antialiased.weights import save_checkpoint
-from model_store.archive import build_archive
-from model_store.server import TorchServe, start_torchserve
+from archives.archive import build_archive
+from servers.torchserve import TorchServe, start_torchserve
 from tests.models import circular_invariant
 from tests.served_models import CIRCULAR_MODEL, MODEL_SPECS, NETWORK_BUILDERS, SERVED_MODELS
 

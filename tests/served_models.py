@@ -8,7 +8,7 @@ from torch import nn
 
 from antialiased.models import create_baseline, create_model
 from antialiased.weights.registry import get_entry
-from model_store.archive import model_spec
+from archives.archive import model_spec
 from tests.models import circular_invariant
 
 LPF_MODEL = "resnet50_lpf4"

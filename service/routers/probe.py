@@ -8,10 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from antialiased.contract import ErrorBody
+from antialiased.errors import ApiError, ErrorCode
 from antialiased.protocols import PROTOCOLS
+from service.admission import Budget
 from service.dependencies import get_client, get_settings, require_api_key
-from service.errors import ErrorBody, ServiceError
-from service.params import CompareParams, StabilityParams, read_upload
+from service.params import CompareParams, ProbeParams, StabilityParams, multipart_schema, read_upload, upload_size
 from service.probing import probe_model
 from service.schemas import CompareResponse, Plan, RequestTimings, ServiceConfig, StabilityResponse
 from service.settings import Settings
@@ -20,82 +22,82 @@ from service.validation import check_image, check_models, plan_for
 
 router = APIRouter(prefix="/v1", tags=["probe"])
 
-_IMAGE_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "description": "The image: raw bytes as the body, or multipart with the file in field `image`. "
-        "Parameters go in the query string or, with multipart, as form fields.",
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"image": {"type": "string", "format": "binary"}},
-                    "required": ["image"],
-                }
+
+def _image_body(params: type[ProbeParams]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "description": "The image: raw bytes as the body, or multipart with the file in field `image`. "
+            "Parameters go in the query string or, with multipart, as form fields.",
+            "content": {
+                "multipart/form-data": {"schema": multipart_schema(params)},
+                "image/*": {"schema": {"type": "string", "format": "binary"}},
             },
-            "image/*": {"schema": {"type": "string", "format": "binary"}},
-        },
+        }
     }
-}
+
+
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": description}
     for status, description in {
         400: "Bad parameter or image (code names it)",
         401: "Missing or wrong API key",
+        408: "The request body did not arrive in time",
         413: "Upload or image too large",
         502: "TorchServe failed",
-        503: "TorchServe unreachable or busy",
+        503: "TorchServe unreachable, or the service or TorchServe overloaded (see Retry-After)",
         504: "TorchServe too slow",
     }.items()
 }
 
-_POST_OPTIONS: dict[str, Any] = {
-    "responses": _ERRORS,
-    "openapi_extra": _IMAGE_BODY,
-    "dependencies": [Depends(require_api_key)],
-}
+
+def _post_options(params: type[ProbeParams]) -> dict[str, Any]:
+    return {"responses": _ERRORS, "openapi_extra": _image_body(params), "dependencies": [Depends(require_api_key)]}
+
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClientDep = Annotated[TorchServeClient, Depends(get_client)]
 
 
-@router.post("/stability", response_model=StabilityResponse, **_POST_OPTIONS)
+def _uploads(request: Request) -> Budget:
+    return request.app.state.uploads
+
+
+@router.post("/stability", response_model=StabilityResponse, **_post_options(StabilityParams))
 async def stability(
     request: Request, params: Annotated[StabilityParams, Query()], settings: SettingsDep, client: ClientDep
 ) -> StabilityResponse:
     """Probe one served model: its top-k at every offset of the protocol, the stability score and metrics."""
     start = time.perf_counter()
-    image, params = await read_upload(request, params, settings.max_upload_bytes)
-    model = params.model or settings.probe_model
-    check_models([model], settings)
-    plan = plan_for(params, settings)
-    await check_image(image, settings)
-    validated = time.perf_counter()
-    result = await probe_model(client, model, image, plan, params.top_k)
-    return StabilityResponse(
-        **dict(result),
-        plan=Plan(**plan.to_json()),
-        request_timings=_timings(start, validated),
-    )
+    async with _uploads(request).hold(upload_size(request, settings.max_upload_bytes)):
+        image, params = await read_upload(request, params, settings.max_upload_bytes, settings.body_timeout_s)
+        model = params.model or settings.probe_model
+        check_models([model], settings)
+        plan = plan_for(params, settings)
+        check_image(image, settings)
+        validated = time.perf_counter()
+        result = await probe_model(client, model, image, plan, params.top_k)
+    return StabilityResponse(**dict(result), plan=Plan(**plan.to_json()), request_timings=_timings(start, validated))
 
 
-@router.post("/compare", response_model=CompareResponse, **_POST_OPTIONS)
+@router.post("/compare", response_model=CompareResponse, **_post_options(CompareParams))
 async def compare(
     request: Request, params: Annotated[CompareParams, Query()], settings: SettingsDep, client: ClientDep
 ) -> CompareResponse:
     """Probe several served models with the same image and the same offsets, side by side."""
     start = time.perf_counter()
-    image, params = await read_upload(request, params, settings.max_upload_bytes)
-    models = list(dict.fromkeys(params.models or settings.models))
-    if len(models) > settings.max_compare_models:
-        raise ServiceError(
-            400, "too_many_models", f"{len(models)} models exceed the limit of {settings.max_compare_models}"
-        )
-    check_models(models, settings)
-    plan = plan_for(params, settings)
-    await check_image(image, settings)
-    validated = time.perf_counter()
-    results = await asyncio.gather(*(probe_model(client, m, image, plan, params.top_k) for m in models))
+    async with _uploads(request).hold(upload_size(request, settings.max_upload_bytes)):
+        image, params = await read_upload(request, params, settings.max_upload_bytes, settings.body_timeout_s)
+        models = list(dict.fromkeys(params.models or settings.models))
+        if len(models) > settings.max_compare_models:
+            raise ApiError(
+                ErrorCode.TOO_MANY_MODELS, f"{len(models)} models exceed the limit of {settings.max_compare_models}"
+            )
+        check_models(models, settings)
+        plan = plan_for(params, settings)
+        check_image(image, settings)
+        validated = time.perf_counter()
+        results = await asyncio.gather(*(probe_model(client, m, image, plan, params.top_k) for m in models))
     return CompareResponse(
         plan=Plan(**plan.to_json()), results=list(results), request_timings=_timings(start, validated)
     )

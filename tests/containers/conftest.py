@@ -10,7 +10,6 @@ removes its containers, network and volumes at the end.
 from __future__ import annotations
 
 import contextlib
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from servers.ports import free_port
 from tests.containers.podman import (
     BASE_IMAGE,
     CommandError,
@@ -45,12 +45,6 @@ class Stack:
     inference_url: str
     probe_url: str
     containers: dict[str, str]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def readiness_photo() -> bytes:

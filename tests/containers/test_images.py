@@ -16,7 +16,8 @@ from antialiased.labels import IMAGENET_CATEGORIES
 from antialiased.models import create_model
 from antialiased.weights import save_checkpoint
 from antialiased.weights.load import load_weights
-from tests.containers.conftest import RUN_ID, free_port, readiness_photo
+from servers.ports import free_port
+from tests.containers.conftest import RUN_ID, readiness_photo
 from tests.containers.podman import inspect, podman
 from tests.serving.helpers import PROBABILITY_TOLERANCE, reference_probabilities
 

@@ -6,9 +6,10 @@ import pytest
 import torch
 from torch import nn
 
+from antialiased.images import decode_image
 from antialiased.metrics import consistency
 from antialiased.probe import probe
-from antialiased.protocols import make_plan
+from antialiased.protocols import ProbeSpec, make_plan
 from tests.models.circular_invariant import CircularInvariant
 
 PHOTO = Path(__file__).resolve().parents[2] / "service" / "static" / "samples" / "chelsea.jpg"
@@ -33,7 +34,7 @@ def models() -> dict[str, nn.Module]:
 
 
 def test_a_circular_invariant_model_scores_one_under_circular_shifts(models: dict[str, nn.Module]) -> None:
-    result = probe(models["invariant"], PHOTO, "circular", pairs=24, seed=3)
+    result = probe(models["invariant"], PHOTO, ProbeSpec(protocol="circular", pairs=24, seed=3))
     assert len(result.plan.offsets) > 24
     assert result.score == 1.0
     assert result.metrics.majority_share == 1.0
@@ -41,14 +42,14 @@ def test_a_circular_invariant_model_scores_one_under_circular_shifts(models: dic
 
 
 def test_a_shift_sensitive_model_scores_clearly_below_one(models: dict[str, nn.Module]) -> None:
-    result = probe(models["sensitive"], PHOTO, "circular", pairs=48, seed=3)
+    result = probe(models["sensitive"], PHOTO, ProbeSpec(protocol="circular", pairs=48, seed=3))
     assert result.score < 0.6
     assert result.metrics.majority_share < 1.0
 
 
 def test_probe_reports_each_shift_and_metrics_of_the_plan(models: dict[str, nn.Module]) -> None:
-    result = probe(models["sensitive"], PHOTO, "diagonal", max_shift=8, top_k=3)
-    assert result.plan == make_plan("diagonal", max_shift=8)
+    result = probe(models["sensitive"], PHOTO, ProbeSpec(protocol="diagonal", max_shift=8), top_k=3)
+    assert result.plan == make_plan(ProbeSpec(protocol="diagonal", max_shift=8))
     assert len(result.topk) == 9
     assert all(len(topk) == 3 for topk in result.topk)
     for topk in result.topk:
@@ -63,15 +64,13 @@ def test_probe_reports_each_shift_and_metrics_of_the_plan(models: dict[str, nn.M
 
 
 def test_probe_of_a_tensor_equals_probe_of_the_file(models: dict[str, nn.Module]) -> None:
-    from antialiased.images import decode_image
-
     image = decode_image(PHOTO.read_bytes())
-    from_tensor = probe(models["sensitive"], image, "paper", pairs=4, seed=9)
-    from_file = probe(models["sensitive"], PHOTO, "paper", pairs=4, seed=9)
+    from_tensor = probe(models["sensitive"], image, ProbeSpec(protocol="paper", pairs=4, seed=9))
+    from_file = probe(models["sensitive"], PHOTO, ProbeSpec(protocol="paper", pairs=4, seed=9))
     assert from_tensor.topk == from_file.topk
     assert from_tensor.metrics == from_file.metrics
 
 
 def test_probe_rejects_an_image_that_is_not_uint8_rgb(models: dict[str, nn.Module]) -> None:
     with pytest.raises(ValueError, match="uint8 RGB tensor"):
-        probe(models["invariant"], torch.rand(3, 64, 64), "paper", pairs=1)
+        probe(models["invariant"], torch.rand(3, 64, 64), ProbeSpec(pairs=1))

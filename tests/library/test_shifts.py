@@ -1,10 +1,14 @@
 """Shift requests: views cut from one decoded image, and clear errors for impossible requests."""
 
+import numpy as np
 import pytest
 import torch
+import torchvision.transforms as T
+from PIL import Image
 
-from antialiased.preprocessing import normalize, preprocess, resize_center_crop
-from antialiased.shifts import MAX_SHIFTS_PER_REQUEST, ShiftRequest, ShiftRequestError, shifted_views
+from antialiased.errors import ApiError
+from antialiased.shifts import MAX_SHIFTS_PER_REQUEST, ShiftRequest
+from antialiased.transforms import normalize, preprocess, resize_center_crop, shifted_views
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +40,21 @@ def test_circular_views_are_rolls_of_the_center_crop(image: torch.Tensor) -> Non
     assert torch.equal(views[2], centered), "a roll by the full size is the identity"
 
 
+@pytest.mark.parametrize("size", [(300, 400), (400, 300), (257, 1000), (640, 427)])
+def test_cpu_resize_is_the_papers_pil_pipeline_exactly(size: tuple[int, int]) -> None:
+    """On the CPU, Resize(256) + CenterCrop is torchvision's transforms on a PIL image, as the paper's script has it."""
+    pixels = np.random.default_rng(sum(size)).integers(0, 256, (*size, 3), dtype=np.uint8)
+    paper = T.Compose([T.Resize(256), T.CenterCrop(224), T.PILToTensor()])(Image.fromarray(pixels))
+    ours = resize_center_crop(torch.from_numpy(pixels).permute(2, 0, 1), 224)
+    assert torch.equal(ours, paper)
+
+
+def test_views_can_be_cut_on_another_device_than_the_image(image: torch.Tensor) -> None:
+    request = ShiftRequest(offsets=((0, 0), (5, 9)))
+    assert torch.equal(shifted_views(image, request, device="cpu"), shifted_views(image, request))
+    assert torch.equal(preprocess(image, device="cpu"), preprocess(image))
+
+
 def test_json_round_trip() -> None:
     request = ShiftRequest(mode="circular", offsets=((1, -2), (3, 4)), crop_size=128)
     assert ShiftRequest.from_json(request.to_json()) == request
@@ -56,18 +75,19 @@ def test_json_round_trip() -> None:
         ({"offsets": [[0, 0]], "crop_size": 300}, "crop_size 300 is larger than the image it is cut from"),
         ({"offsets": [[0, 0]], "crop_size": 8}, "crop_size must be an integer in"),
         ({"offsets": [[0, 0]], "crop_size": "224"}, "crop_size must be an integer"),
-        ({"offsets": [[0, 0]], "base_size": 300}, "base_size 300 is larger than the resized image"),
+        ({"offsets": [[0, 0]], "base_size": 300}, "= 300 is larger than the resized image"),
         ({"offsets": [[0, 0]], "mode": "circular", "crop_size": 300}, "larger than the resized image"),
         ({"offsets": [[0, 225]], "mode": "circular"}, "outside"),
     ],
 )
 def test_bad_requests_name_the_problem(payload: object, message: str) -> None:
-    with pytest.raises(ShiftRequestError, match=message):
+    with pytest.raises(ApiError, match=message):
         ShiftRequest.from_json(payload)
 
 
 def test_too_many_shifts_is_refused() -> None:
     offsets = [[0, 0]] * 11
-    with pytest.raises(ShiftRequestError, match="too many shifts: 11 > 10"):
+    with pytest.raises(ApiError, match="too many shifts: 11 > 10") as refused:
         ShiftRequest.from_json({"offsets": offsets}, max_shifts=10)
+    assert refused.value.code == "too_many_shifts"
     assert len(ShiftRequest.from_json({"offsets": [[0, 0]] * MAX_SHIFTS_PER_REQUEST}).offsets) == MAX_SHIFTS_PER_REQUEST

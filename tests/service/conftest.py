@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from model_store.server import TorchServe
-from service.launcher import ServiceProcess, free_port
+from servers.ports import free_port
+from servers.probe import ServiceProcess
+from servers.torchserve import TorchServe
 from tests.service.services import API_KEY, SAMPLES, start_test_service, torchserve_env
 
 

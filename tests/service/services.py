@@ -7,8 +7,8 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from model_store.server import TorchServe
-from service.launcher import ServiceProcess, start_service
+from servers.probe import ServiceProcess, start_service
+from servers.torchserve import TorchServe
 from tests.served_models import SERVED_MODELS
 
 SAMPLES = Path(__file__).resolve().parents[2] / "service" / "static" / "samples"
@@ -24,8 +24,9 @@ def http_client(service: ServiceProcess) -> httpx.Client:
 
 
 def torchserve_env(torchserve: TorchServe) -> dict[str, str]:
-    """Settings that let the service in when TorchServe's token authorization is on."""
-    return {"PROBE_TORCHSERVE_KEY_FILE": str(torchserve.workdir / "key_file.json")} if torchserve.token_auth else {}
+    """Settings that let the service see TorchServe's workers, and in when its token authorization is on."""
+    env = {"PROBE_TORCHSERVE_MANAGEMENT_URL": torchserve.management_url}
+    return env | ({"PROBE_TORCHSERVE_KEY_FILE": str(torchserve.key_file)} if torchserve.key_file else {})
 
 
 def start_test_service(torchserve_url: str, log_file: Path, **env: str) -> ServiceProcess:
@@ -35,6 +36,8 @@ def start_test_service(torchserve_url: str, log_file: Path, **env: str) -> Servi
         "PROBE_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
         "PROBE_MAX_PIXELS": str(MAX_PIXELS),
         "PROBE_MAX_SHIFTS": str(MAX_SHIFTS),
+        # One readiness check at start, then rarely: background predictions would skew the serving tests' counts.
+        "PROBE_READY_INTERVAL_S": "600",
     }
     return start_service(torchserve_url, env={**settings, **env}, log_file=log_file)
 
@@ -50,5 +53,7 @@ def sample_value(metrics_text: str, name: str, **labels: str) -> float:
 
 
 def torchserve_requests(client: httpx.Client, model: str) -> float:
-    """How many prediction requests the service has sent to TorchServe for `model` (its own metric)."""
-    return sample_value(client.get("/metrics").text, "probe_torchserve_request_duration_seconds_count", model=model)
+    """How many probe requests the service has sent to TorchServe for `model` (its own metric; readiness checks
+    are counted apart)."""
+    metrics = client.get("/metrics").text
+    return sample_value(metrics, "probe_torchserve_request_duration_seconds_count", model=model, purpose="probe")

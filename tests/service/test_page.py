@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from service.launcher import ServiceProcess
+from servers.probe import ServiceProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.serving, pytest.mark.slow]
 

@@ -11,9 +11,10 @@ import httpx
 import pytest
 from PIL import Image
 
-from service.launcher import ServiceProcess
+from servers.probe import ServiceProcess
 from tests.served_models import SERVED_MODELS
 from tests.service.services import MAX_UPLOAD_BYTES, http_client, sample_value, torchserve_requests
+from tests.serving.helpers import corrupt_zlib_png, encode, jpeg_declaring, photo
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 
@@ -30,11 +31,10 @@ def all_torchserve_requests(client: httpx.Client) -> float:
 
 CAT = "cat"  # replaced by the real photo in the test
 BAD_REQUESTS: list[tuple[str, str, dict[str, Any], Any, int, str]] = [
-    # (id, endpoint, query, body, status, code); body: bytes (raw), CAT (the photo), "truncated" (half of it),
+    # (id, endpoint, query, body, status, code); body: bytes (raw), CAT (the photo),
     # a dict (multipart fields; CAT as the file) or (content type, raw bytes)
     ("text", "/v1/stability", {}, b"this is not an image, just text", 400, "invalid_image"),
     ("random-bytes", "/v1/stability", {}, bytes(range(256)) * 40, 400, "invalid_image"),
-    ("truncated-jpeg", "/v1/stability", {}, "truncated", 400, "invalid_image"),
     ("empty", "/v1/stability", {}, b"", 400, "empty_body"),
     ("too-large", "/v1/stability", {}, b"\xff\xd8" + b"\0" * (MAX_UPLOAD_BYTES + 70_000), 413, "image_too_large"),
     ("too-many-pixels", "/v1/stability", {}, png(6000, 6000), 413, "too_many_pixels"),
@@ -70,8 +70,6 @@ BAD_REQUESTS: list[tuple[str, str, dict[str, Any], Any, int, str]] = [
 def _send(client: httpx.Client, endpoint: str, query: dict, body: Any, cat_jpeg: bytes) -> httpx.Response:
     if body is CAT:
         return client.post(endpoint, params=query, content=cat_jpeg)
-    if body == "truncated":
-        return client.post(endpoint, params=query, content=cat_jpeg[: len(cat_jpeg) // 2])
     if isinstance(body, dict):
         fields = {k: v for k, v in body.items() if v is not CAT}
         files = {"image": ("cat.jpg", cat_jpeg, "image/jpeg")} if body.get("image") is CAT else {"other": ("x", b"x")}
@@ -100,6 +98,24 @@ def test_bad_input_is_a_json_4xx_before_torchserve(
     assert error["code"] == code
     assert isinstance(error["message"], str) and len(error["message"]) > 10
     assert after == before, "nothing was sent to TorchServe"
+
+
+@pytest.mark.parametrize("name", ["truncated_jpeg", "png_broken_zlib_stream", "jpeg_header_promises_4000x4000"])
+def test_corrupt_image_data_is_refused_by_torchserve_and_passed_on(service: ServiceProcess, name: str) -> None:
+    """The service checks only the header (it decodes nothing); the handler refuses the corrupt data, and the
+    service answers with its 400 invalid_image, never a prediction of zero-filled or grey pixels."""
+    data = {
+        "truncated_jpeg": lambda: encode(photo("chelsea"))[:5000],
+        "png_broken_zlib_stream": lambda: corrupt_zlib_png(photo("chelsea")),
+        "jpeg_header_promises_4000x4000": lambda: jpeg_declaring(encode(photo("chelsea")[:64, :64]), 4000, 4000),
+    }[name]()
+    with http_client(service) as client:
+        before = all_torchserve_requests(client)
+        response = client.post("/v1/stability", params={"pairs": 2, "model": "circular_invariant"}, content=data)
+        after = all_torchserve_requests(client)
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "invalid_image"
+    assert after == before + 1, "refused by TorchServe's handler, after the header check passed"
 
 
 def test_unknown_route_is_a_json_404(service: ServiceProcess) -> None:

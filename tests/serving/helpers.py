@@ -14,8 +14,8 @@ from PIL import Image
 from skimage import data
 
 from antialiased.images import decode_image
-from antialiased.preprocessing import preprocess
-from antialiased.shifts import ShiftRequest, shifted_views
+from antialiased.shifts import ShiftRequest
+from antialiased.transforms import preprocess, shifted_views
 from antialiased.weights.load import load_weights
 from tests.served_models import NETWORK_BUILDERS
 
@@ -62,6 +62,23 @@ def png_16bit(samples: np.ndarray) -> bytes:
 def png_declaring(width: int, height: int) -> bytes:
     """A tiny PNG whose header declares width x height RGB pixels (a decompression bomb's header)."""
     return _png(struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0), zlib.compress(b"\0" * 1024))
+
+
+def corrupt_zlib_png(pixels: np.ndarray) -> bytes:
+    """A PNG with a valid header whose compressed pixel stream is broken in the middle ("broken data stream")."""
+    height, width = pixels.shape[:2]
+    stream = bytearray(zlib.compress(b"".join(b"\0" + row.tobytes() for row in pixels)))
+    middle = len(stream) // 2
+    stream[middle : middle + 64] = b"\xff" * 64
+    return _png(struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0), bytes(stream))
+
+
+def jpeg_declaring(jpeg: bytes, width: int, height: int) -> bytes:
+    """`jpeg` with its frame header (SOF0) rewritten to declare width x height: the data holds far fewer pixels."""
+    data = bytearray(jpeg)
+    frame = data.index(b"\xff\xc0")
+    struct.pack_into(">HH", data, frame + 5, height, width)
+    return bytes(data)
 
 
 def _png(header: bytes, data: bytes) -> bytes:

@@ -15,14 +15,15 @@ import yaml
 from ts.context import Context, RequestProcessor
 from ts.metrics.metric_cache_yaml_impl import MetricsCacheYamlImpl
 
-from antialiased import images
+from antialiased import contract, imagefile
 from antialiased.models import create_model
 from antialiased.shifts import MAX_SHIFTS_PER_REQUEST, ShiftRequest
 from antialiased.weights import WeightsError, get_entry, save_checkpoint, sha256_file
+from archives.archive import TEMPLATE, model_config, model_spec
+from handlers import image_classifier
 from handlers.image_classifier import ImageClassifier
 from handlers.model import load_prepared_model, select_device
 from handlers.settings import HandlerSettings, SettingsError
-from model_store.archive import TEMPLATE, model_config, model_spec
 from tests.models.circular_invariant import CircularInvariant
 from tests.models.circular_invariant import model_spec as circular_spec
 from tests.serving.helpers import encode, photo
@@ -145,6 +146,24 @@ def test_requests_beyond_the_batch_view_budget_are_told_to_retry(checkpoint):
     assert counter.batch_sizes == [3 + 3 + 1]
 
 
+def test_requests_beyond_the_batch_pixel_budget_are_told_to_retry_without_being_decoded(checkpoint, monkeypatch):
+    """The budget counts decoded pixels from the headers: a batch never decodes more than max_pixels_per_batch."""
+    limits = {"max_image_pixels": 240_000, "max_pixels_per_batch": 300_000}
+    context = _context(checkpoint, {"handler": {"limits": limits}})
+    handler, counter = _handler(context)
+    large = bytearray(encode(photo("coffee")))  # 400 x 600 = 240,000 pixels
+    small = bytearray(encode(photo("coffee")[:200, :200]))  # 40,000 pixels
+    decoded: list[bytes] = []
+    decode = image_classifier.decode_images
+    monkeypatch.setattr(image_classifier, "decode_images", lambda datas, *a: decode(decoded.extend(datas) or datas, *a))
+    results = _handle(handler, context, [{"body": large}, {"body": large}, {"body": small}, {"body": large}])
+    assert [status for status, _ in results] == [200, 503, 200, 503]
+    assert all(results[i][1]["code"] == "overloaded" for i in (1, 3))
+    assert context.get_response_headers(1)["Retry-After"] == "1"
+    assert decoded == [bytes(large), bytes(small)], "the refused requests were never decoded"
+    assert counter.batch_sizes == [2]
+
+
 def test_reduced_precision_setting_keeps_float32_on_the_cpu(checkpoint):
     rows = [{"body": bytearray(encode(photo("astronaut")))}]
     answers = []
@@ -195,7 +214,9 @@ def test_settings_refuse_unknown_and_missing_keys(checkpoint):
 
 def test_the_template_limits_are_the_library_defaults():
     limits = yaml.safe_load(TEMPLATE.read_text())["handler"]["limits"]
-    assert limits["max_image_bytes"] == images.MAX_IMAGE_BYTES
-    assert limits["max_image_pixels"] == images.MAX_IMAGE_PIXELS
-    assert limits["min_image_side"] == images.MIN_IMAGE_SIDE
+    assert limits["max_image_bytes"] == imagefile.MAX_IMAGE_BYTES
+    assert limits["max_image_pixels"] == imagefile.MAX_IMAGE_PIXELS
+    assert limits["min_image_side"] == imagefile.MIN_IMAGE_SIDE
     assert limits["max_shifts"] == MAX_SHIFTS_PER_REQUEST
+    assert (limits["default_topk"], limits["max_topk"]) == (contract.DEFAULT_TOPK, contract.MAX_TOPK)
+    assert limits["max_pixels_per_batch"] >= limits["max_image_pixels"]

@@ -1,4 +1,5 @@
-"""antialiased.images: every accepted format and colour mode becomes the right 8-bit RGB; bad files are refused."""
+"""antialiased.imagefile and antialiased.images: every accepted format and colour mode becomes the right 8-bit RGB;
+bad, truncated and corrupt files are refused, never filled with black or grey."""
 
 from __future__ import annotations
 
@@ -9,16 +10,21 @@ import pytest
 import torch
 from PIL import Image
 
-from antialiased.images import (
+from antialiased.errors import ApiError
+from antialiased.imagefile import (
     MAX_IMAGE_BYTES,
     MAX_IMAGE_PIXELS,
     MIN_IMAGE_SIDE,
-    ImageError,
-    decode_image,
+    ImageLimits,
+    check_jpeg_structure,
+    decode_rgb,
     inspect_image,
 )
+from antialiased.images import decode_image, decode_images
 from tests.serving.helpers import (
+    corrupt_zlib_png,
     encode,
+    jpeg_declaring,
     photo,
     png_16bit,
     png_declaring,
@@ -115,8 +121,18 @@ def test_sixteen_bit_rgb_becomes_eight_bit_rgb():
     assert np.abs(decoded - PIXELS).max() <= 1
 
 
-def test_decode_on_a_device_returns_a_tensor_there():
-    assert decode_image(encode(PIXELS), device="cpu").device.type == "cpu"
+def test_batch_decoding_on_the_cpu_gives_each_image_or_its_error():
+    good, bad = encode(PIXELS), encode(PIXELS)[:2000]
+    first, second, third = decode_images([good, bad, encode(PIXELS, "PNG")], device="cpu")
+    assert torch.equal(first, decode_image(good)) and first.device.type == "cpu"
+    assert isinstance(second, ApiError) and second.code == "invalid_image"
+    assert (_hwc(third) == PIXELS).all()
+
+
+def test_decoded_pixels_are_writable_arrays():
+    """torch.from_numpy would warn about (and could not safely share) read-only memory."""
+    for fmt in ("JPEG", "PNG"):
+        assert decode_rgb(encode(PIXELS, fmt)).flags.writeable
 
 
 @pytest.mark.parametrize(
@@ -136,14 +152,14 @@ def test_decode_on_a_device_returns_a_tensor_there():
     ids=["empty", "truncated_jpeg", "truncated_png", "random", "text", "1x1", "thin", "bomb", "over_limit", "ico"],
 )
 def test_bad_files_are_refused_with_a_code(data, code, status):
-    with pytest.raises(ImageError) as refused:
+    with pytest.raises(ApiError) as refused:
         decode_image(data)
     assert (refused.value.code, refused.value.status) == (code, status)
     assert refused.value.message
 
 
 def test_oversized_file_is_refused_before_reading_it():
-    with pytest.raises(ImageError) as refused:
+    with pytest.raises(ApiError) as refused:
         decode_image(bytes(MAX_IMAGE_BYTES + 1))
     assert (refused.value.code, refused.value.status) == ("image_too_large", 413)
 
@@ -156,9 +172,64 @@ def test_inspect_reads_the_header_only():
 
 def test_limits_are_parameters():
     data = encode(PIXELS, "PNG")
-    with pytest.raises(ImageError, match="pixels"):
-        decode_image(data, max_pixels=PIXELS.shape[0] * PIXELS.shape[1] - 1)
-    with pytest.raises(ImageError, match="bytes"):
-        decode_image(data, max_bytes=len(data) - 1)
-    with pytest.raises(ImageError, match="at least"):
-        decode_image(data, min_side=PIXELS.shape[0] + 1)
+    with pytest.raises(ApiError, match="pixels"):
+        decode_image(data, ImageLimits(max_pixels=PIXELS.shape[0] * PIXELS.shape[1] - 1))
+    with pytest.raises(ApiError, match="bytes"):
+        decode_image(data, ImageLimits(max_bytes=len(data) - 1))
+    with pytest.raises(ApiError, match="at least"):
+        decode_image(data, ImageLimits(min_side=PIXELS.shape[0] + 1))
+
+
+def _truncated(fmt: str, keep: float = 0.6, **options) -> bytes:
+    data = encode(PIXELS, fmt, **options)
+    return data[: int(len(data) * keep)]
+
+
+# Corrupt or truncated pixel data behind a valid header: each must be refused, not decoded to black or grey.
+CORRUPT = {
+    "png_broken_zlib_stream": lambda: corrupt_zlib_png(PIXELS),
+    "png_truncated": lambda: _truncated("PNG"),
+    "jpeg_truncated": lambda: _truncated("JPEG"),
+    "progressive_jpeg_truncated": lambda: _truncated("JPEG", progressive=True),
+    "jpeg_header_promises_7000x7000": lambda: jpeg_declaring(encode(PIXELS[:64, :64]), 7000, 7000),
+    "jpeg_header_promises_more_rows": lambda: jpeg_declaring(encode(PIXELS), 451, 600),
+    "jpeg_corrupt_scan": lambda: _corrupt_scan(encode(PIXELS)),
+    "grayscale_jpeg_truncated": lambda: encode(PIXELS[..., 0], "JPEG")[:3000],
+    "cmyk_jpeg_truncated": lambda: encode(Image.fromarray(PIXELS).convert("CMYK"), "JPEG")[:5000],
+    "webp_truncated": lambda: _truncated("WEBP", keep=0.5),
+    "lossless_webp_truncated": lambda: _truncated("WEBP", keep=0.5, lossless=True),
+    "gif_truncated": lambda: _truncated("GIF"),
+    "bmp_truncated": lambda: _truncated("BMP"),
+    "tiff_truncated": lambda: _truncated("TIFF"),
+}
+
+
+def _corrupt_scan(jpeg: bytes) -> bytes:
+    """Overwrite part of the entropy-coded data with marker-like garbage (the header stays valid)."""
+    start = jpeg.index(b"\xff\xda") + 200
+    return jpeg[:start] + b"\xff\xd0\x00\xff" * 64 + jpeg[start + 256 :]
+
+
+@pytest.mark.parametrize("name", CORRUPT)
+def test_corrupt_or_truncated_data_is_refused_not_filled(name):
+    data = CORRUPT[name]()
+    if "webp" not in name:  # Pillow opens WebP whole; for the others the header alone is fine
+        inspect_image(data)
+    with pytest.raises(ApiError) as refused:
+        decode_image(data)
+    assert (refused.value.code, refused.value.status) == ("invalid_image", 400)
+    assert refused.value.message
+
+
+def test_a_header_check_never_decodes_the_pixels():
+    """A PNG's EXIF may follow its pixels; inspecting it must not load (and fail on) corrupt pixel data."""
+    assert inspect_image(corrupt_zlib_png(PIXELS)).orientation == 1
+
+
+def test_gpu_path_structure_check_refuses_jpegs_too_short_for_their_size():
+    """nvJPEG fills missing data silently, so JPEGs bound for the GPU are checked first: EOI present, enough data."""
+    good = encode(PIXELS)
+    check_jpeg_structure(good, inspect_image(good))
+    for data in (good[:-2], jpeg_declaring(encode(PIXELS[:64, :64]), 7000, 7000)):
+        with pytest.raises(ApiError, match="truncated"):
+            check_jpeg_structure(data, inspect_image(data))

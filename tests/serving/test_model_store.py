@@ -16,10 +16,11 @@ from antialiased.models import create_model
 from antialiased.weights import WeightsUnavailableError, save_checkpoint, sha256_file
 from antialiased.weights.fetch import MIRROR_ENV
 from antialiased.weights.registry import REGISTRY_ENV
-from model_store.archive import build_archive
-from model_store.build import build_model_store
-from model_store.server import free_port, start_torchserve
-from model_store.server_config import Ports, write_server_config
+from archives.archive import build_archive
+from archives.build import build_archives
+from servers.ports import free_port
+from servers.torchserve import start_torchserve
+from servers.torchserve_config import Ports, write_server_config
 from tests.models import circular_invariant
 from tests.models.circular_invariant import CircularInvariant, model_spec
 from tests.served_models import CIRCULAR_MODEL
@@ -52,7 +53,8 @@ def test_archive_holds_handler_library_weights_and_model_config(tmp_path, circul
         config = yaml.safe_load(mar.read("model-config.yaml"))
     assert manifest["model"]["handler"] == "image_classifier.py"
     assert manifest["model"]["serializedFile"] == circular_checkpoint.name
-    assert {"antialiased/images.py", "antialiased/shifts.py", "handlers/requests.py", circular_checkpoint.name} <= names
+    shipped = {"antialiased/images.py", "antialiased/data/imagenet_categories.txt", "handlers/requests.py"}
+    assert {*shipped, circular_checkpoint.name} <= names
     assert not any("__pycache__" in name for name in names)
     assert config["batchSize"] == 4 and config["maxBatchDelay"] > 0 and config["minWorkers"] == 1
     assert config["handler"]["precision"] == "float16" and config["handler"]["device"] == "auto"
@@ -110,7 +112,7 @@ def test_build_selects_any_registry_weights_and_fetches_them(tmp_path, monkeypat
     }
     (tmp_path / "registry.json").write_text(json.dumps([entry]))
     monkeypatch.setenv(REGISTRY_ENV, str(tmp_path / "registry.json"))
-    (built,) = build_model_store(tmp_path / "store", {"mine": "my_resnet18_lpf3"}, weights_dir=tmp_path / "cache")
+    (built,) = build_archives(tmp_path / "store", {"mine": "my_resnet18_lpf3"}, weights_dir=tmp_path / "cache")
     assert (built.name, built.untrained) == ("mine", False)
     with zipfile.ZipFile(built.path) as mar:
         config = yaml.safe_load(mar.read("model-config.yaml"))
@@ -126,8 +128,8 @@ def test_build_offline_refuses_unless_untrained_weights_are_allowed(tmp_path, mo
     monkeypatch.setenv(MIRROR_ENV, f"http://127.0.0.1:{free_port()}/")  # nothing listens: like being offline
     models = {"small": "resnet18_lpf4_finetune"}
     with pytest.raises(WeightsUnavailableError):
-        build_model_store(tmp_path / "store", models, weights_dir=tmp_path / "cache", progress=False)
-    (built,) = build_model_store(
+        build_archives(tmp_path / "store", models, weights_dir=tmp_path / "cache", progress=False)
+    (built,) = build_archives(
         tmp_path / "store", models, weights_dir=tmp_path / "cache", untrained_fallback=True, progress=False
     )
     assert built.untrained

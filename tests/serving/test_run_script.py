@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from antialiased.weights.fetch import MIRROR_ENV
-from model_store.server import free_port
+from servers.ports import free_port
 from tests.serving.helpers import encode, photo
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]

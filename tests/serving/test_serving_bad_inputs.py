@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from antialiased.images import MAX_IMAGE_BYTES
+from antialiased.imagefile import MAX_IMAGE_BYTES
 from handlers.image_classifier import BATCH_ID_HEADER
 from tests.served_models import LPF_MODEL
 from tests.serving.helpers import (

@@ -8,12 +8,9 @@ files, worker sockets, pid file), so several instances can run side by side on o
 from __future__ import annotations
 
 import contextlib
-import io
-import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,10 +20,11 @@ from pathlib import Path
 from typing import IO
 
 import httpx
-import numpy as np
-from PIL import Image
 
-from model_store.server_config import Ports, resolve_token_auth, write_server_config
+from antialiased.contract import IMAGE_FIELD
+from servers.ports import client_host, free_port
+from servers.readiness import prediction_problem, readiness_image
+from servers.torchserve_config import KEY_FILE, Ports, api_headers, resolve_token_auth, write_server_config
 
 READY_TIMEOUT_S = 300.0
 STOP_TIMEOUT_S = 30.0
@@ -49,12 +47,14 @@ class TorchServe:
     token_auth: bool
     _log: IO | None = field(default=None, repr=False)
 
+    @property
+    def key_file(self) -> Path | None:
+        """TorchServe's key file when token authorization is on."""
+        return self.workdir / KEY_FILE if self.token_auth else None
+
     def headers(self) -> dict[str, str]:
         """Headers an inference request needs (the bearer key when token authorization is on)."""
-        if not self.token_auth:
-            return {}
-        keys = json.loads((self.workdir / "key_file.json").read_text())
-        return {"Authorization": f"Bearer {keys['inference']['key']}"}
+        return api_headers(self.key_file)
 
     def running(self) -> bool:
         return self.process.poll() is None
@@ -72,7 +72,7 @@ class TorchServe:
         """POST `image` as multipart field `data` (plus form `fields`) to /predictions/<model>."""
         return httpx.post(
             f"{self.inference_url}/predictions/{model}",
-            files={"data": ("image", image, "application/octet-stream")},
+            files={IMAGE_FIELD: ("image", image, "application/octet-stream")},
             data=fields,
             headers=self.headers(),
             timeout=timeout,
@@ -90,7 +90,7 @@ class TorchServe:
                 raise TorchServeError(f"no prediction from {', '.join(pending)} in {timeout:.0f} s\n{self.log_tail()}")
             with contextlib.suppress(httpx.HTTPError, OSError, ValueError, KeyError):
                 response = self.predict(pending[0], image, timeout=30.0)
-                if response.status_code == 200 and "topk" in response.json():
+                if prediction_problem(response.status_code, response.content) is None:
                     pending.pop(0)
                     continue
             time.sleep(0.5)
@@ -120,25 +120,9 @@ class TorchServe:
         self.stop()
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free on `host` right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
 def free_ports() -> Ports:
     """Free ports for every listener of one instance."""
     return Ports(*(free_port() for _ in range(5)), worker=free_port())
-
-
-def readiness_image() -> bytes:
-    """A small, valid PNG (a colour gradient) for readiness predictions."""
-    ramp = np.linspace(0, 255, 64, dtype=np.uint8)
-    pixels = np.stack([np.tile(ramp, (64, 1)), np.tile(ramp[:, None], (1, 64)), np.full((64, 64), 128, np.uint8)], -1)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def start_torchserve(
@@ -194,20 +178,13 @@ def start_torchserve(
     process = subprocess.Popen(
         command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT if log else None, start_new_session=True
     )
-    host = _client_host(inference_host)
     return TorchServe(
         process=process,
         workdir=workdir,
         models=tuple(models),
-        inference_url=f"http://{host}:{ports.inference}",
+        inference_url=f"http://{client_host(inference_host)}:{ports.inference}",
         management_url=f"http://127.0.0.1:{ports.management}",
-        metrics_url=f"http://{_client_host(metrics_host)}:{ports.metrics}",
+        metrics_url=f"http://{client_host(metrics_host)}:{ports.metrics}",
         token_auth=resolve_token_auth(inference_host, token_auth),
         _log=log,
     )
-
-
-def _client_host(host: str) -> str:
-    """Where a client on this machine reaches a listener bound to `host` (a wildcard bind answers on loopback)."""
-    host = "127.0.0.1" if host in ("0.0.0.0", "::", "[::]") else host
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host

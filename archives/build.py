@@ -1,11 +1,11 @@
 """Build the model store: fetch each model's weights (verified) and write its archive.
 
-    python -m model_store.build                       # resnet50_lpf4 (fine-tuned weights) and resnet50
-    python -m model_store.build --model resnet50_lpf4=resnet50_lpf4 --batch-size 16
-    python -m model_store.build --untrained-fallback  # offline: random weights, flagged untrained
+    python -m archives.build                       # resnet50_lpf4 (fine-tuned weights) and resnet50
+    python -m archives.build --model resnet50_lpf4=resnet50_lpf4 --batch-size 16
+    python -m archives.build --untrained-fallback  # offline: random weights, flagged untrained
 
 `--model NAME=WEIGHTS` serves registry checkpoint WEIGHTS (see `python -m antialiased.weights list`)
-under the model name NAME; it may be repeated. Archives go to build/model_store, weights to
+under the model name NAME; it may be repeated. Archives go to build/archives, weights to
 build/weights (or $ANTIALIASED_CACHE_DIR).
 """
 
@@ -26,10 +26,11 @@ from antialiased.weights import WeightsError, WeightsUnavailableError, save_chec
 from antialiased.weights.fetch import CACHE_ENV, fetch
 from antialiased.weights.load import build_model
 from antialiased.weights.registry import get_entry
-from model_store.archive import build_archive, model_spec
+from archives.archive import build_archive, model_spec
+from handlers.settings import DEVICES, PRECISIONS
+from servers.defaults import DEFAULT_MODELS
 
-DEFAULT_MODELS: dict[str, str] = {"resnet50_lpf4": "resnet50_lpf4_finetune", "resnet50": "resnet50_baseline"}
-DEFAULT_STORE = Path("build/model_store")
+DEFAULT_STORE = Path("build/archives")
 DEFAULT_WEIGHTS_DIR = Path("build/weights")
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def untrained_warning(names: Sequence[str]) -> str:
     )
 
 
-def build_model_store(
+def build_archives(
     store: Path = DEFAULT_STORE,
     models: Mapping[str, str] = DEFAULT_MODELS,
     *,
@@ -125,26 +126,26 @@ def add_serving_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", action="append", type=_model_pair, metavar="NAME=WEIGHTS",
                         help="serve registry weights WEIGHTS as model NAME (repeatable; default: "
                         + ", ".join(f"{n}={w}" for n, w in DEFAULT_MODELS.items()) + ")")  # fmt: skip
-    parser.add_argument("--store", type=Path, default=DEFAULT_STORE, help="model store directory")
+    parser.add_argument("--store", type=Path, default=DEFAULT_STORE, help="model store directory (the archives)")
     parser.add_argument("--weights-dir", type=Path, help=f"weights cache (default: ${CACHE_ENV} or build/weights)")
     parser.add_argument("--batch-size", type=int, help="TorchServe batchSize")
     parser.add_argument("--max-batch-delay", type=int, help="TorchServe maxBatchDelay (ms)")
     parser.add_argument("--workers", type=int, help="workers per model")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="handler device")
-    parser.add_argument("--precision", choices=("float32", "bfloat16", "float16"), help="autocast dtype on CUDA")
+    parser.add_argument("--device", choices=DEVICES, help="handler device")
+    parser.add_argument("--precision", choices=tuple(PRECISIONS), help="autocast dtype on CUDA")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (CUDA)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Build the archives; print one line per archive."""
-    parser = argparse.ArgumentParser(prog="python -m model_store.build", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m archives.build", description=__doc__.splitlines()[0])
     add_serving_options(parser)
     parser.add_argument("--untrained-fallback", action="store_true",
                         help="when weights cannot be downloaded, serve random weights flagged untrained")  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        built = build_model_store(
+        built = build_archives(
             args.store,
             dict(args.model or DEFAULT_MODELS),
             weights_dir=args.weights_dir,

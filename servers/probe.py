@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+
+from servers.ports import client_host, free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 60.0
@@ -71,12 +72,6 @@ class ServiceProcess:
         self.stop()
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
 def start_service(
     torchserve_url: str,
     *,
@@ -103,9 +98,7 @@ def start_service(
         stdout=log,
         stderr=subprocess.STDOUT if log else None,
     )
-    client_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # a wildcard bind answers on loopback
-    url_host = f"[{client_host}]" if ":" in client_host else client_host
-    service = ServiceProcess(process, f"http://{url_host}:{port}", log_file, log)
+    service = ServiceProcess(process, f"http://{client_host(host)}:{port}", log_file, log)
     if wait:
         try:
             service.wait_until_healthy()

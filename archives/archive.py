@@ -1,9 +1,9 @@
 """Build one TorchServe model archive (.mar): handler, library code, weights and model-config.yaml.
 
-The archive is self-contained: it ships the `antialiased` library and the `handlers` package next to
-the handler entry point, so a worker needs only torch, torchvision, pillow, numpy and pyyaml
-installed, and serves exactly the code the archive was built from (`make run`, the tests and a Docker
-image alike). TorchServe puts the unpacked archive first on the worker's PYTHONPATH.
+The archive is self-contained: it ships the `antialiased` library (its data files included) and the
+`handlers` package next to the handler entry point, so a worker needs only the packages of
+requirements.txt installed, and serves exactly the code the archive was built from (`make run`, the tests
+and a Docker image alike). TorchServe puts the unpacked archive first on the worker's PYTHONPATH.
 """
 
 from __future__ import annotations

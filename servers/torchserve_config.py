@@ -1,22 +1,30 @@
-"""Write TorchServe's config.properties from the hardened template beside this module."""
+"""TorchServe's config.properties: written from the hardened template beside this module, and read back (by the
+health check) for the models, the inference address and the keys an inference request needs."""
 
 from __future__ import annotations
 
-import ipaddress
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
+from urllib.parse import urlsplit
 
-from antialiased.images import MAX_IMAGE_BYTES
+from antialiased.imagefile import MAX_IMAGE_BYTES
+from servers.ports import client_host, is_loopback, url_host
 
 TEMPLATE = Path(__file__).with_name("config.properties.in")
+CONFIG_FILE = "config.properties"
+KEY_FILE = "key_file.json"  # written by TorchServe into its working directory when token authorization is on
 # Room above the handler's image limit for multipart framing and form fields, so that the handler, not
 # TorchServe, answers an image that is too large.
 MAX_REQUEST_SIZE = MAX_IMAGE_BYTES + 4 * 1024 * 1024
 # A shift request's answer grows with its shifts: 1089 shifts, each top-1 a different class, is about 30 MB.
 MAX_RESPONSE_SIZE = 64 * 1024 * 1024
+# Requests a model's queue holds while its workers are busy; beyond it TorchServe answers 503 at once. About
+# 8 batches of 8 for one worker: a full queue is 8 batch times of waiting (see the README's Overload section).
+JOB_QUEUE_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -31,19 +39,17 @@ class Ports:
     worker: int = 9000  # first port of the worker sockets (Unix sockets named after it)
 
 
-def is_loopback(host: str) -> bool:
-    """Whether `host` (an address or 'localhost') is only reachable from this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def resolve_token_auth(inference_host: str, token_auth: bool | None) -> bool:
     """Whether token authorization is on: as asked, else exactly when the inference host is not loopback."""
     return not is_loopback(inference_host) if token_auth is None else token_auth
+
+
+def api_headers(key_file: Path | None, api: str = "inference") -> dict[str, str]:
+    """The Authorization header carrying TorchServe's current key for `api` ("inference" or "management"; keys
+    rotate, so read it per request); none without a key file."""
+    if key_file is None:
+        return {}
+    return {"Authorization": f"Bearer {json.loads(key_file.read_text())[api]['key']}"}
 
 
 def write_server_config(
@@ -55,6 +61,7 @@ def write_server_config(
     ports: Ports = Ports(),
     token_auth: bool | None = None,
     metrics_host: str = "127.0.0.1",
+    job_queue_size: int = JOB_QUEUE_SIZE,
 ) -> Path:
     """Write config.properties for `models` of `model_store` (archives `<name>.mar`) to `path`.
 
@@ -65,14 +72,14 @@ def write_server_config(
     model_store = Path(model_store).resolve()
     token_auth = resolve_token_auth(inference_host, token_auth)
     comment = (
-        "ON: every inference request must carry the key that TorchServe writes to key_file.json."
+        "ON: every inference and management request must carry a key that TorchServe writes to key_file.json."
         if token_auth
         else "OFF: the inference address is loopback, reachable from this machine only."
     )
     text = Template(TEMPLATE.read_text()).substitute(
-        inference_address=f"http://{_url_host(inference_host)}:{ports.inference}",
+        inference_address=f"http://{url_host(inference_host)}:{ports.inference}",
         management_port=ports.management,
-        metrics_host=_url_host(metrics_host),
+        metrics_host=url_host(metrics_host),
         metrics_port=ports.metrics,
         grpc_inference_port=ports.grpc_inference,
         grpc_management_port=ports.grpc_management,
@@ -84,12 +91,37 @@ def write_server_config(
         token_auth_comment=comment,
         max_request_size=MAX_REQUEST_SIZE,
         max_response_size=MAX_RESPONSE_SIZE,
+        job_queue_size=job_queue_size,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
 
 
-def _url_host(host: str) -> str:
-    """`host` as written in a URL (IPv6 addresses in brackets)."""
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+@dataclass(frozen=True)
+class ServerConfig:
+    """What a client on this machine needs from a TorchServe working directory's config.properties."""
+
+    workdir: Path
+    models: tuple[str, ...]
+    inference_url: str
+    token_auth: bool
+
+    def inference_headers(self) -> dict[str, str]:
+        return api_headers(self.workdir / KEY_FILE if self.token_auth else None)
+
+
+def read_server_config(workdir: Path) -> ServerConfig:
+    """The models, inference URL and token setting of the TorchServe whose working directory is `workdir`."""
+    lines = (workdir / CONFIG_FILE).read_text().splitlines()
+    properties = dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+    models = tuple(item.split("=", 1)[0] for item in properties.get("load_models", "").split(",") if item)
+    if not models:
+        raise ValueError(f"{workdir / CONFIG_FILE} loads no model")
+    address = urlsplit(properties["inference_address"])
+    return ServerConfig(
+        workdir=workdir,
+        models=models,
+        inference_url=f"http://{client_host(address.hostname or '127.0.0.1')}:{address.port}",
+        token_auth=properties.get("disable_token_authorization", "false").strip() != "true",
+    )

@@ -1,0 +1,55 @@
+"""Antialiased CNNs (Zhang, ICML 2019): the model zoo, published weights, fast inference and shift-stability probes.
+
+    import antialiased
+    model = antialiased.load_pretrained("resnet50_lpf4_finetune")   # fetched once, sha256-checked
+    result = antialiased.probe(model, "photo.jpg", antialiased.ProbeSpec(protocol="diagonal"))
+
+The names below are imported on first use, so the torch-free modules (errors, contract, imagefile, labels,
+preprocessing, shifts, protocols, metrics) import without torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.2.0"
+
+# Public name -> the module that defines it.
+_EXPORTS: dict[str, str] = {
+    "BlurPool": "antialiased.blurpool",
+    "BlurPool1d": "antialiased.blurpool",
+    "create_model": "antialiased.models",
+    "create_baseline": "antialiased.models",
+    "list_architectures": "antialiased.models",
+    "from_baseline": "antialiased.convert",
+    "load_pretrained": "antialiased.weights",
+    "load_weights": "antialiased.weights",
+    "list_entries": "antialiased.weights",
+    "prepare_for_inference": "antialiased.inference",
+    "decode_image": "antialiased.images",
+    "preprocess": "antialiased.transforms",
+    "shifted_views": "antialiased.transforms",
+    "ShiftRequest": "antialiased.shifts",
+    "ProbeSpec": "antialiased.protocols",
+    "make_plan": "antialiased.protocols",
+    "probe": "antialiased.probe",
+    "ProbeResult": "antialiased.probe",
+    "StabilityMetrics": "antialiased.metrics",
+    "ApiError": "antialiased.errors",
+    "ErrorCode": "antialiased.errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'antialiased' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,116 @@
+"""The wire format between a client (the probe service, the evaluation's endpoint engine) and the TorchServe
+handler: what `POST /predictions/<model>` takes and answers. Both sides import it; torch-free.
+
+Request: the image as the raw body, or multipart with the image in field `data`, optionally `topk` (1..max,
+default 5; with a raw body the `X-TopK` header) and `shifts` (the JSON of `ShiftRequest.to_json()`: classify
+each shifted view instead of the center crop).
+Answers: `Classification` for a plain request, `ShiftClassification` for a shift request, `ErrorBody` (with
+the HTTP status of the `ApiError`) for a refused one; `ErrorCode` lists every code.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from antialiased.errors import ApiError, ErrorCode
+from antialiased.shifts import ShiftMode, ShiftRequest
+
+IMAGE_FIELD = "data"  # multipart field of the image; a raw request body arrives in the handler as "body"
+TOPK_FIELD = "topk"  # multipart field
+TOPK_HEADER = "X-TopK"  # with a raw body: TorchServe 0.12 passes no query parameters to the handler
+SHIFTS_FIELD = "shifts"  # multipart field: the JSON of ShiftRequest.to_json()
+DEFAULT_TOPK = 5
+MAX_TOPK = 20
+
+__all__ = [
+    "DEFAULT_TOPK",
+    "IMAGE_FIELD",
+    "MAX_TOPK",
+    "SHIFTS_FIELD",
+    "TOPK_FIELD",
+    "TOPK_HEADER",
+    "ApiError",
+    "Classification",
+    "ErrorBody",
+    "ErrorCode",
+    "ModelInfo",
+    "Prediction",
+    "ShiftClassification",
+    "ShiftGeometry",
+    "ShiftPrediction",
+    "ShiftRequest",
+    "WeightsInfo",
+]
+
+
+class Prediction(BaseModel):
+    """One class of a top-k list."""
+
+    index: int = Field(description="ImageNet class index")
+    label: str
+    probability: float
+
+
+class ModelInfo(BaseModel):
+    """The served network, as the handler describes it."""
+
+    name: str
+    version: str | None = None
+    arch: str
+    antialiased: bool
+    filter_size: int | None = None
+
+
+class WeightsInfo(BaseModel):
+    """The weights the network runs with; `untrained` is true for random weights (meaningless predictions)."""
+
+    name: str | None = Field(description="Registry name of the weights; null for random weights")
+    sha256: str
+    untrained: bool
+
+
+class Classification(BaseModel):
+    """The answer to a plain request: the top-k of the center crop."""
+
+    model: ModelInfo
+    weights: WeightsInfo
+    topk: list[Prediction]
+
+
+class ShiftGeometry(BaseModel):
+    """How the views of a shift request were cut (the request's fields without its offsets)."""
+
+    mode: ShiftMode
+    crop_size: int
+    base_size: int
+    resize_size: int
+
+
+class ShiftPrediction(BaseModel):
+    """The top-k of one shifted view."""
+
+    offset: tuple[int, int] = Field(description="(dy, dx) in pixels")
+    topk: list[Prediction]
+
+
+class ShiftClassification(BaseModel):
+    """The answer to a shift request: each view's top-k, in the order of the request's offsets, and the probability
+    of every class that is top-1 at some view, at each view (so a client can follow one class across shifts)."""
+
+    model: ModelInfo
+    weights: WeightsInfo
+    shift: ShiftGeometry
+    shifts: list[ShiftPrediction]
+    class_probabilities: dict[str, list[float]]
+
+    def matches(self, request: ShiftRequest) -> bool:
+        """Whether this answers `request`: same offsets in the same order, each with at least one prediction."""
+        return [tuple(s.offset) for s in self.shifts] == list(request.offsets) and all(s.topk for s in self.shifts)
+
+
+class ErrorBody(BaseModel):
+    """The body of every refused request, from the handler and from the probe service."""
+
+    model_config = ConfigDict(extra="allow")
+    code: ErrorCode
+    message: str

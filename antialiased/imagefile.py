@@ -1,0 +1,216 @@
+"""Image bytes -> the header's facts, or strictly decoded upright 8-bit RGB pixels (torch-free).
+
+Limits are checked on the bytes and on the header before anything is decoded, so a small file that
+declares a huge image (a decompression bomb) is refused cheaply, and `inspect_image` never decodes
+pixels at all. `decode_rgb` refuses truncated or corrupt data instead of filling the missing pixels
+with black or grey: JPEGs are decoded by libjpeg-turbo (simplejpeg) with its warnings treated as
+errors; every other format by Pillow, whose load errors are never swallowed. Whatever the source, the
+result is 8-bit RGB with the EXIF orientation applied: grayscale and palette images are expanded,
+transparency is composited on white, CMYK is converted, 16-bit samples are scaled to 8 bits, and only
+the first frame of an animation is used.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import simplejpeg
+from PIL import Image, UnidentifiedImageError
+
+from antialiased.errors import ApiError, ErrorCode
+
+MAX_IMAGE_BYTES = 20 * 1024 * 1024  # largest accepted file
+MAX_IMAGE_PIXELS = 50_000_000  # largest accepted width * height (a 50-megapixel photo)
+MIN_IMAGE_SIDE = 32  # smallest accepted width and height
+
+# Pillow's names of the accepted formats; its JPEG reader also opens multi-picture JPEGs (format "MPO").
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+JPEG_FORMATS = ("JPEG", "MPO")
+RGB_JPEG_MODES = ("L", "RGB")  # JPEG colour spaces that libjpeg-turbo (and nvJPEG) turn into RGB themselves
+_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+_EXIF_ORIENTATION = 0x0112
+_WHITE = (255, 255, 255, 255)
+# EXIF orientation 1..8 -> (transpose, flip rows, flip columns) that turn the stored image upright.
+ORIENTATION_STEPS: dict[int, tuple[bool, bool, bool]] = {
+    1: (False, False, False),
+    2: (False, False, True),
+    3: (False, True, True),
+    4: (False, True, False),
+    5: (True, False, False),
+    6: (True, False, True),
+    7: (True, True, True),
+    8: (True, True, False),
+}
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What an accepted image may be: at most `max_bytes` and `max_pixels`, both sides at least `min_side`."""
+
+    max_bytes: int = MAX_IMAGE_BYTES
+    max_pixels: int = MAX_IMAGE_PIXELS
+    min_side: int = MIN_IMAGE_SIDE
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What the header says: Pillow's format and mode, the stored size and the EXIF orientation (1..8;
+    1 where the header does not tell, e.g. a PNG whose EXIF comes after its pixels)."""
+
+    format: str
+    mode: str
+    width: int
+    height: int
+    orientation: int = 1
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+    @property
+    def is_rgb_jpeg(self) -> bool:
+        """A JPEG that libjpeg-turbo and nvJPEG decode to RGB directly (grayscale or YCbCr)."""
+        return self.format in JPEG_FORMATS and self.mode in RGB_JPEG_MODES
+
+
+def inspect_image(data: bytes, limits: ImageLimits = ImageLimits()) -> ImageInfo:
+    """Check size, format and declared dimensions from the header only; raise ApiError on any problem."""
+    info, image = _open(data, limits)
+    image.close()
+    return info
+
+
+def decode_rgb(data: bytes, limits: ImageLimits = ImageLimits()) -> np.ndarray:
+    """Decode an image file to upright 8-bit RGB pixels, an (H, W, 3) uint8 array, refusing corrupt data.
+
+    Raises ApiError: empty_body, image_too_large (413), too_many_pixels (413), image_too_small, or
+    invalid_image (not an image, a format other than ACCEPTED_FORMATS, truncated or corrupt data).
+    """
+    info, image = _open(data, limits)
+    try:
+        if info.format in JPEG_FORMATS:
+            pixels, orientation = _decode_jpeg(data, info, image), info.orientation
+        else:
+            pixels = _pillow_rgb(image)
+            orientation = _orientation(image)  # again after loading: a PNG may carry its EXIF after the pixels
+    except (OSError, RuntimeError, ValueError, SyntaxError, struct.error) as error:
+        raise ApiError(
+            ErrorCode.INVALID_IMAGE, f"the {info.format} image cannot be decoded: {_reason(error)}"
+        ) from None
+    finally:
+        image.close()
+    if pixels.shape[:2] != (info.height, info.width):
+        raise ApiError(
+            ErrorCode.INVALID_IMAGE,
+            f"decoded {pixels.shape[:2]} pixels, the header declares {info.height}x{info.width}",
+        )
+    return np.ascontiguousarray(orient_hwc(pixels, orientation))
+
+
+def orient_hwc(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """The upright view of (H, W, C) pixels stored under EXIF `orientation` (see ORIENTATION_STEPS)."""
+    transpose, flip_rows, flip_columns = ORIENTATION_STEPS.get(orientation, ORIENTATION_STEPS[1])
+    if transpose:
+        pixels = pixels.transpose(1, 0, 2)
+    if flip_rows:
+        pixels = pixels[::-1]
+    if flip_columns:
+        pixels = pixels[:, ::-1]
+    return pixels
+
+
+def check_jpeg_structure(data: bytes, info: ImageInfo) -> None:
+    """Refuse a JPEG whose entropy-coded data cannot hold the pixels its header declares, for decoders that
+    fill missing data silently (nvJPEG). Every 8x8 luma block costs at least one bit (its DC code, also in a
+    progressive JPEG), so a complete image needs at least width * height / 64 bits; it must also end with EOI."""
+    minimum_bytes = info.width * info.height // 512
+    if not bytes(data[-1024:]).rstrip(b"\0").endswith(b"\xff\xd9"):
+        raise ApiError(ErrorCode.INVALID_IMAGE, "the JPEG data is truncated: it does not end with an EOI marker")
+    if len(data) < minimum_bytes:
+        raise ApiError(
+            ErrorCode.INVALID_IMAGE,
+            f"the JPEG declares {info.width}x{info.height} pixels but holds only {len(data)} bytes "
+            f"(at least {minimum_bytes} are needed): the data is truncated",
+        )
+
+
+def _open(data: bytes, limits: ImageLimits) -> tuple[ImageInfo, Image.Image]:
+    """Validate the bytes and the header; return the header's facts and the lazily opened image."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise ApiError(ErrorCode.INVALID_IMAGE, f"expected image bytes, got {type(data).__name__}")
+    if len(data) == 0:
+        raise ApiError(ErrorCode.EMPTY_BODY, "the request holds no image bytes")
+    if len(data) > limits.max_bytes:
+        raise ApiError(
+            ErrorCode.IMAGE_TOO_LARGE, f"the image has {len(data)} bytes, more than the {limits.max_bytes} allowed", 413
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except Image.DecompressionBombError as error:
+        raise ApiError(
+            ErrorCode.TOO_MANY_PIXELS, f"{error}; at most {limits.max_pixels} pixels are allowed", 413
+        ) from None
+    except UnidentifiedImageError:
+        raise ApiError(
+            ErrorCode.INVALID_IMAGE, f"not an image in a supported format ({', '.join(ACCEPTED_FORMATS)})"
+        ) from None
+    except (OSError, ValueError, SyntaxError, struct.error) as error:
+        raise ApiError(ErrorCode.INVALID_IMAGE, f"the image header cannot be read: {_reason(error)}") from None
+    width, height = image.size
+    if width * height > limits.max_pixels:
+        image.close()
+        raise ApiError(
+            ErrorCode.TOO_MANY_PIXELS,
+            f"the image declares {width}x{height} pixels, more than the {limits.max_pixels} allowed",
+            413,
+        )
+    if min(width, height) < limits.min_side:
+        image.close()
+        raise ApiError(
+            ErrorCode.IMAGE_TOO_SMALL, f"the image is {width}x{height}; both sides must be at least {limits.min_side}"
+        )
+    # Pillow reads a PNG's EXIF by loading the whole image when the header holds none: not in a header check.
+    orientation = 1 if image.format == "PNG" and "exif" not in image.info else _orientation(image)
+    return ImageInfo(image.format, image.mode, width, height, orientation), image
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+    except Exception:  # a broken EXIF block must not refuse an image whose pixels decoded
+        return 1
+    return orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
+
+
+def _decode_jpeg(data: bytes, info: ImageInfo, image: Image.Image) -> np.ndarray:
+    """libjpeg-turbo, strict: its warnings (premature end of data, corrupt data) are errors, not grey pixels."""
+    if info.mode in RGB_JPEG_MODES:
+        return simplejpeg.decode_jpeg(data, colorspace="RGB", strict=True)
+    # CMYK and YCCK: libjpeg-turbo checks the data (at 1/8 scale, cheaply), Pillow converts the colours.
+    simplejpeg.decode_jpeg(data, colorspace="CMYK", strict=True, min_height=1, min_width=1)
+    return _pillow_rgb(image)
+
+
+def _pillow_rgb(image: Image.Image) -> np.ndarray:
+    """Decode the first frame with Pillow and convert it to 8-bit RGB (H, W, 3)."""
+    image.seek(0)
+    image.load()
+    if image.mode in _SIXTEEN_BIT_MODES:
+        # Pillow's own conversion to "L" clips 16-bit samples at 255 instead of scaling them.
+        samples = np.asarray(image).astype(np.uint32).clip(0, 65535)
+        gray = ((samples + 128) // 257).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=2)
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, _WHITE), rgba)
+    return np.array(image.convert("RGB"))
+
+
+def _reason(error: BaseException) -> str:
+    return " ".join(str(error).split())[:200] or type(error).__name__

@@ -1,0 +1,1 @@
+"""Building TorchServe model archives (.mar): verified weights, the handler and the library, model-config.yaml."""

@@ -1,0 +1,80 @@
+"""The one start-up sequence of `make run` and the TorchServe container: build the archives (warning loudly
+about random weights), start TorchServe, wait until every model answers a real prediction, run until
+TorchServe exits or a stop signal arrives, then stop everything."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from archives.build import DEFAULT_MODELS, BuiltArchive, build_archives, overrides_from_args, untrained_warning
+from servers.torchserve import TorchServe, start_torchserve
+
+
+def build_from_args(args: argparse.Namespace, *, untrained_fallback: bool, progress: bool = True) -> list[BuiltArchive]:
+    """Build the archives that `archives.build.add_serving_options` arguments ask for; print the untrained banner."""
+    built = build_archives(
+        args.store,
+        dict(args.model or DEFAULT_MODELS),
+        weights_dir=args.weights_dir,
+        untrained_fallback=untrained_fallback,
+        overrides=overrides_from_args(args),
+        progress=progress,
+    )
+    for archive in built:
+        print(f"model {archive.name}: {'UNTRAINED random weights' if archive.untrained else archive.weights}")
+    untrained = untrained_names(built)
+    if untrained:
+        print(untrained_warning(untrained), file=sys.stderr, flush=True)
+    return built
+
+
+def untrained_names(built: Sequence[BuiltArchive]) -> list[str]:
+    return [archive.name for archive in built if archive.untrained]
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[None]:
+    """SIGTERM and SIGINT raise KeyboardInterrupt (a shell that starts us in the background ignores SIGINT)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def serving(
+    store: Path, built: Sequence[BuiltArchive], workdir: Path, stop_timeout_s: float, **start: Any
+) -> Iterator[TorchServe]:
+    """TorchServe serving `built`, ready (every model answered a real prediction); stopped on exit."""
+    server = start_torchserve(store, [archive.name for archive in built], workdir, **start)
+    try:
+        print("waiting until every model answers a real prediction ...", flush=True)
+        server.wait_until_ready()
+        yield server
+    finally:
+        print("stopping ...", flush=True)
+        server.stop(stop_timeout_s)
+
+
+def run_until_exit(server: TorchServe) -> int:
+    """Wait until TorchServe exits (its exit status) or a stop signal arrives (0)."""
+    try:
+        while server.running():
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        return 0
+    print(f"error: TorchServe exited with status {server.process.returncode}", file=sys.stderr)
+    return 1

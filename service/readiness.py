@@ -1,0 +1,140 @@
+"""Readiness without blocking: a background monitor keeps, per model, the outcome of its latest predictions.
+
+Every `ready_interval_s` the monitor reads each model's worker states from TorchServe's management API (when
+it is reachable: loopback deployments such as `make run`), and asks each model that has not answered a real
+request lately to classify the readiness image (within `ready_timeout_s`). Real requests report their
+outcome too. /readyz answers at once from what the monitor saw; a model is ready when
+
+- with worker states: a worker is READY, a prediction has succeeded, and the latest outcome is not a failure
+  (a timeout while a worker is READY is a busy model, not a failing one);
+- without them: a prediction succeeded within `ready_max_age_s` and the latest outcome is not a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from antialiased.contract import Prediction, WeightsInfo
+from antialiased.errors import ApiError, ErrorCode
+from servers.readiness import readiness_image
+from servers.torchserve_config import api_headers
+from service.settings import Settings
+from service.torchserve import TorchServeClient
+
+log = logging.getLogger(__name__)
+READY_WORKER = "READY"  # a worker's status in TorchServe's management API once its model is loaded
+
+
+@dataclass
+class ModelState:
+    """What the monitor knows of one model (times from time.monotonic())."""
+
+    last_ok: float | None = None
+    last_failure: float | None = None
+    problem: str | None = "not checked yet"
+    workers: list[str] | None = None  # worker states from the management API, when reachable
+    # From the monitor's last successful readiness prediction: its time, the weights served, the top-1.
+    ms: float | None = None
+    weights: WeightsInfo | None = None
+    top1: Prediction | None = None
+
+    def ready(self, now: float, max_age_s: float) -> bool:
+        failing = self.last_failure is not None and (self.last_ok is None or self.last_failure > self.last_ok)
+        if self.last_ok is None or failing:
+            return False
+        if self.workers is not None:
+            return READY_WORKER in self.workers
+        return now - self.last_ok <= max_age_s
+
+    def report(self, now: float, max_age_s: float) -> dict[str, Any]:
+        age = None if self.last_ok is None else round(now - self.last_ok, 1)
+        return {
+            "ready": self.ready(now, max_age_s),
+            "last_prediction_age_s": age,
+            "problem": self.problem,
+            "workers": self.workers,
+            "ms": self.ms,
+            "weights": self.weights.model_dump() if self.weights else None,
+            "top1": self.top1.model_dump() if self.top1 else None,
+        }
+
+
+class ReadinessMonitor:
+    """Keeps `ModelState`s fresh in the background; `observe` records the outcome of real predictions too."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self.states = {model: ModelState() for model in settings.models}
+        self._task: asyncio.Task | None = None
+
+    def observe(self, model: str, error: ApiError | None) -> None:
+        """Record a prediction's outcome: success (no error) or TorchServe's failure (a real request's or ours)."""
+        state = self.states.get(model)
+        if state is None:
+            return
+        now = time.monotonic()
+        if error is None:
+            state.last_ok, state.problem = now, None
+            return
+        state.problem = f"{error.code}: {error.message}"
+        busy = (
+            error.code == ErrorCode.TORCHSERVE_TIMEOUT and state.workers is not None and READY_WORKER in state.workers
+        )
+        if not busy:
+            state.last_failure = now
+
+    def report(self) -> tuple[bool, dict[str, dict[str, Any]]]:
+        """Whether every model is ready, and each model's state."""
+        now, max_age = time.monotonic(), self._settings.ready_max_age_s
+        models = {name: state.report(now, max_age) for name, state in self.states.items()}
+        return all(model["ready"] for model in models.values()), models
+
+    def start(self, client: TorchServeClient) -> None:
+        """Check in the background with `client` (whose observer should be `self.observe`)."""
+        self._task = asyncio.create_task(self._run(client), name="readiness-monitor")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self, client: TorchServeClient) -> None:
+        async with httpx.AsyncClient(timeout=self._settings.ready_timeout_s) as management:
+            while True:
+                await asyncio.gather(*(self._check(model, client, management) for model in self.states))
+                await asyncio.sleep(self._settings.ready_interval_s)
+
+    async def _check(self, model: str, client: TorchServeClient, management: httpx.AsyncClient) -> None:
+        state = self.states[model]
+        if self._settings.torchserve_management_url:
+            state.workers = await self._worker_states(model, management)
+        recent = state.last_ok is not None and time.monotonic() - state.last_ok < self._settings.ready_interval_s
+        if recent and state.weights is not None:
+            return  # a real request just succeeded: no need to add a prediction of our own
+        start = time.perf_counter()
+        with contextlib.suppress(ApiError):  # the client reports the outcome to `observe`
+            timeout_s = self._settings.ready_timeout_s
+            answer = await client.classify(model, readiness_image(), topk=1, timeout_s=timeout_s, purpose="readiness")
+            state.ms = round((time.perf_counter() - start) * 1000, 1)
+            state.weights, state.top1 = answer.weights, answer.topk[0]
+
+    async def _worker_states(self, model: str, management: httpx.AsyncClient) -> list[str] | None:
+        """The states of `model`'s workers from TorchServe's management API; None when it cannot be read."""
+        try:
+            response = await management.get(
+                f"{self._settings.torchserve_management_url}/models/{model}",
+                headers=api_headers(self._settings.torchserve_key_file, "management"),
+            )
+            response.raise_for_status()
+            return [worker["status"] for entry in response.json() for worker in entry.get("workers", [])]
+        except (httpx.HTTPError, OSError, ValueError, KeyError, TypeError) as error:
+            log.warning("cannot read the workers of %s from the management API: %r", model, error)
+            return None
