@@ -30,6 +30,7 @@ from model_store.server_config import Ports, resolve_token_auth, write_server_co
 
 READY_TIMEOUT_S = 300.0
 STOP_TIMEOUT_S = 30.0
+JAVA_MISSING = "TorchServe needs Java 17: install it (openjdk-17-jre-headless) or set JAVA_HOME"
 
 
 class TorchServeError(RuntimeError):
@@ -120,6 +121,12 @@ class TorchServe:
         self.stop()
 
 
+def java_available() -> bool:
+    """Whether TorchServe's launcher finds a Java: $JAVA_HOME/bin/java, or java on the PATH."""
+    java_home = os.environ.get("JAVA_HOME")
+    return Path(java_home, "bin", "java").is_file() if java_home else shutil.which("java") is not None
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that is free on `host` right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -150,14 +157,16 @@ def start_torchserve(
     ports: Ports | None = None,
     token_auth: bool | None = None,
     metrics_host: str = "127.0.0.1",
+    number_of_gpu: int | None = None,
     log_file: Path | None = None,
 ) -> TorchServe:
     """Start TorchServe (foreground, own process group) serving `models` of `model_store`; do not wait.
 
     Output goes to `log_file` when given, else to this process's stdout. Call `wait_until_ready`.
+    `number_of_gpu`: see `write_server_config`.
     """
-    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
-        raise TorchServeError("TorchServe needs Java 17: install it (openjdk-17-jre-headless) or set JAVA_HOME")
+    if not java_available():
+        raise TorchServeError(JAVA_MISSING)
     ports = ports or free_ports()
     workdir = Path(workdir).resolve()
     for sub in ("tmp", "logs"):
@@ -170,6 +179,7 @@ def start_torchserve(
         ports=ports,
         token_auth=token_auth,
         metrics_host=metrics_host,
+        number_of_gpu=number_of_gpu,
     )
     env = {
         **os.environ,
