@@ -1,9 +1,10 @@
 """Forward throughput of the antialiased ResNet50 against torchvision's ResNet50, in one run on the same inputs.
 
-Prints each variant's median forward time per batch, its images/s, its time as a ratio to torchvision
-eager (the baseline on the CPU) and its throughput as a ratio to torchvision prepared (the fair baseline
-when both are optimised: the issue's goal is ours prepared >= 0.8x). Eager variants compute in float32;
-prepared ones (batch norm folded, channels_last) use `--precision` autocast on CUDA, float32 on the CPU.
+Prints each variant's median forward time per batch and its images/s as it is measured, then its time as
+a ratio to torchvision eager (the baseline on the CPU) and its throughput as a ratio to torchvision
+prepared (the fair baseline when both are optimised: the goal is ours prepared >= 0.8x). Eager variants
+compute in float32; prepared ones (batch norm folded, channels_last) use `--precision` autocast on CUDA,
+float32 on the CPU.
 Usage: make bench   (or: python -m benchmarks.bench_model --batch 8 --repeats 10 [--compile]
                      [--device cuda --batch 256 --precision bfloat16] [--json results.json])
 """
@@ -83,14 +84,15 @@ def main() -> None:
         for name, (model, inp) in timed.items():
             seconds = median_seconds(lambda m=model, i=inp: m(i), repeats=args.repeats, device=device)
             rows.append({"name": name, "ms": seconds * 1e3, "images_per_second": args.batch / seconds})
+            print(f"{name:40s} {seconds * 1e3:8.1f} ms {args.batch / seconds:9.1f} images/s", flush=True)
     baseline, prepared = (next(row for row in rows if row["name"] == name) for name in (BASELINE, PREPARED_BASELINE))
+    print(f"{'':40s} time / torchvision eager   throughput / torchvision prepared")
     for row in rows:
         row["time_vs_torchvision_eager"] = row["ms"] / baseline["ms"]
         row["throughput_vs_torchvision_prepared"] = row["images_per_second"] / prepared["images_per_second"]
         print(
-            f"{row['name']:40s} {row['ms']:8.1f} ms {row['images_per_second']:9.1f} images/s  "
-            f"{row['time_vs_torchvision_eager']:5.2f}x torchvision eager time  "
-            f"{row['throughput_vs_torchvision_prepared']:5.2f}x torchvision prepared throughput"
+            f"{row['name']:40s} {row['time_vs_torchvision_eager']:23.2f}x "
+            f"{row['throughput_vs_torchvision_prepared']:36.2f}x"
         )
     if args.json:
         config = {"batch": args.batch, "size": args.size, "device": describe_device(device), "precision": precision,

@@ -14,6 +14,7 @@ from tests.serving.helpers import PHOTOS, encode, photo, reference_network, refe
 pytestmark = [pytest.mark.gpu, pytest.mark.serving]
 
 # A worker that gets no GPU id fails to load with device 'cuda' instead of falling back to the CPU.
+READY_TIMEOUT_S = 120  # a worker that cannot load keeps restarting: fail within the GPU check's time
 OVERRIDES = {"minWorkers": 1, "maxWorkers": 1, "handler": {"device": "cuda", "precision": "bfloat16"}}
 
 
@@ -32,7 +33,7 @@ def test_torchserve_worker_runs_on_the_gpu_and_matches_the_cpu_float32_model(
         pytest.skip(JAVA_MISSING)
     log = tmp_path / "torchserve.out"
     with start_torchserve(store, [LPF_MODEL], tmp_path / "ts", number_of_gpu=1, log_file=log) as server:
-        server.wait_until_ready()
+        server.wait_until_ready(READY_TIMEOUT_S)
         (description,) = httpx.get(f"{server.management_url}/models/{LPF_MODEL}", timeout=10).json()
         assert [worker["gpu"] for worker in description["workers"]] == [True], description
         worst = 0.0
