@@ -249,49 +249,30 @@ def markdown(report: dict[str, Any]) -> str:
             [(g["goal"], g["figure"] or "not measured", _met(g["met"])) for g in report["goals"]],
         ),
     ]
-    sections = report["sections"]
-    if "results" in sections.get("model", {}):
-        results = sections["model"]["results"]
-        lines += [
-            "",
-            f"## {sections['model']['title']}",
-            "",
-            _config_line(results["config"]),
-            "",
-            *_table(
-                ("variant", "ms / batch", "images/s", "x torchvision prepared"),
-                [
-                    (
-                        r["name"],
-                        f"{r['ms']:.1f}",
-                        f"{r['images_per_second']:.0f}",
-                        f"{r['throughput_vs_torchvision_prepared']:.2f}",
-                    )
-                    for r in results["rows"]
-                ],
-            ),
-        ]
-    if "results" in sections.get("serve", {}):
-        results = sections["serve"]["results"]
-        rows = [tuple(_number(key, value) for key, value in row.items()) for row in results["rows"]]
-        header = tuple(results["rows"][0]) if results["rows"] else ("no rows",)
-        lines += [
-            "",
-            f"## {sections['serve']['title']}",
-            "",
-            _config_line(results["config"]),
-            "",
-            *_table(header, rows),
-        ]
-    if "results" in sections.get("tests", {}):
-        tests = sections["tests"]["results"]
-        lines += [
-            "",
-            f"## {sections['tests']['title']}",
-            "",
-            *_table(("test", "outcome", "figures or message"), [(t["test"], t["outcome"], _figures(t)) for t in tests]),
-        ]
+    renderers = {"model": _model_lines, "serve": _serve_lines, "tests": _tests_lines}
+    for name, section in report["sections"].items():
+        if "results" in section:
+            lines += ["", f"## {section['title']}", "", *renderers[name](section["results"])]
     return "\n".join(lines) + "\n"
+
+
+def _model_lines(results: dict[str, Any]) -> list[str]:
+    rows = [
+        (r["name"], f"{r['ms']:.1f}", f"{r['images_per_second']:.0f}", f"{r['throughput_vs_torchvision_prepared']:.2f}")
+        for r in results["rows"]
+    ]
+    header = ("variant", "ms / batch", "images/s", "x torchvision prepared")
+    return [_config_line(results["config"]), "", *_table(header, rows)]
+
+
+def _serve_lines(results: dict[str, Any]) -> list[str]:
+    rows = [tuple(_number(key, value) for key, value in row.items()) for row in results["rows"]]
+    header = tuple(results["rows"][0]) if results["rows"] else ("no rows",)
+    return [_config_line(results["config"]), "", *_table(header, rows)]
+
+
+def _tests_lines(results: list[dict[str, Any]]) -> list[str]:
+    return _table(("test", "outcome", "figures or message"), [(t["test"], t["outcome"], _figures(t)) for t in results])
 
 
 def _table(header: tuple[str, ...], rows: list) -> list[str]:
