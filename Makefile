@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: setup setup-dev run test lint bench bench-serve bench-probe clean
+.PHONY: setup setup-dev run test lint bench bench-serve bench-probe gpu-check gpu-bundle clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,17 @@ bench-serve: setup-dev
 ## Latency of a 32-shift /v1/stability probe against one in-process forward of the same crops.
 bench-probe: setup-dev
 	$(PY) -m benchmarks.bench_probe
+
+## Everything GPU-specific in one run: the tests marked gpu and the CUDA benchmarks, written to
+## build/gpu-check/results.json and results.md (and $$OUT when set). Without CUDA it marks them skipped.
+## On an offline GPU machine: make gpu-check GPU_BUNDLE=build/gpu-bundle (see the README's "GPU check").
+GPU_BUNDLE ?=
+gpu-check: $(if $(GPU_BUNDLE),,setup-dev)
+	GPU_BUNDLE=$(GPU_BUNDLE) bash scripts/gpu-check.sh
+
+## TorchServe and a Java runtime for an offline GPU machine: build/gpu-bundle/gpu-bundle.tar.xz.
+gpu-bundle: setup-dev
+	$(PY) -m scripts.gpu_bundle
 
 clean:
 	rm -rf build

@@ -28,6 +28,7 @@ from servers.torchserve_config import KEY_FILE, Ports, api_headers, resolve_toke
 
 READY_TIMEOUT_S = 300.0
 STOP_TIMEOUT_S = 30.0
+JAVA_MISSING = "TorchServe needs Java 17: install it (openjdk-17-jre-headless) or set JAVA_HOME"
 
 
 class TorchServeError(RuntimeError):
@@ -120,6 +121,12 @@ class TorchServe:
         self.stop()
 
 
+def java_available() -> bool:
+    """Whether TorchServe's launcher finds a Java: $JAVA_HOME/bin/java, or java on the PATH."""
+    java_home = os.environ.get("JAVA_HOME")
+    return Path(java_home, "bin", "java").is_file() if java_home else shutil.which("java") is not None
+
+
 def free_ports() -> Ports:
     """Free ports for every listener of one instance."""
     return Ports(*(free_port() for _ in range(5)), worker=free_port())
@@ -134,14 +141,16 @@ def start_torchserve(
     ports: Ports | None = None,
     token_auth: bool | None = None,
     metrics_host: str = "127.0.0.1",
+    number_of_gpu: int | None = None,
     log_file: Path | None = None,
 ) -> TorchServe:
     """Start TorchServe (foreground, own process group) serving `models` of `model_store`; do not wait.
 
     Output goes to `log_file` when given, else to this process's stdout. Call `wait_until_ready`.
+    `number_of_gpu`: see `write_server_config`.
     """
-    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
-        raise TorchServeError("TorchServe needs Java 17: install it (openjdk-17-jre-headless) or set JAVA_HOME")
+    if not java_available():
+        raise TorchServeError(JAVA_MISSING)
     ports = ports or free_ports()
     workdir = Path(workdir).resolve()
     for sub in ("tmp", "logs"):
@@ -154,6 +163,7 @@ def start_torchserve(
         ports=ports,
         token_auth=token_auth,
         metrics_host=metrics_host,
+        number_of_gpu=number_of_gpu,
     )
     env = {
         **os.environ,

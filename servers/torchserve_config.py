@@ -62,8 +62,12 @@ def write_server_config(
     token_auth: bool | None = None,
     metrics_host: str = "127.0.0.1",
     job_queue_size: int = JOB_QUEUE_SIZE,
+    number_of_gpu: int | None = None,
 ) -> Path:
     """Write config.properties for `models` of `model_store` (archives `<name>.mar`) to `path`.
+
+    `number_of_gpu` caps the GPUs whose ids TorchServe hands to workers (round robin); None leaves
+    TorchServe's own count: the GPUs that CUDA_VISIBLE_DEVICES or nvidia-smi list.
 
     Token authorization defaults to on exactly when the inference address is not loopback: on
     127.0.0.1 only this machine can call it, so requests need no key; on any other address every
@@ -92,6 +96,9 @@ def write_server_config(
         max_request_size=MAX_REQUEST_SIZE,
         max_response_size=MAX_RESPONSE_SIZE,
         job_queue_size=job_queue_size,
+        number_of_gpu="# number_of_gpu: not set, every GPU counted"
+        if number_of_gpu is None
+        else f"number_of_gpu={number_of_gpu}",
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)

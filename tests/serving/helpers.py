@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import struct
 import zlib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+import ts
 from PIL import Image
 from skimage import data
+from ts.context import Context, RequestProcessor
+from ts.metrics.metric_cache_yaml_impl import MetricsCacheYamlImpl
 
 from antialiased.images import decode_image
 from antialiased.shifts import ShiftRequest
 from antialiased.transforms import preprocess, shifted_views
+from antialiased.weights import sha256_file
 from antialiased.weights.load import load_weights
+from archives.archive import model_config
+from handlers.image_classifier import ImageClassifier
 from tests.served_models import NETWORK_BUILDERS
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")  # real photographs of scikit-image's data set
@@ -48,6 +57,37 @@ def reference_probabilities(model: torch.nn.Module, image_bytes: bytes, shifts: 
     image = decode_image(image_bytes)
     batch = preprocess(image).unsqueeze(0) if shifts is None else shifted_views(image, shifts)
     return model(batch).softmax(dim=1)
+
+
+def handler_context(
+    name: str,
+    checkpoint: Path,
+    spec: Mapping[str, Any],
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    sha256: str | None = None,
+    gpu_id: int | None = None,
+) -> Context:
+    """TorchServe's own Context, as a worker builds it, for a handler serving `checkpoint` (network `spec`)."""
+    weights = {"name": None, "sha256": sha256 or sha256_file(checkpoint), "untrained": True}
+    config = model_config(spec, weights, overrides)
+    manifest = {"model": {"modelName": name, "serializedFile": checkpoint.name, "modelVersion": "1.0"}}
+    cache = MetricsCacheYamlImpl(config_file_path=str(Path(ts.__file__).parent / "configs" / "metrics.yaml"))
+    cache.initialize_cache()
+    return Context(name, str(checkpoint.parent), manifest, 8, gpu_id, ts.__version__, metrics=cache,
+                   model_yaml_config=config)  # fmt: skip
+
+
+def handle_batch(
+    handler: ImageClassifier, context: Context, rows: list[dict], headers: list[dict] | None = None
+) -> list[tuple[int, dict]]:
+    """Run one batch the way TorchServe's worker does; return (status, answer) per request."""
+    context.request_ids = {index: f"request-{index}" for index in range(len(rows))}
+    context.request_processor = [RequestProcessor(h) for h in headers or [{} for _ in rows]]
+    context.metrics.request_ids = context.request_ids
+    answers = handler.handle(rows, context)
+    assert len(answers) == len(rows)
+    return [(context.get_response_status(i)[0], json.loads(answer)) for i, answer in enumerate(answers)]
 
 
 def png_16bit(samples: np.ndarray) -> bytes:

@@ -10,10 +10,8 @@ from pathlib import Path
 
 import pytest
 import torch
-import ts
 import yaml
-from ts.context import Context, RequestProcessor
-from ts.metrics.metric_cache_yaml_impl import MetricsCacheYamlImpl
+from ts.context import Context
 
 from antialiased import contract, imagefile
 from antialiased.models import create_model
@@ -26,9 +24,8 @@ from handlers.model import load_prepared_model, select_device
 from handlers.settings import HandlerSettings, SettingsError
 from tests.models.circular_invariant import CircularInvariant
 from tests.models.circular_invariant import model_spec as circular_spec
-from tests.serving.helpers import encode, photo
+from tests.serving.helpers import encode, handle_batch, handler_context, photo
 
-METRICS_YAML = Path(ts.__file__).parent / "configs" / "metrics.yaml"
 SPEC = {**circular_spec(), "builder": "tests.models.circular_invariant:CircularInvariant"}
 
 
@@ -52,13 +49,8 @@ def checkpoint(tmp_path_factory) -> Path:
 
 
 def _context(checkpoint: Path, overrides: dict | None = None, sha256: str | None = None) -> Context:
-    weights = {"name": None, "sha256": sha256 or sha256_file(checkpoint), "untrained": True}
-    config = model_config(SPEC, weights, {"handler": {"device": "cpu"}, **(overrides or {})})
-    manifest = {"model": {"modelName": "circular", "serializedFile": checkpoint.name, "modelVersion": "1.0"}}
-    cache = MetricsCacheYamlImpl(config_file_path=str(METRICS_YAML))
-    cache.initialize_cache()
-    return Context("circular", str(checkpoint.parent), manifest, 8, None, ts.__version__, metrics=cache,
-                   model_yaml_config=config)  # fmt: skip
+    overrides = {"handler": {"device": "cpu"}, **(overrides or {})}
+    return handler_context("circular", checkpoint, SPEC, overrides, sha256=sha256)
 
 
 def _handler(context: Context) -> tuple[ImageClassifier, ForwardCounter]:
@@ -66,16 +58,6 @@ def _handler(context: Context) -> tuple[ImageClassifier, ForwardCounter]:
     handler.initialize(context)
     handler.model = counter = ForwardCounter(handler.model)
     return handler, counter
-
-
-def _handle(handler: ImageClassifier, context: Context, rows: list[dict], headers: list[dict] | None = None):
-    """Run one batch the way TorchServe's worker does; return (status, answer) per request."""
-    context.request_ids = {index: f"request-{index}" for index in range(len(rows))}
-    context.request_processor = [RequestProcessor(h) for h in headers or [{} for _ in rows]]
-    context.metrics.request_ids = context.request_ids
-    answers = handler.handle(rows, context)
-    assert len(answers) == len(rows)
-    return [(context.get_response_status(i)[0], json.loads(answer)) for i, answer in enumerate(answers)]
 
 
 def test_a_mixed_batch_runs_in_one_forward_pass_and_each_request_gets_its_own_answer(checkpoint):
@@ -90,7 +72,7 @@ def test_a_mixed_batch_runs_in_one_forward_pass_and_each_request_gets_its_own_an
         {"data": bytearray(image), "shifts": json.dumps(shifts.to_json())},
         {"data": bytearray(image), "topk": "99"},
     ]
-    results = _handle(handler, context, rows)
+    results = handle_batch(handler, context, rows)
     assert [status for status, _ in results] == [200, 400, 200, 200, 400]
     assert counter.batch_sizes == [1 + 1 + 3]  # every view of the batch in one forward pass
     (_, plain), (_, bad), (_, top2), (_, shifted), (_, bad_topk) = results
@@ -103,7 +85,7 @@ def test_a_mixed_batch_runs_in_one_forward_pass_and_each_request_gets_its_own_an
 def test_topk_header_applies_to_a_raw_body(checkpoint):
     context = _context(checkpoint)
     handler, _ = _handler(context)
-    results = _handle(handler, context, [{"body": bytearray(encode(photo("coffee")))}], [{"X-TopK": "7"}])
+    results = handle_batch(handler, context, [{"body": bytearray(encode(photo("coffee")))}], [{"X-TopK": "7"}])
     assert results[0][0] == 200 and len(results[0][1]["topk"]) == 7
 
 
@@ -114,7 +96,7 @@ def test_views_beyond_the_forward_limit_run_in_chunks_with_the_same_result(check
     whole, whole_counter = _handler(whole_context)
     chunked_context = _context(checkpoint, {"handler": {"limits": {"max_images_per_forward": 3}}})
     chunked, chunked_counter = _handler(chunked_context)
-    expected, got = _handle(whole, whole_context, rows), _handle(chunked, chunked_context, rows)
+    expected, got = handle_batch(whole, whole_context, rows), handle_batch(chunked, chunked_context, rows)
     assert whole_counter.batch_sizes == [7] and chunked_counter.batch_sizes == [3, 3, 1]
     for a, b in zip(expected[0][1]["shifts"], got[0][1]["shifts"], strict=True):
         assert [t["index"] for t in a["topk"]] == [t["index"] for t in b["topk"]]
@@ -126,7 +108,8 @@ def test_configured_limits_are_applied(checkpoint):
     handler, _ = _handler(context)
     small = encode(photo("coffee")[:100, :100])
     three = json.dumps(ShiftRequest(offsets=((0, 0), (1, 1), (2, 2))).to_json())
-    results = _handle(handler, context, [{"data": bytearray(small), "shifts": three}, {"body": bytearray(200_000)}])
+    rows = [{"data": bytearray(small), "shifts": three}, {"body": bytearray(200_000)}]
+    results = handle_batch(handler, context, rows)
     assert [(status, answer["code"]) for status, answer in results] == [
         (400, "bad_shift_request"),
         (413, "image_too_large"),
@@ -140,7 +123,7 @@ def test_requests_beyond_the_batch_view_budget_are_told_to_retry(checkpoint):
     three = json.dumps(ShiftRequest(offsets=((0, 0), (1, 1), (2, 2))).to_json())
     rows = [{"data": image, "shifts": three}, {"data": image, "shifts": three}, {"data": image, "shifts": three},
             {"body": image}]  # fmt: skip
-    results = _handle(handler, context, rows)
+    results = handle_batch(handler, context, rows)
     assert [status for status, _ in results] == [200, 200, 503, 200]
     assert results[2][1]["code"] == "overloaded" and context.get_response_headers(2)["Retry-After"] == "1"
     assert counter.batch_sizes == [3 + 3 + 1]
@@ -156,7 +139,7 @@ def test_requests_beyond_the_batch_pixel_budget_are_told_to_retry_without_being_
     decoded: list[bytes] = []
     decode = image_classifier.decode_images
     monkeypatch.setattr(image_classifier, "decode_images", lambda datas, *a: decode(decoded.extend(datas) or datas, *a))
-    results = _handle(handler, context, [{"body": large}, {"body": large}, {"body": small}, {"body": large}])
+    results = handle_batch(handler, context, [{"body": large}, {"body": large}, {"body": small}, {"body": large}])
     assert [status for status, _ in results] == [200, 503, 200, 503]
     assert all(results[i][1]["code"] == "overloaded" for i in (1, 3))
     assert context.get_response_headers(1)["Retry-After"] == "1"
@@ -169,7 +152,7 @@ def test_reduced_precision_setting_keeps_float32_on_the_cpu(checkpoint):
     answers = []
     for precision in ("float32", "bfloat16"):
         context = _context(checkpoint, {"handler": {"precision": precision}})
-        answers.append(_handle(_handler(context)[0], context, rows)[0][1]["topk"])
+        answers.append(handle_batch(_handler(context)[0], context, rows)[0][1]["topk"])
     assert answers[0] == answers[1]
 
 

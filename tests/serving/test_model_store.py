@@ -91,6 +91,15 @@ def test_token_authorization_is_on_when_inference_leaves_loopback(tmp_path):
         assert properties["management_address"] == "http://127.0.0.1:8081"
 
 
+def test_number_of_gpu_is_set_only_when_given(tmp_path):
+    default = _properties(write_server_config(tmp_path / "a.properties", model_store=tmp_path, models=["a"]))
+    capped = _properties(
+        write_server_config(tmp_path / "b.properties", model_store=tmp_path, models=["a"], number_of_gpu=1)
+    )
+    assert "number_of_gpu" not in default  # TorchServe counts the GPUs itself
+    assert capped["number_of_gpu"] == "1"
+
+
 @pytest.mark.serving
 @pytest.mark.slow
 def test_model_registration_is_refused(torchserve):
