@@ -209,7 +209,7 @@ def _pillow_rgb(image: Image.Image) -> np.ndarray:
     if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
         rgba = image.convert("RGBA")
         image = Image.alpha_composite(Image.new("RGBA", rgba.size, _WHITE), rgba)
-    return np.array(image.convert("RGB"))
+    return np.array(image if image.mode == "RGB" else image.convert("RGB"))  # convert copies even RGB
 
 
 def _reason(error: BaseException) -> str:
