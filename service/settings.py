@@ -9,7 +9,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from antialiased.contract import MAX_TOPK
-from antialiased.imagefile import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE, ImageLimits
+from antialiased.imagefile import MAX_ASPECT_RATIO, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE, ImageLimits
 from servers.defaults import DEFAULT_MODELS
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(MAX_IMAGE_BYTES, ge=1)
     max_pixels: int = Field(MAX_IMAGE_PIXELS, ge=1)
     min_image_side: int = Field(MIN_IMAGE_SIDE, ge=1)
+    max_aspect_ratio: int = Field(MAX_ASPECT_RATIO, ge=1)
     max_shifts: int = Field(289, ge=1, description="Distinct shifts per probe (289: a 17x17 grid).")
     max_top_k: int = Field(MAX_TOPK, ge=5, le=MAX_TOPK, description="At most the handler's max top-k.")
     max_compare_models: int = Field(4, ge=1)
@@ -87,4 +88,4 @@ class Settings(BaseSettings):
 
     @property
     def image_limits(self) -> ImageLimits:
-        return ImageLimits(self.max_upload_bytes, self.max_pixels, self.min_image_side)
+        return ImageLimits(self.max_upload_bytes, self.max_pixels, self.min_image_side, self.max_aspect_ratio)
