@@ -29,7 +29,7 @@ _IMAGE_BODY: dict[str, Any] = {
         "description": "The image: raw bytes as the body, or multipart with the file in field `image`. Parameters go "
         "in the query string (with multipart they may also be form fields, but not both).",
         "content": {
-            "multipart/form-data": {"schema": MULTIPART_SCHEMA},
+            "multipart/form-data": {"schema": MULTIPART_SCHEMA, "encoding": {"image": {"contentType": "image/*"}}},
             "image/*": {"schema": {"type": "string", "format": "binary"}},
         },
     }
