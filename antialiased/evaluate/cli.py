@@ -12,6 +12,7 @@ from pathlib import Path
 
 from antialiased.errors import InputError
 from antialiased.evaluate.data import DataError
+from antialiased.evaluate.engines.endpoint import EndpointError
 from antialiased.evaluate.models import ModelSpecError
 from antialiased.evaluate.plans import MEASURES, MODES, Protocol
 from antialiased.evaluate.run import (
@@ -27,7 +28,16 @@ from antialiased.evaluate.summary import FIGURES
 from antialiased.weights import WeightsError
 
 DEFAULT_OUT = Path("build/evaluation")
-_USER_ERRORS = (DataError, ModelSpecError, ClassMismatchError, RunDirectoryError, WeightsError, InputError, ValueError)
+_USER_ERRORS = (
+    DataError,
+    EndpointError,
+    ModelSpecError,
+    ClassMismatchError,
+    RunDirectoryError,
+    WeightsError,
+    InputError,
+    ValueError,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -126,6 +136,12 @@ def config_from_args(args: argparse.Namespace) -> EvaluationConfig:
         ray=RayOptions(args.ray_address, args.ray_actors, args.ray_cpus_per_actor, args.ray_gpus_per_actor),
         endpoint=EndpointOptions(args.endpoint or "", args.concurrency, args.retries),
     )
+
+
+def _estimate(e: dict, sign: str = "") -> str:
+    if e["value"] is None:
+        return "unknown"
+    return f"{e['value']:{sign}8.3f}  [{e['ci_low']:{sign}.3f}, {e['ci_high']:{sign}.3f}]"
 
 
 def _print_summary(results: dict, out: Path) -> None:

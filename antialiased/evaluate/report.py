@@ -25,7 +25,7 @@ code { background: #f3f3f3; padding: 0 0.2rem; }
 
 
 def _estimate(estimate: dict[str, Any] | None) -> str:
-    if estimate is None:
+    if estimate is None or estimate["value"] is None:
         return "–"
     return f'{estimate["value"]:.2f} <span class="ci">[{estimate["ci_low"]:.2f}, {estimate["ci_high"]:.2f}]</span>'
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import torch
 from tqdm import tqdm
 
 from antialiased.evaluate import plots
@@ -81,7 +82,7 @@ def evaluate(config: EvaluationConfig) -> dict[str, Any]:
     dataset = discover(config.data, label_map=label_map, ground_truth=config.ground_truth).limited(config.limit)
     served = config.engine == "endpoint"
     sources = unique_names([parse_model_spec(spec, served=served) for spec in config.models])
-    device = resolve_device("cpu" if served else config.device)
+    device = _device(config)
     precision = "served" if served else resolve_precision(config.precision, device)
     loaded = [] if served else [load_model(source) for source in sources]
     _check_classes(dataset, loaded)
@@ -99,6 +100,15 @@ def evaluate(config: EvaluationConfig) -> dict[str, Any]:
     if engine is not None:
         _run_engine(engine, items, dataset, sources, store, pending, images, config.quiet)
     return _finish(config, dataset, sources, loaded, store, engine, device, precision)
+
+
+def _device(config: EvaluationConfig) -> torch.device:
+    """Where the models run: this machine's device; for Ray, the actors' (a GPU when they are given one)."""
+    if config.engine == "endpoint":
+        return torch.device("cpu")  # nothing runs here; the served model's precision is the server's
+    if config.engine == "ray":
+        return torch.device("cuda" if config.ray.gpus_per_actor > 0 else "cpu")
+    return resolve_device(config.device)
 
 
 def _check_classes(dataset: Dataset, models: list[LoadedModel]) -> None:

@@ -28,6 +28,12 @@ class ViewScores:
     p_true: list[float]
     p_other: list[float]
 
+    @staticmethod
+    def join(parts: list[ViewScores]) -> ViewScores:
+        """The scores of consecutive groups of views (e.g. the crop then the circular request), as one."""
+        fields = ViewScores.__dataclass_fields__
+        return ViewScores(*([value for part in parts for value in getattr(part, name)] for name in fields))
+
 
 def cut_views(image: torch.Tensor, plan: ImagePlan) -> torch.Tensor:
     """All views of `plan` from one decoded uint8 image (3, H, W), normalised, in plan order."""

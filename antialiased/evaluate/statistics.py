@@ -31,8 +31,13 @@ class Estimate:
     high: float
     n: int
 
-    def to_json(self) -> dict[str, float | int]:
-        return {"value": self.value, "ci_low": self.low, "ci_high": self.high, "n": self.n}
+    def to_json(self) -> dict[str, float | int | None]:
+        """value, ci_low, ci_high (None when unknown, e.g. p(true class) a served model did not report), n."""
+        known = {
+            k: None if math.isnan(v) else v
+            for k, v in (("value", self.value), ("ci_low", self.low), ("ci_high", self.high))
+        }
+        return {**known, "n": self.n}
 
     def excludes_zero(self) -> bool:
         return self.low > 0 or self.high < 0
@@ -42,8 +47,8 @@ def mean_estimate(values: np.ndarray) -> Estimate:
     """Mean of per-image values in [0, 1], in percent, with its 95% interval (see the module docstring)."""
     values = np.asarray(values, dtype=np.float64)
     n = len(values)
-    if n == 0:
-        return Estimate(math.nan, math.nan, math.nan, 0)
+    if n == 0 or np.isnan(values).any():
+        return Estimate(math.nan, math.nan, math.nan, n)
     mean = float(values.mean())
     if np.isin(values, (0.0, 1.0)).all():
         low, high = _wilson(mean, n)
