@@ -85,6 +85,7 @@ def evaluate(config: EvaluationConfig) -> dict[str, Any]:
     device = _device(config)
     precision = "served" if served else resolve_precision(config.precision, device)
     loaded = [] if served else [load_model(source) for source in sources]
+    sources = sources if served else [model.source for model in loaded]  # with the registry's arch and filter
     _check_classes(dataset, loaded)
     plans = all_plans(config.protocol, len(dataset.samples))
     store = RunStore(config.out, config.shard_size)
