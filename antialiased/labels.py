@@ -1,4 +1,4 @@
-"""The ImageNet-1k classes in class-index order: names (torchvision's list) and synset ids (data/imagenet_synsets.txt)."""
+"""The ImageNet-1k classes in class-index order: names (torchvision's list) and synset ids (data/, one a line)."""
 
 from pathlib import Path
 

@@ -32,8 +32,8 @@ def test_content_model_scores_the_hand_computed_accuracy(run_cli: Callable, colo
 
 def test_circular_invariant_model_is_fully_circular_consistent(run_cli, photo_folder: Path, model_specs) -> None:
     run = run_cli(
-        "--data", str(photo_folder), "--limit", "40", "--model", model_specs["circular"], "--model", model_specs["tiny"],
-        "--measure", "circular", "--epochs-shift", "3",
+        "--data", str(photo_folder), "--limit", "40", "--model", model_specs["circular"],
+        "--model", model_specs["tiny"], "--measure", "circular", "--epochs-shift", "3",
     )  # fmt: skip
     circular, tiny = (m["figures"]["circular_consistency"] for m in run["results"]["models"])
     assert circular["value"] == 100.0
@@ -70,8 +70,8 @@ def test_unreadable_images_are_counted_and_listed(run_cli, colour_folder: Path, 
 
 def test_outputs_hold_models_fingerprint_per_image_table_and_plots(run_cli, photo_folder, model_specs) -> None:
     run = run_cli(
-        "--data", str(photo_folder), "--limit", "25", "--model", model_specs["tiny"], "--model", model_specs["circular"],
-        "--measure", "consistency,diagonal", "--epochs-shift", "2",
+        "--data", str(photo_folder), "--limit", "25", "--model", model_specs["tiny"],
+        "--model", model_specs["circular"], "--measure", "consistency,diagonal", "--epochs-shift", "2",
     )  # fmt: skip
     results, images, out = run["results"], run["images"], run["out"]
     assert results["complete"] is True
