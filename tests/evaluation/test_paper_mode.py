@@ -58,7 +58,7 @@ def _papers_top1(model: torch.nn.Module, root: Path) -> list[int]:
 def test_paper_mode_equals_the_scripts_loop(run_cli, photo_folder: Path, model_specs) -> None:
     run = run_cli(
         "--data", str(photo_folder), "--model", model_specs["tiny"], "--mode", "paper", "--seed", str(SEED),
-        "--batch-size", str(BATCH), "--epochs-shift", str(EPOCHS), "--workers", "0",
+        "--batch-size", str(BATCH), "--epochs-shift", str(EPOCHS),
     )  # fmt: skip
     model = load_weights(TinyStridedNet(), model_specs["tiny"].split(":")[0]).eval()
     consistency, agreements = _papers_validate_shift(model, photo_folder)
