@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: setup setup-dev run test lint bench bench-serve bench-probe clean
+.PHONY: setup setup-dev run test lint bench bench-serve bench-probe bench-eval evaluate clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,14 @@ bench-serve: setup-dev
 ## Latency of a 32-shift /v1/stability probe against one in-process forward of the same crops.
 bench-probe: setup-dev
 	$(PY) -m benchmarks.bench_probe
+
+## Throughput of the evaluation engines (local, Ray) against the bare prepared model on the same views.
+bench-eval: setup-dev
+	$(PY) -m benchmarks.bench_eval
+
+## Accuracy and shift consistency over a data set, e.g. make evaluate ARGS="--data DIR --model resnet50_lpf4_finetune"
+evaluate: setup
+	$(PY) -m antialiased.evaluate $(ARGS)
 
 clean:
 	rm -rf build
