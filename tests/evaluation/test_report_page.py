@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 
-from tests.service.test_page import CHROMIUM, CHROMIUM_ARGS
+# The page tests' headless Chromium fixture (module-scoped), shared rather than copied.
+from tests.service.test_page import browser  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/install-system-deps.sh test (Debian package chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-def test_report_is_self_contained_and_shows_figures_plots_and_skips(browser, run_cli, colour_folder, model_specs,
+def test_report_is_self_contained_and_shows_figures_plots_and_skips(browser, run_cli, colour_folder, model_specs,  # noqa: F811
                                                                      tmp_path) -> None:  # fmt: skip
     data = tmp_path / "data"
     shutil.copytree(colour_folder, data)
