@@ -6,6 +6,7 @@ Prints the figures and where the outputs are; failures print one line, `error: .
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,11 +24,12 @@ from antialiased.evaluate.run import (
     RayOptions,
     evaluate,
 )
-from antialiased.evaluate.store import RunDirectoryError
+from antialiased.evaluate.store import IMAGES_FILE, REPORT_FILE, RESULTS_FILE, RunDirectoryError
 from antialiased.evaluate.summary import FIGURES
 from antialiased.weights import WeightsError
 
 DEFAULT_OUT = Path("build/evaluation")
+DEFAULT_WORKERS = max(1, min(8, (os.cpu_count() or 2) - 1))  # leave a core to the model
 _USER_ERRORS = (
     DataError,
     EndpointError,
@@ -95,7 +97,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--precision", default="auto", help="auto (bfloat16 on a GPU, float32 on the CPU), float32, bfloat16, float16"
     )
-    run.add_argument("--workers", type=int, default=1, help="local: loader processes that decode and cut views")
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        help="local: loader processes that decode and cut views (0: in the main process)",
+    )
     run.add_argument("--max-views", type=int, default=64, help="views per forward pass at most")
     run.add_argument("--ray-address", help="ray: the cluster to join (default: a local one)")
     run.add_argument("--ray-actors", type=int, default=1, help="ray: model actors")
@@ -163,7 +170,7 @@ def _print_summary(results: dict, out: Path) -> None:
                 f"{comparison['a']} - {comparison['b']} {name}: {d['value']:+.3f} "
                 f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]{mark}"
             )
-    print(f"results: {out / 'results.json'}, report: {out / 'report.html'}, per-image table: {out / 'images.parquet'}")
+    print(f"results: {out / RESULTS_FILE}, report: {out / REPORT_FILE}, per-image table: {out / IMAGES_FILE}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

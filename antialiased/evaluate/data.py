@@ -14,6 +14,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension, make_dataset
@@ -60,7 +61,7 @@ class Dataset:
     skipped_folders: tuple[SkippedFolder, ...] = ()
     total_images: int = 0  # before --limit
 
-    @property
+    @cached_property
     def fingerprint(self) -> Fingerprint:
         lines = sorted(f"{s.relpath}\t{s.path.stat().st_size}\n" for s in self.samples)
         return Fingerprint(len(lines), hashlib.sha256("".join(lines).encode()).hexdigest())

@@ -12,7 +12,7 @@ A model spec is one of:
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -97,7 +97,7 @@ def unique_names(sources: list[ModelSource]) -> list[ModelSource]:
     for source in sources:
         seen[source.name] = seen.get(source.name, 0) + 1
         count = seen[source.name]
-        renamed.append(source if count == 1 else ModelSource(**{**source.__dict__, "name": f"{source.name}#{count}"}))
+        renamed.append(source if count == 1 else replace(source, name=f"{source.name}#{count}"))
     return renamed
 
 
@@ -107,7 +107,7 @@ def load_model(source: ModelSource) -> LoadedModel:
         entry = get_entry(source.name)
         path = fetch(source.name)
         network = load_weights(build_model(entry), path)
-        source = ModelSource(**{**source.__dict__, "arch": entry.arch, "filter_size": entry.filter_size})
+        source = replace(source, arch=entry.arch, filter_size=entry.filter_size)
     else:
         path = source.checkpoint
         network = load_weights(_build(source), path)

@@ -21,7 +21,15 @@ from antialiased.evaluate.engines.base import Engine, ImageResult, WorkItem, res
 from antialiased.evaluate.models import LoadedModel, ModelSource, load_model, parse_model_spec, unique_names
 from antialiased.evaluate.plans import Protocol, all_plans
 from antialiased.evaluate.report import render_report
-from antialiased.evaluate.store import IMAGES_FILE, RESULTS_FILE, RunStore, ShardWriter, write_json
+from antialiased.evaluate.store import (
+    IMAGES_FILE,
+    PLOT_FILES,
+    REPORT_FILE,
+    RESULTS_FILE,
+    RunStore,
+    ShardWriter,
+    write_json,
+)
 from antialiased.evaluate.summary import summarize
 from antialiased.labels import NUM_CLASSES
 
@@ -197,7 +205,14 @@ def _run_engine(
             bar.set_postfix_str(f"{views / max(time.time() - started, 1e-9):.1f} views/s", refresh=False)
     elapsed = time.time() - started
     store.log_session(
-        {"event": "end", "time": time.time(), "computed_images": len(items), "seconds": elapsed, "views": views}
+        {
+            "event": "end",
+            "time": time.time(),
+            "computed_images": len(items),
+            "seconds": elapsed,
+            "views": views,
+            "served_weights": getattr(engine, "weights", {}),  # what the endpoint reports serving
+        }
     )
 
 
@@ -230,10 +245,10 @@ def _finish(
     summary = summarize(table, [s.name for s in sources], config.protocol.measures, dataset.class_name)
     errors = table.filter(pc.equal(table.column("model"), sources[0].name)).to_pylist()
     unreadable = [{"relpath": r["relpath"], "error": r["error"]} for r in errors if r["error"] is not None]
-    weights = {m.name: m.sha256 for m in loaded}
-    if engine is not None and hasattr(engine, "weights"):
-        weights.update(engine.weights)
     sessions = store.sessions()
+    weights = {m.name: m.sha256 for m in loaded}
+    for session in sessions:
+        weights.update(session.get("served_weights") or {})
     results = {
         "complete": True,
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -255,14 +270,15 @@ def _finish(
         "models": [{**s.to_json(), "sha256": weights.get(s.name), **summary["models"][s.name]} for s in sources],
         "comparisons": summary["comparisons"],
         "sessions": sessions,
-        "files": {"images": IMAGES_FILE, "report": "report.html"},
+        "files": {"images": IMAGES_FILE, "report": REPORT_FILE},
     }
     models = {m["name"]: m for m in results["models"]}
-    pngs = {"Accuracy vs consistency": plots.accuracy_consistency_png(models)}
-    store.write_output("accuracy_consistency.png", lambda file: file.write(pngs["Accuracy vs consistency"]), "wb")
+    pngs = {"Accuracy vs consistency": (PLOT_FILES[0], plots.accuracy_consistency_png(models))}
     if "diagonal" in config.protocol.measures:
-        pngs["Diagonal shifts"] = plots.diagonal_png(models)
-        store.write_output("diagonal.png", lambda file: file.write(pngs["Diagonal shifts"]), "wb")
-    store.write_output("report.html", lambda file: file.write(render_report(results, pngs)))
+        pngs["Diagonal shifts"] = (PLOT_FILES[1], plots.diagonal_png(models))
+    for name, png in pngs.values():
+        store.write_output(name, lambda file, png=png: file.write(png), "wb")
+    report = render_report(results, {title: png for title, (_, png) in pngs.items()})
+    store.write_output(REPORT_FILE, lambda file: file.write(report))
     write_json(store.root / RESULTS_FILE, results)
     return results

@@ -28,6 +28,8 @@ RESULTS_FILE = "results.json"
 MANIFEST_FILE = "run.json"
 SESSIONS_FILE = "sessions.jsonl"
 IMAGES_FILE = "images.parquet"
+REPORT_FILE = "report.html"
+PLOT_FILES = ("accuracy_consistency.png", "diagonal.png")
 
 # One row per (model, image). Result columns are null for an unreadable image (error says why) and for
 # what the protocol does not measure.
@@ -102,7 +104,8 @@ class RunStore:
                 )
             return
         if overwrite:
-            for stale in [*self.shards_dir.glob("*.parquet"), *(self.root / f for f in (RESULTS_FILE, SESSIONS_FILE))]:
+            outputs = (RESULTS_FILE, SESSIONS_FILE, IMAGES_FILE, REPORT_FILE, *PLOT_FILES)
+            for stale in [*self.shards_dir.glob("*.parquet"), *(self.root / name for name in outputs)]:
                 stale.unlink(missing_ok=True)
         write_json(path, manifest)
 

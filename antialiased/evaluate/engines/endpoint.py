@@ -43,8 +43,11 @@ class EndpointEngine:
         )
 
     def run(self, items: list[WorkItem]) -> Iterator[ImageResult]:
-        with ThreadPoolExecutor(self.options.concurrency) as pool:
+        pool = ThreadPoolExecutor(self.options.concurrency)
+        try:
             yield from pool.map(self._evaluate, items)
+        finally:  # on a failure, the requests not yet sent are dropped (the run resumes from its shards)
+            pool.shutdown(cancel_futures=True)
 
     def _evaluate(self, item: WorkItem) -> ImageResult:
         try:
