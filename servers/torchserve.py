@@ -27,6 +27,7 @@ from servers.readiness import prediction_problem, readiness_image
 from servers.torchserve_config import (
     JOB_QUEUE_SIZE,
     KEY_FILE,
+    TOKEN_EXPIRATION_MIN,
     Ports,
     api_headers,
     resolve_token_auth,
@@ -53,6 +54,7 @@ class TorchServe:
     management_url: str
     metrics_url: str
     token_auth: bool
+    token_expiration_min: float = TOKEN_EXPIRATION_MIN
     _log: IO | None = field(default=None, repr=False)
 
     @property
@@ -158,13 +160,14 @@ def start_torchserve(
     metrics_host: str = "127.0.0.1",
     number_of_gpu: int | None = None,
     job_queue_size: int = JOB_QUEUE_SIZE,
+    token_expiration_min: float = TOKEN_EXPIRATION_MIN,
     log_file: Path | None = None,
 ) -> TorchServe:
     """Start TorchServe (foreground, own process group) serving `models` of `model_store`; do not wait.
 
     Output goes to `log_file` when given, else to this process's stdout. Call `wait_until_ready`.
-    `number_of_gpu`, `job_queue_size`: see `write_server_config`. The working directory is private to this
-    user (mode 0700): it holds the worker sockets and, with token authorization, the key file.
+    `number_of_gpu`, `job_queue_size`, `token_expiration_min`: see `write_server_config`. The working directory
+    is private to this user (mode 0700): it holds the worker sockets and, with token authorization, the key file.
     """
     if not java_available():
         raise TorchServeError(JAVA_MISSING)
@@ -184,6 +187,7 @@ def start_torchserve(
         metrics_host=metrics_host,
         number_of_gpu=number_of_gpu,
         job_queue_size=job_queue_size,
+        token_expiration_min=token_expiration_min,
     )
     env = {
         **os.environ,
@@ -216,5 +220,6 @@ def start_torchserve(
         management_url=f"http://127.0.0.1:{ports.management}",
         metrics_url=f"http://{client_host(metrics_host)}:{ports.metrics}",
         token_auth=resolve_token_auth(inference_host, token_auth),
+        token_expiration_min=token_expiration_min,
         _log=log,
     )
