@@ -53,7 +53,9 @@ class Settings(BaseSettings):
     max_connections: int = Field(32, ge=1)
     torchserve_token: SecretStr | None = Field(None, description="Bearer key for TorchServe's token authorization.")
     torchserve_key_file: Path | None = Field(
-        None, description="TorchServe's key_file.json; its inference key is read at each request (keys rotate)."
+        None,
+        description="TorchServe's key_file.json, read at each request (keys are renewed) when it exists: TorchServe "
+        "writes it only with token authorization on.",
     )
     # Readiness: a background check makes a real prediction per model every `ready_interval_s`.
     ready_interval_s: float = Field(2.0, gt=0)
