@@ -39,7 +39,14 @@ from antialiased.shifts import (
     offset_bounds,
 )
 
-PROTOCOLS: tuple[str, ...] = ("paper", "diagonal", "grid", "circular")
+# Each protocol with its one-line description (the probe page lists them from the service's /v1/config).
+PROTOCOL_DESCRIPTIONS: dict[str, str] = {
+    "paper": "random pairs in [0, max shift)²",
+    "diagonal": "(d, d), d = 0..max shift",
+    "grid": "every offset on a grid",
+    "circular": "random circular shifts",
+}
+PROTOCOLS: tuple[str, ...] = tuple(PROTOCOL_DESCRIPTIONS)
 DEFAULT_PROTOCOL = "paper"
 DEFAULT_PAIRS = 32
 DEFAULT_GRID_STEP = 4

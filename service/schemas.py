@@ -66,6 +66,7 @@ class ServiceConfig(BaseModel):
     models: list[str]
     default_model: str
     protocols: list[str]
+    protocol_descriptions: dict[str, str]
     max_shifts: int
     max_top_k: int
     max_upload_bytes: int

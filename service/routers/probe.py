@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from antialiased.contract import ErrorBody
 from antialiased.errors import ApiError, ErrorCode
-from antialiased.protocols import PROTOCOLS
+from antialiased.protocols import PROTOCOL_DESCRIPTIONS, PROTOCOLS
 from service.admission import Budget
 from service.dependencies import get_client, get_settings, require_api_key
 from service.params import MULTIPART_SCHEMA, CompareParams, StabilityParams, read_upload, upload_size
@@ -112,6 +112,7 @@ async def config(settings: SettingsDep) -> ServiceConfig:
         models=list(settings.models),
         default_model=settings.probe_model,
         protocols=list(PROTOCOLS),
+        protocol_descriptions=PROTOCOL_DESCRIPTIONS,
         max_shifts=settings.max_shifts,
         max_top_k=settings.max_top_k,
         max_upload_bytes=settings.max_upload_bytes,

@@ -32,7 +32,6 @@ async function init() {
     event.preventDefault();
     runProbe();
   });
-  showProtocolFields();
   try {
     const response = await fetch("/v1/config");
     state.config = await response.json();
@@ -40,6 +39,7 @@ async function init() {
     setStatus(`cannot read the service configuration: ${error}`, true);
     return;
   }
+  renderProtocolChoices(state.config);
   renderModelChoices(state.config);
   $("api-key-label").hidden = !state.config.api_key_required;
 }
@@ -49,6 +49,19 @@ function showProtocolFields() {
   for (const label of document.querySelectorAll("label[data-for]")) {
     label.hidden = !label.dataset.for.split(" ").includes(protocol);
   }
+}
+
+function renderProtocolChoices(config) {
+  const select = $("protocol");
+  select.textContent = "";
+  for (const name of config.protocols) {
+    const option = document.createElement("option");
+    option.value = name;
+    option.textContent = `${name} — ${config.protocol_descriptions[name]}`;
+    select.append(option);
+  }
+  if (config.protocols.includes("grid")) select.value = "grid"; // its heatmap shows the most at a glance
+  showProtocolFields();
 }
 
 function renderModelChoices(config) {
