@@ -10,7 +10,8 @@ import json
 import torch
 
 from benchmarks.bench_serve import HEADER
-from scripts.gpu_check import NO_CUDA, SECTIONS, Section, goals, run_section, write_report
+from scripts.gpu_check import NO_CUDA, SECTIONS, Section, run_section
+from scripts.gpu_report import goals, write_report
 
 MODEL_SECTION, TESTS_SECTION, SERVE_SECTION = SECTIONS
 CARD = {"cuda": True, "card": "NVIDIA H100 80GB HBM3", "memory_gib": 79.2, "capability": "9.0",

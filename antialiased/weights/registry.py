@@ -20,75 +20,16 @@ from urllib.parse import urlsplit
 from torch.hub import HASH_REGEX
 from torchvision.models import ResNet50_Weights, WeightsEnum
 
+from antialiased.data import lines
 from antialiased.weights.errors import RegistryError, UnknownWeightsError
 
 REGISTRY_ENV = "ANTIALIASED_WEIGHTS_REGISTRY"
 OFFICIAL_BASE_URL = "https://antialiased-cnns.s3.us-east-2.amazonaws.com/weights_v0.1/"
 OFFICIAL_LICENSE = "CC BY-NC-SA 4.0 (non-commercial)"
 
-# The paper's files (the reference package's `model_urls`); the name, filter size and training mode
-# are read from the file name `<arch>_lpf<k>[_finetune]-<sha256 prefix>.pth`.
-_PAPER_FILES = (
-    "resnet18_lpf2-6e2ee76f.pth",
-    "resnet18_lpf3-449351b9.pth",
-    "resnet18_lpf4-8c77af40.pth",
-    "resnet18_lpf5-c1eed0a1.pth",
-    "resnet18_lpf4_finetune-8cc58f59.pth",
-    "resnet34_lpf2-4707aed9.pth",
-    "resnet34_lpf3-16aa6c48.pth",
-    "resnet34_lpf4-55747267.pth",
-    "resnet34_lpf5-85283561.pth",
-    "resnet34_lpf4_finetune-db622952.pth",
-    "resnet50_lpf2-f0f7589d.pth",
-    "resnet50_lpf3-a4e868d2.pth",
-    "resnet50_lpf4-994b528f.pth",
-    "resnet50_lpf5-9953c9ad.pth",
-    "resnet50_lpf4_finetune-cad66808.pth",
-    "resnet101_lpf2-3d00941d.pth",
-    "resnet101_lpf3-928f1444.pth",
-    "resnet101_lpf4-f8a116ff.pth",
-    "resnet101_lpf5-1f3745af.pth",
-    "resnet101_lpf4_finetune-9280acb0.pth",
-    "resnet152_lpf4_finetune-7f67d9ae.pth",
-    "resnext50_32x4d_lpf4_finetune-9106e549.pth",
-    "resnext101_32x8d_lpf4_finetune-8f13a25d.pth",
-    "wide_resnet50_2_lpf4_finetune-02a183f7.pth",
-    "wide_resnet101_2_lpf4_finetune-da4eae04.pth",
-    "alexnet_lpf2-da8aca74.pth",
-    "alexnet_lpf3-f9bbc410.pth",
-    "alexnet_lpf4-0114fe25.pth",
-    "alexnet_lpf5-4fa3706a.pth",
-    "alexnet_lpf4_finetune-20598a7a.pth",
-    "vgg16_lpf2-60268e0c.pth",
-    "vgg16_lpf3-e9b0ce42.pth",
-    "vgg16_lpf4-de9267ac.pth",
-    "vgg16_lpf5-1391f70c.pth",
-    "vgg16_bn_lpf2-2c2052a8.pth",
-    "vgg16_bn_lpf3-1782878a.pth",
-    "vgg16_bn_lpf4-a1c3559b.pth",
-    "vgg16_bn_lpf5-c500b52f.pth",
-    "vgg11_lpf4_finetune-35eab449.pth",
-    "vgg11_bn_lpf4_finetune-5d60b5e4.pth",
-    "vgg13_lpf4_finetune-d8ff02c4.pth",
-    "vgg13_bn_lpf4_finetune-45e2a72f.pth",
-    "vgg16_lpf4_finetune-79c9dff7.pth",
-    "vgg16_bn_lpf4_finetune-1dd798d1.pth",
-    "vgg19_lpf4_finetune-7ab2cf45.pth",
-    "vgg19_bn_lpf4_finetune-d0114293.pth",
-    "densenet121_lpf2-7da7d4cd.pth",
-    "densenet121_lpf3-0f267ad8.pth",
-    "densenet121_lpf4-edeaab00.pth",
-    "densenet121_lpf5-ebc7880c.pth",
-    "densenet121_lpf4_finetune-eceaa619.pth",
-    "densenet161_lpf4_finetune-a5e0f328.pth",
-    "densenet169_lpf4_finetune-992131e6.pth",
-    "densenet201_lpf4_finetune-736979b2.pth",
-    "mobilenet_v2_lpf2-f4379012.pth",
-    "mobilenet_v2_lpf3-23b2e2ee.pth",
-    "mobilenet_v2_lpf4-2e0b9cb9.pth",
-    "mobilenet_v2_lpf5-ab8fe968.pth",
-    "mobilenet_v2_lpf4_finetune-7eed94b1.pth",
-)
+# The paper's files (the reference package's `model_urls`, listed in data/paper_weights.txt); the name, filter
+# size and training mode are read from the file name `<arch>_lpf<k>[_finetune]-<sha256 prefix>.pth`.
+_PAPER_FILES: tuple[str, ...] = lines("paper_weights.txt")
 _PAPER_NAME = re.compile(r"(?P<arch>\w+?)_lpf(?P<filter_size>\d)(?P<finetune>_finetune)?")
 
 # Published ImageNet top-1 accuracy and shift consistency (%) from the antialiased-cnns README: its tables
