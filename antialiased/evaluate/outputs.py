@@ -1,0 +1,91 @@
+"""What a finished run writes: the per-image table, the figures (results.json, written last), plots and report."""
+
+from __future__ import annotations
+
+import datetime
+import platform
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from antialiased.evaluate import plots
+from antialiased.evaluate.data import Dataset
+from antialiased.evaluate.engines.base import Engine
+from antialiased.evaluate.models import LoadedModel, ModelSource
+from antialiased.evaluate.report import render_report
+from antialiased.evaluate.store import IMAGES_FILE, PLOT_FILES, REPORT_FILE, RESULTS_FILE, RunStore, write_json
+from antialiased.evaluate.summary import summarize
+
+if TYPE_CHECKING:
+    from antialiased.evaluate.run import EvaluationConfig
+
+
+def _versions(engine: Engine | None) -> dict[str, str]:
+    names = ["torch", "torchvision", "numpy", "pyarrow", "matplotlib", "httpx"]
+    if engine is not None and engine.name == "ray":
+        names.append("ray")
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def finish(
+    config: EvaluationConfig,
+    dataset: Dataset,
+    sources: list[ModelSource],
+    loaded: list[LoadedModel],
+    store: RunStore,
+    engine: Engine | None,
+    device,
+    precision: str,
+) -> dict[str, Any]:
+    """Merge the shards into the per-image table and write the figures, plots, report and results.json (last)."""
+    table = store.read_rows()
+    store.write_output(IMAGES_FILE, lambda file: pq.write_table(table, file), "wb")
+    summary = summarize(table, [s.name for s in sources], config.protocol.measures, dataset.class_name)
+    errors = table.filter(pc.equal(table.column("model"), sources[0].name)).to_pylist()
+    unreadable = [{"relpath": r["relpath"], "error": r["error"]} for r in errors if r["error"] is not None]
+    sessions = store.sessions()
+    weights = {m.name: m.sha256 for m in loaded}
+    for session in sessions:
+        weights.update(session.get("served_weights") or {})
+    results = {
+        "complete": True,
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "dataset": {
+            "root": str(Path(config.data).resolve()),
+            "kind": dataset.kind,
+            "images": dataset.total_images,
+            "evaluated": len(dataset.samples) - len(unreadable),
+            "limit": config.limit,
+            "fingerprint": dataset.fingerprint.__dict__,
+            "unreadable": unreadable,
+            "skipped_folders": [s.__dict__ for s in dataset.skipped_folders],
+        },
+        "protocol": config.protocol.to_json(),
+        "engine": config.engine,
+        "device": str(device),
+        "precision": precision,
+        "versions": _versions(engine),
+        "models": [{**s.to_json(), "sha256": weights.get(s.name), **summary["models"][s.name]} for s in sources],
+        "comparisons": summary["comparisons"],
+        "sessions": sessions,
+        "files": {"images": IMAGES_FILE, "report": REPORT_FILE},
+    }
+    models = {m["name"]: m for m in results["models"]}
+    pngs = {"Accuracy vs consistency": (PLOT_FILES[0], plots.accuracy_consistency_png(models))}
+    if "diagonal" in config.protocol.measures:
+        pngs["Diagonal shifts"] = (PLOT_FILES[1], plots.diagonal_png(models))
+    for name, png in pngs.values():
+        store.write_output(name, lambda file, png=png: file.write(png), "wb")
+    report = render_report(results, {title: png for title, (_, png) in pngs.items()})
+    store.write_output(REPORT_FILE, lambda file: file.write(report))
+    write_json(store.root / RESULTS_FILE, results)
+    return results
