@@ -3,11 +3,9 @@
 Every `ready_interval_s` the monitor reads each model's worker states from TorchServe's management API (when
 it is reachable: loopback deployments such as `make run`), and asks each model that has not answered a real
 request lately to classify the readiness image (within `ready_timeout_s`). Real requests report their
-outcome too. /readyz answers at once from what the monitor saw; a model is ready when
-
-- with worker states: a worker is READY, a prediction has succeeded, and the latest outcome is not a failure
-  (a timeout while a worker is READY is a busy model, not a failing one);
-- without them: a prediction succeeded within `ready_max_age_s` and the latest outcome is not a failure.
+outcome too. /readyz answers at once from what the monitor saw; a model is ready when a real prediction
+succeeded within `ready_max_age_s`, the latest outcome is not a failure (a timeout while a worker is READY
+is a busy model, not a failing one), and, where the worker states are known, a worker is READY.
 """
 
 from __future__ import annotations
@@ -47,11 +45,8 @@ class ModelState:
 
     def ready(self, now: float, max_age_s: float) -> bool:
         failing = self.last_failure is not None and (self.last_ok is None or self.last_failure > self.last_ok)
-        if self.last_ok is None or failing:
-            return False
-        if self.workers is not None:
-            return READY_WORKER in self.workers
-        return now - self.last_ok <= max_age_s
+        fresh = self.last_ok is not None and now - self.last_ok <= max_age_s
+        return fresh and not failing and (self.workers is None or READY_WORKER in self.workers)
 
     def report(self, now: float, max_age_s: float) -> dict[str, Any]:
         age = None if self.last_ok is None else round(now - self.last_ok, 1)

@@ -58,7 +58,9 @@ class Settings(BaseSettings):
         "writes it only with token authorization on.",
     )
     # Readiness: a background check makes a real prediction per model every `ready_interval_s`.
-    ready_interval_s: float = Field(2.0, gt=0)
+    ready_interval_s: float = Field(
+        3.0, gt=0, description="How often the monitor looks; its predictions are skipped while real ones succeed."
+    )
     ready_timeout_s: float = Field(5.0, gt=0, description="Longest wait for one readiness prediction.")
     ready_max_age_s: float = Field(10.0, gt=0, description="Ready only with a successful prediction this recent.")
     # Access.

@@ -38,6 +38,7 @@ def start_test_service(torchserve_url: str, log_file: Path, **env: str) -> Servi
         "PROBE_MAX_SHIFTS": str(MAX_SHIFTS),
         # One readiness check at start, then rarely: background predictions would skew the serving tests' counts.
         "PROBE_READY_INTERVAL_S": "600",
+        "PROBE_READY_MAX_AGE_S": "3600",
     }
     return start_service(torchserve_url, env={**settings, **env}, log_file=log_file)
 
