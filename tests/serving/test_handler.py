@@ -94,8 +94,13 @@ def test_every_class_probability_is_answered_when_asked_and_only_then(checkpoint
     handler, _ = _handler(context)
     image = bytearray(encode(photo("coffee")))
     shifts = json.dumps(ShiftRequest(offsets=((0, 0),)).to_json())
-    rows = [{"data": image, "probabilities": "true", "topk": "3"}, {"body": image}, {"body": image},
-            {"data": image, "probabilities": "maybe"}, {"data": image, "probabilities": "1", "shifts": shifts}]  # fmt: skip
+    rows = [
+        {"data": image, "probabilities": "true", "topk": "3"},
+        {"body": image},
+        {"body": image},
+        {"data": image, "probabilities": "maybe"},
+        {"data": image, "probabilities": "1", "shifts": shifts},
+    ]
     headers = [{}, {"X-Probabilities": "true"}, {}, {}, {}]
     (asked, field), (by_header, header), (plain_status, plain), bad, with_shifts = handle_batch(
         handler, context, rows, headers
