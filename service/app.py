@@ -16,7 +16,7 @@ from service.admission import Budget
 from service.errors import install_error_handlers
 from service.observability import ServiceMetrics, install_request_metrics
 from service.readiness import ReadinessMonitor
-from service.routers import health, page, probe
+from service.routers import health, oip, page, probe
 from service.routers.page import STATIC_DIR
 from service.settings import Settings
 from service.torchserve import TorchServeClient
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.include_router(probe.router)
     app.include_router(health.router)
+    app.include_router(oip.router)
     app.include_router(page.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     max_shifts: int = Field(289, ge=1, description="Distinct shifts per probe (289: a 17x17 grid).")
     max_top_k: int = Field(MAX_TOPK, ge=5, le=MAX_TOPK, description="At most the handler's max top-k.")
     max_compare_models: int = Field(4, ge=1)
+    oip_max_batch_size: int = Field(64, ge=1, description="Images in one Open Inference Protocol request.")
     body_timeout_s: float = Field(30.0, gt=0, description="Longest time to receive one request body.")
     # Memory: request bodies held at once (uploads in flight); beyond it requests wait, then get 503.
     max_upload_bytes_in_flight: int = Field(

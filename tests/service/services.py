@@ -52,8 +52,8 @@ def sample_value(metrics_text: str, name: str, **labels: str) -> float:
     )
 
 
-def torchserve_requests(client: httpx.Client, model: str) -> float:
-    """How many probe requests the service has sent to TorchServe for `model` (its own metric; readiness checks
-    are counted apart)."""
+def torchserve_requests(client: httpx.Client, model: str, purpose: str = "probe") -> float:
+    """How many requests for `purpose` (probe, oip) the service has sent to TorchServe for `model` (its own metric;
+    readiness checks are counted apart)."""
     metrics = client.get("/metrics").text
-    return sample_value(metrics, "probe_torchserve_request_duration_seconds_count", model=model, purpose="probe")
+    return sample_value(metrics, "probe_torchserve_request_duration_seconds_count", model=model, purpose=purpose)
