@@ -1,5 +1,5 @@
-"""The FastAPI application: settings, the TorchServe client and readiness monitor's lifetime, the upload budget,
-routers, error handling, metrics."""
+"""The FastAPI application: settings, the lifetime of the TorchServe client, the readiness monitor and the probe
+targets, the upload and pixel budgets, routers, error handling, metrics."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from service.readiness import ReadinessMonitor
 from service.routers import health, oip, page, probe
 from service.routers.page import STATIC_DIR
 from service.settings import Settings
+from service.targets.registry import build_targets
 from service.torchserve import TorchServeClient
 
 
@@ -32,11 +33,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         readiness = app.state.readiness = ReadinessMonitor(settings)
         app.state.torchserve = TorchServeClient(settings, metrics, observer=readiness.observe)
         app.state.uploads = Budget(settings.max_upload_bytes_in_flight, settings.admission_wait_s, "upload bytes")
+        app.state.pixels = Budget(settings.max_pixels_in_flight, settings.admission_wait_s, "decoded pixels")
+        app.state.targets = build_targets(settings, app.state.torchserve, metrics)
         readiness.start(app.state.torchserve)
         try:
             yield
         finally:
             await readiness.stop()
+            for target in app.state.targets.values():
+                await target.aclose()
             await app.state.torchserve.aclose()
 
     app = FastAPIOffline(

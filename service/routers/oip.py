@@ -10,7 +10,6 @@ every class's probability, all sent at once (TorchServe batches them). The outpu
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -36,6 +35,7 @@ from service.inference_protocol import (
 from service.oip_calls import INPUT, OUTPUT, answer_call, parse_call
 from service.params import read_body, upload_size
 from service.settings import Settings
+from service.tasks import gather_or_fail
 from service.torchserve import TorchServeClient
 from service.validation import check_image
 
@@ -158,15 +158,7 @@ async def _classify_all(client: TorchServeClient, model: str, images: list[bytes
         except ApiError as error:
             raise _about_image(index, error) from None
 
-    try:
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one(index, image)) for index, image in enumerate(images)]
-    except BaseExceptionGroup as failures:
-        errors = [error for error in failures.exceptions if isinstance(error, ApiError)]
-        if errors:
-            raise errors[0] from None
-        raise
-    return [task.result() for task in tasks]
+    return await gather_or_fail(one(index, image) for index, image in enumerate(images))
 
 
 def _check_served(name: str, settings: Settings) -> None:
