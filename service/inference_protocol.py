@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 BINARY_SIZE = "binary_data_size"  # tensor parameter: its bytes in the binary part of the body
@@ -42,6 +42,10 @@ DATATYPES: dict[str, np.dtype] = {
 }
 
 
+# `parameters` objects; null (as KServe's server writes an empty one) is read as {}.
+Parameters = Annotated[dict[str, Any], BeforeValidator(lambda value: {} if value is None else value)]
+
+
 class ProtocolError(ValueError):
     """A body that does not follow the protocol; the message says what is wrong."""
 
@@ -53,20 +57,20 @@ class Tensor(BaseModel):
     name: str
     shape: list[int]
     datatype: str
-    parameters: dict[str, Any] = Field(default_factory=dict)
+    parameters: Parameters = Field(default_factory=dict)
     data: list[Any] | None = None
 
 
 class RequestedOutput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
-    parameters: dict[str, Any] = Field(default_factory=dict)
+    parameters: Parameters = Field(default_factory=dict)
 
 
 class InferRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str | None = None
-    parameters: dict[str, Any] = Field(default_factory=dict)
+    parameters: Parameters = Field(default_factory=dict)
     inputs: list[Tensor]
     outputs: list[RequestedOutput] | None = None
 
@@ -75,7 +79,7 @@ class InferResponse(BaseModel):
     model_name: str
     model_version: str | None = None
     id: str | None = None
-    parameters: dict[str, Any] = Field(default_factory=dict)
+    parameters: Parameters = Field(default_factory=dict)
     outputs: list[Tensor]
 
 

@@ -110,7 +110,7 @@ class RemoteTarget(Target):
         """The answer from one row of class probabilities per view."""
         classes = len(self.labels)
         if scores.ndim != 2 or scores.shape[1] != classes:
-            raise self.failure(f"answered scores of shape {list(scores.shape)}, expected [views, {classes}] classes")
+            raise self.failure(f"answered scores of shape {list(scores.shape)}, not {classes} classes per view")
         if not np.isfinite(scores).all():
             raise self.failure("answered scores that are not finite numbers")
         order = np.argsort(-scores, axis=1, kind="stable")[:, :top_k]

@@ -69,6 +69,11 @@ class OipConfig(LabelledConfig):
         "FP32", description="BYTES: encoded images; UINT8: pixels 0..255; FP32: (pixels / 255 - mean) / std."
     )
     image_format: Literal["PNG", "JPEG"] = Field("PNG", description="Encoding of BYTES images (PNG is lossless).")
+    binary_data: bool = Field(
+        True,
+        description="Tensors in the binary tensor data extension (Triton); false: JSON, BYTES images as base64 "
+        "strings (KServe's model server reads binary BYTES as UTF-8 text, which image files are not).",
+    )
     layout: Literal["NCHW", "NHWC"] = "NCHW"
     input_size: int | None = Field(
         None, ge=8, le=1024, description="Resize each view to this square size (bilinear) first; default: as cut."

@@ -1,11 +1,13 @@
-"""`oip`: any Open Inference Protocol server (Triton, KServe, ...). The views go as one input tensor per request
-(at most `max_batch_size` views each, binary tensor data): encoded images (BYTES), or pixels (UINT8, or FP32
-normalised as `(pixels / 255 - mean) / std`) in NCHW or NHWC; the output tensor holds one row of class scores per
-view (probabilities, or logits that get a softmax)."""
+"""`oip`: any Open Inference Protocol server (Triton, KServe, ...). The views go as one input tensor per request,
+at most `max_batch_size` views each (binary tensor data, or JSON with images in base64): encoded images (BYTES), or
+pixels (UINT8, or FP32 normalised as `(pixels / 255 - mean) / std`) in NCHW or NHWC; the output tensor holds one row
+of class scores per view (probabilities, or logits that get a softmax)."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import uuid
 
 import numpy as np
 from PIL import Image
@@ -54,17 +56,19 @@ class OipTarget(RemoteTarget):
         if self.config.output not in outputs:
             raise self.failure(f"answered no output {self.config.output!r} (it has {sorted(outputs)})")
         scores = outputs[self.config.output]
-        if scores.dtype.kind not in "fiu" or scores.size % len(views):
-            raise self.failure(f"answered {self.config.output!r} as {scores.dtype} {list(scores.shape)}")
+        if scores.dtype.kind not in "fiu" or scores.size != len(views) * len(self.labels):
+            raise self.failure(
+                f"answered {self.config.output!r} as {scores.dtype} {list(scores.shape)}, not one row of "
+                f"{len(self.labels)} classes per view ({len(views)} views)"
+            )
         scores = scores.reshape(len(views), -1).astype(np.float64)
         return softmax(scores) if self.config.scores == "logits" else scores
 
     def _request_body(self, views: np.ndarray) -> tuple[bytes, dict[str, str]]:
         config = self.config
-        tensor, data = write_tensor(config.input, self.model_input(views), config.datatype, binary=True)
-        request = InferRequest(
-            inputs=[tensor], outputs=[RequestedOutput(name=config.output, parameters={BINARY_DATA: True})]
-        )
+        tensor, data = write_tensor(config.input, self.model_input(views), config.datatype, config.binary_data)
+        output = RequestedOutput(name=config.output, parameters={BINARY_DATA: config.binary_data})
+        request = InferRequest(id=uuid.uuid4().hex, inputs=[tensor], outputs=[output])
         return encode_body(request, [data])
 
     def model_input(self, views: np.ndarray) -> np.ndarray:
@@ -75,12 +79,16 @@ class OipTarget(RemoteTarget):
             views = np.stack([np.asarray(Image.fromarray(v).resize(size, Image.Resampling.BILINEAR)) for v in views])
         if config.datatype == "BYTES":
             encoded = np.empty(len(views), dtype=object)
-            encoded[:] = [encode_view(view, config.image_format) for view in views]
+            encoded[:] = [self._bytes(encode_view(view, config.image_format)) for view in views]
             return encoded
         if config.datatype == "FP32":
             mean, std = np.array(config.mean, np.float32), np.array(config.std, np.float32)
             views = (views.astype(np.float32) / np.float32(255.0) - mean) / std
         return np.ascontiguousarray(views.transpose(0, 3, 1, 2) if config.layout == "NCHW" else views)
+
+    def _bytes(self, image: bytes) -> bytes:
+        """A BYTES element: the image file, or in the JSON form its base64 (JSON strings are text)."""
+        return image if self.config.binary_data else base64.b64encode(image)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

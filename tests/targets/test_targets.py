@@ -1,0 +1,148 @@
+"""The probe service probes classifiers it did not write: TorchServe's stock image_classifier and KServe's model
+server, with results equal to an in-process computation on the same crops; misbehaving targets get 502/504."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from ts.torch_handler.image_classifier import ImageClassifier as StockHandler
+
+from antialiased.images import decode_image
+from antialiased.protocols import ProbeSpec, make_plan
+from antialiased.transforms import resize_center_crop, shifted_views
+from servers.probe import ServiceProcess
+from servers.torchserve import TorchServe
+from tests.service.services import MAX_SHIFTS, SAMPLES, http_client
+from tests.targets import tiny_classifier
+from tests.targets.conftest import SLOW_TIMEOUT_S
+from tests.targets.servers import stock_network
+
+pytestmark = [pytest.mark.serving, pytest.mark.slow]
+
+CAT = (SAMPLES / "chelsea.jpg").read_bytes()
+
+
+def probe(service: ServiceProcess, endpoint: str, **params: object) -> httpx.Response:
+    with http_client(service) as client:
+        return client.post(endpoint, params=params, content=CAT)
+
+
+@torch.inference_mode()
+def stock_reference(weights: Path, spec: ProbeSpec) -> torch.Tensor:
+    """In process: the library's crops of the photo, each through the stock handler's own preprocessing (it resizes
+    and center-crops what it gets) and the same ResNet-18, softmax: (views, 1000)."""
+    network = stock_network()
+    network.load_state_dict(torch.load(weights, weights_only=True))
+    request = make_plan(spec, MAX_SHIFTS).request
+    base = resize_center_crop(decode_image(CAT), request.base_size, request.resize_size).permute(1, 2, 0).numpy()
+    size = request.crop_size
+    crops = [Image.fromarray(base[dy : dy + size, dx : dx + size]) for dy, dx in request.offsets]
+    return network(torch.stack([StockHandler.image_processing(crop) for crop in crops])).softmax(dim=1)
+
+
+def test_stock_torchserve_model_answers_as_in_process_on_the_same_crops(
+    target_service: ServiceProcess, stock_torchserve: tuple[TorchServe, Path]
+) -> None:
+    spec = ProbeSpec(protocol="paper", pairs=3, seed=4)
+    response = probe(target_service, "/v1/stability", model="stock", protocol="paper", pairs=3, seed=4, top_k=5)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["target"] == "stock" and body["protocol"] == "torchserve" and body["model"] is None
+    expected = stock_reference(stock_torchserve[1], spec)
+    assert len(body["shifts"]) == len(expected) == len(make_plan(spec, MAX_SHIFTS).offsets)
+    for shift, row in zip(body["shifts"], expected, strict=True):
+        values, indices = row.topk(5)
+        assert [p["index"] for p in shift["topk"]] == indices.tolist()
+        # Each view is its own TorchServe batch, the reference one batch of all views: float rounding differs.
+        assert [p["probability"] for p in shift["topk"]] == pytest.approx(values.tolist(), abs=1e-5)
+    assert body["shifts"][0]["topk"][0]["probability"] > 10 / 1000, "far from uniform: the comparison means something"
+
+
+def tiny_reference(spec: ProbeSpec) -> np.ndarray:
+    """In process: the library's normalised views of the photo through the tiny classifier: (views, 10)."""
+    views = shifted_views(decode_image(CAT), make_plan(spec, MAX_SHIFTS).request)
+    return tiny_classifier.probabilities(views.numpy())
+
+
+@pytest.mark.parametrize("protocol", ["grid", "circular"])
+def test_kserve_models_answer_as_in_process_for_fp32_uint8_and_png_inputs(
+    target_service: ServiceProcess, protocol: str
+) -> None:
+    parameters = {"protocol": protocol, "step": 16, "pairs": 4, "seed": 2, "top_k": 10}
+    response = probe(target_service, "/v1/compare", models="tiny_fp32,tiny_uint8,tiny_png", **parameters)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    expected = tiny_reference(ProbeSpec(**{k: v for k, v in parameters.items() if k != "top_k"}))
+    assert [r["target"] for r in body["results"]] == ["tiny_fp32", "tiny_uint8", "tiny_png"]
+    for result in body["results"]:
+        assert result["protocol"] == "oip"
+        for shift, row in zip(result["shifts"], expected, strict=True):
+            assert [p["index"] for p in shift["topk"]] == np.argsort(-row, kind="stable").tolist()
+            assert [p["label"] for p in shift["topk"]] == [tiny_classifier.LABELS[p["index"]] for p in shift["topk"]]
+            assert [p["probability"] for p in shift["topk"]] == pytest.approx(np.sort(row)[::-1].tolist(), abs=1e-6)
+        for cls, curve in result["class_probabilities"].items():
+            assert curve == pytest.approx(expected[:, int(cls)].tolist(), abs=1e-6)
+
+
+def test_compare_puts_ours_the_stock_torchserve_and_kserve_side_by_side_on_the_same_offsets(
+    target_service: ServiceProcess,
+) -> None:
+    response = probe(target_service, "/v1/compare", models="resnet50_lpf4,stock,tiny_png", protocol="diagonal",
+                     max_shift=3)  # fmt: skip
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["plan"]["offsets"] == [[d, d] for d in range(4)]
+    assert [(r["target"], r["protocol"]) for r in body["results"]] == [
+        ("resnet50_lpf4", "ours"),
+        ("stock", "torchserve"),
+        ("tiny_png", "oip"),
+    ]
+    for result in body["results"]:
+        assert [s["offset"] for s in result["shifts"]] == body["plan"]["offsets"]
+        assert 0.0 <= result["score"] <= 1.0
+    assert body["results"][0]["model"]["antialiased"] is True
+    with http_client(target_service) as client:
+        assert "tiny_png" in client.get("/v1/config").json()["models"]
+
+
+MISBEHAVING = {
+    # target: (status, code, words of the message)
+    "error": (502, "target_error", "answered HTTP 500"),
+    "not_json": (502, "target_error", "malformed"),
+    "wrong_classes": (502, "target_error", "not one row of 10 classes per view"),
+    "no_output": (502, "target_error", "no output 'output'"),
+    "lying_size": (502, "target_error", "binary_data_size"),
+    "slow": (504, "target_timeout", f"within {SLOW_TIMEOUT_S:g} s"),
+    "unreachable": (502, "target_error", "cannot be reached"),
+    "unknown_label": (502, "target_error", "not in its label list"),
+}
+
+
+@pytest.mark.parametrize(("target", "status", "code", "words"), [(t, *v) for t, v in MISBEHAVING.items()])
+def test_a_misbehaving_target_is_a_502_or_504_naming_it(
+    target_service: ServiceProcess, target: str, status: int, code: str, words: str
+) -> None:
+    response = probe(target_service, "/v1/stability", model=target, protocol="diagonal", max_shift=3)
+    assert response.status_code == status, response.text
+    assert response.json()["code"] == code
+    assert f"target {target} " in response.json()["message"] and words in response.json()["message"]
+    with http_client(target_service) as client:
+        assert client.get("/healthz").status_code == 200, "the service stays up"
+
+
+def test_a_compare_with_one_failing_target_names_that_target(target_service: ServiceProcess) -> None:
+    response = probe(target_service, "/v1/compare", models="tiny_fp32,wrong_classes", protocol="diagonal", max_shift=1)
+    assert response.status_code == 502
+    assert response.json()["message"].startswith("target wrong_classes ")
+
+
+def test_a_corrupt_image_is_refused_by_the_services_strict_decoder(target_service: ServiceProcess) -> None:
+    with http_client(target_service) as client:
+        truncated = client.post("/v1/stability", params={"model": "tiny_fp32"}, content=CAT[: len(CAT) // 2])
+    assert truncated.status_code == 400
+    assert truncated.json()["code"] == "invalid_image"
