@@ -2,10 +2,10 @@
 a closed-loop client that sends the same load to /v2 and, as the baseline, to TorchServe's own /predictions.
 
 Builds an archive of resnet50_lpf4 with random weights (or --weights), starts TorchServe and the probe service on
-free local ports, and for each concurrency runs: perf_analyzer on /v2 (binary tensor data, one JPEG per request),
-then the closed-loop client on /v2 and on /predictions, alternating. The ratio is /v2 over /predictions, both from
-the same client. (perf_analyzer's own TorchServe mode is not used as the baseline: in release 2.50 it records no
-send times, "Timer not set correctly", and never reports.) Prints perf_analyzer's output and a table.
+free local ports, and for each concurrency runs perf_analyzer on /v2 (binary tensor data, one JPEG per request),
+with the closed-loop client on /v2 and on /predictions before and after it. The ratio is /v2 over /predictions,
+both from the same client. (perf_analyzer's own TorchServe mode is not the baseline: release 2.50 records no send
+times there, "Timer not set correctly", and never reports.) Prints perf_analyzer's output and a table.
 Usage: make bench-oip   (or: python -m benchmarks.bench_oip --concurrency 1 4)
 """
 
@@ -80,15 +80,22 @@ def main() -> None:
                 for url, content, extra in loads.values():  # warm-up
                     drive(pool, 1, url, content, 1, 2, extra)
                 for concurrency in args.concurrency:
+                    count = args.requests * concurrency
+                    runs: dict[str, list[tuple[float, list[float]]]] = {label: [] for label in loads}
+                    # Closed loops before and after perf_analyzer, in mirrored order (A B, perf_analyzer, B A), so
+                    # that a change of the machine's load during the run weighs on both alike.
+                    for label in reversed(loads):
+                        runs[label].append(drive(pool, 1, *loads[label][:2], concurrency, count, loads[label][2]))
                     print(f"=== perf_analyzer, /v2, concurrency {concurrency}", flush=True)
-                    report = perf_analyzer_load(service.url, image, workdir, concurrency, args.requests * concurrency)
+                    report = perf_analyzer_load(service.url, image, workdir, concurrency, count)
                     rows.append(("/v2 (perf_analyzer)", concurrency, float(report["Inferences/Second"]),
                                  float(report["p50 latency"]) / 1e6, float(report["p99 latency"]) / 1e6))  # fmt: skip
-                    for label, (url, content, extra) in loads.items():
-                        throughput, latencies = drive(
-                            pool, 1, url, content, concurrency, args.requests * concurrency, extra
-                        )
-                        p99 = statistics.quantiles(latencies, n=100)[98] if len(latencies) > 1 else latencies[0]
+                    for label in loads:
+                        runs[label].append(drive(pool, 1, *loads[label][:2], concurrency, count, loads[label][2]))
+                    for label, measured in runs.items():
+                        latencies = [latency for _, run in measured for latency in run]
+                        p99 = statistics.quantiles(latencies, n=100)[98]
+                        throughput = statistics.mean(t for t, _ in measured)
                         rows.append((label, concurrency, throughput, statistics.median(latencies), p99))
     print(f"\n{MODEL}, {'random' if args.weights is None else 'given'} weights, one JPEG per request, "
           f"{os.cpu_count()} cores shared with other work: read the ratios, not the times")  # fmt: skip

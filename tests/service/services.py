@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -40,6 +41,15 @@ def start_test_service(torchserve_url: str, log_file: Path, **env: str) -> Servi
         "PROBE_READY_INTERVAL_S": "600",
     }
     return start_service(torchserve_url, env={**settings, **env}, log_file=log_file)
+
+
+def wait_until_ready(service: ServiceProcess, timeout_s: float = 120.0) -> None:
+    """Until /readyz says ready: the readiness monitor makes its first predictions as the service starts."""
+    deadline = time.monotonic() + timeout_s
+    with http_client(service) as client:
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, f"not ready within {timeout_s:g} s: {client.get('/readyz').text}"
+            time.sleep(0.5)
 
 
 def sample_value(metrics_text: str, name: str, **labels: str) -> float:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 
 import httpx
 import numpy as np
@@ -16,7 +15,7 @@ from tritonclient.utils import InferenceServerException
 
 from servers.probe import ServiceProcess
 from servers.torchserve import TorchServe
-from tests.service.services import SAMPLES, http_client, torchserve_requests
+from tests.service.services import SAMPLES, http_client, torchserve_requests, wait_until_ready
 from tests.serving.helpers import encode, photo
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
@@ -46,9 +45,7 @@ def predictions(torchserve: TorchServe, image: bytes) -> dict:
 def test_tritonclient_sees_a_live_ready_server_and_the_model_metadata(service: ServiceProcess) -> None:
     client = triton_client(service)
     assert client.is_server_live()
-    deadline = time.monotonic() + 120  # the readiness monitor's first predictions, at the service's start
-    while not client.is_server_ready() and time.monotonic() < deadline:
-        time.sleep(0.5)
+    wait_until_ready(service)
     assert client.is_server_ready()
     assert client.is_model_ready(MODEL)
     assert not client.is_model_ready("resnet9000")

@@ -6,43 +6,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
-import torch
-from PIL import Image
-from ts.torch_handler.image_classifier import ImageClassifier as StockHandler
 
-from antialiased.images import decode_image
 from antialiased.protocols import ProbeSpec, make_plan
-from antialiased.transforms import resize_center_crop, shifted_views
 from servers.probe import ServiceProcess
 from servers.torchserve import TorchServe
-from tests.service.services import MAX_SHIFTS, SAMPLES, http_client
+from tests.service.services import MAX_SHIFTS, http_client
 from tests.targets import tiny_classifier
 from tests.targets.conftest import SLOW_TIMEOUT_S
-from tests.targets.servers import stock_network
+from tests.targets.references import CAT, assert_shifts_match, stock_reference, tiny_reference
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
-
-CAT = (SAMPLES / "chelsea.jpg").read_bytes()
 
 
 def probe(service: ServiceProcess, endpoint: str, **params: object) -> httpx.Response:
     with http_client(service) as client:
         return client.post(endpoint, params=params, content=CAT)
-
-
-@torch.inference_mode()
-def stock_reference(weights: Path, spec: ProbeSpec) -> torch.Tensor:
-    """In process: the library's crops of the photo, each through the stock handler's own preprocessing (it resizes
-    and center-crops what it gets) and the same ResNet-18, softmax: (views, 1000)."""
-    network = stock_network()
-    network.load_state_dict(torch.load(weights, weights_only=True))
-    request = make_plan(spec, MAX_SHIFTS).request
-    base = resize_center_crop(decode_image(CAT), request.base_size, request.resize_size).permute(1, 2, 0).numpy()
-    size = request.crop_size
-    crops = [Image.fromarray(base[dy : dy + size, dx : dx + size]) for dy, dx in request.offsets]
-    return network(torch.stack([StockHandler.image_processing(crop) for crop in crops])).softmax(dim=1)
 
 
 def test_stock_torchserve_model_answers_as_in_process_on_the_same_crops(
@@ -54,19 +33,10 @@ def test_stock_torchserve_model_answers_as_in_process_on_the_same_crops(
     body = response.json()
     assert body["target"] == "stock" and body["protocol"] == "torchserve" and body["model"] is None
     expected = stock_reference(stock_torchserve[1], spec)
-    assert len(body["shifts"]) == len(expected) == len(make_plan(spec, MAX_SHIFTS).offsets)
-    for shift, row in zip(body["shifts"], expected, strict=True):
-        values, indices = row.topk(5)
-        assert [p["index"] for p in shift["topk"]] == indices.tolist()
-        # Each view is its own TorchServe batch, the reference one batch of all views: float rounding differs.
-        assert [p["probability"] for p in shift["topk"]] == pytest.approx(values.tolist(), abs=1e-5)
+    assert len(body["shifts"]) == len(make_plan(spec, MAX_SHIFTS).offsets)
+    # Each view is its own TorchServe batch, the reference one batch of all views: float rounding differs.
+    assert_shifts_match(body["shifts"], expected.numpy(), 1e-5)
     assert body["shifts"][0]["topk"][0]["probability"] > 10 / 1000, "far from uniform: the comparison means something"
-
-
-def tiny_reference(spec: ProbeSpec) -> np.ndarray:
-    """In process: the library's normalised views of the photo through the tiny classifier: (views, 10)."""
-    views = shifted_views(decode_image(CAT), make_plan(spec, MAX_SHIFTS).request)
-    return tiny_classifier.probabilities(views.numpy())
 
 
 @pytest.mark.parametrize("protocol", ["grid", "circular"])
@@ -81,10 +51,8 @@ def test_kserve_models_answer_as_in_process_for_fp32_uint8_and_png_inputs(
     assert [r["target"] for r in body["results"]] == ["tiny_fp32", "tiny_uint8", "tiny_png"]
     for result in body["results"]:
         assert result["protocol"] == "oip"
-        for shift, row in zip(result["shifts"], expected, strict=True):
-            assert [p["index"] for p in shift["topk"]] == np.argsort(-row, kind="stable").tolist()
-            assert [p["label"] for p in shift["topk"]] == [tiny_classifier.LABELS[p["index"]] for p in shift["topk"]]
-            assert [p["probability"] for p in shift["topk"]] == pytest.approx(np.sort(row)[::-1].tolist(), abs=1e-6)
+        assert_shifts_match(result["shifts"], expected, 1e-6)
+        assert all(p["label"] == tiny_classifier.LABELS[p["index"]] for s in result["shifts"] for p in s["topk"])
         for cls, curve in result["class_probabilities"].items():
             assert curve == pytest.approx(expected[:, int(cls)].tolist(), abs=1e-6)
 
