@@ -86,21 +86,19 @@ def answer_call(model: str, version: str | None, call: Call, probabilities: np.n
 
 
 def _outputs(request: InferRequest) -> list[Output]:
+    """The requested output (the model has one), or all outputs when the request names none."""
     default_binary = request.parameters.get(BINARY_OUTPUT, False)
-    if request.outputs is None:
+    if not request.outputs:
         return [Output(binary=_flag(default_binary, BINARY_OUTPUT), classes=None)]
     if len(request.outputs) > 1:
         raise ProtocolError(f"output {OUTPUT!r} is requested twice (one entry per output)")
-    outputs = []
-    for output in request.outputs:
-        if output.name != OUTPUT:
-            raise ProtocolError(f"unknown output {output.name!r}; the model's output is {OUTPUT!r}")
-        classes = output.parameters.get(CLASSIFICATION)
-        if classes is not None and (not isinstance(classes, int) or not 1 <= classes <= NUM_CLASSES):
-            raise ProtocolError(f"{CLASSIFICATION} must be an integer in [1, {NUM_CLASSES}], got {classes!r}")
-        binary = _flag(output.parameters.get(BINARY_DATA, default_binary), BINARY_DATA)
-        outputs.append(Output(binary=binary, classes=classes))
-    return outputs
+    (output,) = request.outputs
+    if output.name != OUTPUT:
+        raise ProtocolError(f"unknown output {output.name!r}; the model's output is {OUTPUT!r}")
+    classes = output.parameters.get(CLASSIFICATION)
+    if classes is not None and (type(classes) is not int or not 1 <= classes <= NUM_CLASSES):
+        raise ProtocolError(f"{CLASSIFICATION} must be an integer in [1, {NUM_CLASSES}], got {classes!r}")
+    return [Output(binary=_flag(output.parameters.get(BINARY_DATA, default_binary), BINARY_DATA), classes=classes)]
 
 
 def _flag(value: Any, name: str) -> bool:
