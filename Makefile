@@ -3,18 +3,24 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP_RUN := $(VENV)/.installed-run
+STAMP_EVAL := $(VENV)/.installed-eval
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: setup setup-dev run test lint bench bench-serve bench-probe bench-oip gpu-check gpu-bundle clean
+.PHONY: setup setup-dev setup-eval run test lint bench bench-serve bench-probe bench-oip bench-eval evaluate gpu-check \
+	gpu-bundle clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP_RUN): requirements.txt | $(VENV)/bin/python
+$(STAMP_RUN): requirements.txt requirements-probe.txt | $(VENV)/bin/python
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
 
-$(STAMP_DEV): requirements.txt requirements-dev.txt tests/targets/requirements-kserve.txt $(STAMP_RUN)
+$(STAMP_EVAL): requirements-eval.txt $(STAMP_RUN)
+	$(PY) -m pip install -q -r requirements-eval.txt
+	touch $@
+
+$(STAMP_DEV): requirements-dev.txt tests/targets/requirements-kserve.txt $(STAMP_EVAL)
 	$(PY) -m pip install -q -r requirements-dev.txt
 	# KServe's model server (a probe target in tests/targets) in a venv of its own: its pins clash with ours.
 	$(PY) -m tests.targets.kserve_venv
@@ -22,12 +28,14 @@ $(STAMP_DEV): requirements.txt requirements-dev.txt tests/targets/requirements-k
 
 setup: $(STAMP_RUN)
 
+setup-eval: $(STAMP_EVAL)
+
 setup-dev: $(STAMP_DEV)
 
 ## The main job: TorchServe with the antialiased ResNet50 (and the probe service), Ctrl-C stops all.
 run: setup
 	bash scripts/install-system-deps.sh run
-	$(PY) -m scripts.run
+	$(PY) -m scripts.run $(ARGS)
 
 ## The whole test suite; installs and starts what the tests need.
 test: setup-dev
@@ -66,6 +74,14 @@ gpu-check: $(if $(GPU_BUNDLE),,setup-dev)
 ## TorchServe and a Java runtime for an offline GPU machine: build/gpu-bundle/gpu-bundle.tar.xz.
 gpu-bundle: setup-dev
 	$(PY) -m scripts.gpu_bundle
+
+## Throughput of the evaluation engines (local, Ray) against the bare prepared model on the same views.
+bench-eval: setup-dev
+	$(PY) -m benchmarks.bench_eval
+
+## Accuracy and shift consistency over a data set, e.g. make evaluate ARGS="--data DIR --model resnet50_lpf4_finetune"
+evaluate: setup-eval
+	$(PY) -m antialiased.evaluate $(ARGS)
 
 clean:
 	rm -rf build

@@ -20,6 +20,7 @@ class ErrorCode(StrEnum):
     IMAGE_TOO_LARGE = "image_too_large"
     TOO_MANY_PIXELS = "too_many_pixels"
     IMAGE_TOO_SMALL = "image_too_small"
+    ASPECT_RATIO_TOO_LARGE = "aspect_ratio_too_large"
     BAD_TOPK = "bad_topk"
     BAD_SHIFT_REQUEST = "bad_shift_request"
     # Load: the request is fine, but not now (503 with Retry-After).

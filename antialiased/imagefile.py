@@ -26,6 +26,9 @@ from antialiased.errors import ApiError, ErrorCode
 MAX_IMAGE_BYTES = 20 * 1024 * 1024  # largest accepted file
 MAX_IMAGE_PIXELS = 50_000_000  # largest accepted width * height (a 50-megapixel photo)
 MIN_IMAGE_SIDE = 32  # smallest accepted width and height
+# Longest side / shortest side. Resizing the shorter side to 256 (up to 1024 for shift requests) scales the
+# longer side by the same factor: a 32 x 1,500,000 PNG of a few kB would become 3 billion pixels.
+MAX_ASPECT_RATIO = 20
 
 # Pillow's names of the accepted formats; its JPEG reader also opens multi-picture JPEGs (format "MPO").
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
@@ -49,11 +52,13 @@ ORIENTATION_STEPS: dict[int, tuple[bool, bool, bool]] = {
 
 @dataclass(frozen=True)
 class ImageLimits:
-    """What an accepted image may be: at most `max_bytes` and `max_pixels`, both sides at least `min_side`."""
+    """What an accepted image may be: at most `max_bytes` and `max_pixels`, both sides at least `min_side`, the
+    longer side at most `max_aspect_ratio` times the shorter."""
 
     max_bytes: int = MAX_IMAGE_BYTES
     max_pixels: int = MAX_IMAGE_PIXELS
     min_side: int = MIN_IMAGE_SIDE
+    max_aspect_ratio: int = MAX_ASPECT_RATIO
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,13 @@ def _open(data: bytes, limits: ImageLimits) -> tuple[ImageInfo, Image.Image]:
         raise ApiError(
             ErrorCode.IMAGE_TOO_SMALL, f"the image is {width}x{height}; both sides must be at least {limits.min_side}"
         )
+    if max(width, height) > limits.max_aspect_ratio * min(width, height):
+        image.close()
+        ratio = limits.max_aspect_ratio
+        raise ApiError(
+            ErrorCode.ASPECT_RATIO_TOO_LARGE,
+            f"the image is {width}x{height}; its longer side may be at most {ratio} times its shorter",
+        )
     # Pillow reads a PNG's EXIF by loading the whole image when the header holds none: not in a header check.
     orientation = 1 if image.format == "PNG" and "exif" not in image.info else _orientation(image)
     return ImageInfo(image.format, image.mode, width, height, orientation), image
@@ -209,7 +221,7 @@ def _pillow_rgb(image: Image.Image) -> np.ndarray:
     if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
         rgba = image.convert("RGBA")
         image = Image.alpha_composite(Image.new("RGBA", rgba.size, _WHITE), rgba)
-    return np.array(image.convert("RGB"))
+    return np.array(image if image.mode == "RGB" else image.convert("RGB"))  # convert copies even RGB
 
 
 def _reason(error: BaseException) -> str:

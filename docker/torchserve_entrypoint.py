@@ -21,7 +21,7 @@ from pathlib import Path
 from antialiased.weights import WeightsError
 from archives.build import add_serving_options
 from servers.stack import build_from_args, run_until_exit, serving, stop_signals
-from servers.torchserve_config import Ports
+from servers.torchserve_config import TOKEN_EXPIRATION_MIN, Ports
 
 INFERENCE_HOST = "0.0.0.0"  # inside the container; compose publishes the port on the host's loopback
 STOP_TIMEOUT_S = 20.0  # below compose's stop_grace_period (30 s)
@@ -42,6 +42,20 @@ def env_flag(name: str, default: bool = False) -> bool:
     if value.strip().lower() in FALSE:
         return False
     raise SettingError(f"{name}={value!r}: use 1 or 0")
+
+
+def env_float(name: str, default: float) -> float:
+    """A positive number from the environment; anything else is an error, not a silent default."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if number <= 0:
+        raise SettingError(f"{name}={value!r}: use a positive number")
+    return number
 
 
 def refusal(error: WeightsError) -> str:
@@ -68,7 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         allow_untrained = env_flag("ALLOW_UNTRAINED_WEIGHTS")
-        token_auth = env_flag("TORCHSERVE_TOKEN_AUTH")
+        token_auth = env_flag("TORCHSERVE_TOKEN_AUTH", default=True)
+        token_expiration_min = env_float("TORCHSERVE_TOKEN_EXPIRATION_MIN", TOKEN_EXPIRATION_MIN)
     except SettingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -83,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # TorchServe's standard ports: 8080 inference, 8081 management, 8082 metrics, 7070/7071 gRPC.
             with serving(
                 args.store, built, workdir, STOP_TIMEOUT_S, inference_host=INFERENCE_HOST, ports=Ports(),
-                token_auth=token_auth,
+                token_auth=token_auth, token_expiration_min=token_expiration_min,
             ) as server:  # fmt: skip
                 print(f"ready: {', '.join(server.models)} answer predictions on port 8080", flush=True)
                 return run_until_exit(server)

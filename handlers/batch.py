@@ -13,12 +13,11 @@ from handlers.requests import ParsedRequest
 
 @dataclass
 class BatchItem:
-    """One request of a TorchServe batch: what it asks, its image's header, its decoded image, its views, then its
-    probabilities — or the error that refuses it."""
+    """One request of a TorchServe batch: what it asks, its image's header, its views, then its probabilities — or
+    the error that refuses it."""
 
     request: ParsedRequest | None = None
     info: ImageInfo | None = None
-    image: torch.Tensor | None = None  # upright uint8 (3, H, W): on the GPU for GPU-decoded JPEGs, else on the CPU
     views: torch.Tensor | None = None  # normalised (n, 3, h, w) on the model's device
     probabilities: torch.Tensor | None = None  # (n, classes) on the CPU
     error: ApiError | None = None

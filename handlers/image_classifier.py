@@ -44,8 +44,8 @@ log = logging.getLogger(__name__)
 # Response headers telling which batch (worker pid and batch number) answered a request, and its size.
 BATCH_ID_HEADER = "X-Batch-Id"
 BATCH_SIZE_HEADER = "X-Batch-Size"
-# A batch that decoded more pixels than this gives the freed memory back to the operating system.
-_TRIM_AFTER_PIXELS = 16_000_000
+# Decoding more pixels than this at once gives the freed memory back to the operating system afterwards.
+_TRIM_AFTER_PIXELS = 4_000_000
 
 
 class ImageClassifier(BaseHandler):
@@ -116,8 +116,6 @@ class ImageClassifier(BaseHandler):
                 for name, value in item.error.headers.items():
                     context.set_response_header(index, name, value)
         self._record_metrics(HandlerMetrics(context.metrics), items, (start, preprocessed, inferred, done))
-        if _decoded_pixels(items) > _TRIM_AFTER_PIXELS:
-            release_free_memory()
         return answers
 
     @staticmethod
@@ -131,19 +129,26 @@ class ImageClassifier(BaseHandler):
                 metrics.shifts(item.request.views)
 
     def preprocess(self, data: list[dict[str, Any]]) -> list[BatchItem]:
-        """Parse and admit each request, decode the admitted images together and cut their views; a refused
-        request keeps its error. See `_admit` for which requests a batch takes."""
+        """Parse and admit each request, decode the admitted images and cut their views; a refused request keeps
+        its error. See `_admit` for which requests a batch takes.
+
+        On a GPU every JPEG of the batch is decoded in one call; on the CPU one image at a time, so that only one
+        full-size image is in memory at once, and the memory of a large one goes back to the system at once.
+        """
         items = self._admit([self._parse(row, self._request_headers(index)) for index, row in enumerate(data)])
         admitted = [item for item in items if item.admitted]
-        images = decode_images(
-            [item.request.image for item in admitted], self.settings.limits.image_limits, self.device
-        )
-        for item, image in zip(admitted, images, strict=True):
-            if isinstance(image, ApiError):
-                item.error = image
-            else:
-                item.image = image
-                self._cut_views(item)
+        groups = [admitted] if self.device.type == "cuda" else [[item] for item in admitted]
+        for group in groups:
+            images = decode_images(
+                [item.request.image for item in group], self.settings.limits.image_limits, self.device
+            )
+            for item, image in zip(group, images, strict=True):
+                if isinstance(image, ApiError):
+                    item.error = image
+                else:
+                    self._cut_views(item, image)
+            if sum(item.info.pixels for item in group) > _TRIM_AFTER_PIXELS:
+                release_free_memory()
         return items
 
     def _admit(self, items: list[BatchItem]) -> list[BatchItem]:
@@ -180,9 +185,9 @@ class ImageClassifier(BaseHandler):
         except ApiError as error:
             return BatchItem(error=error)
 
-    def _cut_views(self, item: BatchItem) -> None:
-        """The request's views on the model's device; the full-size image is dropped as soon as they are cut."""
-        image, item.image, shifts = item.image, None, item.request.shifts
+    def _cut_views(self, item: BatchItem, image: torch.Tensor) -> None:
+        """The request's views, on the model's device, from its decoded image."""
+        shifts = item.request.shifts
         try:
             if shifts is None:
                 item.views = preprocess(image, device=self.device).unsqueeze(0)
@@ -218,12 +223,3 @@ class ImageClassifier(BaseHandler):
         if request.shifts is None:
             return classification(model, weights, item.probabilities, request.topk, request.probabilities)
         return shift_classification(model, weights, item.probabilities, request.topk, request.shifts)
-
-
-def _decoded_pixels(items: list[BatchItem]) -> int:
-    """Pixels of the images this batch decoded (admitted requests whose header was read)."""
-    return sum(
-        item.info.pixels
-        for item in items
-        if item.info is not None and (item.error is None or item.error.code != ErrorCode.OVERLOADED)
-    )

@@ -46,6 +46,7 @@ class Limits:
     max_image_bytes: int
     max_image_pixels: int
     min_image_side: int
+    max_aspect_ratio: int
     max_shifts: int
     default_topk: int
     max_topk: int
@@ -55,7 +56,7 @@ class Limits:
 
     @property
     def image_limits(self) -> ImageLimits:
-        return ImageLimits(self.max_image_bytes, self.max_image_pixels, self.min_image_side)
+        return ImageLimits(self.max_image_bytes, self.max_image_pixels, self.min_image_side, self.max_aspect_ratio)
 
 
 @dataclass(frozen=True)

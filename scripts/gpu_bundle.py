@@ -48,9 +48,12 @@ TRAVEL_LIMIT = 64 * 2**20  # what the device tool sends in one call
 
 
 def pinned_versions(requirements: Path = Path("requirements.txt")) -> dict[str, str]:
-    """Package name -> version of every `name==version` line."""
-    pins = re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", requirements.read_text(), flags=re.MULTILINE)
-    return dict(pins)
+    """Package name -> version of every `name==version` line, following `-r other.txt` includes."""
+    text = requirements.read_text()
+    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", text, flags=re.MULTILINE))
+    for included in re.findall(r"^-r\s+(\S+)", text, flags=re.MULTILINE):
+        pins |= pinned_versions(requirements.parent / included)
+    return pins
 
 
 def bundle_version(name: str, pins: dict[str, str]) -> str:

@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="inference address (127.0.0.1; any other turns token authorization on)"
     )
     parser.add_argument("--port", type=int, default=Ports.inference, help="inference port")
+    parser.add_argument(
+        "--token-auth", action="store_true", help="require TorchServe's keys on loopback too (a shared host)"
+    )
     parser.add_argument("--probe-port", type=int, default=PROBE_PORT, help="probe service port")
     parser.add_argument("--no-probe", action="store_true", help="do not start the probe service")
     parser.add_argument(
@@ -82,7 +85,8 @@ def _banner(torchserve: TorchServe, probe_url: str | None, untrained: list[str])
 
 def _torchserve_options(args: argparse.Namespace) -> dict:
     ports = free_ports() if args.free_ports else Ports(inference=args.port)
-    return {"inference_host": args.host, "ports": ports, "log_file": TORCHSERVE_LOG}
+    token_auth = True if args.token_auth else None  # None: on exactly when the inference address is not loopback
+    return {"inference_host": args.host, "ports": ports, "token_auth": token_auth, "log_file": TORCHSERVE_LOG}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

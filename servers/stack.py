@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from archives.build import DEFAULT_MODELS, BuiltArchive, build_archives, overrides_from_args, untrained_warning
+from servers.keys import KeyRenewal
 from servers.torchserve import TorchServe, start_torchserve
 
 
@@ -58,12 +59,14 @@ def stop_signals() -> Iterator[None]:
 def serving(
     store: Path, built: Sequence[BuiltArchive], workdir: Path, stop_timeout_s: float, **start: Any
 ) -> Iterator[TorchServe]:
-    """TorchServe serving `built`, ready (every model answered a real prediction); stopped on exit."""
+    """TorchServe serving `built`, ready (every model answered a real prediction), its keys renewed while it runs
+    (with token authorization); stopped on exit."""
     server = start_torchserve(store, [archive.name for archive in built], workdir, **start)
     try:
         print("waiting until every model answers a real prediction ...", flush=True)
         server.wait_until_ready()
-        yield server
+        with KeyRenewal(server):
+            yield server
     finally:
         print("stopping ...", flush=True)
         server.stop(stop_timeout_s)

@@ -24,7 +24,15 @@ import httpx
 from antialiased.contract import IMAGE_FIELD
 from servers.ports import client_host, free_port
 from servers.readiness import prediction_problem, readiness_image
-from servers.torchserve_config import KEY_FILE, Ports, api_headers, resolve_token_auth, write_server_config
+from servers.torchserve_config import (
+    JOB_QUEUE_SIZE,
+    KEY_FILE,
+    TOKEN_EXPIRATION_MIN,
+    Ports,
+    api_headers,
+    resolve_token_auth,
+    write_server_config,
+)
 
 READY_TIMEOUT_S = 300.0
 STOP_TIMEOUT_S = 30.0
@@ -46,6 +54,7 @@ class TorchServe:
     management_url: str
     metrics_url: str
     token_auth: bool
+    token_expiration_min: float = TOKEN_EXPIRATION_MIN
     _log: IO | None = field(default=None, repr=False)
 
     @property
@@ -56,6 +65,14 @@ class TorchServe:
     def headers(self) -> dict[str, str]:
         """Headers an inference request needs (the bearer key when token authorization is on)."""
         return api_headers(self.key_file)
+
+    def workers(self, model: str) -> list[dict]:
+        """The workers of `model` as TorchServe's management API describes them (id, pid, status, ...)."""
+        response = httpx.get(
+            f"{self.management_url}/models/{model}", headers=api_headers(self.key_file, "management"), timeout=10.0
+        )
+        response.raise_for_status()
+        return [worker for entry in response.json() for worker in entry["workers"]]
 
     def running(self) -> bool:
         return self.process.poll() is None
@@ -142,17 +159,22 @@ def start_torchserve(
     token_auth: bool | None = None,
     metrics_host: str = "127.0.0.1",
     number_of_gpu: int | None = None,
+    job_queue_size: int = JOB_QUEUE_SIZE,
+    token_expiration_min: float = TOKEN_EXPIRATION_MIN,
     log_file: Path | None = None,
 ) -> TorchServe:
     """Start TorchServe (foreground, own process group) serving `models` of `model_store`; do not wait.
 
     Output goes to `log_file` when given, else to this process's stdout. Call `wait_until_ready`.
-    `number_of_gpu`: see `write_server_config`.
+    `number_of_gpu`, `job_queue_size`, `token_expiration_min`: see `write_server_config`. The working directory
+    is private to this user (mode 0700): it holds the worker sockets and, with token authorization, the key file.
     """
     if not java_available():
         raise TorchServeError(JAVA_MISSING)
     ports = ports or free_ports()
     workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    workdir.chmod(0o700)
     for sub in ("tmp", "logs"):
         (workdir / sub).mkdir(parents=True, exist_ok=True)
     config = write_server_config(
@@ -164,6 +186,8 @@ def start_torchserve(
         token_auth=token_auth,
         metrics_host=metrics_host,
         number_of_gpu=number_of_gpu,
+        job_queue_size=job_queue_size,
+        token_expiration_min=token_expiration_min,
     )
     env = {
         **os.environ,
@@ -196,5 +220,6 @@ def start_torchserve(
         management_url=f"http://127.0.0.1:{ports.management}",
         metrics_url=f"http://{client_host(metrics_host)}:{ports.metrics}",
         token_auth=resolve_token_auth(inference_host, token_auth),
+        token_expiration_min=token_expiration_min,
         _log=log,
     )

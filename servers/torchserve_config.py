@@ -22,6 +22,8 @@ KEY_FILE = "key_file.json"  # written by TorchServe into its working directory w
 MAX_REQUEST_SIZE = MAX_IMAGE_BYTES + 4 * 1024 * 1024
 # A shift request's answer grows with its shifts: 1089 shifts, each top-1 a different class, is about 30 MB.
 MAX_RESPONSE_SIZE = 64 * 1024 * 1024
+# TorchServe's own default lifetime of its inference and management keys, in minutes.
+TOKEN_EXPIRATION_MIN = 60.0
 # Requests a model's queue holds while its workers are busy; beyond it TorchServe answers 503 at once. About
 # 8 batches of 8 for one worker: a full queue is 8 batch times of waiting (see the README's Overload section).
 JOB_QUEUE_SIZE = 64
@@ -63,6 +65,7 @@ def write_server_config(
     metrics_host: str = "127.0.0.1",
     job_queue_size: int = JOB_QUEUE_SIZE,
     number_of_gpu: int | None = None,
+    token_expiration_min: float = TOKEN_EXPIRATION_MIN,
 ) -> Path:
     """Write config.properties for `models` of `model_store` (archives `<name>.mar`) to `path`.
 
@@ -96,6 +99,7 @@ def write_server_config(
         max_request_size=MAX_REQUEST_SIZE,
         max_response_size=MAX_RESPONSE_SIZE,
         job_queue_size=job_queue_size,
+        token_expiration_min=token_expiration_min,
         number_of_gpu="# number_of_gpu: not set, every GPU counted"
         if number_of_gpu is None
         else f"number_of_gpu={number_of_gpu}",

@@ -15,6 +15,7 @@ import antialiased
 from service.admission import Budget
 from service.errors import install_error_handlers
 from service.observability import ServiceMetrics, install_request_metrics
+from service.openapi import state_settings_in_schema
 from service.readiness import ReadinessMonitor
 from service.routers import health, oip, page, probe
 from service.routers.page import STATIC_DIR
@@ -66,4 +67,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(oip.router)
     app.include_router(page.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    state_settings_in_schema(app, settings)
     return app

@@ -103,6 +103,18 @@ class ServerMetadata(BaseModel):
     extensions: list[str]
 
 
+class Readiness(BaseModel):
+    ready: bool
+    error: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """The protocol's error body (`code`: this service's error code, beside it)."""
+
+    error: str
+    code: str | None = None
+
+
 def split_body(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
     """(JSON header, binary part) of a body, from the value of `Inference-Header-Content-Length` (None: all JSON)."""
     if header_length is None:

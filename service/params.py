@@ -138,12 +138,9 @@ def _merge(params: Params, form: FormData) -> Params:
         raise validation_error(list(error.errors())) from error
 
 
-def multipart_schema(params: type[ProbeParams]) -> dict[str, Any]:
-    """The OpenAPI schema of a multipart body: the image file, and the parameters as optional text fields."""
-    schema = params.model_json_schema()
-    return {
-        "type": "object",
-        "properties": {"image": {"type": "string", "format": "binary"}, **schema["properties"]},
-        "required": ["image"],
-        "additionalProperties": False,
-    }
+MULTIPART_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"image": {"type": "string", "format": "binary"}},
+    "required": ["image"],
+    "additionalProperties": False,
+}

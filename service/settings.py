@@ -9,7 +9,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from antialiased.contract import MAX_TOPK
-from antialiased.imagefile import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE, ImageLimits
+from antialiased.imagefile import MAX_ASPECT_RATIO, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE, ImageLimits
 from servers.defaults import DEFAULT_MODELS
 from service.targets.config import AnyTargetConfig, OursConfig, TargetConfig
 
@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(MAX_IMAGE_BYTES, ge=1)
     max_pixels: int = Field(MAX_IMAGE_PIXELS, ge=1)
     min_image_side: int = Field(MIN_IMAGE_SIDE, ge=1)
+    max_aspect_ratio: int = Field(MAX_ASPECT_RATIO, ge=1)
     max_shifts: int = Field(289, ge=1, description="Distinct shifts per probe (289: a 17x17 grid).")
     max_top_k: int = Field(MAX_TOPK, ge=5, le=MAX_TOPK, description="At most the handler's max top-k.")
     max_compare_models: int = Field(4, ge=1)
@@ -65,7 +66,9 @@ class Settings(BaseSettings):
     max_connections: int = Field(32, ge=1)
     torchserve_token: SecretStr | None = Field(None, description="Bearer key for TorchServe's token authorization.")
     torchserve_key_file: Path | None = Field(
-        None, description="TorchServe's key_file.json; its inference key is read at each request (keys rotate)."
+        None,
+        description="TorchServe's key_file.json, read at each request (keys are renewed) when it exists: TorchServe "
+        "writes it only with token authorization on.",
     )
     # Readiness: a background check makes a real prediction per model every `ready_interval_s`.
     ready_interval_s: float = Field(2.0, gt=0)
@@ -85,7 +88,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
-        names = [target.name for target in self.probe_targets]
+        names = self.target_names
         if not names:
             raise ValueError("PROBE_MODELS or PROBE_TARGETS must name at least one model to probe")
         twice = sorted({name for name in names if names.count(name) > 1})
@@ -103,10 +106,15 @@ class Settings(BaseSettings):
         return tuple(OursConfig(name=model, protocol="ours") for model in self.models) + self.targets
 
     @property
+    def target_names(self) -> list[str]:
+        """The names the probe API takes (`model`, `models`)."""
+        return [target.name for target in self.probe_targets]
+
+    @property
     def probe_model(self) -> str:
         """The target /v1/stability probes when the request names none."""
-        return self.default_model or self.probe_targets[0].name
+        return self.default_model or self.target_names[0]
 
     @property
     def image_limits(self) -> ImageLimits:
-        return ImageLimits(self.max_upload_bytes, self.max_pixels, self.min_image_side)
+        return ImageLimits(self.max_upload_bytes, self.max_pixels, self.min_image_side, self.max_aspect_ratio)

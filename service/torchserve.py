@@ -32,6 +32,9 @@ from service.settings import Settings
 # TorchServe's answers worth another try: 503 (queue full, no worker yet, our handler's overloaded batch) and
 # 507 (the worker died while holding the request: predictions are idempotent, so the retry is safe).
 RETRY_STATUSES = (503, 507)
+# TorchServe's answer to a missing or stale key (a 400 of its own); a key renewed between our reading the key
+# file and TorchServe checking it is worth one immediate retry with the file read again.
+KEY_REFUSED = b"Token Authorization failed"
 
 Answer = TypeVar("Answer", bound=BaseModel)
 # Told the outcome of every prediction: (model, None) on success, (model, error) when TorchServe failed (5xx);
@@ -122,8 +125,9 @@ class TorchServeClient:
         deadline = time.monotonic() + timeout_s
         failure: str | None = None
         response: httpx.Response | None = None
+        key_retried = False
         for attempt in range(self._settings.retries + 1):
-            if attempt:
+            if attempt and not _key_refused(response):
                 delay = self._retry_delay(attempt, response)
                 if time.monotonic() + delay >= deadline:
                     break
@@ -147,6 +151,10 @@ class TorchServeClient:
             except httpx.HTTPError as error:
                 message = f"TorchServe request failed: {error!r}"
                 raise self._error(model, 502, ErrorCode.TORCHSERVE_ERROR, message) from error
+            if _key_refused(response) and not key_retried:
+                key_retried = True
+                self._metrics.torchserve_retries.labels(model, "key").inc()
+                continue
             if response.status_code not in RETRY_STATUSES:
                 return response
             self._metrics.torchserve_retries.labels(model, str(response.status_code)).inc()
@@ -165,8 +173,11 @@ class TorchServeClient:
         """The bearer key when TorchServe's token authorization is on (a fixed key, or read from its key file)."""
         if self._settings.torchserve_token is not None:
             return {"Authorization": f"Bearer {self._settings.torchserve_token.get_secret_value()}"}
+        key_file = self._settings.torchserve_key_file
+        if key_file is None or not key_file.exists():  # TorchServe writes it only with token authorization on
+            return {}
         try:
-            return api_headers(self._settings.torchserve_key_file)
+            return api_headers(key_file)
         except (OSError, ValueError, KeyError, TypeError) as error:
             message = f"cannot read TorchServe's key file: {error}"
             raise ApiError(ErrorCode.TORCHSERVE_UNAVAILABLE, message, 503) from error
@@ -203,6 +214,10 @@ class TorchServeClient:
     ) -> ApiError:
         self._metrics.torchserve_errors.labels(model, code).inc()
         return ApiError(code, message, status, headers=headers)
+
+
+def _key_refused(response: httpx.Response | None) -> bool:
+    return response is not None and response.status_code == 400 and KEY_REFUSED in response.content
 
 
 def _torchserve_message(response: httpx.Response) -> str:

@@ -17,7 +17,7 @@ from service.settings import Settings
 
 def check_models(models: Iterable[str], settings: Settings) -> None:
     """Every name must be a probe target (PROBE_MODELS or PROBE_TARGETS)."""
-    names = [target.name for target in settings.probe_targets]
+    names = settings.target_names
     unknown = [name for name in models if name not in names]
     if unknown:
         raise ApiError(ErrorCode.UNKNOWN_MODEL, f"unknown model {', '.join(unknown)}; targets: {', '.join(names)}")

@@ -27,8 +27,12 @@ from service.dependencies import get_client, get_settings, require_api_key
 from service.errors import validation_error
 from service.inference_protocol import (
     HEADER_LENGTH,
+    ErrorResponse,
+    InferRequest,
+    InferResponse,
     ModelMetadata,
     ProtocolError,
+    Readiness,
     ServerMetadata,
     TensorMetadata,
 )
@@ -60,11 +64,43 @@ class ProtocolRoute(APIRoute):
         return answer
 
 
+def request_schemas() -> dict[str, Any]:
+    """The OpenAPI component schemas of the inference request body (parsed by hand, so FastAPI does not add them)."""
+    schema = InferRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {"InferRequest": schema, **schema.pop("$defs")}
+
+
 def protocol_error(error: ApiError) -> JSONResponse:
     return JSONResponse({"error": error.message, "code": error.code}, error.status, headers=error.headers)
 
 
 router = APIRouter(prefix="/v2", tags=["open inference protocol"], route_class=ProtocolRoute)
+UNKNOWN_MODEL: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse, "description": "Not a served model"}}
+NOT_READY: dict[int | str, dict[str, Any]] = {400: {"model": Readiness, "description": "Not ready"}}
+INFER_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in {
+        400: "Not the protocol, or a bad image (code names it)",
+        401: "Missing or wrong API key",
+        404: "Not a served model",
+        408: "The request body did not arrive in time",
+        413: "Body or image too large",
+        502: "TorchServe failed",
+        503: "TorchServe unreachable or overloaded (see Retry-After)",
+        504: "TorchServe too slow",
+    }.items()
+}
+INFER_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "An inference request: JSON, or with binary tensor data the JSON (its length in the header "
+        "Inference-Header-Content-Length) followed by the tensors' bytes.",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/InferRequest"}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClientDep = Annotated[TorchServeClient, Depends(get_client)]
 
@@ -81,7 +117,7 @@ async def live() -> dict[str, bool]:
     return {"live": True}
 
 
-@router.get("/health/ready", responses={400: {"description": "Some model has not answered a real prediction"}})
+@router.get("/health/ready", response_model=Readiness, responses=NOT_READY)
 async def ready(request: Request) -> JSONResponse:
     """Ready when every model answered a real prediction lately (the service's readiness monitor; never while
     TorchServe's workers are dead). Not ready is a 400, as the protocol says."""
@@ -90,7 +126,7 @@ async def ready(request: Request) -> JSONResponse:
     return _readiness(is_ready, f"not ready: {failing}")
 
 
-@router.get("/models/{name}", response_model=ModelMetadata)
+@router.get("/models/{name}", response_model=ModelMetadata, responses=UNKNOWN_MODEL)
 async def model_metadata(name: str, settings: SettingsDep) -> ModelMetadata:
     """The model's input (encoded images) and output (class probabilities)."""
     _check_served(name, settings)
@@ -102,7 +138,7 @@ async def model_metadata(name: str, settings: SettingsDep) -> ModelMetadata:
     )
 
 
-@router.get("/models/{name}/config")
+@router.get("/models/{name}/config", responses=UNKNOWN_MODEL)
 async def model_config(name: str, settings: SettingsDep) -> dict[str, Any]:
     """The model in Triton's configuration shape (what perf_analyzer reads); the batch is the first dimension."""
     _check_served(name, settings)
@@ -115,7 +151,7 @@ async def model_config(name: str, settings: SettingsDep) -> dict[str, Any]:
     }
 
 
-@router.get("/models/{name}/ready")
+@router.get("/models/{name}/ready", response_model=Readiness, responses={**NOT_READY, **UNKNOWN_MODEL})
 async def model_ready(name: str, request: Request, settings: SettingsDep) -> JSONResponse:
     """Ready when the model answered a real prediction lately (400 if not)."""
     _check_served(name, settings)
@@ -123,7 +159,13 @@ async def model_ready(name: str, request: Request, settings: SettingsDep) -> JSO
     return _readiness(model["ready"], f"{name} is not ready: {model['problem'] or 'no recent prediction'}")
 
 
-@router.post("/models/{name}/infer", dependencies=[Depends(require_api_key)])
+@router.post(
+    "/models/{name}/infer",
+    dependencies=[Depends(require_api_key)],
+    response_model=InferResponse,
+    responses=INFER_ERRORS,
+    openapi_extra=INFER_BODY,
+)
 async def infer(name: str, request: Request, settings: SettingsDep, client: ClientDep) -> Response:
     """Classify a batch of encoded images: one TorchServe prediction per image, all at once."""
     _check_served(name, settings)

@@ -13,7 +13,7 @@ from antialiased.imagefile import ImageInfo
 from antialiased.protocols import PROTOCOLS, ShiftPlan
 from service.admission import Budget
 from service.dependencies import get_settings, get_targets, require_api_key
-from service.params import CompareParams, ProbeParams, StabilityParams, multipart_schema, read_upload, upload_size
+from service.params import MULTIPART_SCHEMA, CompareParams, StabilityParams, read_upload, upload_size
 from service.probing import probe_target
 from service.schemas import CompareResponse, ModelProbe, Plan, RequestTimings, ServiceConfig, StabilityResponse
 from service.settings import Settings
@@ -25,18 +25,17 @@ from service.views import view_pixels
 router = APIRouter(prefix="/v1", tags=["probe"])
 
 
-def _image_body(params: type[ProbeParams]) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "description": "The image: raw bytes as the body, or multipart with the file in field `image`. "
-            "Parameters go in the query string or, with multipart, as form fields.",
-            "content": {
-                "multipart/form-data": {"schema": multipart_schema(params)},
-                "image/*": {"schema": {"type": "string", "format": "binary"}},
-            },
-        }
+_IMAGE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "The image: raw bytes as the body, or multipart with the file in field `image`. Parameters go "
+        "in the query string (with multipart they may also be form fields, but not both).",
+        "content": {
+            "multipart/form-data": {"schema": MULTIPART_SCHEMA, "encoding": {"image": {"contentType": "image/*"}}},
+            "image/*": {"schema": {"type": "string", "format": "binary"}},
+        },
     }
+}
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -53,8 +52,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _post_options(params: type[ProbeParams]) -> dict[str, Any]:
-    return {"responses": _ERRORS, "openapi_extra": _image_body(params), "dependencies": [Depends(require_api_key)]}
+_POST_OPTIONS: dict[str, Any] = {
+    "responses": _ERRORS,
+    "openapi_extra": _IMAGE_BODY,
+    "dependencies": [Depends(require_api_key)],
+}
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -65,7 +67,7 @@ def _uploads(request: Request) -> Budget:
     return request.app.state.uploads
 
 
-@router.post("/stability", response_model=StabilityResponse, **_post_options(StabilityParams))
+@router.post("/stability", response_model=StabilityResponse, **_POST_OPTIONS)
 async def stability(
     request: Request, params: Annotated[StabilityParams, Query()], settings: SettingsDep, targets: TargetsDep
 ) -> StabilityResponse:
@@ -82,7 +84,7 @@ async def stability(
     return StabilityResponse(**dict(result), plan=Plan(**plan.to_json()), request_timings=_timings(start, validated))
 
 
-@router.post("/compare", response_model=CompareResponse, **_post_options(CompareParams))
+@router.post("/compare", response_model=CompareResponse, **_POST_OPTIONS)
 async def compare(
     request: Request, params: Annotated[CompareParams, Query()], settings: SettingsDep, targets: TargetsDep
 ) -> CompareResponse:
@@ -107,7 +109,7 @@ async def compare(
 async def config(settings: SettingsDep) -> ServiceConfig:
     """The models, protocols and limits of this service (the page reads them)."""
     return ServiceConfig(
-        models=[target.name for target in settings.probe_targets],
+        models=settings.target_names,
         default_model=settings.probe_model,
         protocols=list(PROTOCOLS),
         max_shifts=settings.max_shifts,

@@ -10,6 +10,7 @@ removes its containers, network and volumes at the end.
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from tests.containers.podman import (
 RUN_ID = uuid.uuid4().hex[:8]
 TARGETS = ("torchserve", "probe")
 READY_TIMEOUT_S = 420.0
+KEY_FILE = "/var/lib/antialiased/torchserve/key_file.json"  # TorchServe's, in the torchserve-state volume
 MODELS = ("resnet50_lpf4", "resnet50")
 
 
@@ -45,6 +47,11 @@ class Stack:
     inference_url: str
     probe_url: str
     containers: dict[str, str]
+
+    def inference_headers(self) -> dict[str, str]:
+        """The bearer key a client needs (token authorization is on), read from TorchServe's key file."""
+        keys = json.loads(podman("exec", self.containers["torchserve"], "cat", KEY_FILE).stdout)
+        return {"Authorization": f"Bearer {keys['inference']['key']}"}
 
 
 def readiness_photo() -> bytes:
@@ -96,12 +103,14 @@ def _wait_until_ready(stack: Stack) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     photo = readiness_photo()
     checks = [
-        lambda client: client.post(f"{stack.inference_url}/predictions/{MODELS[0]}", content=photo),
+        lambda client: client.post(
+            f"{stack.inference_url}/predictions/{MODELS[0]}", content=photo, headers=stack.inference_headers()
+        ),
         lambda client: client.get(f"{stack.probe_url}/readyz"),
     ]
     with httpx.Client(timeout=30) as client:
         while checks:
-            with contextlib.suppress(httpx.HTTPError):
+            with contextlib.suppress(httpx.HTTPError, CommandError):  # the key file appears once TorchServe runs
                 if checks[0](client).status_code == 200:
                     checks.pop(0)
                     continue

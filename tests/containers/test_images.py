@@ -17,21 +17,22 @@ from antialiased.models import create_model
 from antialiased.weights import save_checkpoint
 from antialiased.weights.load import load_weights
 from servers.ports import free_port
-from tests.containers.conftest import RUN_ID, readiness_photo
+from tests.containers.conftest import KEY_FILE, RUN_ID, readiness_photo
 from tests.containers.podman import inspect, podman
 from tests.serving.helpers import PROBABILITY_TOLERANCE, reference_probabilities
 
 pytestmark = [pytest.mark.containers, pytest.mark.slow]
 
 WEIGHTS_VOLUME = "/var/lib/antialiased/weights"
+PROBE_IMAGE_LIMIT = 400 * 10**6  # the goal for the probe image: under 400 MB
 START_TIMEOUT_S = 300.0
 
 
 @pytest.mark.parametrize(
     ("target", "port", "check"),
     [
-        ("torchserve", "8080/tcp", ["CMD", "healthcheck", "torchserve"]),
-        ("probe", "8000/tcp", ["CMD", "healthcheck", "probe"]),
+        ("torchserve", "8080/tcp", ["CMD", "python", "-m", "servers.healthcheck", "torchserve"]),
+        ("probe", "8000/tcp", ["CMD", "python", "-m", "servers.healthcheck", "probe"]),
     ],
 )
 def test_image_runs_as_non_root_exposes_one_port_and_checks_health(images, target, port, check) -> None:
@@ -53,6 +54,16 @@ def test_image_holds_no_compilers_caches_or_weights(images, target) -> None:
     )
     result = podman("run", "--rm", "--network=none", "--entrypoint=bash", images[target], "-c", script)
     assert result.stdout.strip() == ""
+
+
+def test_the_probe_image_is_slim_without_torch(images) -> None:
+    """The probe service is torch-free, and so is its image: it is built from requirements-probe.txt alone."""
+    script = "python -c 'import torch' 2>&1 | tail -1; python -c 'import service.app; print(\"service imports\")'"
+    result = podman("run", "--rm", "--network=none", "--entrypoint=bash", images["probe"], "-c", script)
+    assert "No module named 'torch'" in result.stdout
+    assert "service imports" in result.stdout
+    size = inspect("image", images["probe"])["Size"]
+    assert size < PROBE_IMAGE_LIMIT, f"the probe image is {size / 2**20:.0f} MiB"
 
 
 def test_only_the_torchserve_image_carries_java_17(images) -> None:
@@ -102,8 +113,9 @@ def own_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]
 
 
 @pytest.fixture(scope="module")
-def verified_torchserve(images, own_checkpoint) -> Iterator[str]:
-    """The TorchServe image serving the mounted, verified checkpoint (read-only volume, no opt-in); its URL."""
+def verified_torchserve(images, own_checkpoint) -> Iterator[tuple[str, str]]:
+    """The TorchServe image serving the mounted, verified checkpoint (read-only volume, no opt-in): its URL and
+    its container's name."""
     path, name = own_checkpoint
     port = free_port()
     container = f"antialiased-test-verified-{RUN_ID}"
@@ -126,16 +138,22 @@ def verified_torchserve(images, own_checkpoint) -> Iterator[str]:
                 logs = podman("logs", "--tail", "60", container)
                 pytest.fail(f"verified TorchServe did not start ({state['Status']}):\n{logs.stdout}{logs.stderr}")
             time.sleep(2)
-        yield url
+        yield url, container
     finally:
         podman("rm", "--force", container, check=False, timeout=60)
 
 
 def test_mounted_verified_weights_are_served_without_download_or_opt_in(verified_torchserve, own_checkpoint) -> None:
     path, name = own_checkpoint
+    url, container = verified_torchserve
     photo = readiness_photo()
+    key = json.loads(podman("exec", container, "cat", KEY_FILE).stdout)["inference"]["key"]  # token auth is on
     response = httpx.post(
-        f"{verified_torchserve}/predictions/mine", files={"data": ("cat.jpg", photo)}, data={"topk": "5"}, timeout=120
+        f"{url}/predictions/mine",
+        files={"data": ("cat.jpg", photo)},
+        data={"topk": "5"},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=120,
     )
     assert response.status_code == 200, response.text
     answer = response.json()

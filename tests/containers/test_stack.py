@@ -1,5 +1,6 @@
 """The compose stack (CPU override, podman-compose) for real: a photo classified through the published inference
-port and probed through the probe port, health checks, private ports, non-root processes.
+port (with TorchServe's key: token authorization is on) and probed through the probe port (which reads the key
+from the shared volume), health checks, private ports, non-root processes.
 
 Mocked: the official weights (no network here), so the stack opts into untrained weights; the GPU (none here),
 so it runs with docker/compose.cpu.yaml."""
@@ -13,7 +14,7 @@ import httpx
 import pytest
 
 from antialiased.labels import IMAGENET_CATEGORIES
-from antialiased.protocols import make_plan
+from antialiased.protocols import ProbeSpec, make_plan
 from tests.containers.conftest import MODELS, Stack, readiness_photo
 from tests.containers.podman import inspect, podman
 
@@ -42,11 +43,17 @@ def reachable(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def test_a_request_without_the_key_is_refused(stack: Stack) -> None:
+    response = httpx.post(f"{stack.inference_url}/predictions/{MODELS[0]}", content=readiness_photo(), timeout=120)
+    assert response.status_code == 400 and "Token Authorization failed" in response.text, response.text
+
+
 def test_torchserve_classifies_a_photo_through_the_published_port(stack: Stack) -> None:
     response = httpx.post(
         f"{stack.inference_url}/predictions/{MODELS[0]}",
         files={"data": ("cat.jpg", readiness_photo(), "image/jpeg")},
         data={"topk": "3"},
+        headers=stack.inference_headers(),
         timeout=120,
     )
     assert response.status_code == 200, response.text
@@ -61,11 +68,11 @@ def test_torchserve_classifies_a_photo_through_the_published_port(stack: Stack) 
 
 
 def test_torchserve_answers_a_bad_image_with_a_json_error_and_stays_up(stack: Stack) -> None:
-    url = f"{stack.inference_url}/predictions/{MODELS[0]}"
-    bad = httpx.post(url, content=b"not an image at all", timeout=60)
+    url, headers = f"{stack.inference_url}/predictions/{MODELS[0]}", stack.inference_headers()
+    bad = httpx.post(url, content=b"not an image at all", headers=headers, timeout=60)
     assert 400 <= bad.status_code < 500
     assert bad.json()["code"]
-    assert httpx.post(url, content=readiness_photo(), timeout=120).status_code == 200
+    assert httpx.post(url, content=readiness_photo(), headers=headers, timeout=120).status_code == 200
 
 
 def test_probe_service_probes_a_photo_through_its_port_with_torchserve_behind_it(stack: Stack) -> None:
@@ -74,7 +81,7 @@ def test_probe_service_probes_a_photo_through_its_port_with_torchserve_behind_it
     response = httpx.post(f"{stack.probe_url}/v1/stability", params=params, content=photo, timeout=180)
     assert response.status_code == 200, response.text
     body = response.json()
-    plan = make_plan("paper", pairs=3, seed=5)
+    plan = make_plan(ProbeSpec(pairs=3, seed=5))
     assert [tuple(offset) for offset in body["plan"]["offsets"]] == list(plan.offsets)
     assert 0.0 <= body["score"] <= 1.0
     assert body["weights"]["untrained"] is True
@@ -84,6 +91,7 @@ def test_probe_service_probes_a_photo_through_its_port_with_torchserve_behind_it
         f"{stack.inference_url}/predictions/{MODELS[0]}",
         files={"data": ("cat.jpg", photo)},
         data={"shifts": json.dumps(plan.request.to_json()), "topk": "3"},
+        headers=stack.inference_headers(),
         timeout=180,
     ).json()
     assert [[p["index"] for p in s["topk"]] for s in body["shifts"]] == [
@@ -122,8 +130,9 @@ def test_no_process_in_the_stack_runs_as_root(stack: Stack) -> None:
 
 
 def test_health_checks_pass_with_real_predictions(stack: Stack) -> None:
-    torchserve = podman("exec", stack.containers["torchserve"], "healthcheck", "torchserve", check=False)
-    probe = podman("exec", stack.containers["probe"], "healthcheck", "probe", check=False)
+    check = ("python", "-m", "servers.healthcheck")
+    torchserve = podman("exec", stack.containers["torchserve"], *check, "torchserve", check=False)
+    probe = podman("exec", stack.containers["probe"], *check, "probe", check=False)
     assert (torchserve.returncode, torchserve.stdout.strip()) == (0, f"predictions from {', '.join(MODELS)}")
     assert (probe.returncode, probe.stdout.strip()) == (0, "ready")
 
@@ -131,8 +140,9 @@ def test_health_checks_pass_with_real_predictions(stack: Stack) -> None:
 def test_torchserve_health_check_fails_when_a_served_model_does_not_answer(stack: Stack) -> None:
     """The check asks every model in config.properties for a prediction: a model that is not there fails it."""
     script = (
-        "mkdir -p /tmp/hc && sed 's/^load_models=.*/&,absent=absent.mar/' config.properties > /tmp/hc/config.properties"
-        " && cp key_file.json /tmp/hc/ 2>/dev/null; TORCHSERVE_WORKDIR=/tmp/hc healthcheck torchserve"
+        "cd $TORCHSERVE_WORKDIR && mkdir -p /tmp/hc"
+        " && sed 's/^load_models=.*/&,absent=absent.mar/' config.properties > /tmp/hc/config.properties"
+        " && cp key_file.json /tmp/hc/ && TORCHSERVE_WORKDIR=/tmp/hc python -m servers.healthcheck torchserve"
     )
     result = podman("exec", stack.containers["torchserve"], "bash", "-c", script, check=False)
     assert result.returncode == 1

@@ -85,10 +85,23 @@ def test_compose_wires_restart_volumes_settings_and_dependency(tmp_path: Path) -
     services = config["services"]
     assert {service["restart"] for service in services.values()} == {"unless-stopped"}
     mounts = {(volume["source"], volume["target"]) for volume in services["torchserve"]["volumes"]}
-    assert mounts == {("weights", "/var/lib/antialiased/weights"), ("model-store", "/var/lib/antialiased/model-store")}
-    assert set(config["volumes"]) == {"weights", "model-store"}
+    assert mounts == {
+        ("weights", "/var/lib/antialiased/weights"),
+        ("model-store", "/var/lib/antialiased/model-store"),
+        ("torchserve-state", "/var/lib/antialiased/torchserve"),
+    }
+    assert set(config["volumes"]) == {"weights", "model-store", "torchserve-state"}
     assert services["probe"]["depends_on"]["torchserve"]["condition"] == "service_healthy"
     assert services["probe"]["environment"]["PROBE_TORCHSERVE_URL"] == "http://torchserve:8080"
+    # The probe reads TorchServe's keys from its working directory, shared read-only.
+    (key_volume,) = services["probe"]["volumes"]
+    assert (key_volume["source"], key_volume["target"], key_volume["read_only"]) == (
+        "torchserve-state",
+        "/var/lib/antialiased/torchserve",
+        True,
+    )
+    key_file = services["probe"]["environment"]["PROBE_TORCHSERVE_KEY_FILE"]
+    assert key_file == services["torchserve"]["environment"]["TORCHSERVE_WORKDIR"] + "/key_file.json"
 
 
 def test_env_file_settings_reach_the_services(tmp_path: Path) -> None:

@@ -38,6 +38,17 @@ def closed_port_service(tmp_path: Path) -> Iterator[ServiceProcess]:
         yield running
 
 
+SLOW_BODY_TIMEOUT_S = 2.0
+
+
+@pytest.fixture
+def slow_body_service(torchserve: TorchServe, tmp_path: Path) -> Iterator[ServiceProcess]:
+    """The probe service with a short body timeout, for clients that send less than they declare."""
+    env = {**torchserve_env(torchserve), "PROBE_BODY_TIMEOUT_S": str(SLOW_BODY_TIMEOUT_S)}
+    with start_test_service(torchserve.inference_url, tmp_path / "service.log", **env) as running:
+        yield running
+
+
 @pytest.fixture
 def impatient_service(torchserve: TorchServe, tmp_path: Path) -> Iterator[ServiceProcess]:
     """The probe service in front of the real TorchServe with a read timeout far below one ResNet50 forward."""

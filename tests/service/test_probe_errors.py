@@ -4,6 +4,7 @@ quick 503, too slow a 504; the service stays up."""
 from __future__ import annotations
 
 import io
+import socket
 import time
 from typing import Any
 
@@ -13,6 +14,7 @@ from PIL import Image
 
 from servers.probe import ServiceProcess
 from tests.served_models import SERVED_MODELS
+from tests.service.conftest import SLOW_BODY_TIMEOUT_S
 from tests.service.services import MAX_UPLOAD_BYTES, http_client, sample_value, torchserve_requests
 from tests.serving.helpers import corrupt_zlib_png, encode, jpeg_declaring, photo
 
@@ -39,6 +41,7 @@ BAD_REQUESTS: list[tuple[str, str, dict[str, Any], Any, int, str]] = [
     ("too-large", "/v1/stability", {}, b"\xff\xd8" + b"\0" * (MAX_UPLOAD_BYTES + 70_000), 413, "image_too_large"),
     ("too-many-pixels", "/v1/stability", {}, png(6000, 6000), 413, "too_many_pixels"),
     ("too-small", "/v1/stability", {}, png(16, 16), 400, "image_too_small"),
+    ("sliver", "/v1/stability", {}, png(20_000, 32), 400, "aspect_ratio_too_large"),
     ("too-many-shifts-grid", "/v1/stability", {"protocol": "grid", "step": 1}, CAT, 400, "too_many_shifts"),
     ("too-many-pairs", "/v1/stability", {"pairs": 1000}, CAT, 400, "too_many_shifts"),
     ("crop-larger-than-image", "/v1/stability", {"crop_size": 300}, CAT, 400, "crop_larger_than_image"),
@@ -151,3 +154,43 @@ def test_torchserve_too_slow_is_a_504(impatient_service: ServiceProcess, cat_jpe
     assert response.status_code == 504, response.text
     assert response.json()["code"] == "torchserve_timeout"
     assert sample_value(metrics, "probe_torchserve_errors_total", model="resnet50", reason="torchserve_timeout") == 1
+
+
+def test_wrong_method_is_a_json_405_with_allow(service: ServiceProcess) -> None:
+    with http_client(service) as client:
+        response = client.get("/v1/stability")
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+    assert response.headers["allow"] == "POST"
+
+
+def _read_response(connection: socket.socket) -> str:
+    """One HTTP response (headers and a Content-Length body), however the server splits it into segments."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += connection.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    headers = dict(line.lower().split(b": ", 1) for line in head.split(b"\r\n")[1:])
+    length = int(headers[b"content-length"])
+    while len(body) < length:
+        body += connection.recv(65536)
+    return (head + b"\r\n\r\n" + body).decode(errors="replace")
+
+
+def test_a_body_shorter_than_its_content_length_is_cut_off_in_time(slow_body_service: ServiceProcess) -> None:
+    """A lying or stalled client declares more than it sends: the service answers 408 after its body timeout
+    instead of holding the connection, and keeps serving others."""
+    host, port = slow_body_service.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=30) as connection:
+        start = time.monotonic()
+        connection.sendall(
+            b"POST /v1/stability HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 100000\r\n\r\n"
+            + b"\xff\xd8" * 100
+        )
+        answer = _read_response(connection)
+        elapsed = time.monotonic() - start
+    assert answer.startswith("HTTP/1.1 408"), answer[:200]
+    assert '"code":"request_timeout"' in answer
+    assert elapsed < SLOW_BODY_TIMEOUT_S + 5
+    with http_client(slow_body_service) as client:
+        assert client.get("/healthz").status_code == 200

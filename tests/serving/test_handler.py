@@ -229,6 +229,7 @@ def test_the_template_limits_are_the_library_defaults():
     assert limits["max_image_bytes"] == imagefile.MAX_IMAGE_BYTES
     assert limits["max_image_pixels"] == imagefile.MAX_IMAGE_PIXELS
     assert limits["min_image_side"] == imagefile.MIN_IMAGE_SIDE
+    assert limits["max_aspect_ratio"] == imagefile.MAX_ASPECT_RATIO
     assert limits["max_shifts"] == MAX_SHIFTS_PER_REQUEST
     assert (limits["default_topk"], limits["max_topk"]) == (contract.DEFAULT_TOPK, contract.MAX_TOPK)
     assert limits["max_pixels_per_batch"] >= limits["max_image_pixels"]

@@ -147,9 +147,22 @@ def test_decoded_pixels_are_writable_arrays():
         (encode(np.zeros((MIN_IMAGE_SIDE - 1, 500, 3), np.uint8), "PNG"), "image_too_small", 400),
         (png_declaring(50_000, 50_000), "too_many_pixels", 413),
         (png_declaring(10_000, 6_000), "too_many_pixels", 413),
+        (png_declaring(200_000, 32), "aspect_ratio_too_large", 400),
         (encode(PIXELS, "ICO"), "invalid_image", 400),
     ],
-    ids=["empty", "truncated_jpeg", "truncated_png", "random", "text", "1x1", "thin", "bomb", "over_limit", "ico"],
+    ids=[
+        "empty",
+        "truncated_jpeg",
+        "truncated_png",
+        "random",
+        "text",
+        "1x1",
+        "thin",
+        "bomb",
+        "over_limit",
+        "sliver",
+        "ico",
+    ],
 )
 def test_bad_files_are_refused_with_a_code(data, code, status):
     with pytest.raises(ApiError) as refused:

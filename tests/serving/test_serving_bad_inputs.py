@@ -45,6 +45,7 @@ BAD_BODIES = {
     "random_bytes": (np.random.default_rng(1).bytes(20_000), "invalid_image", 400),
     "one_pixel": (encode(np.zeros((1, 1, 3), np.uint8), "PNG"), "image_too_small", 400),
     "png_declaring_50000x50000": (png_declaring(50_000, 50_000), "too_many_pixels", 413),
+    "png_sliver_32x200000": (png_declaring(200_000, 32), "aspect_ratio_too_large", 400),
     "oversized_body": (GOOD + bytes(MAX_IMAGE_BYTES), "image_too_large", 413),
 }
 

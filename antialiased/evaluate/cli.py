@@ -1,0 +1,188 @@
+"""Command line: `python -m antialiased.evaluate --data DIR --model NAME [--model ...] [options]`.
+
+Prints the figures and where the outputs are; failures print one line, `error: ...`, and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from antialiased.errors import ApiError
+from antialiased.evaluate.data import DataError
+from antialiased.evaluate.engines.endpoint import EndpointError
+from antialiased.evaluate.models import ModelSpecError
+from antialiased.evaluate.plans import MEASURES, MODES, Protocol
+from antialiased.evaluate.run import (
+    ENGINES,
+    ClassMismatchError,
+    EndpointOptions,
+    EvaluationConfig,
+    RayOptions,
+    evaluate,
+)
+from antialiased.evaluate.store import IMAGES_FILE, REPORT_FILE, RESULTS_FILE, RunDirectoryError
+from antialiased.evaluate.summary import FIGURES
+from antialiased.weights import WeightsError
+
+DEFAULT_OUT = Path("build/evaluation")
+DEFAULT_WORKERS = max(1, min(8, (os.cpu_count() or 2) - 1))  # leave a core to the model
+_USER_ERRORS = (
+    DataError,
+    EndpointError,
+    ModelSpecError,
+    ClassMismatchError,
+    RunDirectoryError,
+    WeightsError,
+    ApiError,
+    ValueError,
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m antialiased.evaluate",
+        description="Accuracy and shift consistency of models over a labelled image data set, as in the paper.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    data = parser.add_argument_group("data")
+    data.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="ImageFolder tree (class folders), or with --ground-truth a flat ImageNet validation folder",
+    )
+    data.add_argument(
+        "--labels",
+        type=Path,
+        help="JSON object {folder: class index or ImageNet synset} for folders not named by ImageNet synsets",
+    )
+    data.add_argument("--ground-truth", type=Path, help="LOC_val_solution.csv for a flat ImageNet validation folder")
+    data.add_argument("--limit", type=int, help="evaluate this many evenly spaced images")
+    models = parser.add_argument_group("models")
+    models.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        dest="models",
+        metavar="SPEC",
+        help="registry name, PATH:ARCH:FILTER, PATH:ARCH:baseline or PATH:MODULE:CALLABLE; "
+        "with --endpoint a served model name. Repeat to compare models",
+    )
+    models.add_argument("--endpoint", metavar="URL", help="TorchServe inference URL: evaluate the served models")
+    models.add_argument("--concurrency", type=int, default=4, help="endpoint: requests in flight")
+    models.add_argument("--retries", type=int, default=5, help="endpoint: retries of a 503 or refused connection")
+    protocol = parser.add_argument_group("protocol")
+    protocol.add_argument(
+        "--measure",
+        default="accuracy,consistency",
+        help=f"comma-separated, of {', '.join(MEASURES)} (accuracy is always measured)",
+    )
+    protocol.add_argument(
+        "--mode",
+        choices=MODES,
+        default="per-image",
+        help="consistency offsets: per image "
+        "(independent of batching and engine) or the paper's (one pair per batch, numpy's generator)",
+    )
+    protocol.add_argument("--epochs-shift", type=int, default=5, help="shift passes over the data")
+    protocol.add_argument("--seed", type=int, default=0)
+    protocol.add_argument("--batch-size", type=int, default=8, help="images per batch (in paper mode: per offset pair)")
+    run = parser.add_argument_group("execution")
+    run.add_argument("--engine", choices=[e for e in ENGINES if e != "endpoint"], default="local")
+    run.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda, cuda:N")
+    run.add_argument(
+        "--precision", default="auto", help="auto (bfloat16 on a GPU, float32 on the CPU), float32, bfloat16, float16"
+    )
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        help="local: loader processes that decode and cut views (0: in the main process)",
+    )
+    run.add_argument("--max-views", type=int, default=64, help="views per forward pass at most")
+    run.add_argument("--ray-address", help="ray: the cluster to join (default: a local one)")
+    run.add_argument("--ray-actors", type=int, default=1, help="ray: model actors")
+    run.add_argument("--ray-cpus-per-actor", type=float, default=1.0)
+    run.add_argument("--ray-gpus-per-actor", type=float, default=0.0)
+    output = parser.add_argument_group("output")
+    output.add_argument("--out", type=Path, default=DEFAULT_OUT, help="run directory: resumes the run in it")
+    output.add_argument("--overwrite", action="store_true", help="discard a run of other settings in --out")
+    output.add_argument("--shard-size", type=int, default=256, help="images per results shard")
+    output.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> EvaluationConfig:
+    protocol = Protocol(
+        mode=args.mode,
+        seed=args.seed,
+        epochs_shift=args.epochs_shift,
+        batch_size=args.batch_size,
+        measures=tuple(m.strip() for m in args.measure.split(",") if m.strip()),
+    )
+    return EvaluationConfig(
+        data=args.data,
+        models=args.models,
+        out=args.out,
+        protocol=protocol,
+        labels=args.labels,
+        ground_truth=args.ground_truth,
+        limit=args.limit,
+        engine="endpoint" if args.endpoint else args.engine,
+        device=args.device,
+        precision=args.precision,
+        workers=args.workers,
+        max_views=args.max_views,
+        shard_size=args.shard_size,
+        overwrite=args.overwrite,
+        quiet=args.quiet,
+        ray=RayOptions(args.ray_address, args.ray_actors, args.ray_cpus_per_actor, args.ray_gpus_per_actor),
+        endpoint=EndpointOptions(args.endpoint or "", args.concurrency, args.retries),
+    )
+
+
+def _estimate(e: dict, sign: str = "") -> str:
+    if e["value"] is None:
+        return "unknown"
+    return f"{e['value']:{sign}8.3f}  [{e['ci_low']:{sign}.3f}, {e['ci_high']:{sign}.3f}]"
+
+
+def _print_summary(results: dict, out: Path) -> None:
+    figures = [f for f in FIGURES if f.measure in results["protocol"]["measures"]]
+    dataset = results["dataset"]
+    print(
+        f"{dataset['evaluated']} images evaluated, {len(dataset['unreadable'])} unreadable, "
+        f"{len(dataset['skipped_folders'])} folders skipped"
+    )
+    for model in results["models"]:
+        print(f"{model['name']}:")
+        for figure in figures:
+            e = model["figures"][figure.name]
+            print(f"  {figure.title:32s} {e['value']:7.3f}  [{e['ci_low']:.3f}, {e['ci_high']:.3f}]")
+    for comparison in results["comparisons"]:
+        for name, d in comparison["differences"].items():
+            mark = "  (significant)" if d["significant"] else ""
+            print(
+                f"{comparison['a']} - {comparison['b']} {name}: {d['value']:+.3f} "
+                f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]{mark}"
+            )
+    print(f"results: {out / RESULTS_FILE}, report: {out / REPORT_FILE}, per-image table: {out / IMAGES_FILE}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.endpoint and args.engine != "local":
+            raise ValueError("--endpoint evaluates served models: it cannot be combined with --engine")
+        config = config_from_args(args)
+        results = evaluate(config)
+    except _USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    _print_summary(results, config.out)
+    return 0

@@ -1,0 +1,117 @@
+"""What every engine shares: the work (image, label, plan), its result, and the in-process forward pass."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+
+from antialiased.errors import ApiError
+from antialiased.evaluate.plans import ImagePlan
+from antialiased.evaluate.scoring import cut_views, image_record, scores_from_logits
+from antialiased.images import decode_image
+from antialiased.inference import prepare_for_inference, to_model_input
+
+PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One image to evaluate: its index in the evaluation order, file, label and plan."""
+
+    index: int
+    path: Path
+    label: int
+    plan: ImagePlan
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """Each model's record of one image (see scoring.image_record), or why the image could not be evaluated."""
+
+    index: int
+    records: dict[str, dict[str, Any]] | None = None
+    error: str | None = None
+
+
+class Engine(Protocol):
+    name: str
+
+    def run(self, items: list[WorkItem]) -> Iterator[ImageResult]:
+        """Evaluate the items with every model; yield each image's result as soon as it is known, in any order."""
+        ...
+
+
+def read_image(path: Path) -> torch.Tensor:
+    """The library's decode of an image file (uint8 RGB (3, H, W)); OSError or ApiError when it cannot be read."""
+    return decode_image(path.read_bytes())
+
+
+def decode_for(item: WorkItem) -> tuple[torch.Tensor | None, str | None]:
+    """The decoded image of `item`, or the reason it cannot be decoded ('code: message')."""
+    try:
+        return read_image(item.path), None
+    except OSError as error:
+        return None, f"unreadable_file: cannot read the file: {error.strerror}"
+    except ApiError as error:
+        return None, f"{error.code}: {error.message}"
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: no CUDA device here")
+    return torch.device(device)
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """'auto' is bfloat16 on a GPU and float32 on the CPU (where the prepared model always runs in float32)."""
+    if precision == "auto":
+        return "bfloat16" if device.type == "cuda" else "float32"
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; use auto or {', '.join(PRECISIONS)}")
+    if device.type != "cuda" and precision != "float32":
+        raise ValueError(f"--precision {precision} needs a GPU: on the CPU the model runs in float32")
+    return precision
+
+
+class PreparedModels:
+    """The networks prepared for inference on one device; scores the views of images with each of them."""
+
+    def __init__(self, networks: dict[str, nn.Module], device: torch.device, precision: str, max_views: int) -> None:
+        self.device = device
+        self.max_views = max_views
+        self.models = {
+            name: prepare_for_inference(network, device, autocast_dtype=PRECISIONS[precision])
+            for name, network in networks.items()
+        }
+
+    @torch.inference_mode()
+    def logits(self, model: nn.Module, views: torch.Tensor) -> torch.Tensor:
+        """Logits (views, classes) on the CPU, at most `max_views` views per forward pass."""
+        chunks = views.to(self.device, non_blocking=True).split(self.max_views)
+        return torch.cat([model(to_model_input(chunk)).float().cpu() for chunk in chunks])
+
+    def score(self, items: Iterable[tuple[WorkItem, torch.Tensor]]) -> list[ImageResult]:
+        """The records of images whose views are already cut: one forward pass per model for all of them."""
+        items = list(items)
+        if not items:
+            return []
+        views = torch.cat([views for _, views in items])
+        sizes = [len(views) for _, views in items]
+        records: list[dict[str, dict[str, Any]]] = [{} for _ in items]
+        for name, model in self.models.items():
+            for record, (item, _), logits in zip(records, items, self.logits(model, views).split(sizes), strict=True):
+                record[name] = image_record(item.plan, scores_from_logits(logits, item.label), item.label)
+        return [ImageResult(item.index, record) for (item, _), record in zip(items, records, strict=True)]
+
+
+def views_for(item: WorkItem) -> tuple[torch.Tensor | None, str | None]:
+    """All views of `item` cut from its one decoded image, or the reason the image cannot be read."""
+    image, error = decode_for(item)
+    return (None, error) if image is None else (cut_views(image, item.plan), None)

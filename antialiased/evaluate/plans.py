@@ -1,0 +1,149 @@
+"""Which views of each image the evaluation classifies, and which of them it compares.
+
+Every image gets one `ImagePlan`: its crop views (windows of the paper's 256 center crop: the 224
+center crop for accuracy, the diagonal (d, d) for d = 0..32, one offset pair per shift pass) and its
+circular views (rolls of the 224 center crop, one offset pair per pass). Offsets come from the
+library's protocols (`antialiased.protocols.make_plan`); two ways to seed them:
+
+- ``per-image`` (default): each image's offsets come from a generator keyed by (seed, image index,
+  kind of shift), pass p taking the generator's p-th pair; so the figures do not depend on batch size,
+  workers, shards or engine, and adding passes keeps the earlier ones.
+- ``paper``: the paper's `validate_shift`: for each pass, for each batch of `batch_size` images in
+  loader order, `off0 = randint(32, size=2)` then `off1 = randint(32, size=2)` from numpy's legacy
+  generator seeded with `seed`; the whole batch shares the pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from antialiased.preprocessing import CROP_SIZE, RESIZE_SIZE, SHIFT_BASE_SIZE
+from antialiased.protocols import DEFAULT_MAX_SHIFT, ProbeSpec, make_plan
+from antialiased.shifts import ShiftRequest
+
+MODES = ("per-image", "paper")
+MEASURES = ("accuracy", "consistency", "diagonal", "circular")
+# CenterCrop(224) of the resized image is the window at this offset of its CenterCrop(256).
+CENTER_OFFSET = ((SHIFT_BASE_SIZE - CROP_SIZE) // 2,) * 2
+_CROP_STREAM, _CIRCULAR_STREAM = 0, 1
+
+Offset = tuple[int, int]
+OffsetPair = tuple[Offset, Offset]
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """What to measure and how offsets are drawn; the same protocol gives the same offsets everywhere."""
+
+    mode: str = "per-image"
+    seed: int = 0
+    epochs_shift: int = 5
+    batch_size: int = 8  # images per batch; in paper mode the images that share one offset pair
+    measures: tuple[str, ...] = ("accuracy", "consistency")
+    max_shift: int = DEFAULT_MAX_SHIFT
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"unknown consistency mode {self.mode!r}; use one of {', '.join(MODES)}")
+        unknown = set(self.measures) - set(MEASURES)
+        if unknown:
+            raise ValueError(f"unknown measure(s) {', '.join(sorted(unknown))}; use {', '.join(MEASURES)}")
+        if self.epochs_shift < 1 or self.batch_size < 1:
+            raise ValueError("--epochs-shift and --batch-size must be at least 1")
+        # Accuracy is always measured (one view per image); the order is MEASURES' order.
+        object.__setattr__(self, "measures", tuple(m for m in MEASURES if m in self.measures or m == "accuracy"))
+
+    def to_json(self) -> dict:
+        return {
+            "mode": self.mode,
+            "seed": self.seed,
+            "epochs_shift": self.epochs_shift,
+            "batch_size": self.batch_size,
+            "measures": list(self.measures),
+            "max_shift": self.max_shift,
+            "resize_size": RESIZE_SIZE,
+            "shift_base_size": SHIFT_BASE_SIZE,
+            "crop_size": CROP_SIZE,
+        }
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    """One image's views: crop offsets then circular offsets, and the indices (into crop + circular) to score."""
+
+    crop_offsets: tuple[Offset, ...]
+    circular_offsets: tuple[Offset, ...]
+    center: int
+    diagonal: tuple[int, ...]
+    shift_pairs: tuple[tuple[int, int], ...]  # one per pass
+    circular_pairs: tuple[tuple[int, int], ...]  # one per pass, indices past the crop views
+
+    @property
+    def views(self) -> int:
+        return len(self.crop_offsets) + len(self.circular_offsets)
+
+    def requests(self) -> list[ShiftRequest]:
+        """The library's shift requests that cut these views (crop first, then circular when there are any)."""
+        requests = [ShiftRequest(self.crop_offsets, "crop", CROP_SIZE, SHIFT_BASE_SIZE, RESIZE_SIZE)]
+        if self.circular_offsets:
+            requests.append(ShiftRequest(self.circular_offsets, "circular", CROP_SIZE, CROP_SIZE, RESIZE_SIZE))
+        return requests
+
+    def shift_offsets(self) -> list[list[int]]:
+        """Each pass's crop offset pair as [dy0, dx0, dy1, dx1], for the per-image table."""
+        return [[*self.crop_offsets[a], *self.crop_offsets[b]] for a, b in self.shift_pairs]
+
+
+def image_plan(protocol: Protocol, index: int, paper_pairs: Sequence[OffsetPair] | None = None) -> ImagePlan:
+    """The plan of image `index`; in paper mode its offset pairs come from `paper_offset_pairs`."""
+    crop: dict[Offset, int] = {CENTER_OFFSET: 0}
+    diagonal: tuple[int, ...] = ()
+    if "diagonal" in protocol.measures:
+        offsets = make_plan(ProbeSpec(protocol="diagonal", max_shift=protocol.max_shift)).offsets
+        diagonal = tuple(crop.setdefault(offset, len(crop)) for offset in offsets)
+    shift_pairs: tuple[tuple[int, int], ...] = ()
+    if "consistency" in protocol.measures:
+        if protocol.mode == "paper":
+            pairs = list(paper_pairs or ())
+        else:
+            pairs = _drawn_pairs("paper", protocol, index, _CROP_STREAM)
+        shift_pairs = tuple((crop.setdefault(a, len(crop)), crop.setdefault(b, len(crop))) for a, b in pairs)
+    circular: dict[Offset, int] = {}
+    circular_pairs: tuple[tuple[int, int], ...] = ()
+    if "circular" in protocol.measures:
+        drawn = _drawn_pairs("circular", protocol, index, _CIRCULAR_STREAM)
+        local = [(circular.setdefault(a, len(circular)), circular.setdefault(b, len(circular))) for a, b in drawn]
+        circular_pairs = tuple((a + len(crop), b + len(crop)) for a, b in local)
+    return ImagePlan(tuple(crop), tuple(circular), 0, diagonal, shift_pairs, circular_pairs)
+
+
+def _drawn_pairs(kind: str, protocol: Protocol, index: int, stream: int) -> list[OffsetPair]:
+    """`epochs_shift` offset pairs of the library protocol `kind`, from a generator keyed by (seed, index, stream)."""
+    key = np.random.SeedSequence((protocol.seed, index, stream)).generate_state(2, np.uint32)
+    seed = (int(key[0]) << 32 | int(key[1])) >> 1  # a 63-bit seed, as ProbeSpec takes
+    plan = make_plan(ProbeSpec(protocol=kind, pairs=protocol.epochs_shift, max_shift=protocol.max_shift, seed=seed))
+    return [(plan.offsets[a], plan.offsets[b]) for a, b in plan.pairs]
+
+
+def paper_offset_pairs(protocol: Protocol, images: int) -> list[list[OffsetPair]]:
+    """For each image in loader order, its offset pair of each pass, drawn as the paper's `validate_shift` draws."""
+    rng = np.random.RandomState(protocol.seed)  # the legacy generator behind np.random.randint
+    pairs: list[list[OffsetPair]] = [[] for _ in range(images)]
+    for _ in range(protocol.epochs_shift):
+        for start in range(0, images, protocol.batch_size):
+            off0 = rng.randint(protocol.max_shift, size=2)
+            off1 = rng.randint(protocol.max_shift, size=2)
+            pair = ((int(off0[0]), int(off0[1])), (int(off1[0]), int(off1[1])))
+            for i in range(start, min(start + protocol.batch_size, images)):
+                pairs[i].append(pair)
+    return pairs
+
+
+def all_plans(protocol: Protocol, images: int) -> list[ImagePlan]:
+    """The plan of every image of the evaluation, in loader order."""
+    if protocol.mode == "paper" and "consistency" in protocol.measures:
+        return [image_plan(protocol, i, pairs) for i, pairs in enumerate(paper_offset_pairs(protocol, images))]
+    return [image_plan(protocol, i) for i in range(images)]

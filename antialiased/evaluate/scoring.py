@@ -1,0 +1,81 @@
+"""From one image's views to its row of the per-image table, the same for every engine.
+
+An engine produces `ViewScores` for each view (the top-1 class, whether the true class is in the
+top 5, p(true class) and the highest probability of another class), from logits in-process or from
+the handler's answer; `image_record` then reads the plan's views: the center crop (accuracy), the
+shift pairs (consistency: the two top-1 classes agree), the diagonal and the circular pairs, with
+the library's metric (`antialiased.metrics.consistency`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from antialiased.evaluate.plans import ImagePlan
+from antialiased.metrics import TOP5, consistency
+from antialiased.transforms import shifted_views
+
+
+@dataclass(frozen=True)
+class ViewScores:
+    """Per view of one image: top-1 class, true class in the top 5, p(true class), max p(other class)."""
+
+    top1: list[int]
+    correct5: list[bool]
+    p_true: list[float]
+    p_other: list[float]
+
+    @staticmethod
+    def join(parts: list[ViewScores]) -> ViewScores:
+        """The scores of consecutive groups of views (e.g. the crop then the circular request), as one."""
+        fields = ViewScores.__dataclass_fields__
+        return ViewScores(*([value for part in parts for value in getattr(part, name)] for name in fields))
+
+
+def cut_views(image: torch.Tensor, plan: ImagePlan) -> torch.Tensor:
+    """All views of `plan` from one decoded uint8 image (3, H, W), normalised, in plan order."""
+    return torch.cat([shifted_views(image, request) for request in plan.requests()])
+
+
+def scores_from_logits(logits: torch.Tensor, label: int) -> ViewScores:
+    """ViewScores of views whose logits (views, classes) a model computed.
+
+    Top-1 is the argmax of the logits (as the paper's agreement), top-5 from `topk` of the logits.
+    """
+    probabilities = logits.float().softmax(dim=1)
+    top5 = logits.topk(min(TOP5, logits.shape[1]), dim=1).indices
+    others = probabilities.clone()
+    others[:, label] = 0.0
+    return ViewScores(
+        top1=logits.argmax(dim=1).tolist(),
+        correct5=(top5 == label).any(dim=1).tolist(),
+        p_true=probabilities[:, label].tolist(),
+        p_other=others.max(dim=1).values.tolist(),
+    )
+
+
+def image_record(plan: ImagePlan, scores: ViewScores, label: int) -> dict[str, Any]:
+    """The per-image table's result columns of one image and one model (see store.SCHEMA)."""
+    top1 = scores.top1
+    c = plan.center
+    record: dict[str, Any] = {
+        "top1": top1[c],
+        "correct1": top1[c] == label,
+        "correct5": scores.correct5[c],
+        "p_true": scores.p_true[c],
+    }
+    if plan.shift_pairs:
+        record["shift_offsets"] = plan.shift_offsets()
+        record["shift_agree"] = [consistency(top1, [pair]) == 1.0 for pair in plan.shift_pairs]
+    if plan.diagonal:
+        record["diag_top1"] = [top1[i] for i in plan.diagonal]
+        record["diag_correct1"] = [top1[i] == label for i in plan.diagonal]
+        record["diag_correct5"] = [scores.correct5[i] for i in plan.diagonal]
+        record["diag_p_true"] = [scores.p_true[i] for i in plan.diagonal]
+        record["diag_p_other"] = [scores.p_other[i] for i in plan.diagonal]
+    if plan.circular_pairs:
+        record["circular_agree"] = [consistency(top1, [pair]) == 1.0 for pair in plan.circular_pairs]
+    return record

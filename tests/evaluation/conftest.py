@@ -1,0 +1,82 @@
+"""Data sets, checkpoints and a runner shared by the evaluation tests (all generated, nothing downloaded)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from antialiased.evaluate.cli import main
+from antialiased.weights import save_checkpoint
+from tests.evaluation.datasets import write_colour_folder, write_photo_folder
+from tests.evaluation.models import ColourClassifier, TinyStridedNet
+from tests.models.circular_invariant import CircularInvariant
+
+BUILDERS = {
+    "colour": "tests.evaluation.models:ColourClassifier",
+    "tiny": "tests.evaluation.models:TinyStridedNet",
+    "circular": "tests.models.circular_invariant:CircularInvariant",
+}
+
+
+@pytest.fixture(scope="session")
+def photo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """200 photo crops and patterns, 64-96 px, PNG and JPEG, under 5 ImageNet synset folders."""
+    return write_photo_folder(tmp_path_factory.mktemp("data") / "photos")
+
+
+@pytest.fixture(scope="session")
+def colour_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_colour_folder(tmp_path_factory.mktemp("data") / "colours")
+
+
+@pytest.fixture(scope="session")
+def model_specs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Name -> the --model value (PATH:MODULE:CALLABLE) of a checkpoint of each test network."""
+    directory = tmp_path_factory.mktemp("weights")
+    torch.manual_seed(0)
+    networks = {"colour": ColourClassifier(), "tiny": TinyStridedNet(), "circular": CircularInvariant()}
+    return {name: f"{save_checkpoint(net, directory, name)}:{BUILDERS[name]}" for name, net in networks.items()}
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path) -> Callable[..., dict]:
+    """Run `python -m antialiased.evaluate` in-process with `args` (+ --quiet, --out); return its outputs."""
+
+    def run(*args: str, out: Path | None = None, expect_status: int = 0) -> dict:
+        out = out or tmp_path / "run"
+        status = main([*args, "--out", str(out), "--quiet"])
+        assert status == expect_status
+        if status:
+            return {}
+        return {
+            "out": out,
+            "results": json.loads((out / "results.json").read_text()),
+            "images": pq.read_table(out / "images.parquet"),
+        }
+
+    return run
+
+
+FLOAT_COLUMNS = ("p_true", "diag_p_true", "diag_p_other")
+
+
+def assert_same_rows(a: pa.Table, b: pa.Table, rtol: float = 1e-5, atol: float = 1e-30) -> None:
+    """Two per-image tables agree: every class, agreement, offset and error exactly; probabilities to `rtol`
+    relative (a forward pass over another batch of views rounds differently in the last bits). A probability that
+    `a` does not know (NaN: a served answer holds only the top-k) is not compared."""
+    assert a.column_names == b.column_names and a.num_rows == b.num_rows
+    for column in a.column_names:
+        x, y = a.column(column).to_pylist(), b.column(column).to_pylist()
+        if column in FLOAT_COLUMNS:
+            x, y = np.array(x, dtype=float).ravel(), np.array(y, dtype=float).ravel()
+            known = ~np.isnan(x)
+            np.testing.assert_allclose(x[known], y[known], rtol=rtol, atol=atol, err_msg=column)
+        else:
+            assert x == y, column

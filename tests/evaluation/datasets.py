@@ -1,0 +1,95 @@
+"""Small ImageFolder data sets written to disk for the evaluation tests (no ImageNet here).
+
+- `write_photo_folder`: crops, flips and rescalings of scikit-image's real photos and synthetic patterns
+  (stripes, checkerboards, gradients, noise), 64-96 px, PNG and JPEG, under real ImageNet synset folders.
+- `write_colour_folder`: nearly uniform images whose dominant channel (red, green, blue) is the class of
+  tests.evaluation.models.ColourClassifier; a known number of images per folder have another colour, so
+  that model's accuracy is known by construction.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from skimage import data
+
+from tests.evaluation.models import COLOUR_SYNSETS
+
+PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera", "coins", "horse", "immunohistochemistry")
+PHOTO_SYNSETS = ("n02123045", "n07920052", "n04266014", "n03000684", "n01440764")  # tabby, espresso, shuttle, …
+
+
+def _photo(name: str) -> np.ndarray:
+    pixels = getattr(data, name)()
+    if pixels.dtype == bool:
+        pixels = pixels.astype(np.uint8) * 255
+    return np.stack([pixels] * 3, axis=-1) if pixels.ndim == 2 else pixels[..., :3]
+
+
+def _pattern(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    y, x = np.mgrid[0:height, 0:width]
+    kind = rng.integers(4)
+    if kind == 0:  # stripes
+        period = rng.integers(3, 12)
+        base = ((x + y * rng.integers(0, 2)) // period % 2) * 255
+    elif kind == 1:  # checkerboard
+        size = rng.integers(2, 10)
+        base = ((x // size + y // size) % 2) * 255
+    elif kind == 2:  # gradient
+        base = (x * 255 // max(width - 1, 1) + y * 128 // max(height - 1, 1)) % 256
+    else:  # noise
+        base = rng.integers(0, 256, (height, width))
+    colour = rng.uniform(0.3, 1.0, 3)
+    return (base[..., None] * colour).astype(np.uint8)
+
+
+def _save(pixels: np.ndarray, path: Path, fmt: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path, fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+
+
+def write_photo_folder(root: Path, images_per_class: int = 40, seed: int = 0) -> Path:
+    """An ImageFolder of len(PHOTO_SYNSETS) classes, half photo crops and half synthetic patterns per class."""
+    rng = np.random.default_rng(seed)
+    photos = [_photo(name) for name in PHOTOS]
+    for class_number, synset in enumerate(PHOTO_SYNSETS):
+        for i in range(images_per_class):
+            height, width = (int(v) for v in rng.integers(64, 97, 2))
+            if i % 2 == 0:
+                source = photos[(class_number + i // 2) % len(photos)]
+                top = rng.integers(0, source.shape[0] - 2 * height)
+                left = rng.integers(0, source.shape[1] - 2 * width)
+                crop = source[top : top + 2 * height : 2, left : left + 2 * width : 2]
+                pixels = np.ascontiguousarray(crop[:, ::-1] if rng.random() < 0.5 else crop)
+            else:
+                pixels = _pattern(rng, height, width)
+            fmt, suffix = ("PNG", "png") if i % 3 else ("JPEG", "jpg")
+            _save(pixels, root / synset / f"img_{i:03d}.{suffix}", fmt)
+    return root
+
+
+# Per colour folder: how many of its images carry the colour of the next folder instead (misclassified).
+COLOUR_IMAGES_PER_CLASS = 20
+COLOUR_WRONG = (2, 3, 5)
+
+
+def write_colour_folder(root: Path, seed: int = 0) -> Path:
+    """Nearly uniform 64-96 px images; in folder c, all but COLOUR_WRONG[c] have dominant channel c."""
+    rng = np.random.default_rng(seed)
+    for channel, synset in enumerate(COLOUR_SYNSETS):
+        for i in range(COLOUR_IMAGES_PER_CLASS):
+            dominant = (channel + 1) % 3 if i < COLOUR_WRONG[channel] else channel
+            height, width = (int(v) for v in rng.integers(64, 97, 2))
+            colour = np.full(3, 50.0)
+            colour[dominant] = 210.0
+            noise = rng.normal(0, 8, (height, width, 3))
+            _save(np.clip(colour + noise, 0, 255).astype(np.uint8), root / synset / f"c_{i:02d}.png", "PNG")
+    return root
+
+
+def expected_colour_accuracy() -> float:
+    """ColourClassifier's top-1 accuracy on write_colour_folder's images, in percent, by construction."""
+    total = COLOUR_IMAGES_PER_CLASS * len(COLOUR_SYNSETS)
+    return 100 * (total - sum(COLOUR_WRONG)) / total

@@ -1,0 +1,99 @@
+"""Memory is bounded by configuration, not by what clients send: bursts of maximum-size images at TorchServe and
+at the probe service, with small requests answered meanwhile and memory given back afterwards."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from servers.torchserve import TorchServe
+from tests.resilience.conftest import MAX_IMAGE_PIXELS, black_png, start_probe
+from tests.resilience.memory import MB, resident_bytes, sampled
+from tests.served_models import CIRCULAR_MODEL
+from tests.serving.helpers import encode, photo
+
+pytestmark = [pytest.mark.serving, pytest.mark.slow]
+
+# The documented budgets (README, "Memory"): a worker decodes one image at a time, about 10 bytes per pixel of
+# the largest image (and gives the memory back after the batch); the probe service holds at most
+# PROBE_MAX_UPLOAD_BYTES_IN_FLIGHT bytes of uploads, about 3 copies of each while it is parsed and sent on.
+WORKER_BYTES_PER_PIXEL = 12
+PROBE_COPIES_PER_UPLOAD = 4
+SLACK = 48 * MB  # allocator and Python noise
+SMALL = encode(photo("coffee")[:200, :200])
+
+
+def _post_until_answered(url: str, body: bytes, attempts: int = 60) -> httpx.Response:
+    """POST `body`, honouring 503 + Retry-After as a well-behaved client does."""
+    for _ in range(attempts):
+        response = httpx.post(url, content=body, headers={"Content-Type": "application/octet-stream"}, timeout=120)
+        if response.status_code != 503:
+            return response
+        time.sleep(float(response.headers.get("retry-after", "1")))
+    return response
+
+
+def _small_requests_meanwhile(url: str, seconds: float) -> list[tuple[float, int]]:
+    """(time, status) of small requests sent one after another for `seconds`."""
+    answered, end = [], time.monotonic() + seconds
+    while time.monotonic() < end:
+        answered.append((time.monotonic(), _post_until_answered(url, SMALL).status_code))
+    return answered
+
+
+def test_worker_memory_stays_bounded_under_a_burst_of_maximum_size_images(fragile_torchserve: TorchServe) -> None:
+    url = f"{fragile_torchserve.inference_url}/predictions/{CIRCULAR_MODEL}"
+    (worker,) = fragile_torchserve.workers(CIRCULAR_MODEL)
+    largest = black_png(MAX_IMAGE_PIXELS - 1)
+    with ThreadPoolExecutor(13) as pool, sampled(worker["pid"]) as memory:
+        small = pool.submit(_small_requests_meanwhile, url, 6.0)
+        started = time.monotonic()
+        burst = list(pool.map(lambda _: _post_until_answered(url, largest), range(12)))
+        burst_seconds = time.monotonic() - started
+        smalls = small.result()
+    time.sleep(0.5)
+    final = resident_bytes(worker["pid"])
+    assert [r.status_code for r in burst] == [200] * 12, [r.text[:200] for r in burst if r.status_code != 200]
+    assert smalls and all(status == 200 for _, status in smalls), "small requests keep being answered"
+    assert sum(1 for t, _ in smalls if t < started + burst_seconds) >= 2, "answered during the burst, not after"
+    budget = WORKER_BYTES_PER_PIXEL * MAX_IMAGE_PIXELS + SLACK
+    assert memory.peak - memory.baseline <= budget, f"peak +{(memory.peak - memory.baseline) / MB:.0f} MB"
+    assert final - memory.baseline <= SLACK, f"kept +{(final - memory.baseline) / MB:.0f} MB after the burst"
+
+
+def test_probe_memory_stays_bounded_under_a_burst_of_maximum_size_uploads(
+    fragile_torchserve: TorchServe, tmp_path: Path
+) -> None:
+    max_upload = 4 * MB
+    in_flight = 8 * MB
+    env = {
+        "PROBE_MAX_UPLOAD_BYTES": str(max_upload),
+        "PROBE_MAX_UPLOAD_BYTES_IN_FLIGHT": str(in_flight),
+        "PROBE_ADMISSION_WAIT_S": "0.5",
+    }
+    attack = black_png(MAX_IMAGE_PIXELS - 1)
+    padded = attack + bytes(max_upload - len(attack))  # a valid header, then the most bytes allowed
+    with start_probe(fragile_torchserve, tmp_path / "probe.log", **env) as probe:
+        url = f"{probe.url}/v1/stability?pairs=1"
+        time.sleep(1.0)  # let the service settle before taking its baseline
+        with ThreadPoolExecutor(25) as pool, sampled(probe.process.pid) as memory:
+            small = pool.submit(_small_requests_meanwhile, url, 6.0)
+            bodies = [padded] * 16 + [attack] * 8
+            burst = list(pool.map(lambda body: httpx.post(url, content=body, timeout=120), bodies))
+            smalls = small.result()
+        time.sleep(0.5)
+        final = resident_bytes(probe.process.pid)
+        alive = httpx.get(f"{probe.url}/healthz", timeout=5).status_code
+    statuses = [r.status_code for r in burst]
+    assert set(statuses) <= {200, 503}, statuses
+    overloaded = [r for r in burst if r.status_code == 503]
+    assert overloaded, "more uploads than the in-flight budget: some are told to come back"
+    assert all(r.json()["code"] == "overloaded" and r.headers["retry-after"] for r in overloaded)
+    assert alive == 200 and smalls and all(status == 200 for _, status in smalls)
+    budget = PROBE_COPIES_PER_UPLOAD * in_flight + SLACK
+    assert memory.peak - memory.baseline <= budget, f"peak +{(memory.peak - memory.baseline) / MB:.0f} MB"
+    assert final - memory.baseline <= SLACK, f"kept +{(final - memory.baseline) / MB:.0f} MB after the burst"

@@ -1,0 +1,76 @@
+"""A worker killed mid-traffic: the probe service loses no request (it retries the predictions the dead worker held),
+and its /readyz, answering at once throughout, goes red while the worker is down and green when it is back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from servers.torchserve import TorchServe
+from tests.resilience.conftest import start_probe
+from tests.served_models import CIRCULAR_MODEL
+from tests.service.services import sample_value
+from tests.serving.helpers import encode, photo
+
+pytestmark = [pytest.mark.serving, pytest.mark.slow]
+
+READINESS = {"PROBE_READY_INTERVAL_S": "0.3", "PROBE_READY_TIMEOUT_S": "2", "PROBE_READY_MAX_AGE_S": "5"}
+
+
+def _wait_until(check, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_killed_worker_loses_no_probe_request_and_readiness_goes_red_then_green(
+    fragile_torchserve: TorchServe, tmp_path: Path
+) -> None:
+    image = encode(photo("chelsea"))
+    with start_probe(fragile_torchserve, tmp_path / "probe.log", **READINESS) as probe:
+        client = httpx.Client(base_url=probe.url, timeout=120)
+        _wait_until(lambda: client.get("/readyz").status_code == 200, 30)
+        stop = threading.Event()
+        readiness: list[tuple[int, float]] = []  # (status, seconds to answer)
+
+        def watch_readiness() -> None:
+            while not stop.is_set():
+                start = time.monotonic()
+                status = client.get("/readyz").status_code
+                readiness.append((status, time.monotonic() - start))
+                time.sleep(0.1)
+
+        def traffic() -> list[int]:
+            statuses = []
+            while not stop.is_set():
+                statuses.append(client.post("/v1/stability", params={"pairs": 4}, content=image).status_code)
+            return statuses
+
+        with ThreadPoolExecutor(5) as pool:
+            watcher = pool.submit(watch_readiness)
+            clients = [pool.submit(traffic) for _ in range(4)]
+            time.sleep(1.0)
+            (worker,) = fragile_torchserve.workers(CIRCULAR_MODEL)
+            os.kill(worker["pid"], signal.SIGKILL)
+            _wait_until(lambda: any(status == 503 for status, _ in readiness), 30)
+            _wait_until(lambda: readiness[-1][0] == 200 and fragile_torchserve.workers(CIRCULAR_MODEL)[0]["pid"]
+                        != worker["pid"], 90)  # fmt: skip
+            time.sleep(1.0)  # traffic on the new worker
+            stop.set()
+            statuses = [status for future in clients for status in future.result()]
+            watcher.result()
+        retries = sample_value(client.get("/metrics").text, "probe_torchserve_retries_total")
+    assert statuses and set(statuses) == {200}, f"lost requests: {[s for s in statuses if s != 200]}"
+    assert retries >= 1, "the requests the dead worker held were sent again"
+    codes = [status for status, _ in readiness]
+    first_red = codes.index(503)
+    assert 200 in codes[:first_red] and 200 in codes[first_red:], "ready, then not ready, then ready again"
+    assert max(seconds for _, seconds in readiness) < 1.0, "/readyz answers at once, even while the model is down"

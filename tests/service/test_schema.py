@@ -1,0 +1,59 @@
+"""The OpenAPI schema states what the service enforces: schemathesis, with every check, finds no violation.
+
+The probe service runs in front of the session's real TorchServe, for its fast circular-invariant model, so that
+the requests schemathesis considers valid are really classified. What OpenAPI cannot state (a valid image,
+cross-field protocol rules) is told to schemathesis by tests/service/schemathesis_hooks.py.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from servers.probe import ServiceProcess
+from servers.torchserve import TorchServe
+from tests.served_models import CIRCULAR_MODEL
+from tests.service.services import MAX_SHIFTS, start_test_service, torchserve_env
+
+pytestmark = [pytest.mark.serving, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = 25
+
+
+@pytest.fixture
+def circular_service(torchserve: TorchServe, tmp_path: Path) -> Iterator[ServiceProcess]:
+    env = {**torchserve_env(torchserve), "PROBE_MODELS": CIRCULAR_MODEL}
+    with start_test_service(torchserve.inference_url, tmp_path / "service.log", **env) as running:
+        yield running
+
+
+def test_the_schema_states_the_configured_limits(circular_service: ServiceProcess) -> None:
+    schema = httpx.get(f"{circular_service.url}/openapi.json").json()
+    parameters = {p["name"]: p["schema"] for p in schema["paths"]["/v1/stability"]["post"]["parameters"]}
+    assert parameters["model"]["anyOf"][0]["enum"] == [CIRCULAR_MODEL]
+    assert parameters["pairs"]["maximum"] == MAX_SHIFTS
+    assert parameters["crop_size"]["minimum"] == 32, "crop_size=0 is refused by the schema, as by the service"
+    body = schema["paths"]["/v1/stability"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert body["additionalProperties"] is False, "extra form fields are refused by the schema, as by the service"
+
+
+def test_schemathesis_with_every_check_finds_no_violation(circular_service: ServiceProcess, tmp_path: Path) -> None:
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.service.schemathesis_hooks", "PYTHONPATH": str(ROOT),
+           "PROBE_MAX_SHIFTS": str(MAX_SHIFTS)}  # fmt: skip
+    command = [sys.executable, "-m", "schemathesis.cli", "run", f"{circular_service.url}/openapi.json",
+               "--checks", "all", "--phases", "fuzzing", "--max-examples", str(EXAMPLES), "--request-timeout", "60",
+               "--seed", "1",
+               # Its body is the Open Inference Protocol's: which inputs, datatypes and images make a valid one
+               # OpenAPI cannot state; tests/service/test_oip.py sends it valid and invalid ones.
+               "--exclude-path", "/v2/models/{name}/infer",
+               "--report", "junit", "--report-dir", str(tmp_path)]  # fmt: skip
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert "No issues found" in result.stdout or " passed" in result.stdout, result.stdout[-3000:]
