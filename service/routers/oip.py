@@ -24,7 +24,7 @@ from antialiased.contract import Classification
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.labels import NUM_CLASSES
 from service.dependencies import get_client, get_settings, require_api_key
-from service.errors import validation_error
+from service.errors import documented_errors, validation_error
 from service.inference_protocol import (
     HEADER_LENGTH,
     ErrorResponse,
@@ -75,11 +75,11 @@ def protocol_error(error: ApiError) -> JSONResponse:
 
 
 router = APIRouter(prefix="/v2", tags=["open inference protocol"], route_class=ProtocolRoute)
-UNKNOWN_MODEL: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse, "description": "Not a served model"}}
-NOT_READY: dict[int | str, dict[str, Any]] = {400: {"model": Readiness, "description": "Not ready"}}
-INFER_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse, "description": description}
-    for status, description in {
+UNKNOWN_MODEL = documented_errors(ErrorResponse, {404: "Not a served model"})
+NOT_READY = documented_errors(Readiness, {400: "Not ready"})
+INFER_ERRORS = documented_errors(
+    ErrorResponse,
+    {
         400: "Not the protocol, or a bad image (code names it)",
         401: "Missing or wrong API key",
         404: "Not a served model",
@@ -88,8 +88,8 @@ INFER_ERRORS: dict[int | str, dict[str, Any]] = {
         502: "TorchServe failed",
         503: "TorchServe unreachable or overloaded (see Retry-After)",
         504: "TorchServe too slow",
-    }.items()
-}
+    },
+)
 INFER_BODY = {
     "requestBody": {
         "required": True,

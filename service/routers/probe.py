@@ -13,6 +13,7 @@ from antialiased.imagefile import ImageInfo
 from antialiased.protocols import PROTOCOLS, ShiftPlan
 from service.admission import Budget
 from service.dependencies import get_settings, get_targets, require_api_key
+from service.errors import documented_errors
 from service.params import MULTIPART_SCHEMA, CompareParams, StabilityParams, read_upload, upload_size
 from service.probing import probe_target
 from service.schemas import CompareResponse, ModelProbe, Plan, RequestTimings, ServiceConfig, StabilityResponse
@@ -38,9 +39,9 @@ _IMAGE_BODY: dict[str, Any] = {
 }
 
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": description}
-    for status, description in {
+_ERRORS = documented_errors(
+    ErrorBody,
+    {
         400: "Bad parameter or image (code names it)",
         401: "Missing or wrong API key",
         408: "The request body did not arrive in time",
@@ -48,8 +49,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         502: "TorchServe or another target failed (the message names it)",
         503: "TorchServe unreachable, or the service or TorchServe overloaded (see Retry-After)",
         504: "TorchServe or another target too slow",
-    }.items()
-}
+    },
+)
 
 
 _POST_OPTIONS: dict[str, Any] = {
