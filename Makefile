@@ -6,7 +6,8 @@ STAMP_RUN := $(VENV)/.installed-run
 STAMP_EVAL := $(VENV)/.installed-eval
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: setup setup-dev setup-eval run test lint bench bench-serve bench-probe bench-eval evaluate gpu-check gpu-bundle clean
+.PHONY: setup setup-dev setup-eval run test lint bench bench-serve bench-probe bench-oip bench-eval evaluate gpu-check \
+	gpu-bundle clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +20,10 @@ $(STAMP_EVAL): requirements-eval.txt $(STAMP_RUN)
 	$(PY) -m pip install -q -r requirements-eval.txt
 	touch $@
 
-$(STAMP_DEV): requirements-dev.txt $(STAMP_EVAL)
+$(STAMP_DEV): requirements-dev.txt tests/targets/requirements-kserve.txt $(STAMP_EVAL)
 	$(PY) -m pip install -q -r requirements-dev.txt
+	# KServe's model server (a probe target in tests/targets) in a venv of its own: its pins clash with ours.
+	$(PY) -m tests.targets.kserve_venv
 	touch $@
 
 setup: $(STAMP_RUN)
@@ -55,6 +58,11 @@ bench-serve: setup-dev
 ## Latency of a 32-shift /v1/stability probe against one in-process forward of the same crops.
 bench-probe: setup-dev
 	$(PY) -m benchmarks.bench_probe
+
+## perf_analyzer on the Open Inference Protocol (/v2) of the probe service, beside TorchServe's /predictions.
+bench-oip: setup-dev
+	bash scripts/install-system-deps.sh bench
+	$(PY) -m benchmarks.bench_oip
 
 ## Everything GPU-specific in one run: the tests marked gpu and the CUDA benchmarks, written to
 ## build/gpu-check/results.json and results.md (and $$OUT when set). Without CUDA it marks them skipped.

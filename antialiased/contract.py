@@ -2,8 +2,9 @@
 handler: what `POST /predictions/<model>` takes and answers. Both sides import it; torch-free.
 
 Request: the image as the raw body, or multipart with the image in field `data`, optionally `topk` (1..max,
-default 5; with a raw body the `X-TopK` header) and `shifts` (the JSON of `ShiftRequest.to_json()`: classify
-each shifted view instead of the center crop).
+default 5; with a raw body the `X-TopK` header), `probabilities` (`true`: the answer also carries every class's
+probability; with a raw body the `X-Probabilities` header) and `shifts` (the JSON of `ShiftRequest.to_json()`:
+classify each shifted view instead of the center crop).
 Answers: `Classification` for a plain request, `ShiftClassification` for a shift request, `ErrorBody` (with
 the HTTP status of the `ApiError`) for a refused one; `ErrorCode` lists every code.
 """
@@ -19,6 +20,8 @@ IMAGE_FIELD = "data"  # multipart field of the image; a raw request body arrives
 TOPK_FIELD = "topk"  # multipart field
 TOPK_HEADER = "X-TopK"  # with a raw body: TorchServe 0.12 passes no query parameters to the handler
 SHIFTS_FIELD = "shifts"  # multipart field: the JSON of ShiftRequest.to_json()
+PROBABILITIES_FIELD = "probabilities"  # multipart field: "true" asks for every class's probability (plain requests)
+PROBABILITIES_HEADER = "X-Probabilities"  # with a raw body
 DEFAULT_TOPK = 5
 MAX_TOPK = 20
 
@@ -26,6 +29,8 @@ __all__ = [
     "DEFAULT_TOPK",
     "IMAGE_FIELD",
     "MAX_TOPK",
+    "PROBABILITIES_FIELD",
+    "PROBABILITIES_HEADER",
     "SHIFTS_FIELD",
     "TOPK_FIELD",
     "TOPK_HEADER",
@@ -70,11 +75,14 @@ class WeightsInfo(BaseModel):
 
 
 class Classification(BaseModel):
-    """The answer to a plain request: the top-k of the center crop."""
+    """The answer to a plain request: the top-k of the center crop, and every class's probability when asked."""
 
     model: ModelInfo
     weights: WeightsInfo
     topk: list[Prediction]
+    probabilities: list[float] | None = Field(
+        None, description="Probability of each class, by class index; only when the request asks for them"
+    )
 
 
 class ShiftGeometry(BaseModel):

@@ -40,10 +40,14 @@ class ErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     HTTP_ERROR = "http_error"
     NOT_READY = "not_ready"
+    INVALID_INFERENCE_REQUEST = "invalid_inference_request"  # an Open Inference Protocol body the service refuses
     # The model server behind the service.
     TORCHSERVE_UNAVAILABLE = "torchserve_unavailable"
     TORCHSERVE_TIMEOUT = "torchserve_timeout"
     TORCHSERVE_ERROR = "torchserve_error"
+    # A probe target other than our TorchServe: it failed or answered nonsense (502), or was too slow (504).
+    TARGET_ERROR = "target_error"
+    TARGET_TIMEOUT = "target_timeout"
 
 
 class ApiError(Exception):

@@ -60,7 +60,7 @@ def main() -> None:
     plan = make_plan(ProbeSpec(protocol="diagonal", max_shift=args.shifts - 1))
     with tempfile.TemporaryDirectory(prefix="bench-probe-") as tmp:
         workdir = Path(tmp)
-        weights_path = args.weights or _random_weights(workdir / "resnet50_lpf4_random.pth")
+        weights_path = args.weights or random_weights(workdir / "resnet50_lpf4_random.pth")
         untrained = args.weights is None
         spec = model_spec(get_entry(WEIGHTS_ENTRY))
         archive_name = None if untrained else WEIGHTS_ENTRY
@@ -134,7 +134,7 @@ def main() -> None:
     )
 
 
-def _random_weights(path: Path) -> Path:
+def random_weights(path: Path) -> Path:
     torch.manual_seed(0)
     torch.save({"state_dict": create_model("resnet50", filter_size=4).state_dict()}, path)
     return path

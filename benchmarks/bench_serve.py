@@ -65,8 +65,11 @@ def in_process_images_per_second(model: torch.nn.Module, batch: int, device: tor
     return batch / median_seconds(forward, repeats=repeats, warmup=3, device=device)
 
 
-async def _closed_loop(url: str, image: bytes, concurrency: int, requests: int) -> tuple[float, float, list[float]]:
-    """`concurrency` clients send `requests` in all; return (start, end, latencies in s)."""
+async def _closed_loop(
+    url: str, image: bytes, concurrency: int, requests: int, headers: dict[str, str] | None = None
+) -> tuple[float, float, list[float]]:
+    """`concurrency` clients send `requests` in all (a JPEG body unless `headers` say otherwise); return (start, end,
+    latencies in s)."""
     latencies: list[float] = []
     remaining = requests
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -77,7 +80,7 @@ async def _closed_loop(url: str, image: bytes, concurrency: int, requests: int) 
             while remaining > 0:
                 remaining -= 1
                 start = time.perf_counter()
-                response = await client.post(url, content=image, headers={"Content-Type": "image/jpeg"})
+                response = await client.post(url, content=image, headers=headers or {"Content-Type": "image/jpeg"})
                 latencies.append(time.perf_counter() - start)
                 response.raise_for_status()
 
@@ -86,19 +89,29 @@ async def _closed_loop(url: str, image: bytes, concurrency: int, requests: int) 
         return start, time.perf_counter(), latencies
 
 
-def _client_process(url: str, image: bytes, concurrency: int, requests: int) -> tuple[float, float, list[float]]:
-    return asyncio.run(_closed_loop(url, image, concurrency, requests))
+def _client_process(
+    url: str, image: bytes, concurrency: int, requests: int, headers: dict[str, str] | None
+) -> tuple[float, float, list[float]]:
+    return asyncio.run(_closed_loop(url, image, concurrency, requests, headers))
 
 
 def _shares(total: int, parts: int) -> list[int]:
     return [total // parts + (1 if index < total % parts else 0) for index in range(parts)]
 
 
-def drive(pool: ProcessPoolExecutor, clients: int, url: str, image: bytes, concurrency: int, requests: int):
-    """Closed loop over `clients` processes; return (images/s over all of them, latencies in s)."""
+def drive(
+    pool: ProcessPoolExecutor,
+    clients: int,
+    url: str,
+    image: bytes,
+    concurrency: int,
+    requests: int,
+    headers: dict[str, str] | None = None,
+):
+    """Closed loop over `clients` processes; return (requests/s over all of them, latencies in s)."""
     processes = min(clients, concurrency)
     jobs = [
-        pool.submit(_client_process, url, image, share, count)
+        pool.submit(_client_process, url, image, share, count, headers)
         for share, count in zip(_shares(concurrency, processes), _shares(requests, processes), strict=True)
     ]
     results = [job.result() for job in jobs]

@@ -221,5 +221,5 @@ class ImageClassifier(BaseHandler):
             return json.dumps(item.error.body())
         request, model, weights = item.request, self.model_info, self.weights_info
         if request.shifts is None:
-            return classification(model, weights, item.probabilities, request.topk)
+            return classification(model, weights, item.probabilities, request.topk, request.probabilities)
         return shift_classification(model, weights, item.probabilities, request.topk, request.shifts)

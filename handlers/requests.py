@@ -8,21 +8,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from antialiased.contract import IMAGE_FIELD, SHIFTS_FIELD, TOPK_FIELD, TOPK_HEADER
+from antialiased.contract import (
+    IMAGE_FIELD,
+    PROBABILITIES_FIELD,
+    PROBABILITIES_HEADER,
+    SHIFTS_FIELD,
+    TOPK_FIELD,
+    TOPK_HEADER,
+)
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.shifts import ShiftRequest
 from handlers.settings import Limits
 
 RAW_BODY_FIELD = "body"  # where TorchServe puts a request body that is not multipart
+_FLAGS = {"true": True, "1": True, "false": False, "0": False}
 
 
 @dataclass(frozen=True)
 class ParsedRequest:
-    """What one request asks: classify `image` (at each shift of `shifts`, if given), answering the top `topk`."""
+    """What one request asks: classify `image` (at each shift of `shifts`, if given), answering the top `topk`
+    (and every class's probability when `probabilities`)."""
 
     image: bytes
     topk: int
     shifts: ShiftRequest | None
+    probabilities: bool = False
 
     @property
     def views(self) -> int:
@@ -42,7 +52,11 @@ def parse_request(row: Mapping[str, Any], limits: Limits, headers: Mapping[str, 
     if not isinstance(image, bytes | bytearray):
         raise ApiError(ErrorCode.INVALID_IMAGE, f"the request holds {type(image).__name__} (JSON?), not image bytes")
     topk = row.get(TOPK_FIELD, headers.get(TOPK_HEADER.lower()))
-    return ParsedRequest(bytes(image), _topk(topk, limits), _shifts(row.get(SHIFTS_FIELD), limits))
+    shifts = _shifts(row.get(SHIFTS_FIELD), limits)
+    probabilities = _flag(row.get(PROBABILITIES_FIELD, headers.get(PROBABILITIES_HEADER.lower())))
+    if probabilities and shifts is not None:
+        raise ApiError(ErrorCode.INVALID_PARAMETER, f"{PROBABILITIES_FIELD} is for plain requests, not shift requests")
+    return ParsedRequest(bytes(image), _topk(topk, limits), shifts, probabilities)
 
 
 def _no_image_message(headers: Mapping[str, str]) -> str:
@@ -67,6 +81,15 @@ def _topk(value: Any, limits: Limits) -> int:
     if not 1 <= k <= limits.max_topk:
         raise ApiError(ErrorCode.BAD_TOPK, f"topk must be in [1, {limits.max_topk}], got {k}")
     return k
+
+
+def _flag(value: Any) -> bool:
+    if value is None:
+        return False
+    text = _text(value, PROBABILITIES_FIELD, ErrorCode.INVALID_PARAMETER).strip().lower()
+    if text not in _FLAGS:
+        raise ApiError(ErrorCode.INVALID_PARAMETER, f"{PROBABILITIES_FIELD} must be true or false, got {text[:40]!r}")
+    return _FLAGS[text]
 
 
 def _shifts(value: Any, limits: Limits) -> ShiftRequest | None:

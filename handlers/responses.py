@@ -29,9 +29,17 @@ def topk_predictions(probabilities: torch.Tensor, k: int) -> list[list[Predictio
     ]
 
 
-def classification(model: ModelInfo, weights: WeightsInfo, probabilities: torch.Tensor, k: int) -> str:
-    """The answer to a plain request: its one view's top-k."""
-    return Classification(model=model, weights=weights, topk=topk_predictions(probabilities, k)[0]).model_dump_json()
+def classification(
+    model: ModelInfo, weights: WeightsInfo, probabilities: torch.Tensor, k: int, every_class: bool = False
+) -> str:
+    """The answer to a plain request: its one view's top-k, and with `every_class` each class's probability."""
+    answer = Classification(
+        model=model,
+        weights=weights,
+        topk=topk_predictions(probabilities, k)[0],
+        probabilities=probabilities[0].tolist() if every_class else None,
+    )
+    return answer.model_dump_json(exclude=None if every_class else {"probabilities"})
 
 
 def shift_classification(

@@ -2,6 +2,7 @@
 # System packages, installed only where missing (idempotent).
 #   install-system-deps.sh run    what `make run` needs: Java 17 for TorchServe
 #   install-system-deps.sh test   that, plus what the tests need: chromium, podman and friends
+#   install-system-deps.sh bench  that, plus what the benchmarks need: libb64 for perf_analyzer
 set -euo pipefail
 need=()
 command -v java >/dev/null || need+=(openjdk-17-jre-headless)
@@ -13,6 +14,10 @@ if [ "${1:-run}" = test ]; then
   command -v runc >/dev/null || need+=(runc)
   [ -x /usr/lib/cni/dnsname ] || need+=(golang-github-containernetworking-plugin-dnsname)
   command -v debootstrap >/dev/null || need+=(debootstrap)
+fi
+if [ "${1:-run}" = bench ]; then
+  # perf_analyzer (benchmarks/perf_analyzer.py) links libb64.
+  [ -e /usr/lib/x86_64-linux-gnu/libb64.so.0d ] || need+=(libb64-0d)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,5 +1,5 @@
-"""The FastAPI application: settings, the TorchServe client and readiness monitor's lifetime, the upload budget,
-routers, error handling, metrics."""
+"""The FastAPI application: settings, the lifetime of the TorchServe client, the readiness monitor and the probe
+targets, the upload and pixel budgets, routers, error handling, metrics."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from service.errors import install_error_handlers
 from service.observability import ServiceMetrics, install_request_metrics
 from service.openapi import state_settings_in_schema
 from service.readiness import ReadinessMonitor
-from service.routers import health, page, probe
+from service.routers import health, oip, page, probe
 from service.routers.page import STATIC_DIR
 from service.settings import Settings
+from service.targets.registry import build_targets
 from service.torchserve import TorchServeClient
 
 
@@ -33,11 +34,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         readiness = app.state.readiness = ReadinessMonitor(settings)
         app.state.torchserve = TorchServeClient(settings, metrics, observer=readiness.observe)
         app.state.uploads = Budget(settings.max_upload_bytes_in_flight, settings.admission_wait_s, "upload bytes")
+        app.state.pixels = Budget(settings.max_pixels_in_flight, settings.admission_wait_s, "decoded pixels")
+        app.state.targets = build_targets(settings, app.state.torchserve, metrics)
         readiness.start(app.state.torchserve)
         try:
             yield
         finally:
             await readiness.stop()
+            for target in app.state.targets.values():
+                await target.aclose()
             await app.state.torchserve.aclose()
 
     app = FastAPIOffline(
@@ -59,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.include_router(probe.router)
     app.include_router(health.router)
+    app.include_router(oip.router)
     app.include_router(page.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     state_settings_in_schema(app, settings)

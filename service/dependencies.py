@@ -1,4 +1,4 @@
-"""Request dependencies: the app's settings and TorchServe client, and the optional API key check."""
+"""Request dependencies: the app's settings, TorchServe client and probe targets, and the optional API key check."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from fastapi import Request
 
 from antialiased.errors import ApiError, ErrorCode
 from service.settings import Settings
+from service.targets.base import Target
 from service.torchserve import TorchServeClient
 
 
@@ -17,6 +18,10 @@ def get_settings(request: Request) -> Settings:
 
 def get_client(request: Request) -> TorchServeClient:
     return request.app.state.torchserve
+
+
+def get_targets(request: Request) -> dict[str, Target]:
+    return request.app.state.targets
 
 
 def require_api_key(request: Request) -> None:

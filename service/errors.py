@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from antialiased.errors import ApiError, ErrorCode
@@ -24,6 +25,11 @@ def validation_error(errors: list[dict[str, Any]]) -> ApiError:
     problems = "; ".join(_describe(e) for e in errors) or "invalid request"
     codes = [e.get("type") for e in errors if e.get("type") in ErrorCode._value2member_map_]
     return ApiError(ErrorCode(codes[0]) if codes else ErrorCode.INVALID_PARAMETER, problems)
+
+
+def documented_errors(body: type[BaseModel], descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` of a route: each error status with its description and `body`, the error body model."""
+    return {status: {"model": body, "description": description} for status, description in descriptions.items()}
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -1,5 +1,6 @@
-"""The OpenAPI schema states this deployment's own limits: which models may be named, how many of them, the
-largest top-k and number of pairs, so that a client (or a schema-driven fuzzer) sees what the service enforces."""
+"""The OpenAPI schema states this deployment's own limits: which models may be named (probe targets; served models
+in the Open Inference Protocol's paths), how many of them, the largest top-k and number of pairs, so that a client
+(or a schema-driven fuzzer) sees what the service enforces."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from service.routers.oip import request_schemas
 from service.settings import Settings
 
 PROBE_PATHS = ("/v1/stability", "/v1/compare")
+MODEL_PATHS = ("/v2/models/{name}", "/v2/models/{name}/config", "/v2/models/{name}/ready", "/v2/models/{name}/infer")
 
 
 def state_settings_in_schema(app: FastAPI, settings: Settings) -> None:
@@ -22,6 +25,11 @@ def state_settings_in_schema(app: FastAPI, settings: Settings) -> None:
             for path in PROBE_PATHS:
                 for parameter in schema["paths"][path]["post"].get("parameters", []):
                     _constrain(parameter["name"], parameter["schema"], settings)
+            schema["components"]["schemas"].update(request_schemas())
+            for path in MODEL_PATHS:
+                for operation in schema["paths"][path].values():
+                    for parameter in operation["parameters"]:
+                        parameter["schema"]["enum"] = list(settings.models)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -31,9 +39,9 @@ def _constrain(name: str, schema: dict[str, Any], settings: Settings) -> None:
     """Narrow one query parameter's schema (FastAPI writes optional ones as anyOf [type, null])."""
     value = next((option for option in schema.get("anyOf", [schema]) if option.get("type") != "null"), schema)
     if name == "model":
-        value["enum"] = list(settings.models)
+        value["enum"] = settings.target_names
     elif name == "models":
-        value["items"] = {"type": "string", "enum": list(settings.models)}
+        value["items"] = {"type": "string", "enum": settings.target_names}
         value["maxItems"] = settings.max_compare_models
     elif name == "top_k":
         value["maximum"] = settings.max_top_k

@@ -62,13 +62,7 @@ async def read_upload(request: Request, params: Params, max_bytes: int, timeout_
 
     The whole body must arrive within `timeout_s` (a client that sends less than it declares is cut off, 408).
     """
-    try:
-        async with asyncio.timeout(timeout_s):
-            body = await _read_body(request, max_bytes + MULTIPART_OVERHEAD_BYTES)
-    except TimeoutError:
-        raise ApiError(
-            ErrorCode.REQUEST_TIMEOUT, f"the request body did not arrive within {timeout_s:g} s", 408
-        ) from None
+    body = await read_body(request, max_bytes + MULTIPART_OVERHEAD_BYTES, timeout_s)
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         form = await _parse_multipart(request, body)
         image = await _image_field(form)
@@ -80,6 +74,17 @@ async def read_upload(request: Request, params: Params, max_bytes: int, timeout_
     if len(image) > max_bytes:
         raise ApiError(ErrorCode.IMAGE_TOO_LARGE, f"the image has {len(image)} bytes; the limit is {max_bytes}", 413)
     return image, params
+
+
+async def read_body(request: Request, limit: int, timeout_s: float) -> bytes:
+    """The whole body, at most `limit` bytes (else 413), arrived within `timeout_s` (else 408)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _read_body(request, limit)
+    except TimeoutError:
+        raise ApiError(
+            ErrorCode.REQUEST_TIMEOUT, f"the request body did not arrive within {timeout_s:g} s", 408
+        ) from None
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

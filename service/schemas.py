@@ -25,15 +25,17 @@ class Plan(BaseModel):
 
 
 class ModelTimings(BaseModel):
-    torchserve_ms: float = Field(description="The one TorchServe request, retries included")
+    torchserve_ms: float = Field(description="The target's requests (ours: one TorchServe request), retries included")
     metrics_ms: float
 
 
 class ModelProbe(BaseModel):
-    """One model's answer to one probe."""
+    """One target's answer to one probe."""
 
-    model: ModelInfo
-    weights: WeightsInfo
+    target: str = Field(description="The probe target's name")
+    protocol: str = Field(description="How the target is asked: ours, torchserve or oip")
+    model: ModelInfo | None = Field(description="What our handler says of the model; null for other servers")
+    weights: WeightsInfo | None = Field(description="The weights our handler serves; null for other servers")
     score: float = Field(description="Stability score: consistency of top-1 over the plan's pairs")
     metrics: StabilityMetrics
     majority_label: str
@@ -61,9 +63,9 @@ class CompareResponse(BaseModel):
 
 
 class ServiceConfig(BaseModel):
-    """What the page needs to know: models, protocols, defaults and limits."""
+    """What the page needs to know: targets (`models`), protocols, defaults and limits."""
 
-    models: list[str]
+    models: list[str] = Field(description="The probe targets' names")
     default_model: str
     protocols: list[str]
     protocol_descriptions: dict[str, str]

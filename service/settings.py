@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from antialiased.contract import MAX_TOPK
 from antialiased.imagefile import MAX_ASPECT_RATIO, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE, ImageLimits
 from servers.defaults import DEFAULT_MODELS
+from service.targets.config import AnyTargetConfig, OursConfig, TargetConfig
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
@@ -27,9 +28,14 @@ class Settings(BaseSettings):
         None, description="TorchServe's management API, when reachable (loopback): readiness then checks workers."
     )
     models: CommaList = Field(
-        tuple(DEFAULT_MODELS), description="Served model names that may be probed (comma-separated)."
+        tuple(DEFAULT_MODELS),
+        description="Models our handler serves on TorchServe (comma-separated): probed with shift requests, "
+        "answered at /v2, watched by /readyz.",
     )
-    default_model: str = Field("", description="Model of /v1/stability when none is named; default: the first.")
+    targets: tuple[AnyTargetConfig, ...] = Field(
+        (), description="Other classifiers to probe (a JSON list; see service/targets/config.py)."
+    )
+    default_model: str = Field("", description="Target of /v1/stability when none is named; default: the first.")
     # Limits of one request.
     max_upload_bytes: int = Field(MAX_IMAGE_BYTES, ge=1)
     max_pixels: int = Field(MAX_IMAGE_PIXELS, ge=1)
@@ -38,10 +44,17 @@ class Settings(BaseSettings):
     max_shifts: int = Field(289, ge=1, description="Distinct shifts per probe (289: a 17x17 grid).")
     max_top_k: int = Field(MAX_TOPK, ge=5, le=MAX_TOPK, description="At most the handler's max top-k.")
     max_compare_models: int = Field(4, ge=1)
+    oip_max_batch_size: int = Field(64, ge=1, description="Images in one Open Inference Protocol request.")
     body_timeout_s: float = Field(30.0, gt=0, description="Longest time to receive one request body.")
     # Memory: request bodies held at once (uploads in flight); beyond it requests wait, then get 503.
     max_upload_bytes_in_flight: int = Field(
         64 * 1024 * 1024, ge=1, description="Bytes of request bodies held at once; at least one largest upload."
+    )
+    max_pixels_in_flight: int = Field(
+        128_000_000,
+        ge=1,
+        description="Decoded pixels (images and their views) held at once for the targets "
+        "whose views the service cuts itself.",
     )
     admission_wait_s: float = Field(2.0, ge=0, description="How long a request waits for room before a 503.")
     # TorchServe client.
@@ -77,18 +90,32 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
-        if not self.models:
-            raise ValueError("PROBE_MODELS must name at least one served model")
-        if self.default_model and self.default_model not in self.models:
-            raise ValueError(f"PROBE_DEFAULT_MODEL {self.default_model!r} is not in PROBE_MODELS")
+        names = self.target_names
+        if not names:
+            raise ValueError("PROBE_MODELS or PROBE_TARGETS must name at least one model to probe")
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"target names must be unique (PROBE_MODELS and PROBE_TARGETS): {', '.join(twice)}")
+        if self.default_model and self.default_model not in names:
+            raise ValueError(f"PROBE_DEFAULT_MODEL {self.default_model!r} is not in PROBE_MODELS or PROBE_TARGETS")
         if self.max_upload_bytes_in_flight < self.max_upload_bytes:
             raise ValueError("PROBE_MAX_UPLOAD_BYTES_IN_FLIGHT must be at least PROBE_MAX_UPLOAD_BYTES")
         return self
 
     @property
+    def probe_targets(self) -> tuple[TargetConfig, ...]:
+        """What the probe may probe: each of PROBE_MODELS (protocol `ours`), then PROBE_TARGETS."""
+        return tuple(OursConfig(name=model, protocol="ours") for model in self.models) + self.targets
+
+    @property
+    def target_names(self) -> list[str]:
+        """The names the probe API takes (`model`, `models`)."""
+        return [target.name for target in self.probe_targets]
+
+    @property
     def probe_model(self) -> str:
-        """The model /v1/stability probes when the request names none."""
-        return self.default_model or self.models[0]
+        """The target /v1/stability probes when the request names none."""
+        return self.default_model or self.target_names[0]
 
     @property
     def image_limits(self) -> ImageLimits:

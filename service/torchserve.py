@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from antialiased.contract import (
     IMAGE_FIELD,
+    PROBABILITIES_FIELD,
     SHIFTS_FIELD,
     TOPK_FIELD,
     Classification,
@@ -23,6 +24,7 @@ from antialiased.contract import (
     ShiftRequest,
 )
 from antialiased.errors import ApiError, ErrorCode
+from antialiased.labels import NUM_CLASSES
 from servers.torchserve_config import api_headers
 from service.observability import ServiceMetrics
 from service.settings import Settings
@@ -63,6 +65,15 @@ class TorchServeClient:
     ) -> Classification:
         """The handler's top-k of the center crop of `image` (`purpose` labels the latency metric)."""
         return await self._call(model, image, {TOPK_FIELD: str(topk)}, Classification, timeout_s, purpose)
+
+    async def classify_every_class(self, model: str, image: bytes, *, purpose: str) -> Classification:
+        """The handler's answer for the center crop of `image` with every class's probability (one per class)."""
+        fields = {TOPK_FIELD: "1", PROBABILITIES_FIELD: "true"}
+        answer = await self._call(model, image, fields, Classification, None, purpose)
+        if answer.probabilities is None or len(answer.probabilities) != NUM_CLASSES:
+            message = f"{model}: the answer does not hold one probability per class ({NUM_CLASSES})"
+            raise self._error(model, 502, ErrorCode.TORCHSERVE_ERROR, message)
+        return answer
 
     async def classify_shifts(
         self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int, timeout_s: float | None = None

@@ -16,11 +16,11 @@ from service.settings import Settings
 
 
 def check_models(models: Iterable[str], settings: Settings) -> None:
-    unknown = [name for name in models if name not in settings.models]
+    """Every name must be a probe target (PROBE_MODELS or PROBE_TARGETS)."""
+    names = settings.target_names
+    unknown = [name for name in models if name not in names]
     if unknown:
-        raise ApiError(
-            ErrorCode.UNKNOWN_MODEL, f"unknown model {', '.join(unknown)}; served: {', '.join(settings.models)}"
-        )
+        raise ApiError(ErrorCode.UNKNOWN_MODEL, f"unknown model {', '.join(unknown)}; targets: {', '.join(names)}")
 
 
 def plan_for(params: ProbeParams, settings: Settings) -> ShiftPlan:

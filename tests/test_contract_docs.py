@@ -25,7 +25,9 @@ QUOTED = set(re.findall(r"`([^`]+)`", SECTION))
 
 
 def test_the_request_fields_are_the_contract_modules() -> None:
-    for name in (contract.IMAGE_FIELD, contract.TOPK_FIELD, contract.SHIFTS_FIELD, contract.TOPK_HEADER):
+    names = (contract.IMAGE_FIELD, contract.TOPK_FIELD, contract.TOPK_HEADER, contract.SHIFTS_FIELD,
+             contract.PROBABILITIES_FIELD, contract.PROBABILITIES_HEADER)  # fmt: skip
+    for name in names:
         assert name in QUOTED, name
     shift_request = ShiftRequest(offsets=((0, 0),)).to_json()
     assert all(f'"{key}"' in SECTION for key in shift_request), "every field of a shift request is shown"

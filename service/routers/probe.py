@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Annotated, Any
 
@@ -10,15 +9,19 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from antialiased.contract import ErrorBody
 from antialiased.errors import ApiError, ErrorCode
-from antialiased.protocols import PROTOCOL_DESCRIPTIONS, PROTOCOLS
+from antialiased.imagefile import ImageInfo
+from antialiased.protocols import PROTOCOL_DESCRIPTIONS, PROTOCOLS, ShiftPlan
 from service.admission import Budget
-from service.dependencies import get_client, get_settings, require_api_key
+from service.dependencies import get_settings, get_targets, require_api_key
+from service.errors import documented_errors
 from service.params import MULTIPART_SCHEMA, CompareParams, StabilityParams, read_upload, upload_size
-from service.probing import probe_model
-from service.schemas import CompareResponse, Plan, RequestTimings, ServiceConfig, StabilityResponse
+from service.probing import probe_target
+from service.schemas import CompareResponse, ModelProbe, Plan, RequestTimings, ServiceConfig, StabilityResponse
 from service.settings import Settings
-from service.torchserve import TorchServeClient
+from service.targets.base import ProbeImage, Target
+from service.tasks import gather_or_fail
 from service.validation import check_image, check_models, plan_for
+from service.views import view_pixels
 
 router = APIRouter(prefix="/v1", tags=["probe"])
 
@@ -36,18 +39,18 @@ _IMAGE_BODY: dict[str, Any] = {
 }
 
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": description}
-    for status, description in {
+_ERRORS = documented_errors(
+    ErrorBody,
+    {
         400: "Bad parameter or image (code names it)",
         401: "Missing or wrong API key",
         408: "The request body did not arrive in time",
         413: "Upload or image too large",
-        502: "TorchServe failed",
+        502: "TorchServe or another target failed (the message names it)",
         503: "TorchServe unreachable, or the service or TorchServe overloaded (see Retry-After)",
-        504: "TorchServe too slow",
-    }.items()
-}
+        504: "TorchServe or another target too slow",
+    },
+)
 
 
 _POST_OPTIONS: dict[str, Any] = {
@@ -58,7 +61,7 @@ _POST_OPTIONS: dict[str, Any] = {
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-ClientDep = Annotated[TorchServeClient, Depends(get_client)]
+TargetsDep = Annotated[dict[str, Target], Depends(get_targets)]
 
 
 def _uploads(request: Request) -> Budget:
@@ -67,49 +70,47 @@ def _uploads(request: Request) -> Budget:
 
 @router.post("/stability", response_model=StabilityResponse, **_POST_OPTIONS)
 async def stability(
-    request: Request, params: Annotated[StabilityParams, Query()], settings: SettingsDep, client: ClientDep
+    request: Request, params: Annotated[StabilityParams, Query()], settings: SettingsDep, targets: TargetsDep
 ) -> StabilityResponse:
-    """Probe one served model: its top-k at every offset of the protocol, the stability score and metrics."""
+    """Probe one target: its top-k at every offset of the protocol, the stability score and metrics."""
     start = time.perf_counter()
     async with _uploads(request).hold(upload_size(request, settings.max_upload_bytes)):
         image, params = await read_upload(request, params, settings.max_upload_bytes, settings.body_timeout_s)
         model = params.model or settings.probe_model
         check_models([model], settings)
         plan = plan_for(params, settings)
-        check_image(image, settings)
+        info = check_image(image, settings)
         validated = time.perf_counter()
-        result = await probe_model(client, model, image, plan, params.top_k)
+        (result,) = await _probe(request, [targets[model]], image, info, plan, params.top_k)
     return StabilityResponse(**dict(result), plan=Plan(**plan.to_json()), request_timings=_timings(start, validated))
 
 
 @router.post("/compare", response_model=CompareResponse, **_POST_OPTIONS)
 async def compare(
-    request: Request, params: Annotated[CompareParams, Query()], settings: SettingsDep, client: ClientDep
+    request: Request, params: Annotated[CompareParams, Query()], settings: SettingsDep, targets: TargetsDep
 ) -> CompareResponse:
-    """Probe several served models with the same image and the same offsets, side by side."""
+    """Probe several targets with the same image and the same offsets, side by side."""
     start = time.perf_counter()
     async with _uploads(request).hold(upload_size(request, settings.max_upload_bytes)):
         image, params = await read_upload(request, params, settings.max_upload_bytes, settings.body_timeout_s)
-        models = list(dict.fromkeys(params.models or settings.models))
+        models = list(dict.fromkeys(params.models or targets))
         if len(models) > settings.max_compare_models:
             raise ApiError(
                 ErrorCode.TOO_MANY_MODELS, f"{len(models)} models exceed the limit of {settings.max_compare_models}"
             )
         check_models(models, settings)
         plan = plan_for(params, settings)
-        check_image(image, settings)
+        info = check_image(image, settings)
         validated = time.perf_counter()
-        results = await asyncio.gather(*(probe_model(client, m, image, plan, params.top_k) for m in models))
-    return CompareResponse(
-        plan=Plan(**plan.to_json()), results=list(results), request_timings=_timings(start, validated)
-    )
+        results = await _probe(request, [targets[m] for m in models], image, info, plan, params.top_k)
+    return CompareResponse(plan=Plan(**plan.to_json()), results=results, request_timings=_timings(start, validated))
 
 
 @router.get("/config", response_model=ServiceConfig)
 async def config(settings: SettingsDep) -> ServiceConfig:
     """The models, protocols and limits of this service (the page reads them)."""
     return ServiceConfig(
-        models=list(settings.models),
+        models=settings.target_names,
         default_model=settings.probe_model,
         protocols=list(PROTOCOLS),
         protocol_descriptions=PROTOCOL_DESCRIPTIONS,
@@ -119,6 +120,17 @@ async def config(settings: SettingsDep) -> ServiceConfig:
         api_key_required=settings.api_key is not None,
         api_key_header=settings.api_key_header,
     )
+
+
+async def _probe(
+    request: Request, targets: list[Target], image: bytes, info: ImageInfo, plan: ShiftPlan, top_k: int
+) -> list[ModelProbe]:
+    """Every target's probe of the same image and offsets, at once. The views are cut once for the targets that
+    need them, while the image's decoded pixels and its views are held in the service's pixel budget."""
+    probe = ProbeImage(image, plan.request, request.app.state.settings.image_limits)
+    pixels = view_pixels(info.pixels, plan.request) if any(target.cuts_views for target in targets) else 0
+    async with request.app.state.pixels.hold(pixels):
+        return await gather_or_fail(probe_target(target, probe, plan, top_k) for target in targets)
 
 
 def _timings(start: float, validated: float) -> RequestTimings:

@@ -137,8 +137,8 @@ function renderResults(body) {
   const template = $("result-template");
   for (const result of body.results) {
     const article = template.content.firstElementChild.cloneNode(true);
-    article.dataset.model = result.model.name;
-    article.querySelector(".model-name").textContent = describeModel(result.model);
+    article.dataset.model = result.target;
+    article.querySelector(".model-name").textContent = describeModel(result);
     article.querySelector(".weights").append(...describeWeights(result.weights));
     article.querySelector(".score-value").textContent = result.score.toFixed(3);
     results.append(article); // attached first: canvas text needs the document's fonts
@@ -150,12 +150,15 @@ function renderResults(body) {
   drawImage(body.plan.offsets[0]);
 }
 
-function describeModel(model) {
+function describeModel(result) {
+  const model = result.model;
+  if (!model) return `${result.target} (${result.protocol} target)`; // a server other than ours says nothing more
   const kind = model.antialiased ? `antialiased, filter ${model.filter_size}` : "baseline";
-  return `${model.name} (${model.arch || "?"}, ${kind})`;
+  return `${result.target} (${model.arch || "?"}, ${kind})`;
 }
 
 function describeWeights(weights) {
+  if (!weights) return ["weights not reported"];
   if (weights.untrained) {
     const warning = document.createElement("span");
     warning.className = "untrained";

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -43,6 +44,15 @@ def start_test_service(torchserve_url: str, log_file: Path, **env: str) -> Servi
     return start_service(torchserve_url, env={**settings, **env}, log_file=log_file)
 
 
+def wait_until_ready(service: ServiceProcess, timeout_s: float = 120.0) -> None:
+    """Until /readyz says ready: the readiness monitor makes its first predictions as the service starts."""
+    deadline = time.monotonic() + timeout_s
+    with http_client(service) as client:
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, f"not ready within {timeout_s:g} s: {client.get('/readyz').text}"
+            time.sleep(0.5)
+
+
 def sample_value(metrics_text: str, name: str, **labels: str) -> float:
     """Sum of the samples called `name` whose labels include `labels`."""
     return sum(
@@ -53,8 +63,8 @@ def sample_value(metrics_text: str, name: str, **labels: str) -> float:
     )
 
 
-def torchserve_requests(client: httpx.Client, model: str) -> float:
-    """How many probe requests the service has sent to TorchServe for `model` (its own metric; readiness checks
-    are counted apart)."""
+def torchserve_requests(client: httpx.Client, model: str, purpose: str = "probe") -> float:
+    """How many requests for `purpose` (probe, oip) the service has sent to TorchServe for `model` (its own metric;
+    readiness checks are counted apart)."""
     metrics = client.get("/metrics").text
-    return sample_value(metrics, "probe_torchserve_request_duration_seconds_count", model=model, purpose="probe")
+    return sample_value(metrics, "probe_torchserve_request_duration_seconds_count", model=model, purpose=purpose)

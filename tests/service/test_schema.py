@@ -50,6 +50,9 @@ def test_schemathesis_with_every_check_finds_no_violation(circular_service: Serv
     command = [sys.executable, "-m", "schemathesis.cli", "run", f"{circular_service.url}/openapi.json",
                "--checks", "all", "--phases", "fuzzing", "--max-examples", str(EXAMPLES), "--request-timeout", "60",
                "--seed", "1",
+               # Its body is the Open Inference Protocol's: which inputs, datatypes and images make a valid one
+               # OpenAPI cannot state; tests/service/test_oip.py sends it valid and invalid ones.
+               "--exclude-path", "/v2/models/{name}/infer",
                "--report", "junit", "--report-dir", str(tmp_path)]  # fmt: skip
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

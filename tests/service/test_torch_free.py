@@ -1,41 +1,51 @@
-"""The probe service and the library's torch-free part import, and the app builds, with torch, torchvision and
-TorchServe made unimportable: what the slim probe container runs."""
+"""The probe service imports no torch, torchvision or TorchServe: with them made unimportable, the library's
+torch-free part imports, and the app builds and runs with every kind of probe target (what the slim probe
+container runs)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from servers.probe import PROJECT_ROOT
+
 BLOCKED = ("torch", "torchvision", "ts")
 TORCH_FREE = ("errors", "contract", "imagefile", "labels", "preprocessing", "shifts", "protocols", "metrics")
-CODE = f"""
-import sys
+PROGRAM = """
+import importlib, importlib.abc, os, sys
 
-class Blocker:
+class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in {BLOCKED!r}:
-            raise ImportError(f"{{name}} is blocked")
+        if name.split(".")[0] in {blocked!r}:
+            raise ImportError(f"{{name}} is blocked: the probe service must not import it")
 
-sys.meta_path.insert(0, Blocker())
-import importlib
-for name in {TORCH_FREE!r}:
-    importlib.import_module(f"antialiased.{{name}}")
+sys.meta_path.insert(0, Block())
+for module in {torch_free!r}:
+    importlib.import_module(f"antialiased.{{module}}")
 import antialiased
-from service.app import create_app
-from service.settings import Settings
-app = create_app(Settings())
-assert "/v1/stability" in app.openapi()["paths"]
 try:
     antialiased.create_model
 except ImportError:
     print("torch parts blocked")
-print(sorted(m for m in sys.modules if m.split(".")[0] in {BLOCKED!r}))
+os.environ["PROBE_TARGETS"] = {targets!r}
+from fastapi.testclient import TestClient
+from service.app import create_app
+
+with TestClient(create_app()) as client:
+    assert set(client.app.state.targets) == {{"resnet50_lpf4", "resnet50", "k", "t"}}
+    assert client.get("/v2").status_code == 200
+    assert "/v1/stability" in client.get("/openapi.json").json()["paths"]
+print("torch-free")
 """
 
 
-def test_the_service_imports_and_builds_without_torch() -> None:
-    result = subprocess.run([sys.executable, "-c", CODE], cwd=ROOT, capture_output=True, text=True, timeout=120)
+def test_the_service_and_its_targets_import_without_torch() -> None:
+    targets = json.dumps([
+        {"name": "k", "protocol": "oip", "url": "http://127.0.0.1:9"},
+        {"name": "t", "protocol": "torchserve", "url": "http://127.0.0.1:9"},
+    ])  # fmt: skip
+    program = PROGRAM.format(blocked=set(BLOCKED), torch_free=TORCH_FREE, targets=targets)
+    result = subprocess.run([sys.executable, "-c", program], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.splitlines() == ["torch parts blocked", "[]"], result.stdout
+    assert result.stdout.splitlines() == ["torch parts blocked", "torch-free"], result.stdout

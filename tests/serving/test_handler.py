@@ -89,6 +89,35 @@ def test_topk_header_applies_to_a_raw_body(checkpoint):
     assert results[0][0] == 200 and len(results[0][1]["topk"]) == 7
 
 
+def test_every_class_probability_is_answered_when_asked_and_only_then(checkpoint):
+    context = _context(checkpoint)
+    handler, _ = _handler(context)
+    image = bytearray(encode(photo("coffee")))
+    shifts = json.dumps(ShiftRequest(offsets=((0, 0),)).to_json())
+    rows = [
+        {"data": image, "probabilities": "true", "topk": "3"},
+        {"body": image},
+        {"body": image},
+        {"data": image, "probabilities": "maybe"},
+        {"data": image, "probabilities": "1", "shifts": shifts},
+    ]
+    headers = [{}, {"X-Probabilities": "true"}, {}, {}, {}]
+    (asked, field), (by_header, header), (plain_status, plain), bad, with_shifts = handle_batch(
+        handler, context, rows, headers
+    )
+    assert asked == by_header == plain_status == 200
+    assert "probabilities" not in plain, "only when asked: the plain answer is unchanged"
+    probabilities = field["probabilities"]
+    assert len(probabilities) == 1000
+    assert sum(probabilities) == pytest.approx(1.0, abs=1e-5)
+    assert header["probabilities"] == probabilities
+    for entry in field["topk"]:
+        assert probabilities[entry["index"]] == entry["probability"], "the same float32 values as the top-k"
+    assert max(range(1000), key=probabilities.__getitem__) == field["topk"][0]["index"]
+    assert bad == (400, {"code": "invalid_parameter", "message": bad[1]["message"]})
+    assert with_shifts[0] == 400 and with_shifts[1]["code"] == "invalid_parameter"
+
+
 def test_views_beyond_the_forward_limit_run_in_chunks_with_the_same_result(checkpoint):
     shifts = ShiftRequest(offsets=tuple((d, d) for d in range(7)), mode="circular")
     rows = [{"data": bytearray(encode(photo("rocket"))), "shifts": json.dumps(shifts.to_json()), "topk": "20"}]

@@ -1,0 +1,212 @@
+"""The Open Inference Protocol (KServe v2 REST, as Triton speaks it) for the models TorchServe serves with our
+handler: health, metadata and inference under /v2 (see the README's "Open Inference Protocol" section).
+
+An inference request carries a batch of encoded images as the BYTES input `image` (shape [N] or [N, 1]; binary
+tensor data, or base64 strings in the JSON form); each image becomes one `/predictions/<model>` request asking for
+every class's probability, all sent at once (TorchServe batches them). The output `probabilities` is FP32
+[N, 1000]; with the classification extension (`parameters.classification: k`) it is BYTES [N, k] of
+"probability:index:label", most probable first. Errors are the protocol's `{"error": message}` (with our `code`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+
+import antialiased
+from antialiased.contract import Classification
+from antialiased.errors import ApiError, ErrorCode
+from antialiased.labels import NUM_CLASSES
+from service.dependencies import get_client, get_settings, require_api_key
+from service.errors import documented_errors, validation_error
+from service.inference_protocol import (
+    HEADER_LENGTH,
+    ErrorResponse,
+    InferRequest,
+    InferResponse,
+    ModelMetadata,
+    ProtocolError,
+    Readiness,
+    ServerMetadata,
+    TensorMetadata,
+)
+from service.oip_calls import INPUT, OUTPUT, answer_call, parse_call
+from service.params import read_body, upload_size
+from service.settings import Settings
+from service.tasks import gather_or_fail
+from service.torchserve import TorchServeClient
+from service.validation import check_image
+
+SERVER_NAME = "antialiased-serving"
+EXTENSIONS = ["binary_tensor_data", "classification"]
+
+
+class ProtocolRoute(APIRoute):
+    """A route that answers its errors in the protocol's shape: `{"error": message, "code": code}`."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ApiError as error:
+                return protocol_error(error)
+            except RequestValidationError as error:
+                return protocol_error(validation_error(list(error.errors())))
+
+        return answer
+
+
+def request_schemas() -> dict[str, Any]:
+    """The OpenAPI component schemas of the inference request body (parsed by hand, so FastAPI does not add them)."""
+    schema = InferRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {"InferRequest": schema, **schema.pop("$defs")}
+
+
+def protocol_error(error: ApiError) -> JSONResponse:
+    return JSONResponse({"error": error.message, "code": error.code}, error.status, headers=error.headers)
+
+
+router = APIRouter(prefix="/v2", tags=["open inference protocol"], route_class=ProtocolRoute)
+UNKNOWN_MODEL = documented_errors(ErrorResponse, {404: "Not a served model"})
+NOT_READY = documented_errors(Readiness, {400: "Not ready"})
+INFER_ERRORS = documented_errors(
+    ErrorResponse,
+    {
+        400: "Not the protocol, or a bad image (code names it)",
+        401: "Missing or wrong API key",
+        404: "Not a served model",
+        408: "The request body did not arrive in time",
+        413: "Body or image too large",
+        502: "TorchServe failed",
+        503: "TorchServe unreachable or overloaded (see Retry-After)",
+        504: "TorchServe too slow",
+    },
+)
+INFER_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "An inference request: JSON, or with binary tensor data the JSON (its length in the header "
+        "Inference-Header-Content-Length) followed by the tensors' bytes.",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/InferRequest"}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ClientDep = Annotated[TorchServeClient, Depends(get_client)]
+
+
+@router.get("", response_model=ServerMetadata)
+async def server_metadata() -> ServerMetadata:
+    """The server's name, version and protocol extensions."""
+    return ServerMetadata(name=SERVER_NAME, version=antialiased.__version__, extensions=EXTENSIONS)
+
+
+@router.get("/health/live")
+async def live() -> dict[str, bool]:
+    """The service is up (says nothing about TorchServe)."""
+    return {"live": True}
+
+
+@router.get("/health/ready", response_model=Readiness, responses=NOT_READY)
+async def ready(request: Request) -> JSONResponse:
+    """Ready when every model answered a real prediction lately (the service's readiness monitor; never while
+    TorchServe's workers are dead). Not ready is a 400, as the protocol says."""
+    is_ready, models = request.app.state.readiness.report()
+    failing = ", ".join(name for name, model in models.items() if not model["ready"])
+    return _readiness(is_ready, f"not ready: {failing}")
+
+
+@router.get("/models/{name}", response_model=ModelMetadata, responses=UNKNOWN_MODEL)
+async def model_metadata(name: str, settings: SettingsDep) -> ModelMetadata:
+    """The model's input (encoded images) and output (class probabilities)."""
+    _check_served(name, settings)
+    return ModelMetadata(
+        name=name,
+        platform="torchserve",
+        inputs=[TensorMetadata(name=INPUT, datatype="BYTES", shape=[-1])],
+        outputs=[TensorMetadata(name=OUTPUT, datatype="FP32", shape=[-1, NUM_CLASSES])],
+    )
+
+
+@router.get("/models/{name}/config", responses=UNKNOWN_MODEL)
+async def model_config(name: str, settings: SettingsDep) -> dict[str, Any]:
+    """The model in Triton's configuration shape (what perf_analyzer reads); the batch is the first dimension."""
+    _check_served(name, settings)
+    return {
+        "name": name,
+        "platform": "torchserve",
+        "max_batch_size": 0,
+        "input": [{"name": INPUT, "data_type": "TYPE_STRING", "dims": [-1]}],
+        "output": [{"name": OUTPUT, "data_type": "TYPE_FP32", "dims": [-1, NUM_CLASSES]}],
+    }
+
+
+@router.get("/models/{name}/ready", response_model=Readiness, responses={**NOT_READY, **UNKNOWN_MODEL})
+async def model_ready(name: str, request: Request, settings: SettingsDep) -> JSONResponse:
+    """Ready when the model answered a real prediction lately (400 if not)."""
+    _check_served(name, settings)
+    model = request.app.state.readiness.report()[1][name]
+    return _readiness(model["ready"], f"{name} is not ready: {model['problem'] or 'no recent prediction'}")
+
+
+@router.post(
+    "/models/{name}/infer",
+    dependencies=[Depends(require_api_key)],
+    response_model=InferResponse,
+    responses=INFER_ERRORS,
+    openapi_extra=INFER_BODY,
+)
+async def infer(name: str, request: Request, settings: SettingsDep, client: ClientDep) -> Response:
+    """Classify a batch of encoded images: one TorchServe prediction per image, all at once."""
+    _check_served(name, settings)
+    limit = settings.max_upload_bytes_in_flight
+    async with request.app.state.uploads.hold(upload_size(request, limit)):
+        body = await read_body(request, limit, settings.body_timeout_s)
+        try:
+            call = parse_call(body, request.headers.get(HEADER_LENGTH), settings.oip_max_batch_size)
+        except ProtocolError as error:
+            raise ApiError(ErrorCode.INVALID_INFERENCE_REQUEST, str(error)) from None
+        for index, image in enumerate(call.images):
+            try:
+                check_image(image, settings)
+            except ApiError as error:
+                raise _about_image(index, error) from None
+        answers = await _classify_all(client, name, call.images)
+    probabilities = np.array([answer.probabilities for answer in answers], dtype=np.float32)
+    return answer_call(name, answers[0].model.version, call, probabilities)
+
+
+def _about_image(index: int, error: ApiError) -> ApiError:
+    """`error`, its message naming the image (its index in the batch)."""
+    return ApiError(error.code, f"image {index}: {error.message}", error.status, headers=error.headers)
+
+
+async def _classify_all(client: TorchServeClient, model: str, images: list[bytes]) -> list[Classification]:
+    """Every image's probabilities, asked at once; the first failure cancels the rest and is the answer."""
+
+    async def one(index: int, image: bytes) -> Classification:
+        try:
+            return await client.classify_every_class(model, image, purpose="oip")
+        except ApiError as error:
+            raise _about_image(index, error) from None
+
+    return await gather_or_fail(one(index, image) for index, image in enumerate(images))
+
+
+def _check_served(name: str, settings: Settings) -> None:
+    if name not in settings.models:
+        raise ApiError(ErrorCode.UNKNOWN_MODEL, f"unknown model {name}; served: {', '.join(settings.models)}", 404)
+
+
+def _readiness(is_ready: bool, problem: str) -> JSONResponse:
+    return JSONResponse({"ready": True} if is_ready else {"ready": False, "error": problem}, 200 if is_ready else 400)

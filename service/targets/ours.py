@@ -1,0 +1,30 @@
+"""`ours`: a model served by our handler on TorchServe. The image goes once, with the shift request; the handler
+cuts the views itself (on its GPU when it has one) and classifies them in one forward pass."""
+
+from __future__ import annotations
+
+from service.targets.base import ProbeImage, Target, TargetAnswer
+from service.targets.config import OursConfig
+from service.torchserve import TorchServeClient
+
+
+class OursTarget(Target):
+    cuts_views = False
+
+    def __init__(self, config: OursConfig, client: TorchServeClient, owns_client: bool) -> None:
+        super().__init__(config)
+        self._client = client
+        self._owns_client = owns_client  # the app's own TorchServe client outlives the target
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def classify(self, probe: ProbeImage, top_k: int) -> TargetAnswer:
+        answer = await self._client.classify_shifts(self.config.served_name, probe.image, probe.request, topk=top_k)
+        return TargetAnswer(
+            shifts=[shift.topk for shift in answer.shifts],
+            class_probabilities={int(c): p for c, p in answer.class_probabilities.items()},
+            model=answer.model,
+            weights=answer.weights,
+        )

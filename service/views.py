@@ -1,0 +1,56 @@
+"""The shifted views of one image, cut by the service itself for probe targets that take no shift requests.
+
+Torch-free, and pixel for pixel what `antialiased.transforms.shifted_views` cuts on the CPU before normalising:
+the strictly decoded upright RGB image (`antialiased.imagefile.decode_rgb`), its shorter side resized to
+`resize_size` with Pillow's bilinear filter (the paper's `transforms.Resize`), the center crop (torchvision's
+rounding), then `crop_size` windows at the offsets of a crop request, or circular shifts of the center crop.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+from antialiased.imagefile import ImageLimits, decode_rgb
+from antialiased.shifts import ShiftRequest
+
+
+def resize_center_crop(pixels: np.ndarray, crop_size: int, resize_size: int) -> np.ndarray:
+    """(H, W, 3) uint8 -> its shorter side resized to `resize_size` (bilinear), center-cropped to `crop_size`."""
+    height, width = pixels.shape[:2]
+    short, long = (width, height) if width <= height else (height, width)
+    new_long = int(resize_size * long / short)
+    size = (resize_size, new_long) if width <= height else (new_long, resize_size)  # Pillow's (width, height)
+    resized = np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR))
+    top, left = round((size[1] - crop_size) / 2.0), round((size[0] - crop_size) / 2.0)  # torchvision's rounding
+    return resized[top : top + crop_size, left : left + crop_size]
+
+
+def cut_views(pixels: np.ndarray, request: ShiftRequest) -> np.ndarray:
+    """(H, W, 3) uint8 -> the (len(offsets), crop, crop, 3) uint8 views of `request`."""
+    size = request.crop_size
+    if request.mode == "crop":
+        base = resize_center_crop(pixels, request.base_size, request.resize_size)
+        return np.stack([base[dy : dy + size, dx : dx + size] for dy, dx in request.offsets])
+    base = resize_center_crop(pixels, size, request.resize_size)
+    return np.stack([np.roll(base, (dy, dx), axis=(0, 1)) for dy, dx in request.offsets])
+
+
+def image_views(image: bytes, request: ShiftRequest, limits: ImageLimits) -> np.ndarray:
+    """The views of an encoded image; a corrupt image is an ApiError (invalid_image), never grey pixels."""
+    return cut_views(decode_rgb(image, limits), request)
+
+
+def view_pixels(image_pixels: int, request: ShiftRequest) -> int:
+    """Pixels held while the views of an image of `image_pixels` are cut and sent: the image and its views."""
+    return image_pixels + len(request.offsets) * request.crop_size**2
+
+
+def encode_view(view: np.ndarray, image_format: str) -> bytes:
+    """A view as an image file: PNG (lossless, fast compression) or JPEG (quality 95)."""
+    buffer = io.BytesIO()
+    options = {"compress_level": 1} if image_format == "PNG" else {"quality": 95}
+    Image.fromarray(view).save(buffer, image_format, **options)
+    return buffer.getvalue()

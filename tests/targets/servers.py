@@ -1,0 +1,83 @@
+"""Helpers of the target tests' servers: the stock-handler model archive, waiting for a server, stopping one."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import numpy as np
+import torch
+
+from antialiased.labels import IMAGENET_CATEGORIES
+from service.views import encode_view
+from tests.targets import stock_model
+
+FC_SCALE = 20.0  # random weights give near-uniform probabilities; a larger classifier layer spreads them
+
+
+def stock_network() -> torch.nn.Module:
+    """The random-weight (seeded) ResNet-18 of the stock model, in eval mode."""
+    torch.manual_seed(3)
+    network = stock_model.StockResNet18()
+    with torch.no_grad():
+        network.fc.weight.mul_(FC_SCALE)
+    return network.eval()
+
+
+def build_stock_archive(name: str, store: Path) -> Path:
+    """`<store>/<name>.mar` with TorchServe's stock image_classifier handler, the ResNet-18 of `stock_network` and
+    an ImageNet index_to_name.json; returns the weights file."""
+    weights = store / "stock_resnet18.pth"
+    torch.save(stock_network().state_dict(), weights)
+    labels = store / "index_to_name.json"
+    labels.write_text(json.dumps({str(index): label for index, label in enumerate(IMAGENET_CATEGORIES)}))
+    command = [sys.executable, "-m", "model_archiver.model_packaging", "--model-name", name, "--version", "1.0",
+               "--model-file", stock_model.__file__, "--serialized-file", str(weights), "--handler", "image_classifier",
+               "--extra-files", str(labels), "--export-path", str(store), "--force"]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True, env={**os.environ, "TMPDIR": str(store)})
+    return weights
+
+
+def stock_answers(client: httpx.Client, server, model: str) -> bool:
+    """Whether the stock model classifies a small grey PNG."""
+    image = encode_view(np.full((64, 64, 3), 128, np.uint8), "PNG")
+    return client.post(f"{server.inference_url}/predictions/{model}", content=image).status_code == 200
+
+
+def wait_for_http(
+    check: Callable[[httpx.Client], bool],
+    timeout_s: float,
+    log: Callable[[], str],
+    process: subprocess.Popen | None = None,
+) -> None:
+    """Poll `check` until it is true; fail with the server's log when it exits or the time runs out."""
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(timeout=30) as client:
+        while time.monotonic() < deadline:
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"the server exited with {process.returncode}:\n{log()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if check(client):
+                    return
+            time.sleep(0.5)
+    raise RuntimeError(f"the server did not answer within {timeout_s:g} s:\n{log()}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM to the server's process group, SIGKILL after 10 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
