@@ -27,9 +27,11 @@ from servers.readiness import prediction_problem, readiness_image
 from servers.torchserve_config import (
     JOB_QUEUE_SIZE,
     KEY_FILE,
+    KEY_RETRY_DELAY_S,
     TOKEN_EXPIRATION_MIN,
     Ports,
     api_headers,
+    key_refused,
     resolve_token_auth,
     write_server_config,
 )
@@ -87,14 +89,21 @@ class TorchServe:
         return "\n".join(parts) or "(no TorchServe log yet)"
 
     def predict(self, model: str, image: bytes, timeout: float = 60.0, **fields: str) -> httpx.Response:
-        """POST `image` as multipart field `data` (plus form `fields`) to /predictions/<model>."""
-        return httpx.post(
-            f"{self.inference_url}/predictions/{model}",
-            files={IMAGE_FIELD: ("image", image, "application/octet-stream")},
-            data=fields,
-            headers=self.headers(),
-            timeout=timeout,
-        )
+        """POST `image` as multipart field `data` (plus form `fields`) to /predictions/<model>; a key renewed
+        under the request is read again once."""
+        for attempt in range(2):
+            if attempt:
+                time.sleep(KEY_RETRY_DELAY_S)
+            response = httpx.post(
+                f"{self.inference_url}/predictions/{model}",
+                files={IMAGE_FIELD: ("image", image, "application/octet-stream")},
+                data=fields,
+                headers=self.headers(),
+                timeout=timeout,
+            )
+            if not key_refused(response.status_code, response.content):
+                break
+        return response
 
     def wait_until_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
         """Block until every model answers a real prediction; raise TorchServeError if it exits or times out."""

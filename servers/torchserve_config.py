@@ -46,6 +46,18 @@ def resolve_token_auth(inference_host: str, token_auth: bool | None) -> bool:
     return not is_loopback(inference_host) if token_auth is None else token_auth
 
 
+# TorchServe's answer to a missing or stale key: a 400 of its own (not a 401) with this text.
+KEY_REFUSED = b"Token Authorization failed"
+# A key renewed between a client's reading the key file and TorchServe's checking it is refused once; after this
+# pause the file holds the new key (TorchServe writes it right after switching), so one retry gets through.
+KEY_RETRY_DELAY_S = 0.1
+
+
+def key_refused(status: int, content: bytes) -> bool:
+    """Whether an answer is TorchServe refusing the request's key."""
+    return status == 400 and KEY_REFUSED in content
+
+
 def api_headers(key_file: Path | None, api: str = "inference") -> dict[str, str]:
     """The Authorization header carrying TorchServe's current key for `api` ("inference" or "management"; keys
     rotate, so read it per request); none without a key file."""

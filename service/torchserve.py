@@ -25,16 +25,13 @@ from antialiased.contract import (
 )
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.labels import NUM_CLASSES
-from servers.torchserve_config import api_headers
+from servers.torchserve_config import KEY_RETRY_DELAY_S, api_headers, key_refused
 from service.observability import ServiceMetrics
 from service.settings import Settings
 
 # TorchServe's answers worth another try: 503 (queue full, no worker yet, our handler's overloaded batch) and
 # 507 (the worker died while holding the request: predictions are idempotent, so the retry is safe).
 RETRY_STATUSES = (503, 507)
-# TorchServe's answer to a missing or stale key (a 400 of its own); a key renewed between our reading the key
-# file and TorchServe checking it is worth one immediate retry with the file read again.
-KEY_REFUSED = b"Token Authorization failed"
 
 Answer = TypeVar("Answer", bound=BaseModel)
 # Told the outcome of every prediction: (model, None) on success, (model, error) when TorchServe failed (5xx);
@@ -127,8 +124,8 @@ class TorchServeClient:
         response: httpx.Response | None = None
         key_retried = False
         for attempt in range(self._settings.retries + 1):
-            if attempt and not _key_refused(response):
-                delay = self._retry_delay(attempt, response)
+            if attempt:
+                delay = KEY_RETRY_DELAY_S if _key_refused(response) else self._retry_delay(attempt, response)
                 if time.monotonic() + delay >= deadline:
                     break
                 await asyncio.sleep(delay)
@@ -217,7 +214,7 @@ class TorchServeClient:
 
 
 def _key_refused(response: httpx.Response | None) -> bool:
-    return response is not None and response.status_code == 400 and KEY_REFUSED in response.content
+    return response is not None and key_refused(response.status_code, response.content)
 
 
 def _torchserve_message(response: httpx.Response) -> str:

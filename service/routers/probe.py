@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -14,7 +15,7 @@ from antialiased.protocols import PROTOCOL_DESCRIPTIONS, PROTOCOLS, ShiftPlan
 from service.admission import Budget
 from service.dependencies import get_settings, get_targets, require_api_key
 from service.errors import documented_errors
-from service.params import MULTIPART_SCHEMA, CompareParams, StabilityParams, read_upload, upload_size
+from service.params import MULTIPART_SCHEMA, CompareParams, Params, StabilityParams, read_upload, upload_size
 from service.probing import probe_target
 from service.schemas import CompareResponse, ModelProbe, Plan, RequestTimings, ServiceConfig, StabilityResponse
 from service.settings import Settings
@@ -73,16 +74,10 @@ async def stability(
     request: Request, params: Annotated[StabilityParams, Query()], settings: SettingsDep, targets: TargetsDep
 ) -> StabilityResponse:
     """Probe one target: its top-k at every offset of the protocol, the stability score and metrics."""
-    start = time.perf_counter()
-    async with _uploads(request).hold(upload_size(request, settings.max_upload_bytes)):
-        image, params = await read_upload(request, params, settings.max_upload_bytes, settings.body_timeout_s)
-        model = params.model or settings.probe_model
-        check_models([model], settings)
-        plan = plan_for(params, settings)
-        info = check_image(image, settings)
-        validated = time.perf_counter()
-        (result,) = await _probe(request, [targets[model]], image, info, plan, params.top_k)
-    return StabilityResponse(**dict(result), plan=Plan(**plan.to_json()), request_timings=_timings(start, validated))
+    (result,), plan, timings = await _probe_request(
+        request, params, settings, targets, lambda given: [given.model or settings.probe_model]
+    )
+    return StabilityResponse(**dict(result), plan=Plan(**plan.to_json()), request_timings=timings)
 
 
 @router.post("/compare", response_model=CompareResponse, **_POST_OPTIONS)
@@ -90,20 +85,38 @@ async def compare(
     request: Request, params: Annotated[CompareParams, Query()], settings: SettingsDep, targets: TargetsDep
 ) -> CompareResponse:
     """Probe several targets with the same image and the same offsets, side by side."""
-    start = time.perf_counter()
-    async with _uploads(request).hold(upload_size(request, settings.max_upload_bytes)):
-        image, params = await read_upload(request, params, settings.max_upload_bytes, settings.body_timeout_s)
-        models = list(dict.fromkeys(params.models or targets))
+
+    def models_of(given: CompareParams) -> list[str]:
+        models = list(dict.fromkeys(given.models or targets))
         if len(models) > settings.max_compare_models:
             raise ApiError(
                 ErrorCode.TOO_MANY_MODELS, f"{len(models)} models exceed the limit of {settings.max_compare_models}"
             )
+        return models
+
+    results, plan, timings = await _probe_request(request, params, settings, targets, models_of)
+    return CompareResponse(plan=Plan(**plan.to_json()), results=results, request_timings=timings)
+
+
+async def _probe_request(
+    request: Request,
+    params: Params,
+    settings: Settings,
+    targets: dict[str, Target],
+    models_of: Callable[[Params], list[str]],
+) -> tuple[list[ModelProbe], ShiftPlan, RequestTimings]:
+    """Read the upload (its bytes held in the upload budget), check the models `models_of` the parameters name,
+    the plan and the image header, then probe them all: their results, the plan, the timings."""
+    start = time.perf_counter()
+    async with _uploads(request).hold(upload_size(request, settings.max_upload_bytes)):
+        image, params = await read_upload(request, params, settings.max_upload_bytes, settings.body_timeout_s)
+        models = models_of(params)
         check_models(models, settings)
         plan = plan_for(params, settings)
         info = check_image(image, settings)
         validated = time.perf_counter()
-        results = await _probe(request, [targets[m] for m in models], image, info, plan, params.top_k)
-    return CompareResponse(plan=Plan(**plan.to_json()), results=results, request_timings=_timings(start, validated))
+        results = await _probe(request, [targets[model] for model in models], image, info, plan, params.top_k)
+    return results, plan, _timings(start, validated)
 
 
 @router.get("/config", response_model=ServiceConfig)
