@@ -33,19 +33,24 @@ def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> torch.Tens
 
 
 def decode_images(
-    datas: Sequence[bytes], limits: ImageLimits = ImageLimits(), device: torch.device | str = "cpu"
+    datas: Sequence[bytes],
+    limits: ImageLimits = ImageLimits(),
+    device: torch.device | str = "cpu",
+    infos: Sequence[ImageInfo] | None = None,
 ) -> list[torch.Tensor | ApiError]:
     """Decode a batch: for each input, its upright uint8 RGB tensor (3, H, W) or the ApiError that refuses it.
 
     On a CUDA `device`, the grayscale and colour JPEGs are decoded there together, the rest on the CPU (those
     tensors stay on the CPU, where the paper's exact resize runs). Elsewhere everything is decoded on the CPU.
+    `infos`, the inputs' headers when the caller has read them already (`inspect_image`), are not read again.
     """
+    on_cuda = torch.device(device).type == "cuda"
     results: list[torch.Tensor | ApiError | None] = [None] * len(datas)
     on_gpu: list[tuple[int, ImageInfo]] = []
     for index, data in enumerate(datas):
         try:
-            if torch.device(device).type == "cuda":
-                info = inspect_image(data, limits)
+            if on_cuda:
+                info = infos[index] if infos is not None else inspect_image(data, limits)
                 if info.is_rgb_jpeg:
                     check_jpeg_structure(data, info)
                     on_gpu.append((index, info))

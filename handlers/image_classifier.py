@@ -138,10 +138,10 @@ class ImageClassifier(BaseHandler):
         items = self._admit([self._parse(row, self._request_headers(index)) for index, row in enumerate(data)])
         admitted = [item for item in items if item.admitted]
         groups = [admitted] if self.device.type == "cuda" else [[item] for item in admitted]
+        limits = self.settings.limits.image_limits
         for group in groups:
-            images = decode_images(
-                [item.request.image for item in group], self.settings.limits.image_limits, self.device
-            )
+            datas, infos = [item.request.image for item in group], [item.info for item in group]
+            images = decode_images(datas, limits, self.device, infos)  # headers read once, by _admit
             for item, image in zip(group, images, strict=True):
                 if isinstance(image, ApiError):
                     item.error = image
