@@ -136,6 +136,29 @@ def add_serving_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (CUDA)")
 
 
+def build_from_args(args: argparse.Namespace, *, untrained_fallback: bool, progress: bool = True) -> list[BuiltArchive]:
+    """Build the archives that `add_serving_options` arguments ask for; print each and the untrained banner."""
+    built = build_archives(
+        args.store,
+        dict(args.model or DEFAULT_MODELS),
+        weights_dir=args.weights_dir,
+        untrained_fallback=untrained_fallback,
+        overrides=overrides_from_args(args),
+        progress=progress,
+    )
+    for archive in built:
+        state = "UNTRAINED random weights" if archive.untrained else f"weights {archive.weights}"
+        print(f"model {archive.name}: {state} ({archive.path})")
+    untrained = untrained_names(built)
+    if untrained:
+        print(untrained_warning(untrained), file=sys.stderr, flush=True)
+    return built
+
+
+def untrained_names(built: Sequence[BuiltArchive]) -> list[str]:
+    return [archive.name for archive in built if archive.untrained]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Build the archives; print one line per archive."""
     parser = argparse.ArgumentParser(prog="python -m archives.build", description=__doc__.splitlines()[0])
@@ -145,22 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        built = build_archives(
-            args.store,
-            dict(args.model or DEFAULT_MODELS),
-            weights_dir=args.weights_dir,
-            untrained_fallback=args.untrained_fallback,
-            overrides=overrides_from_args(args),
-        )
+        build_from_args(args, untrained_fallback=args.untrained_fallback)
     except WeightsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    for archive in built:
-        state = "UNTRAINED random weights" if archive.untrained else f"weights {archive.weights}"
-        print(f"{archive.path}  ({archive.name}: {state})")
-    untrained = [archive.name for archive in built if archive.untrained]
-    if untrained:
-        print(untrained_warning(untrained), file=sys.stderr)
     return 0
 
 

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from antialiased.weights import WeightsError
-from archives.build import add_serving_options
-from servers.stack import build_from_args, run_until_exit, serving, stop_signals
+from archives.build import add_serving_options, build_from_args
+from servers.stack import run_until_exit, serving, stop_signals
 from servers.torchserve_config import TOKEN_EXPIRATION_MIN, Ports
 
 INFERENCE_HOST = "0.0.0.0"  # inside the container; compose publishes the port on the host's loopback

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from antialiased.weights import WeightsError
-from archives.build import add_serving_options, untrained_warning
+from archives.build import add_serving_options, build_from_args, untrained_names, untrained_warning
 from servers.ports import free_port
 from servers.probe import ServiceProcess, start_service
-from servers.stack import build_from_args, run_until_exit, serving, stop_signals, untrained_names
+from servers.stack import run_until_exit, serving, stop_signals
 from servers.torchserve import TorchServe, free_ports
 from servers.torchserve_config import Ports
 

@@ -1,10 +1,9 @@
-"""The one start-up sequence of `make run` and the TorchServe container: build the archives (warning loudly
-about random weights), start TorchServe, wait until every model answers a real prediction, run until
-TorchServe exits or a stop signal arrives, then stop everything."""
+"""The one start-up sequence of `make run` and the TorchServe container, after they built the archives
+(`archives.build.build_from_args`): start TorchServe, wait until every model answers a real prediction, renew
+its keys while it runs, run until TorchServe exits or a stop signal arrives, then stop everything."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import signal
 import sys
@@ -13,31 +12,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from archives.build import DEFAULT_MODELS, BuiltArchive, build_archives, overrides_from_args, untrained_warning
+from archives.build import BuiltArchive
 from servers.keys import KeyRenewal
 from servers.torchserve import TorchServe, start_torchserve
-
-
-def build_from_args(args: argparse.Namespace, *, untrained_fallback: bool, progress: bool = True) -> list[BuiltArchive]:
-    """Build the archives that `archives.build.add_serving_options` arguments ask for; print the untrained banner."""
-    built = build_archives(
-        args.store,
-        dict(args.model or DEFAULT_MODELS),
-        weights_dir=args.weights_dir,
-        untrained_fallback=untrained_fallback,
-        overrides=overrides_from_args(args),
-        progress=progress,
-    )
-    for archive in built:
-        print(f"model {archive.name}: {'UNTRAINED random weights' if archive.untrained else archive.weights}")
-    untrained = untrained_names(built)
-    if untrained:
-        print(untrained_warning(untrained), file=sys.stderr, flush=True)
-    return built
-
-
-def untrained_names(built: Sequence[BuiltArchive]) -> list[str]:
-    return [archive.name for archive in built if archive.untrained]
 
 
 @contextlib.contextmanager
