@@ -3,11 +3,11 @@
 Limits are checked on the bytes and on the header before anything is decoded, so a small file that
 declares a huge image (a decompression bomb) is refused cheaply, and `inspect_image` never decodes
 pixels at all. `decode_rgb` refuses truncated or corrupt data instead of filling the missing pixels
-with black or grey: JPEGs are decoded by libjpeg-turbo (simplejpeg) with its warnings treated as
-errors; every other format by Pillow, whose load errors are never swallowed. Whatever the source, the
-result is 8-bit RGB with the EXIF orientation applied: grayscale and palette images are expanded,
-transparency is composited on white, CMYK is converted, 16-bit samples are scaled to 8 bits, and only
-the first frame of an animation is used.
+with black or grey: JPEGs are decoded (or, CMYK ones, checked) by libjpeg-turbo (simplejpeg) with its
+warnings treated as errors; every other format by Pillow, whose load errors are never swallowed. Whatever
+the source, the result is 8-bit RGB with the EXIF orientation applied: grayscale and palette images are
+expanded, transparency is composited on white, CMYK is converted, 16-bit samples are scaled to 8 bits, and
+only the first frame of an animation is used.
 """
 
 from __future__ import annotations
@@ -89,25 +89,32 @@ def inspect_image(data: bytes, limits: ImageLimits = ImageLimits()) -> ImageInfo
     return info
 
 
-def decode_rgb(data: bytes, limits: ImageLimits = ImageLimits()) -> np.ndarray:
+def decode_rgb(data: bytes, limits: ImageLimits = ImageLimits(), info: ImageInfo | None = None) -> np.ndarray:
     """Decode an image file to upright 8-bit RGB pixels, an (H, W, 3) uint8 array, refusing corrupt data.
 
+    `info`, the header when the caller has read it already (`inspect_image`): an RGB or grayscale JPEG then goes
+    straight to libjpeg-turbo, without opening its header again.
     Raises ApiError: empty_body, image_too_large (413), too_many_pixels (413), image_too_small, or
     invalid_image (not an image, a format other than ACCEPTED_FORMATS, truncated or corrupt data).
     """
-    info, image = _open(data, limits)
+    image = None
+    if info is None or not info.is_rgb_jpeg:
+        info, image = _open(data, limits)
     try:
-        if info.format in JPEG_FORMATS:
-            pixels, orientation = _decode_jpeg(data, info, image), info.orientation
+        if info.is_rgb_jpeg:
+            pixels, orientation = simplejpeg.decode_jpeg(data, colorspace="RGB", strict=True), info.orientation
+        elif info.format in JPEG_FORMATS:
+            pixels, orientation = _cmyk_jpeg_rgb(data, image), info.orientation
         else:
             pixels = _pillow_rgb(image)
             orientation = _orientation(image)  # again after loading: a PNG may carry its EXIF after the pixels
     except (OSError, RuntimeError, ValueError, SyntaxError, struct.error) as error:
         raise ApiError(
-            ErrorCode.INVALID_IMAGE, f"the {info.format} image cannot be decoded: {_reason(error)}"
+            ErrorCode.INVALID_IMAGE, f"the {info.format} image cannot be decoded: {error_text(error)}"
         ) from None
     finally:
-        image.close()
+        if image is not None:
+            image.close()
     if pixels.shape[:2] != (info.height, info.width):
         raise ApiError(
             ErrorCode.INVALID_IMAGE,
@@ -166,7 +173,7 @@ def _open(data: bytes, limits: ImageLimits) -> tuple[ImageInfo, Image.Image]:
             ErrorCode.INVALID_IMAGE, f"not an image in a supported format ({', '.join(ACCEPTED_FORMATS)})"
         ) from None
     except (OSError, ValueError, SyntaxError, struct.error) as error:
-        raise ApiError(ErrorCode.INVALID_IMAGE, f"the image header cannot be read: {_reason(error)}") from None
+        raise ApiError(ErrorCode.INVALID_IMAGE, f"the image header cannot be read: {error_text(error)}") from None
     width, height = image.size
     if width * height > limits.max_pixels:
         image.close()
@@ -200,11 +207,9 @@ def _orientation(image: Image.Image) -> int:
     return orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
 
 
-def _decode_jpeg(data: bytes, info: ImageInfo, image: Image.Image) -> np.ndarray:
-    """libjpeg-turbo, strict: its warnings (premature end of data, corrupt data) are errors, not grey pixels."""
-    if info.mode in RGB_JPEG_MODES:
-        return simplejpeg.decode_jpeg(data, colorspace="RGB", strict=True)
-    # CMYK and YCCK: libjpeg-turbo checks the data (at 1/8 scale, cheaply), Pillow converts the colours.
+def _cmyk_jpeg_rgb(data: bytes, image: Image.Image) -> np.ndarray:
+    """A CMYK or YCCK JPEG: libjpeg-turbo checks the data strictly (at 1/8 scale, cheaply; its warnings are errors,
+    not grey pixels), Pillow converts the colours."""
     simplejpeg.decode_jpeg(data, colorspace="CMYK", strict=True, min_height=1, min_width=1)
     return _pillow_rgb(image)
 
@@ -224,5 +229,6 @@ def _pillow_rgb(image: Image.Image) -> np.ndarray:
     return np.array(image if image.mode == "RGB" else image.convert("RGB"))  # convert copies even RGB
 
 
-def _reason(error: BaseException) -> str:
+def error_text(error: BaseException) -> str:
+    """A decoder's error as one short line, for messages."""
     return " ".join(str(error).split())[:200] or type(error).__name__

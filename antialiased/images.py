@@ -21,15 +21,17 @@ from antialiased.imagefile import (
     ImageLimits,
     check_jpeg_structure,
     decode_rgb,
+    error_text,
     inspect_image,
 )
 
 log = logging.getLogger(__name__)
 
 
-def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> torch.Tensor:
-    """Decode an image file on the CPU to an upright uint8 RGB tensor (3, H, W); raise ApiError (see decode_rgb)."""
-    return torch.from_numpy(decode_rgb(data, limits)).permute(2, 0, 1)
+def decode_image(data: bytes, limits: ImageLimits = ImageLimits(), info: ImageInfo | None = None) -> torch.Tensor:
+    """Decode an image file on the CPU to an upright uint8 RGB tensor (3, H, W); raise ApiError (see decode_rgb,
+    also for `info`)."""
+    return torch.from_numpy(decode_rgb(data, limits, info)).permute(2, 0, 1)
 
 
 def decode_images(
@@ -49,13 +51,14 @@ def decode_images(
     on_gpu: list[tuple[int, ImageInfo]] = []
     for index, data in enumerate(datas):
         try:
+            info = infos[index] if infos is not None else None
             if on_cuda:
-                info = infos[index] if infos is not None else inspect_image(data, limits)
+                info = info or inspect_image(data, limits)
                 if info.is_rgb_jpeg:
                     check_jpeg_structure(data, info)
                     on_gpu.append((index, info))
                     continue
-            results[index] = decode_image(data, limits)
+            results[index] = decode_image(data, limits, info)
         except ApiError as error:
             results[index] = error
     for index, decoded in zip([i for i, _ in on_gpu], _decode_jpegs_on_gpu(datas, on_gpu, device), strict=True):
@@ -99,6 +102,4 @@ def _decode_one_on_gpu(encoded: torch.Tensor, device: torch.device | str) -> tor
     try:
         return tvio.decode_jpeg(encoded, mode=tvio.ImageReadMode.RGB, device=device)
     except RuntimeError as error:
-        return ApiError(
-            ErrorCode.INVALID_IMAGE, f"the JPEG image cannot be decoded: {' '.join(str(error).split())[:200]}"
-        )
+        return ApiError(ErrorCode.INVALID_IMAGE, f"the JPEG image cannot be decoded: {error_text(error)}")

@@ -60,8 +60,9 @@ def key_refused(status: int, content: bytes) -> bool:
 
 def api_headers(key_file: Path | None, api: str = "inference") -> dict[str, str]:
     """The Authorization header carrying TorchServe's current key for `api` ("inference" or "management"; keys
-    rotate, so read it per request); none without a key file."""
-    if key_file is None:
+    rotate, so read it per request); none without a key file (TorchServe writes it only with token authorization
+    on, once it has started)."""
+    if key_file is None or not key_file.exists():
         return {}
     return {"Authorization": f"Bearer {json.loads(key_file.read_text())[api]['key']}"}
 

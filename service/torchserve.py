@@ -170,11 +170,8 @@ class TorchServeClient:
         """The bearer key when TorchServe's token authorization is on (a fixed key, or read from its key file)."""
         if self._settings.torchserve_token is not None:
             return {"Authorization": f"Bearer {self._settings.torchserve_token.get_secret_value()}"}
-        key_file = self._settings.torchserve_key_file
-        if key_file is None or not key_file.exists():  # TorchServe writes it only with token authorization on
-            return {}
         try:
-            return api_headers(key_file)
+            return api_headers(self._settings.torchserve_key_file)
         except (OSError, ValueError, KeyError, TypeError) as error:
             message = f"cannot read TorchServe's key file: {error}"
             raise ApiError(ErrorCode.TORCHSERVE_UNAVAILABLE, message, 503) from error

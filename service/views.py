@@ -13,7 +13,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from antialiased.imagefile import ImageLimits, decode_rgb
+from antialiased.imagefile import ImageInfo, ImageLimits, decode_rgb
 from antialiased.shifts import ShiftRequest
 
 
@@ -38,9 +38,10 @@ def cut_views(pixels: np.ndarray, request: ShiftRequest) -> np.ndarray:
     return np.stack([np.roll(base, (dy, dx), axis=(0, 1)) for dy, dx in request.offsets])
 
 
-def image_views(image: bytes, request: ShiftRequest, limits: ImageLimits) -> np.ndarray:
-    """The views of an encoded image; a corrupt image is an ApiError (invalid_image), never grey pixels."""
-    return cut_views(decode_rgb(image, limits), request)
+def image_views(image: bytes, request: ShiftRequest, limits: ImageLimits, info: ImageInfo | None = None) -> np.ndarray:
+    """The views of an encoded image (`info`: its header, when read already); a corrupt image is an ApiError
+    (invalid_image), never grey pixels."""
+    return cut_views(decode_rgb(image, limits, info), request)
 
 
 def view_pixels(image_pixels: int, request: ShiftRequest) -> int:

@@ -140,7 +140,7 @@ async def _probe(
 ) -> list[ModelProbe]:
     """Every target's probe of the same image and offsets, at once. The views are cut once for the targets that
     need them, while the image's decoded pixels and its views are held in the service's pixel budget."""
-    probe = ProbeImage(image, plan.request, request.app.state.settings.image_limits)
+    probe = ProbeImage(image, plan.request, request.app.state.settings.image_limits, info)
     pixels = view_pixels(info.pixels, plan.request) if any(target.cuts_views for target in targets) else 0
     async with request.app.state.pixels.hold(pixels):
         return await gather_or_fail(probe_target(target, probe, plan, top_k) for target in targets)

@@ -14,7 +14,7 @@ import numpy as np
 
 from antialiased.contract import ModelInfo, Prediction, WeightsInfo
 from antialiased.errors import ApiError, ErrorCode
-from antialiased.imagefile import ImageLimits
+from antialiased.imagefile import ImageInfo, ImageLimits
 from antialiased.metrics import TOP5
 from antialiased.shifts import ShiftRequest
 from service.targets.config import LabelledConfig, TargetConfig
@@ -35,16 +35,19 @@ class TargetAnswer:
 class ProbeImage:
     """One probe's image and shift request; the views are cut once, on first need, in a worker thread."""
 
-    def __init__(self, image: bytes, request: ShiftRequest, limits: ImageLimits) -> None:
+    def __init__(self, image: bytes, request: ShiftRequest, limits: ImageLimits, info: ImageInfo) -> None:
         self.image = image
         self.request = request
         self._limits = limits
+        self._info = info  # the header the service checked: not read again
         self._views: asyncio.Task[np.ndarray] | None = None
 
     async def views(self) -> np.ndarray:
         """The (n, crop, crop, 3) uint8 views (see service.views); ApiError for an undecodable image."""
         if self._views is None:
-            self._views = asyncio.ensure_future(asyncio.to_thread(image_views, self.image, self.request, self._limits))
+            self._views = asyncio.ensure_future(
+                asyncio.to_thread(image_views, self.image, self.request, self._limits, self._info)
+            )
         return await asyncio.shield(self._views)
 
 

@@ -246,3 +246,13 @@ def test_gpu_path_structure_check_refuses_jpegs_too_short_for_their_size():
     for data in (good[:-2], jpeg_declaring(encode(PIXELS[:64, :64]), 7000, 7000)):
         with pytest.raises(ApiError, match="truncated"):
             check_jpeg_structure(data, inspect_image(data))
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_a_header_read_already_gives_the_same_pixels(fmt):
+    """Callers that checked the header (the handler, the probe service) pass it on instead of it being read again."""
+    data = with_exif_orientation(stored_for_orientation(PIXELS, 6), 6, fmt)
+    info = inspect_image(data)
+    assert np.array_equal(decode_rgb(data, info=info), decode_rgb(data))
+    (batch,) = decode_images([data], infos=[info])
+    assert torch.equal(batch, decode_image(data))
