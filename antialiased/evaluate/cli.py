@@ -162,14 +162,11 @@ def _print_summary(results: dict, out: Path) -> None:
         print(f"{model['name']}:")
         for figure in figures:
             e = model["figures"][figure.name]
-            print(f"  {figure.title:32s} {e['value']:7.3f}  [{e['ci_low']:.3f}, {e['ci_high']:.3f}]")
+            print(f"  {figure.title:32s} {_estimate(e)}")
     for comparison in results["comparisons"]:
         for name, d in comparison["differences"].items():
             mark = "  (significant)" if d["significant"] else ""
-            print(
-                f"{comparison['a']} - {comparison['b']} {name}: {d['value']:+.3f} "
-                f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]{mark}"
-            )
+            print(f"{comparison['a']} - {comparison['b']} {name}: {_estimate(d, '+')}{mark}")
     print(f"results: {out / RESULTS_FILE}, report: {out / REPORT_FILE}, per-image table: {out / IMAGES_FILE}")
 
 

@@ -20,7 +20,7 @@ from torch import nn
 
 from antialiased.models import create_baseline, create_model
 from antialiased.preprocessing import CROP_SIZE
-from antialiased.weights import build_model, fetch, get_entry, load_weights, sha256_file
+from antialiased.weights import fetch, get_entry, load_entry_weights, load_weights, sha256_file
 
 
 class ModelSpecError(ValueError):
@@ -106,11 +106,11 @@ def load_model(source: ModelSource) -> LoadedModel:
     if source.kind == "registry":
         entry = get_entry(source.name)
         path = fetch(source.name)
-        network = load_weights(build_model(entry), path)
+        network = load_entry_weights(entry, path)
         source = replace(source, arch=entry.arch, filter_size=entry.filter_size)
     else:
         path = source.checkpoint
-        network = load_weights(_build(source), path)
+        network = load_weights(_build(source), path, arch=source.arch)  # e.g. DenseNet's legacy keys
     network.eval()
     return LoadedModel(source, network, sha256_file(path), _num_classes(network))
 

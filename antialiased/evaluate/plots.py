@@ -40,7 +40,7 @@ def accuracy_consistency_png(models: dict[str, Any]) -> bytes:
             axes.annotate(entry.name, (entry.accuracy, entry.consistency), fontsize=6, color="0.35")
     for name, model in models.items():
         top1, consistency = model["figures"]["top1"], model["figures"].get("consistency")
-        if consistency is None:
+        if consistency is None or None in (top1["value"], consistency["value"]):  # not measured, or no image read
             continue
         axes.errorbar(
             top1["value"],

@@ -50,7 +50,8 @@ class ModelRows:
 
     def matrix(self, column: str) -> np.ndarray:
         """A list column as an (images, k) float array (k = passes or offsets)."""
-        return np.array(self.table.column(column).to_pylist(), dtype=np.float64).reshape(len(self.index), -1)
+        values = self.table.column(column).to_pylist()
+        return np.array(values, dtype=np.float64).reshape(len(values), -1) if values else np.empty((0, 0))
 
     def per_image(self, column: str) -> np.ndarray:
         """Per-image values of a figure: the 0/1 value, or the mean of a list column."""

@@ -17,7 +17,7 @@ from antialiased.weights.errors import (
     WeightsUnavailableError,
 )
 from antialiased.weights.fetch import CACHE_ENV, MIRROR_ENV, download_url, fetch, resolve_cache_dir, verify_file
-from antialiased.weights.load import build_model, load_pretrained, load_weights
+from antialiased.weights.load import build_model, load_entry_weights, load_pretrained, load_weights
 from antialiased.weights.registry import (
     OFFICIAL_LICENSE,
     REGISTRY_ENV,
@@ -46,6 +46,7 @@ __all__ = [
     "fetch",
     "get_entry",
     "list_entries",
+    "load_entry_weights",
     "load_pretrained",
     "load_state_dict",
     "load_weights",

@@ -143,3 +143,23 @@ def test_a_directory_holding_another_run_is_not_overwritten(run_cli, colour_fold
     assert "holds a run of other settings (models differ)" in capsys.readouterr().err
     run = run_cli("--data", str(colour_folder), "--limit", "6", "--model", model_specs["tiny"], "--overwrite", out=out)
     assert [m["name"] for m in run["results"]["models"]] == ["tiny-" + model_specs["tiny"].split("tiny-")[1][:8]]
+
+
+def test_a_densenet_checkpoint_with_legacy_keys_is_evaluated(run_cli, colour_folder, tmp_path) -> None:
+    """The paper's DenseNet files name dense-layer tensors `norm.1`; a checkpoint path with its architecture loads."""
+    state = create_model("densenet121", 4).state_dict()
+    legacy = {key.replace(".norm1.", ".norm.1.").replace(".conv2.", ".conv.2."): value for key, value in state.items()}
+    assert "features.denseblock1.denselayer1.norm.1.weight" in legacy
+    checkpoint = save_checkpoint(legacy, tmp_path, "legacy_densenet121")
+    run = run_cli("--data", str(colour_folder), "--limit", "2", "--model", f"{checkpoint}:densenet121:4",
+                  "--measure", "accuracy")  # fmt: skip
+    assert run["results"]["models"][0]["arch"] == "densenet121"
+
+
+def test_a_data_set_without_one_readable_image_gives_unknown_figures(run_cli, tmp_path, model_specs, capsys) -> None:
+    folder = tmp_path / "data" / "n01440764"
+    folder.mkdir(parents=True)
+    (folder / "cut.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(200))
+    run = run_cli("--data", str(tmp_path / "data"), "--model", model_specs["tiny"])
+    assert run["results"]["dataset"]["evaluated"] == 0
+    assert run["results"]["models"][0]["figures"]["top1"]["value"] is None
