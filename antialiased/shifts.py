@@ -72,6 +72,11 @@ class ShiftRequest:
         self.validate()
 
     @property
+    def center_crop(self) -> int:
+        """The side of the center crop the views come from: `base_size` for crops, `crop_size` for circular shifts."""
+        return self.base_size if self.mode == "crop" else self.crop_size
+
+    @property
     def bounds(self) -> tuple[int, int]:
         """The valid range of each offset coordinate."""
         return offset_bounds(self.mode, self.crop_size, self.base_size)

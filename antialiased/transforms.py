@@ -52,11 +52,10 @@ def shifted_views(
     `crop_size` center crop.
     """
     size = request.crop_size
+    base = _to(resize_center_crop(image, request.center_crop, request.resize_size), device)
     if request.mode == "crop":
-        base = _to(resize_center_crop(image, request.base_size, request.resize_size), device)
         views = torch.stack([base[:, dy : dy + size, dx : dx + size] for dy, dx in request.offsets])
     else:
-        base = _to(resize_center_crop(image, size, request.resize_size), device)
         views = torch.stack([torch.roll(base, shifts=(dy, dx), dims=(1, 2)) for dy, dx in request.offsets])
     return normalize(views, dtype)
 

@@ -41,8 +41,9 @@ def oip_body(image: bytes) -> tuple[bytes, dict[str, str]]:
 
 def perf_analyzer_load(service_url: str, image: bytes, workdir: Path, concurrency: int, requests: int) -> dict:
     """perf_analyzer's report row for /v2 at `concurrency`."""
-    data = workdir / "oip.json"  # "b64" is the tensor as sent: a BYTES element is its 4-byte length, then its bytes
-    element = base64.b64encode(len(image).to_bytes(4, "little") + image).decode()
+    data = workdir / "oip.json"  # "b64": the tensor as sent in binary (a BYTES element is its length, then its bytes)
+    _, tensor = write_tensor("image", np.array([image], dtype=object), "BYTES", binary=True)
+    element = base64.b64encode(tensor).decode()
     data.write_text(json.dumps({"data": [{"image": {"b64": element}}]}))
     # A fixed number of requests, like the closed-loop client's: on a shared 2-core machine windows never agree
     # closely enough for perf_analyzer's stability check.

@@ -19,16 +19,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = ROOT / "build" / "perf-analyzer"
-WHEELS = ("tritonclient==2.50.0", "nvidia-cuda-runtime-cu12==12.9.79")
+TRITONCLIENT_VERSION = "2.50.0"  # the last wheel with perf_analyzer that runs on Debian 12's glibc
+WHEELS = (f"tritonclient=={TRITONCLIENT_VERSION}", "nvidia-cuda-runtime-cu12==12.9.79")
 
 
 def perf_analyzer() -> tuple[Path, dict[str, str]]:
     """The perf_analyzer binary and the environment it runs in: pip perf-analyzer's when it runs on this machine,
-    else tritonclient 2.50.0's (fetched once)."""
+    else the tritonclient wheel's (fetched once)."""
     found = shutil.which("perf_analyzer")
     if found and subprocess.run([found, "--version"], capture_output=True, check=False).returncode == 0:
         return Path(found), dict(os.environ)
-    binary = HOME / "tritonclient" / "tritonclient-2.50.0.data" / "data" / "bin" / "perf_analyzer"
+    binary = HOME / "tritonclient" / f"tritonclient-{TRITONCLIENT_VERSION}.data" / "data" / "bin" / "perf_analyzer"
     cuda = HOME / "cudart" / "nvidia" / "cuda_runtime" / "lib"
     if not binary.is_file() or not cuda.is_dir():
         wheels = HOME / "wheels"

@@ -5,13 +5,13 @@ key_file.json, which the probe service and the health check read at every reques
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 
 import httpx
 
 from servers.torchserve import TorchServe
+from servers.torchserve_config import api_headers
 
 log = logging.getLogger(__name__)
 KEY_TYPES = ("inference", "management")
@@ -19,13 +19,10 @@ KEY_TYPES = ("inference", "management")
 
 def renew_keys(server: TorchServe) -> None:
     """New inference and management keys, through TorchServe's token API (authorized by the file's API key)."""
-    api_key = json.loads(server.key_file.read_text())["API"]["key"]
+    headers = api_headers(server.key_file, "API")  # the token API's own key, which never expires
     for key_type in KEY_TYPES:
         response = httpx.post(
-            f"{server.management_url}/token",
-            params={"type": key_type},
-            headers={"Authorization": f"Bearer {api_key}"},
-            timeout=10.0,
+            f"{server.management_url}/token", params={"type": key_type}, headers=headers, timeout=10.0
         )
         response.raise_for_status()
 

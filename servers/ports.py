@@ -1,9 +1,18 @@
-"""Ports and host names: free ports for side-by-side instances, and how a client on this machine reaches a bind."""
+"""Ports and host names (free ports for side-by-side instances, how a client on this machine reaches a bind), and the
+log tail of a child process."""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+from pathlib import Path
+
+
+def log_tail(path: Path | None, lines: int) -> str:
+    """The last `lines` lines of a child process's log file ("" when there is none yet)."""
+    if path is None or not path.is_file():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
 def free_port(host: str = "127.0.0.1") -> int:

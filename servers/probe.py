@@ -17,7 +17,7 @@ from typing import IO
 
 import httpx
 
-from servers.ports import client_host, free_port
+from servers.ports import client_host, free_port, log_tail
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 60.0
@@ -61,9 +61,7 @@ class ServiceProcess:
         return self.process.returncode
 
     def _tail(self) -> str:
-        if self.log_file is None or not self.log_file.is_file():
-            return ""
-        return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-40:])
+        return log_tail(self.log_file, 40)
 
     def __enter__(self) -> ServiceProcess:
         return self

@@ -22,15 +22,15 @@ from typing import IO
 import httpx
 
 from antialiased.contract import IMAGE_FIELD
-from servers.ports import client_host, free_port
+from servers.ports import client_host, free_port, log_tail
 from servers.readiness import prediction_problem, readiness_image
 from servers.torchserve_config import (
     JOB_QUEUE_SIZE,
-    KEY_FILE,
     KEY_RETRY_DELAY_S,
     TOKEN_EXPIRATION_MIN,
     Ports,
     api_headers,
+    key_file_of,
     key_refused,
     resolve_token_auth,
     write_server_config,
@@ -62,7 +62,7 @@ class TorchServe:
     @property
     def key_file(self) -> Path | None:
         """TorchServe's key file when token authorization is on."""
-        return self.workdir / KEY_FILE if self.token_auth else None
+        return key_file_of(self.workdir, self.token_auth)
 
     def headers(self) -> dict[str, str]:
         """Headers an inference request needs (the bearer key when token authorization is on)."""
@@ -81,12 +81,8 @@ class TorchServe:
 
     def log_tail(self, lines: int = 80) -> str:
         """The last lines of TorchServe's own log and of the model workers' log."""
-        parts = []
-        for name in ("ts_log.log", "model_log.log"):
-            path = self.workdir / "logs" / name
-            if path.is_file():
-                parts.append(f"--- {name}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-lines:]))
-        return "\n".join(parts) or "(no TorchServe log yet)"
+        tails = {name: log_tail(self.workdir / "logs" / name, lines) for name in ("ts_log.log", "model_log.log")}
+        return "\n".join(f"--- {name}\n{tail}" for name, tail in tails.items() if tail) or "(no TorchServe log yet)"
 
     def predict(self, model: str, image: bytes, timeout: float = 60.0, **fields: str) -> httpx.Response:
         """POST `image` as multipart field `data` (plus form `fields`) to /predictions/<model>; a key renewed

@@ -58,6 +58,11 @@ def key_refused(status: int, content: bytes) -> bool:
     return status == 400 and KEY_REFUSED in content
 
 
+def key_file_of(workdir: Path, token_auth: bool) -> Path | None:
+    """Where TorchServe working in `workdir` keeps its keys; None without token authorization."""
+    return workdir / KEY_FILE if token_auth else None
+
+
 def api_headers(key_file: Path | None, api: str = "inference") -> dict[str, str]:
     """The Authorization header carrying TorchServe's current key for `api` ("inference" or "management"; keys
     rotate, so read it per request); none without a key file (TorchServe writes it only with token authorization
@@ -132,7 +137,7 @@ class ServerConfig:
     token_auth: bool
 
     def inference_headers(self) -> dict[str, str]:
-        return api_headers(self.workdir / KEY_FILE if self.token_auth else None)
+        return api_headers(key_file_of(self.workdir, self.token_auth))
 
 
 def read_server_config(workdir: Path) -> ServerConfig:

@@ -50,11 +50,15 @@ class CompareParams(ProbeParams):
 Params = TypeVar("Params", bound=ProbeParams)
 
 
+def body_limit(max_bytes: int) -> int:
+    """The most bytes a request body may hold: the largest image and room for multipart framing and fields."""
+    return max_bytes + MULTIPART_OVERHEAD_BYTES
+
+
 def upload_size(request: Request, max_bytes: int) -> int:
     """The bytes a request's body may hold: its Content-Length when it declares one, else the most allowed."""
     declared = request.headers.get("content-length", "")
-    limit = max_bytes + MULTIPART_OVERHEAD_BYTES
-    return min(int(declared), limit) if declared.isdigit() else limit
+    return min(int(declared), body_limit(max_bytes)) if declared.isdigit() else body_limit(max_bytes)
 
 
 async def read_upload(request: Request, params: Params, max_bytes: int, timeout_s: float) -> tuple[bytes, Params]:
@@ -62,7 +66,7 @@ async def read_upload(request: Request, params: Params, max_bytes: int, timeout_
 
     The whole body must arrive within `timeout_s` (a client that sends less than it declares is cut off, 408).
     """
-    body = await read_body(request, max_bytes + MULTIPART_OVERHEAD_BYTES, timeout_s)
+    body = await read_body(request, body_limit(max_bytes), timeout_s)
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         form = await _parse_multipart(request, body)
         image = await _image_field(form)

@@ -85,11 +85,12 @@ class ReadinessMonitor:
         if not busy:
             state.last_failure = now
 
-    def report(self) -> tuple[bool, dict[str, dict[str, Any]]]:
-        """Whether every model is ready, and each model's state."""
+    def report(self) -> tuple[str | None, dict[str, dict[str, Any]]]:
+        """What keeps the service from being ready ("not ready: <models>"; None when ready), and each model's state."""
         now, max_age = time.monotonic(), self._settings.ready_max_age_s
         models = {name: state.report(now, max_age) for name, state in self.states.items()}
-        return all(model["ready"] for model in models.values()), models
+        failing = [name for name, model in models.items() if not model["ready"]]
+        return (f"not ready: {', '.join(failing)}" if failing else None), models
 
     def start(self, client: TorchServeClient) -> None:
         """Check in the background with `client` (whose observer should be `self.observe`)."""

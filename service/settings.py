@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
@@ -102,12 +103,12 @@ class Settings(BaseSettings):
             raise ValueError("PROBE_MAX_UPLOAD_BYTES_IN_FLIGHT must be at least PROBE_MAX_UPLOAD_BYTES")
         return self
 
-    @property
+    @cached_property
     def probe_targets(self) -> tuple[TargetConfig, ...]:
         """What the probe may probe: each of PROBE_MODELS (protocol `ours`), then PROBE_TARGETS."""
         return tuple(OursConfig(name=model, protocol="ours") for model in self.models) + self.targets
 
-    @property
+    @cached_property
     def target_names(self) -> list[str]:
         """The names the probe API takes (`model`, `models`)."""
         return [target.name for target in self.probe_targets]
@@ -117,6 +118,6 @@ class Settings(BaseSettings):
         """The target /v1/stability probes when the request names none."""
         return self.default_model or self.target_names[0]
 
-    @property
+    @cached_property
     def image_limits(self) -> ImageLimits:
         return ImageLimits(self.max_upload_bytes, self.max_pixels, self.min_image_side, self.max_aspect_ratio)

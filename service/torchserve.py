@@ -57,9 +57,7 @@ class TorchServeClient:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def classify(
-        self, model: str, image: bytes, *, topk: int, timeout_s: float | None = None, purpose: str = "probe"
-    ) -> Classification:
+    async def classify(self, model: str, image: bytes, *, topk: int, timeout_s: float, purpose: str) -> Classification:
         """The handler's top-k of the center crop of `image` (`purpose` labels the latency metric)."""
         return await self._call(model, image, {TOPK_FIELD: str(topk)}, Classification, timeout_s, purpose)
 
@@ -73,11 +71,11 @@ class TorchServeClient:
         return answer
 
     async def classify_shifts(
-        self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int, timeout_s: float | None = None
+        self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int
     ) -> ShiftClassification:
         """The handler's top-k of every shifted view of `image` that `shifts` asks for, checked against it."""
         fields = {TOPK_FIELD: str(topk), SHIFTS_FIELD: json.dumps(shifts.to_json())}
-        answer = await self._call(model, image, fields, ShiftClassification, timeout_s, "probe")
+        answer = await self._call(model, image, fields, ShiftClassification, None, "probe")
         if not answer.matches(shifts):
             raise self._error(model, 502, ErrorCode.TORCHSERVE_ERROR, f"{model}: the shift answer does not match")
         return answer

@@ -6,7 +6,7 @@ size, and TorchServe refuses data that turns out to be corrupt.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.imagefile import ImageInfo, inspect_image
@@ -15,12 +15,18 @@ from service.params import ProbeParams
 from service.settings import Settings
 
 
+def check_known(models: Iterable[str], known: Sequence[str], what: str, status: int = 400) -> None:
+    """Every name must be one of `known` (`what` they are, for the message); else ApiError unknown_model."""
+    unknown = [name for name in models if name not in known]
+    if unknown:
+        raise ApiError(
+            ErrorCode.UNKNOWN_MODEL, f"unknown model {', '.join(unknown)}; {what}: {', '.join(known)}", status
+        )
+
+
 def check_models(models: Iterable[str], settings: Settings) -> None:
     """Every name must be a probe target (PROBE_MODELS or PROBE_TARGETS)."""
-    names = settings.target_names
-    unknown = [name for name in models if name not in names]
-    if unknown:
-        raise ApiError(ErrorCode.UNKNOWN_MODEL, f"unknown model {', '.join(unknown)}; targets: {', '.join(names)}")
+    check_known(models, settings.target_names, "targets")
 
 
 def plan_for(params: ProbeParams, settings: Settings) -> ShiftPlan:

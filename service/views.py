@@ -31,10 +31,9 @@ def resize_center_crop(pixels: np.ndarray, crop_size: int, resize_size: int) -> 
 def cut_views(pixels: np.ndarray, request: ShiftRequest) -> np.ndarray:
     """(H, W, 3) uint8 -> the (len(offsets), crop, crop, 3) uint8 views of `request`."""
     size = request.crop_size
+    base = resize_center_crop(pixels, request.center_crop, request.resize_size)
     if request.mode == "crop":
-        base = resize_center_crop(pixels, request.base_size, request.resize_size)
         return np.stack([base[dy : dy + size, dx : dx + size] for dy, dx in request.offsets])
-    base = resize_center_crop(pixels, size, request.resize_size)
     return np.stack([np.roll(base, (dy, dx), axis=(0, 1)) for dy, dx in request.offsets])
 
 

@@ -21,11 +21,10 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz", responses={503: {"description": "Some model has not answered a real prediction lately"}})
 async def readyz(request: Request) -> JSONResponse:
     """Ready when every configured model answered a real prediction lately (see service.readiness); never waits."""
-    ready, models = request.app.state.readiness.report()
-    if ready:
+    problem, models = request.app.state.readiness.report()
+    if problem is None:
         return JSONResponse({"status": "ready", "models": models})
-    failing = ", ".join(name for name, model in models.items() if not model["ready"])
-    return error_response(ApiError(ErrorCode.NOT_READY, f"not ready: {failing}", 503, detail={"models": models}))
+    return error_response(ApiError(ErrorCode.NOT_READY, problem, 503, detail={"models": models}))
 
 
 @router.get("/metrics", include_in_schema=False)

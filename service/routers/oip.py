@@ -41,7 +41,7 @@ from service.params import read_body, upload_size
 from service.settings import Settings
 from service.tasks import gather_or_fail
 from service.torchserve import TorchServeClient
-from service.validation import check_image
+from service.validation import check_image, check_known
 
 SERVER_NAME = "antialiased-serving"
 EXTENSIONS = ["binary_tensor_data", "classification"]
@@ -121,9 +121,8 @@ async def live() -> dict[str, bool]:
 async def ready(request: Request) -> JSONResponse:
     """Ready when every model answered a real prediction lately (the service's readiness monitor; never while
     TorchServe's workers are dead). Not ready is a 400, as the protocol says."""
-    is_ready, models = request.app.state.readiness.report()
-    failing = ", ".join(name for name, model in models.items() if not model["ready"])
-    return _readiness(is_ready, f"not ready: {failing}")
+    problem, _ = request.app.state.readiness.report()
+    return _readiness(problem)
 
 
 @router.get("/models/{name}", response_model=ModelMetadata, responses=UNKNOWN_MODEL)
@@ -156,7 +155,7 @@ async def model_ready(name: str, request: Request, settings: SettingsDep) -> JSO
     """Ready when the model answered a real prediction lately (400 if not)."""
     _check_served(name, settings)
     model = request.app.state.readiness.report()[1][name]
-    return _readiness(model["ready"], f"{name} is not ready: {model['problem'] or 'no recent prediction'}")
+    return _readiness(None if model["ready"] else f"{name} is not ready: {model['problem'] or 'no recent prediction'}")
 
 
 @router.post(
@@ -204,9 +203,9 @@ async def _classify_all(client: TorchServeClient, model: str, images: list[bytes
 
 
 def _check_served(name: str, settings: Settings) -> None:
-    if name not in settings.models:
-        raise ApiError(ErrorCode.UNKNOWN_MODEL, f"unknown model {name}; served: {', '.join(settings.models)}", 404)
+    check_known([name], settings.models, "served", 404)
 
 
-def _readiness(is_ready: bool, problem: str) -> JSONResponse:
-    return JSONResponse({"ready": True} if is_ready else {"ready": False, "error": problem}, 200 if is_ready else 400)
+def _readiness(problem: str | None) -> JSONResponse:
+    """Ready (no problem), or the protocol's 400 with the problem."""
+    return JSONResponse({"ready": True}) if problem is None else JSONResponse({"ready": False, "error": problem}, 400)
