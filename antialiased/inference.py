@@ -12,6 +12,10 @@ from torch.fx.experimental.optimization import fuse
 
 from antialiased.blurpool import BlurPool, BlurPool1d
 
+# Precision name -> the autocast dtype of `prepare_for_inference` (None: float32); on the CPU models always run in
+# float32.
+PRECISIONS: dict[str, torch.dtype | None] = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
 
 class _Tracer(fx.Tracer):
     """Keeps BlurPool layers whole in the traced graph (their input-size check is Python control flow)."""

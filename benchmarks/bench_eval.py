@@ -29,7 +29,7 @@ from antialiased.evaluate.plans import Protocol, all_plans
 from antialiased.evaluate.run import EvaluationConfig, RayOptions, evaluate
 from antialiased.evaluate.store import SESSIONS_FILE
 from antialiased.models import create_model
-from antialiased.weights import save_checkpoint
+from antialiased.weights import load_weights, save_checkpoint
 
 SYNSETS = ("n02123045", "n07920052", "n04266014", "n01440764")
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
@@ -56,8 +56,7 @@ def _bare_views_per_second(config: EvaluationConfig, checkpoint: Path, samples: 
     items = [
         WorkItem(i, path, label, plan) for i, (path, label, plan) in enumerate(zip(samples, labels, plans, strict=True))
     ]
-    network = create_model("resnet50", 4)
-    network.load_state_dict(torch.load(checkpoint, weights_only=True)["state_dict"])
+    network = load_weights(create_model("resnet50", 4), checkpoint)
     prepared = PreparedModels({"bare": network}, torch.device("cpu"), "float32", config.max_views)
     model = prepared.models["bare"]
     batches = [

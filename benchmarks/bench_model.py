@@ -19,13 +19,14 @@ from pathlib import Path
 import torch
 from torchvision.models import resnet50 as tv_resnet50
 
-from antialiased.inference import prepare_for_inference, to_model_input
+from antialiased.inference import PRECISIONS, prepare_for_inference, to_model_input
 from antialiased.models import create_model
 from benchmarks.timing import describe_device, median_seconds
-from handlers.settings import PRECISIONS
 
 BASELINE = "torchvision resnet50 eager"
 PREPARED_BASELINE = "torchvision resnet50 prepared"
+OURS_PREPARED = "ours resnet50_lpf4 prepared"
+OURS_COMPILED = "ours resnet50_lpf4 prepared+compile"
 
 
 def _reference_model() -> torch.nn.Module | None:
@@ -48,12 +49,12 @@ def variants(
     if reference is not None:
         found["reference resnet50_lpf4 eager"] = (reference.eval().to(device), x)
     found["ours resnet50_lpf4 eager"] = (ours, x)
-    found["ours resnet50_lpf4 prepared"] = (prepare_for_inference(ours, device, autocast_dtype=precision), prepared_x)
+    found[OURS_PREPARED] = (prepare_for_inference(ours, device, autocast_dtype=precision), prepared_x)
     # The same preparation applied to the baseline: what antialiasing costs when both are optimised.
     found[PREPARED_BASELINE] = (prepare_for_inference(baseline_model, device, autocast_dtype=precision), prepared_x)
     if compile:
         compiled = prepare_for_inference(ours, device, compile=True, autocast_dtype=precision)
-        found["ours resnet50_lpf4 prepared+compile"] = (compiled, prepared_x)
+        found[OURS_COMPILED] = (compiled, prepared_x)
     return found
 
 

@@ -31,14 +31,13 @@ import torch
 from PIL import Image
 from skimage import data
 
-from antialiased.inference import prepare_for_inference, to_model_input
+from antialiased.inference import PRECISIONS, prepare_for_inference, to_model_input
 from antialiased.models import create_model
 from antialiased.weights import save_checkpoint
 from antialiased.weights.registry import get_entry
 from archives.archive import build_archive, model_spec
 from benchmarks.timing import describe_device, median_seconds
 from handlers.model import select_device
-from handlers.settings import PRECISIONS
 from servers.torchserve import start_torchserve
 
 MODEL = "resnet50_lpf4"

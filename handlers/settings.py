@@ -9,8 +9,8 @@ from typing import Any
 import torch
 
 from antialiased.imagefile import ImageLimits
+from antialiased.inference import PRECISIONS
 
-PRECISIONS: dict[str, torch.dtype | None] = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
 DEVICES = ("auto", "cpu", "cuda")
 
 

@@ -7,12 +7,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from benchmarks.bench_model import OURS_COMPILED, OURS_PREPARED
+
 H100_GOAL = 10_000  # images/s of ours in the model-only benchmark, on an H100
 MODEL_GOAL = 0.8  # ours prepared / torchvision prepared throughput
 SERVE_GOAL = 0.5  # served JPEG-in/JSON-out / in-process forward throughput
-# The model benchmark's names of our variants.
-OURS_PREPARED = "ours resnet50_lpf4 prepared"
-OURS_COMPILED = "ours resnet50_lpf4 prepared+compile"
 
 
 def goals(sections: dict[str, dict[str, Any]], device: dict[str, Any]) -> list[dict[str, Any]]:

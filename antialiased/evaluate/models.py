@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from antialiased.blurpool import FILTER_TAPS
 from antialiased.models import create_baseline, create_model
 from antialiased.preprocessing import CROP_SIZE
 from antialiased.weights import fetch, get_entry, load_entry_weights, load_weights, sha256_file
@@ -84,8 +85,8 @@ def parse_model_spec(spec: str, *, served: bool = False) -> ModelSource:
     if last == "baseline":
         return ModelSource(name, spec, "checkpoint", checkpoint, arch=middle)
     if last.isdigit():
-        if not 1 <= int(last) <= 7:
-            raise ModelSpecError(f"--model {spec!r}: filter size {last} is not in 1..7")
+        if int(last) not in FILTER_TAPS:
+            raise ModelSpecError(f"--model {spec!r}: filter size {last} is not in 1..{max(FILTER_TAPS)}")
         return ModelSource(name, spec, "checkpoint", checkpoint, arch=middle, filter_size=int(last))
     return ModelSource(name, spec, "checkpoint", checkpoint, builder=f"{middle}:{last}")
 

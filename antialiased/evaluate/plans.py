@@ -15,6 +15,7 @@ library's protocols (`antialiased.protocols.make_plan`); two ways to seed them:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ import numpy as np
 
 from antialiased.preprocessing import CROP_SIZE, RESIZE_SIZE, SHIFT_BASE_SIZE
 from antialiased.protocols import DEFAULT_MAX_SHIFT, ProbeSpec, make_plan
-from antialiased.shifts import ShiftRequest
+from antialiased.shifts import Offset, ShiftRequest
 
 MODES = ("per-image", "paper")
 MEASURES = ("accuracy", "consistency", "diagonal", "circular")
@@ -30,7 +31,6 @@ MEASURES = ("accuracy", "consistency", "diagonal", "circular")
 CENTER_OFFSET = ((SHIFT_BASE_SIZE - CROP_SIZE) // 2,) * 2
 _CROP_STREAM, _CIRCULAR_STREAM = 0, 1
 
-Offset = tuple[int, int]
 OffsetPair = tuple[Offset, Offset]
 
 
@@ -43,7 +43,6 @@ class Protocol:
     epochs_shift: int = 5
     batch_size: int = 8  # images per batch; in paper mode the images that share one offset pair
     measures: tuple[str, ...] = ("accuracy", "consistency")
-    max_shift: int = DEFAULT_MAX_SHIFT
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -63,7 +62,7 @@ class Protocol:
             "epochs_shift": self.epochs_shift,
             "batch_size": self.batch_size,
             "measures": list(self.measures),
-            "max_shift": self.max_shift,
+            "max_shift": DEFAULT_MAX_SHIFT,
             "resize_size": RESIZE_SIZE,
             "shift_base_size": SHIFT_BASE_SIZE,
             "crop_size": CROP_SIZE,
@@ -87,7 +86,7 @@ class ImagePlan:
 
     def requests(self) -> list[ShiftRequest]:
         """The library's shift requests that cut these views (crop first, then circular when there are any)."""
-        requests = [ShiftRequest(self.crop_offsets, "crop", CROP_SIZE, SHIFT_BASE_SIZE, RESIZE_SIZE)]
+        requests = [ShiftRequest(self.crop_offsets)]  # the paper's crops: 224 windows of the 256 center crop
         if self.circular_offsets:
             requests.append(ShiftRequest(self.circular_offsets, "circular", CROP_SIZE, CROP_SIZE, RESIZE_SIZE))
         return requests
@@ -102,8 +101,7 @@ def image_plan(protocol: Protocol, index: int, paper_pairs: Sequence[OffsetPair]
     crop: dict[Offset, int] = {CENTER_OFFSET: 0}
     diagonal: tuple[int, ...] = ()
     if "diagonal" in protocol.measures:
-        offsets = make_plan(ProbeSpec(protocol="diagonal", max_shift=protocol.max_shift)).offsets
-        diagonal = tuple(crop.setdefault(offset, len(crop)) for offset in offsets)
+        diagonal = tuple(crop.setdefault(offset, len(crop)) for offset in _diagonal_offsets())
     shift_pairs: tuple[tuple[int, int], ...] = ()
     if "consistency" in protocol.measures:
         if protocol.mode == "paper":
@@ -120,11 +118,17 @@ def image_plan(protocol: Protocol, index: int, paper_pairs: Sequence[OffsetPair]
     return ImagePlan(tuple(crop), tuple(circular), 0, diagonal, shift_pairs, circular_pairs)
 
 
+@functools.cache
+def _diagonal_offsets() -> tuple[Offset, ...]:
+    """The paper's diagonal (d, d), d = 0..32: the same for every image."""
+    return make_plan(ProbeSpec(protocol="diagonal")).offsets
+
+
 def _drawn_pairs(kind: str, protocol: Protocol, index: int, stream: int) -> list[OffsetPair]:
     """`epochs_shift` offset pairs of the library protocol `kind`, from a generator keyed by (seed, index, stream)."""
     key = np.random.SeedSequence((protocol.seed, index, stream)).generate_state(2, np.uint32)
     seed = (int(key[0]) << 32 | int(key[1])) >> 1  # a 63-bit seed, as ProbeSpec takes
-    plan = make_plan(ProbeSpec(protocol=kind, pairs=protocol.epochs_shift, max_shift=protocol.max_shift, seed=seed))
+    plan = make_plan(ProbeSpec(protocol=kind, pairs=protocol.epochs_shift, seed=seed))
     return [(plan.offsets[a], plan.offsets[b]) for a, b in plan.pairs]
 
 
@@ -134,8 +138,8 @@ def paper_offset_pairs(protocol: Protocol, images: int) -> list[list[OffsetPair]
     pairs: list[list[OffsetPair]] = [[] for _ in range(images)]
     for _ in range(protocol.epochs_shift):
         for start in range(0, images, protocol.batch_size):
-            off0 = rng.randint(protocol.max_shift, size=2)
-            off1 = rng.randint(protocol.max_shift, size=2)
+            off0 = rng.randint(DEFAULT_MAX_SHIFT, size=2)
+            off1 = rng.randint(DEFAULT_MAX_SHIFT, size=2)
             pair = ((int(off0[0]), int(off0[1])), (int(off1[0]), int(off1[1])))
             for i in range(start, min(start + protocol.batch_size, images)):
                 pairs[i].append(pair)

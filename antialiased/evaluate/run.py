@@ -84,7 +84,7 @@ def evaluate(config: EvaluationConfig) -> dict[str, Any]:
     store = RunStore(config.out, config.shard_size)
     store.open(_manifest(config, dataset, sources, loaded, precision), config.overwrite)
     images = len(dataset.samples)
-    pending = set(range((images + config.shard_size - 1) // config.shard_size)) - store.done_shards(images)
+    pending = store.pending_shards(images)
     items = [
         WorkItem(i, dataset.samples[i].path, dataset.samples[i].label, plans[i])
         for shard in sorted(pending)

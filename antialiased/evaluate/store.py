@@ -118,9 +118,10 @@ class RunStore:
     def shard_indices(self, shard: int, images: int) -> range:
         return range(shard * self.shard_size, min((shard + 1) * self.shard_size, images))
 
-    def done_shards(self, images: int) -> set[int]:
+    def pending_shards(self, images: int) -> set[int]:
+        """The shards of `images` images that no earlier session has written."""
         shards = range((images + self.shard_size - 1) // self.shard_size)
-        return {shard for shard in shards if self.shard_path(shard).is_file()}
+        return {shard for shard in shards if not self.shard_path(shard).is_file()}
 
     def write_shard(self, shard: int, rows: list[dict[str, Any]]) -> None:
         table = pa.Table.from_pylist(rows, schema=SCHEMA)

@@ -104,7 +104,7 @@ def create_baseline(arch: str, **kwargs) -> nn.Module:
 def rename_checkpoint_keys(arch: str | None, state: Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
     """`state` with its keys renamed by `arch`'s hook (legacy DenseNet names); unchanged for architectures
     without one, for names outside the zoo (models of one's own) and for None."""
-    architecture = ZOO.get(arch) if arch is not None else None
+    architecture = ZOO.get(arch)
     if architecture is None or architecture.rename_keys is None:
         return state
     return architecture.rename_keys(state)

@@ -14,9 +14,7 @@ from antialiased.errors import ApiError
 from antialiased.evaluate.plans import ImagePlan
 from antialiased.evaluate.scoring import cut_views, image_record, scores_from_logits
 from antialiased.images import decode_image
-from antialiased.inference import prepare_for_inference, to_model_input
-
-PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
+from antialiased.inference import PRECISIONS, prepare_for_inference, to_model_input
 
 
 @dataclass(frozen=True)
@@ -51,12 +49,17 @@ def read_image(path: Path) -> torch.Tensor:
     return decode_image(path.read_bytes())
 
 
+def unreadable(error: OSError) -> str:
+    """Why an image file could not be read, as the per-image table says it."""
+    return f"unreadable_file: cannot read the file: {error.strerror}"
+
+
 def decode_for(item: WorkItem) -> tuple[torch.Tensor | None, str | None]:
     """The decoded image of `item`, or the reason it cannot be decoded ('code: message')."""
     try:
         return read_image(item.path), None
     except OSError as error:
-        return None, f"unreadable_file: cannot read the file: {error.strerror}"
+        return None, unreadable(error)
     except ApiError as error:
         return None, f"{error.code}: {error.message}"
 

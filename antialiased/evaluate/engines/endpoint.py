@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from antialiased.evaluate.engines import wire
-from antialiased.evaluate.engines.base import ImageResult, WorkItem
+from antialiased.evaluate.engines.base import ImageResult, WorkItem, unreadable
 from antialiased.evaluate.scoring import ViewScores, image_record
 
 TOKEN_ENV = "ANTIALIASED_ENDPOINT_TOKEN"  # bearer key for a TorchServe with token authorization
@@ -56,7 +56,7 @@ class EndpointEngine:
         try:
             image = item.path.read_bytes()
         except OSError as error:
-            return ImageResult(item.index, error=f"unreadable_file: cannot read the file: {error.strerror}")
+            return ImageResult(item.index, error=unreadable(error))
         records = {}
         try:
             for model in self.models:

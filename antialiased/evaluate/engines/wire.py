@@ -14,15 +14,13 @@ from antialiased.evaluate.scoring import ViewScores
 from antialiased.metrics import TOP5
 from antialiased.shifts import ShiftRequest
 
-# p(true class) is known where the true class is in a view's top-k, or is top-1 at some view (then
-# class_probabilities holds its whole curve); elsewhere it is NaN.
-REQUEST_TOPK = MAX_TOPK
-
 
 def request_parts(image: bytes, request: ShiftRequest) -> tuple[dict[str, Any], dict[str, str]]:
     """httpx's `files` and `data` of a shift request for `image`."""
     files = {IMAGE_FIELD: ("image", image, "application/octet-stream")}
-    return files, {SHIFTS_FIELD: json.dumps(request.to_json()), TOPK_FIELD: str(REQUEST_TOPK)}
+    # The most the handler answers: p(true class) is known where the true class is in a view's top-k, or is top-1
+    # at some view (then class_probabilities holds its whole curve); elsewhere it is NaN.
+    return files, {SHIFTS_FIELD: json.dumps(request.to_json()), TOPK_FIELD: str(MAX_TOPK)}
 
 
 def refusal(content: bytes) -> str | None:
