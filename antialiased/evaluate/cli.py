@@ -73,29 +73,39 @@ def _parser() -> argparse.ArgumentParser:
         "with --endpoint a served model name. Repeat to compare models",
     )
     models.add_argument("--endpoint", metavar="URL", help="TorchServe inference URL: evaluate the served models")
-    models.add_argument("--concurrency", type=int, default=4, help="endpoint: requests in flight")
-    models.add_argument("--retries", type=int, default=5, help="endpoint: retries of a 503 or refused connection")
+    models.add_argument(
+        "--concurrency", type=int, default=EndpointOptions.concurrency, help="endpoint: requests in flight"
+    )
+    models.add_argument(
+        "--retries", type=int, default=EndpointOptions.retries, help="endpoint: retries of a 503 or refused connection"
+    )
     protocol = parser.add_argument_group("protocol")
     protocol.add_argument(
         "--measure",
-        default="accuracy,consistency",
+        default=",".join(Protocol.measures),
         help=f"comma-separated, of {', '.join(MEASURES)} (accuracy is always measured)",
     )
     protocol.add_argument(
         "--mode",
         choices=MODES,
-        default="per-image",
+        default=Protocol.mode,
         help="consistency offsets: per image "
         "(independent of batching and engine) or the paper's (one pair per batch, numpy's generator)",
     )
-    protocol.add_argument("--epochs-shift", type=int, default=5, help="shift passes over the data")
-    protocol.add_argument("--seed", type=int, default=0)
-    protocol.add_argument("--batch-size", type=int, default=8, help="images per batch (in paper mode: per offset pair)")
+    protocol.add_argument("--epochs-shift", type=int, default=Protocol.epochs_shift, help="shift passes over the data")
+    protocol.add_argument("--seed", type=int, default=Protocol.seed)
+    protocol.add_argument(
+        "--batch-size", type=int, default=Protocol.batch_size, help="images per batch (in paper mode: per offset pair)"
+    )
     run = parser.add_argument_group("execution")
-    run.add_argument("--engine", choices=[e for e in ENGINES if e != "endpoint"], default="local")
-    run.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda, cuda:N")
+    run.add_argument("--engine", choices=[e for e in ENGINES if e != "endpoint"], default=EvaluationConfig.engine)
     run.add_argument(
-        "--precision", default="auto", help="auto (bfloat16 on a GPU, float32 on the CPU), float32, bfloat16, float16"
+        "--device", default=EvaluationConfig.device, help="auto (a GPU when there is one), cpu, cuda, cuda:N"
+    )
+    run.add_argument(
+        "--precision",
+        default=EvaluationConfig.precision,
+        help="auto (bfloat16 on a GPU, float32 on the CPU), float32, bfloat16, float16",
     )
     run.add_argument(
         "--workers",
@@ -103,15 +113,15 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_WORKERS,
         help="local: loader processes that decode and cut views (0: in the main process)",
     )
-    run.add_argument("--max-views", type=int, default=64, help="views per forward pass at most")
+    run.add_argument("--max-views", type=int, default=EvaluationConfig.max_views, help="views per forward pass at most")
     run.add_argument("--ray-address", help="ray: the cluster to join (default: a local one)")
-    run.add_argument("--ray-actors", type=int, default=1, help="ray: model actors")
-    run.add_argument("--ray-cpus-per-actor", type=float, default=1.0)
-    run.add_argument("--ray-gpus-per-actor", type=float, default=0.0)
+    run.add_argument("--ray-actors", type=int, default=RayOptions.actors, help="ray: model actors")
+    run.add_argument("--ray-cpus-per-actor", type=float, default=RayOptions.cpus_per_actor)
+    run.add_argument("--ray-gpus-per-actor", type=float, default=RayOptions.gpus_per_actor)
     output = parser.add_argument_group("output")
     output.add_argument("--out", type=Path, default=DEFAULT_OUT, help="run directory: resumes the run in it")
     output.add_argument("--overwrite", action="store_true", help="discard a run of other settings in --out")
-    output.add_argument("--shard-size", type=int, default=256, help="images per results shard")
+    output.add_argument("--shard-size", type=int, default=EvaluationConfig.shard_size, help="images per results shard")
     output.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
