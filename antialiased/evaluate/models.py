@@ -12,7 +12,7 @@ A model spec is one of:
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -41,14 +41,8 @@ class ModelSource:
     builder: str | None = None  # "module:callable"
 
     def to_json(self) -> dict:
-        return {
-            "name": self.name,
-            "spec": self.spec,
-            "kind": self.kind,
-            "arch": self.arch,
-            "filter_size": self.filter_size,
-            "builder": self.builder,
-        }
+        """The source for result files, without the checkpoint's path (the weights' sha256 stands for it)."""
+        return {key: value for key, value in asdict(self).items() if key != "checkpoint"}
 
 
 @dataclass

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -57,10 +57,7 @@ class Protocol:
 
     def to_json(self) -> dict:
         return {
-            "mode": self.mode,
-            "seed": self.seed,
-            "epochs_shift": self.epochs_shift,
-            "batch_size": self.batch_size,
+            **asdict(self),
             "measures": list(self.measures),
             "max_shift": DEFAULT_MAX_SHIFT,
             "resize_size": RESIZE_SIZE,

@@ -165,7 +165,3 @@ class ShardWriter:
         if not self.pending[shard]:
             self.store.write_shard(shard, self.rows.pop(shard))
             del self.pending[shard]
-
-    @property
-    def complete(self) -> bool:
-        return not self.pending

@@ -111,8 +111,14 @@ def target_service(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ServiceProcess]:
     """The probe service with our models, the stock TorchServe model, the KServe models and the broken targets."""
-    targets = json.dumps(target_settings(stock_torchserve[0], kserve_server, misbehaving_server))
-    env = {**torchserve_env(torchserve), "PROBE_TARGETS": targets, "PROBE_MAX_COMPARE_MODELS": "6"}
+    targets = target_settings(stock_torchserve[0], kserve_server, misbehaving_server)
     log = tmp_path_factory.mktemp("target_service") / "service.log"
-    with start_test_service(torchserve.inference_url, log, **env) as running:
+    with start_target_service(torchserve, targets, log, PROBE_MAX_COMPARE_MODELS="6") as running:
         yield running
+
+
+def start_target_service(torchserve: TorchServe, targets: list[dict], log: Path, **env: str) -> ServiceProcess:
+    """The probe service beside the session's TorchServe with `targets` as PROBE_TARGETS."""
+    return start_test_service(
+        torchserve.inference_url, log, **torchserve_env(torchserve), PROBE_TARGETS=json.dumps(targets), **env
+    )

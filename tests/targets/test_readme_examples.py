@@ -26,13 +26,11 @@ from tests.service.services import (
     MAX_SHIFTS,
     SAMPLES,
     http_client,
-    start_test_service,
-    torchserve_env,
     wait_until_ready,
 )
 from tests.serving.helpers import reference_network, reference_probabilities
 from tests.targets import tiny_classifier
-from tests.targets.conftest import STOCK_MODEL
+from tests.targets.conftest import STOCK_MODEL, start_target_service
 from tests.targets.references import CAT, assert_shifts_match, stock_reference, tiny_reference
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
@@ -76,9 +74,8 @@ def readme_service(
         {"name": "own_v2", "protocol": "oip", "url": target_service.url, "model": BASELINE_MODEL, "input": "image",
          "datatype": "BYTES", "output": "probabilities"},
     ]  # fmt: skip
-    env = {**torchserve_env(torchserve), "PROBE_TARGETS": json.dumps(targets)}
     log = tmp_path_factory.mktemp("readme_service") / "service.log"
-    with start_test_service(torchserve.inference_url, log, **env) as running:
+    with start_target_service(torchserve, targets, log) as running:
         yield running
 
 
