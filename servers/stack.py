@@ -1,6 +1,6 @@
 """The one start-up sequence of `make run` and the TorchServe container, after they built the archives
-(`archives.build.build_from_args`): start TorchServe, wait until every model answers a real prediction, renew
-its keys while it runs, run until TorchServe exits or a stop signal arrives, then stop everything."""
+(`archives.build.build_from_args`): start TorchServe, renew its keys while it runs, wait until every model
+answers a real prediction, run until TorchServe exits or a stop signal arrives, then stop everything."""
 
 from __future__ import annotations
 
@@ -36,13 +36,13 @@ def stop_signals() -> Iterator[None]:
 def serving(
     store: Path, built: Sequence[BuiltArchive], workdir: Path, stop_timeout_s: float, **start: Any
 ) -> Iterator[TorchServe]:
-    """TorchServe serving `built`, ready (every model answered a real prediction), its keys renewed while it runs
-    (with token authorization); stopped on exit."""
+    """TorchServe serving `built`, its keys renewed while it runs (with token authorization), ready (every model
+    answered a real prediction); stopped on exit."""
     server = start_torchserve(store, [archive.name for archive in built], workdir, **start)
     try:
-        print("waiting until every model answers a real prediction ...", flush=True)
-        server.wait_until_ready()
         with KeyRenewal(server):
+            print("waiting until every model answers a real prediction ...", flush=True)
+            server.wait_until_ready()
             yield server
     finally:
         print("stopping ...", flush=True)

@@ -4,17 +4,21 @@ that reads the key file at each request (as the probe service does) keeps workin
 
 from __future__ import annotations
 
+import itertools
 import json
+import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
-from servers.keys import KeyRenewal
+from servers.keys import KeyRenewal, seconds_until_due
 from servers.probe import start_service
 from servers.torchserve import TorchServe, start_torchserve
+from servers.torchserve_config import api_headers
 from tests.served_models import CIRCULAR_MODEL
 from tests.serving.helpers import encode, photo
 
@@ -32,8 +36,9 @@ def keyed_torchserve(model_store: Path, tmp_path_factory: pytest.TempPathFactory
         log_file=workdir / "torchserve.out",
     )  # fmt: skip
     try:
-        server.wait_until_ready(240)
-        yield server
+        with KeyRenewal(server):  # as the stack runs it: renewing from the start, so the 6-s keys never lapse
+            server.wait_until_ready(240)
+            yield server
     finally:
         server.stop()
 
@@ -56,11 +61,10 @@ def test_requests_without_the_key_are_refused(keyed_torchserve: TorchServe) -> N
 def test_keys_are_renewed_and_a_client_reading_the_key_file_keeps_working(keyed_torchserve: TorchServe) -> None:
     first_key = json.loads(keyed_torchserve.key_file.read_text())["inference"]["key"]
     statuses = []
-    with KeyRenewal(keyed_torchserve):
-        end = time.monotonic() + 3 * EXPIRATION_MIN * 60
-        while time.monotonic() < end:
-            statuses.append(keyed_torchserve.predict(CIRCULAR_MODEL, IMAGE).status_code)
-            time.sleep(0.5)
+    end = time.monotonic() + 3 * EXPIRATION_MIN * 60
+    while time.monotonic() < end:
+        statuses.append(keyed_torchserve.predict(CIRCULAR_MODEL, IMAGE).status_code)
+        time.sleep(0.5)
     assert statuses and set(statuses) == {200}, statuses
     assert json.loads(keyed_torchserve.key_file.read_text())["inference"]["key"] != first_key
     stale = httpx.post(
@@ -77,11 +81,61 @@ def test_the_probe_service_keeps_working_across_key_renewals(keyed_torchserve: T
            "PROBE_TORCHSERVE_MANAGEMENT_URL": keyed_torchserve.management_url}  # fmt: skip
     statuses = []
     with start_service(keyed_torchserve.inference_url, env=env, log_file=tmp_path / "probe.log") as probe:
-        with KeyRenewal(keyed_torchserve):
-            end = time.monotonic() + 3 * EXPIRATION_MIN * 60
-            while time.monotonic() < end:
-                response = httpx.post(f"{probe.url}/v1/stability", params={"pairs": 2}, content=IMAGE, timeout=60)
-                statuses.append(response.status_code)
+        end = time.monotonic() + 3 * EXPIRATION_MIN * 60
+        while time.monotonic() < end:
+            response = httpx.post(f"{probe.url}/v1/stability", params={"pairs": 2}, content=IMAGE, timeout=60)
+            statuses.append((response.status_code, response.text[:300]))
         ready = httpx.get(f"{probe.url}/readyz", timeout=5).json()
-    assert statuses and set(statuses) == {200}, statuses
+    assert statuses and {status for status, _ in statuses} == {200}, [answer for answer in statuses if answer[0] != 200]
     assert ready["models"][CIRCULAR_MODEL]["workers"] == ["READY"], "the management key opens the worker states"
+
+
+def _key_file(key: str, expires: datetime) -> str:
+    """A key file as TorchServe writes it (Java's Instant.toString() gives nanoseconds)."""
+    expiry = expires.strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"
+    entry = {"key": key, "expiration time": expiry}
+    return json.dumps({"management": entry, "inference": entry, "API": {"key": "api"}}, indent=2)
+
+
+def test_a_key_file_caught_half_rewritten_is_read_again(tmp_path: Path) -> None:
+    """TorchServe rewrites the key file in place (truncate, then write) at each renewal: readers must never see
+    the empty or half-written file as an error."""
+    path = tmp_path / "key_file.json"
+    texts = [_key_file(key, datetime.now(UTC)) for key in ("first", "second")]
+    path.write_text(texts[0])
+    stop = threading.Event()
+
+    def rewrite() -> None:
+        for turn in itertools.count():
+            if stop.is_set():
+                return
+            with path.open("w") as file:  # truncates, then writes in two parts, as a slow writer would
+                text = texts[turn % 2]
+                file.write(text[: len(text) // 2])
+                file.flush()
+                file.write(text[len(text) // 2 :])
+            time.sleep(0.002)  # renewals come one after another, not all at once
+
+    writer = threading.Thread(target=rewrite)
+    writer.start()
+    try:
+        keys = {api_headers(path)["Authorization"] for _ in range(2000)}
+    finally:
+        stop.set()
+        writer.join()
+    assert keys <= {"Bearer first", "Bearer second"} and keys
+
+
+def test_a_key_file_that_stays_broken_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "key_file.json"
+    path.write_text('{"inference": {"key": "ab')
+    with pytest.raises(ValueError):
+        api_headers(path)
+
+
+def test_keys_are_renewed_when_half_their_lifetime_is_left_not_before(tmp_path: Path) -> None:
+    path, lifetime_s = tmp_path / "key_file.json", 3600.0
+    path.write_text(_key_file("fresh", datetime.now(UTC) + timedelta(seconds=lifetime_s)))
+    assert seconds_until_due(path, lifetime_s) == pytest.approx(lifetime_s / 2, abs=5)
+    path.write_text(_key_file("old", datetime.now(UTC) + timedelta(seconds=lifetime_s / 4)))
+    assert seconds_until_due(path, lifetime_s) == pytest.approx(-lifetime_s / 4, abs=5)
