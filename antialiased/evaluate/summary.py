@@ -56,7 +56,8 @@ class ModelRows:
     def per_image(self, column: str) -> np.ndarray:
         """Per-image values of a figure: the 0/1 value, or the mean of a list column."""
         if pa.types.is_list(self.table.schema.field(column).type):
-            return self.matrix(column).mean(axis=1)
+            matrix = self.matrix(column)
+            return matrix.mean(axis=1) if matrix.size else np.empty(len(matrix))  # no images: no values
         return self.table.column(column).to_numpy(zero_copy_only=False).astype(np.float64)
 
 

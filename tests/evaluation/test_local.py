@@ -156,6 +156,7 @@ def test_a_densenet_checkpoint_with_legacy_keys_is_evaluated(run_cli, colour_fol
     assert run["results"]["models"][0]["arch"] == "densenet121"
 
 
+@pytest.mark.filterwarnings("error")  # and no numpy warning about empty means on the way
 def test_a_data_set_without_one_readable_image_gives_unknown_figures(run_cli, tmp_path, model_specs, capsys) -> None:
     folder = tmp_path / "data" / "n01440764"
     folder.mkdir(parents=True)
