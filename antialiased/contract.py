@@ -4,7 +4,8 @@ handler: what `POST /predictions/<model>` takes and answers. Both sides import i
 Request: the image as the raw body, or multipart with the image in field `data`, optionally `topk` (1..max,
 default 5; with a raw body the `X-TopK` header), `probabilities` (`true`: the answer also carries every class's
 probability; with a raw body the `X-Probabilities` header) and `shifts` (the JSON of `ShiftRequest.to_json()`:
-classify each shifted view instead of the center crop).
+classify each shifted view instead of the center crop). Readiness and health checks mark their predictions with
+the `X-Request-Purpose` header and the `purpose` query parameter.
 Answers: `Classification` for a plain request, `ShiftClassification` for a shift request, `ErrorBody` (with
 the HTTP status of the `ApiError`) for a refused one; `ErrorCode` lists every code.
 """
@@ -22,6 +23,11 @@ TOPK_HEADER = "X-TopK"  # with a raw body: TorchServe 0.12 passes no query param
 SHIFTS_FIELD = "shifts"  # multipart field: the JSON of ShiftRequest.to_json()
 PROBABILITIES_FIELD = "probabilities"  # multipart field: "true" asks for every class's probability (plain requests)
 PROBABILITIES_HEADER = "X-Probabilities"  # with a raw body
+# Marks a prediction nobody asked for (readiness and health checks), so metrics and logs can tell it apart; it is
+# sent as this header (the handler counts it) and as the query parameter `purpose` (TorchServe's access log shows it).
+PURPOSE_HEADER = "X-Request-Purpose"
+PURPOSE_PARAMETER = "purpose"
+SYNTHETIC_PURPOSES = ("readiness", "healthcheck")
 DEFAULT_TOPK = 5
 MAX_TOPK = 20
 
@@ -31,7 +37,10 @@ __all__ = [
     "MAX_TOPK",
     "PROBABILITIES_FIELD",
     "PROBABILITIES_HEADER",
+    "PURPOSE_HEADER",
+    "PURPOSE_PARAMETER",
     "SHIFTS_FIELD",
+    "SYNTHETIC_PURPOSES",
     "TOPK_FIELD",
     "TOPK_HEADER",
     "ApiError",
@@ -45,7 +54,15 @@ __all__ = [
     "ShiftPrediction",
     "ShiftRequest",
     "WeightsInfo",
+    "synthetic_marks",
 ]
+
+
+def synthetic_marks(purpose: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The header and the query parameter that mark a synthetic prediction of `purpose` (one of SYNTHETIC_PURPOSES)."""
+    if purpose not in SYNTHETIC_PURPOSES:
+        raise ValueError(f"not a synthetic purpose: {purpose!r}; one of {', '.join(SYNTHETIC_PURPOSES)}")
+    return {PURPOSE_HEADER: purpose}, {PURPOSE_PARAMETER: purpose}
 
 
 class Prediction(BaseModel):

@@ -123,6 +123,8 @@ class ImageClassifier(BaseHandler):
         images = sum(len(item.views) for item in items if item.views is not None)
         metrics.batch(len(items), images, tuple((end - begin) * 1e3 for begin, end in itertools.pairwise(times)))
         for item in items:
+            if item.request is not None and item.request.purpose is not None:
+                metrics.synthetic(item.request.purpose)
             if item.error is not None:
                 metrics.rejected(item.error.code)
             elif item.request.shifts is not None:

@@ -17,6 +17,7 @@ SHIFTS_PER_REQUEST = "ShiftsPerRequest"  # shifted views asked by one shift requ
 HANDLED_BATCHES = "HandledBatches"  # counter: batches handled
 HANDLED_REQUESTS = "HandledRequests"  # counter: requests handled (answered or refused); / HandledBatches = mean batch
 REJECTED_INPUTS = "RejectedInputs"  # counter, dimension Reason: requests refused, by error code
+SYNTHETIC_REQUESTS = "SyntheticRequests"  # counter, dimension Purpose: readiness and health-check predictions
 
 
 class HandlerMetrics:
@@ -41,3 +42,7 @@ class HandlerMetrics:
     def rejected(self, code: str) -> None:
         """One refused request, by its error code."""
         self._cache.add_counter(REJECTED_INPUTS, 1, dimensions=[Dimension("Reason", code)])
+
+    def synthetic(self, purpose: str) -> None:
+        """One synthetic prediction (readiness or health check), by its purpose."""
+        self._cache.add_counter(SYNTHETIC_REQUESTS, 1, dimensions=[Dimension("Purpose", purpose)])

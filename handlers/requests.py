@@ -12,7 +12,9 @@ from antialiased.contract import (
     IMAGE_FIELD,
     PROBABILITIES_FIELD,
     PROBABILITIES_HEADER,
+    PURPOSE_HEADER,
     SHIFTS_FIELD,
+    SYNTHETIC_PURPOSES,
     TOPK_FIELD,
     TOPK_HEADER,
 )
@@ -27,12 +29,13 @@ _FLAGS = {"true": True, "1": True, "false": False, "0": False}
 @dataclass(frozen=True)
 class ParsedRequest:
     """What one request asks: classify `image` (at each shift of `shifts`, if given), answering the top `topk`
-    (and every class's probability when `probabilities`)."""
+    (and every class's probability when `probabilities`); `purpose` marks a synthetic (readiness) prediction."""
 
     image: bytes
     topk: int
     shifts: ShiftRequest | None
     probabilities: bool = False
+    purpose: str | None = None
 
     @property
     def views(self) -> int:
@@ -56,7 +59,9 @@ def parse_request(row: Mapping[str, Any], limits: Limits, headers: Mapping[str, 
     probabilities = _flag(row.get(PROBABILITIES_FIELD, headers.get(PROBABILITIES_HEADER.lower())))
     if probabilities and shifts is not None:
         raise ApiError(ErrorCode.INVALID_PARAMETER, f"{PROBABILITIES_FIELD} is for plain requests, not shift requests")
-    return ParsedRequest(bytes(image), _topk(topk, limits), shifts, probabilities)
+    purpose = headers.get(PURPOSE_HEADER.lower())
+    synthetic = purpose if purpose in SYNTHETIC_PURPOSES else None  # any other value is not a metric label
+    return ParsedRequest(bytes(image), _topk(topk, limits), shifts, probabilities, synthetic)
 
 
 def _no_image_message(headers: Mapping[str, str]) -> str:

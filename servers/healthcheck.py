@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from antialiased.contract import synthetic_marks
 from servers.readiness import prediction_problem, readiness_image
 from servers.torchserve_config import read_server_config
 
@@ -22,11 +23,13 @@ TIMEOUT_S = 20.0
 def check_torchserve() -> str:
     """Every model TorchServe loads answers a prediction with a non-empty top-k."""
     config = read_server_config(Path(os.environ.get("TORCHSERVE_WORKDIR", ".")))
+    marks, parameters = synthetic_marks("healthcheck")
     for model in config.models:
         response = httpx.post(
             f"{config.inference_url}/predictions/{model}",
             content=readiness_image(),
-            headers={"Content-Type": "image/jpeg", **config.inference_headers()},
+            params=parameters,
+            headers={"Content-Type": "image/jpeg", **config.inference_headers(), **marks},
             timeout=TIMEOUT_S,
         )
         problem = prediction_problem(response.status_code, response.content)

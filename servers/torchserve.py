@@ -21,7 +21,7 @@ from typing import IO
 
 import httpx
 
-from antialiased.contract import IMAGE_FIELD
+from antialiased.contract import IMAGE_FIELD, synthetic_marks
 from servers.ports import client_host, free_port, log_tail
 from servers.readiness import prediction_problem, readiness_image
 from servers.torchserve_config import (
@@ -84,9 +84,12 @@ class TorchServe:
         tails = {name: log_tail(self.workdir / "logs" / name, lines) for name in ("ts_log.log", "model_log.log")}
         return "\n".join(f"--- {name}\n{tail}" for name, tail in tails.items() if tail) or "(no TorchServe log yet)"
 
-    def predict(self, model: str, image: bytes, timeout: float = 60.0, **fields: str) -> httpx.Response:
+    def predict(
+        self, model: str, image: bytes, timeout: float = 60.0, purpose: str | None = None, **fields: str
+    ) -> httpx.Response:
         """POST `image` as multipart field `data` (plus form `fields`) to /predictions/<model>; a key renewed
-        under the request is read again once."""
+        under the request is read again once. `purpose` marks a synthetic prediction (`healthcheck`)."""
+        marks, parameters = synthetic_marks(purpose) if purpose else ({}, {})
         for attempt in range(2):
             if attempt:
                 time.sleep(KEY_RETRY_DELAY_S)
@@ -94,7 +97,8 @@ class TorchServe:
                 f"{self.inference_url}/predictions/{model}",
                 files={IMAGE_FIELD: ("image", image, "application/octet-stream")},
                 data=fields,
-                headers=self.headers(),
+                params=parameters,
+                headers={**self.headers(), **marks},
                 timeout=timeout,
             )
             if not key_refused(response.status_code, response.content):
@@ -112,7 +116,7 @@ class TorchServe:
             if time.monotonic() > deadline:
                 raise TorchServeError(f"no prediction from {', '.join(pending)} in {timeout:.0f} s\n{self.log_tail()}")
             with contextlib.suppress(httpx.HTTPError, OSError, ValueError, KeyError):
-                response = self.predict(pending[0], image, timeout=30.0)
+                response = self.predict(pending[0], image, timeout=30.0, purpose="healthcheck")
                 if prediction_problem(response.status_code, response.content) is None:
                     pending.pop(0)
                     continue

@@ -1,11 +1,15 @@
-"""Readiness without blocking: a background monitor keeps, per model, the outcome of its latest predictions.
+"""Readiness without blocking and without synthetic load: a background monitor keeps, per model, the outcome of its
+latest predictions.
 
-Every `ready_interval_s` the monitor reads each model's worker states from TorchServe's management API (when
-it is reachable: loopback deployments such as `make run`), and asks each model that has not answered a real
-request lately to classify the readiness image (within `ready_timeout_s`). Real requests report their
-outcome too. /readyz answers at once from what the monitor saw; a model is ready when a real prediction
-succeeded within `ready_max_age_s`, the latest outcome is not a failure (a timeout while a worker is READY
-is a busy model, not a failing one), and, where the worker states are known, a worker is READY.
+Real requests report their outcome (`observe`). Every `ready_interval_s` the monitor reads each model's worker
+states from TorchServe's management API (when it is reachable: loopback deployments such as `make run`; a read
+that costs the model nothing). It sends a synthetic prediction of its own (the readiness image, marked with
+purpose `readiness` so metrics and logs tell it apart) only to a model that has not answered for `ready_idle_s`,
+that has not answered yet, or whose latest outcome is a failure (so that it turns ready again without traffic);
+never to a model none of whose workers is READY. /readyz answers at once from what the monitor saw: a model is
+ready when a prediction succeeded within `Settings.ready_stale_after_s` (an idle model's synthetic prediction is
+due long before), the latest outcome is not a failure (a timeout while a worker is READY is a busy model, not a
+failing one), and, where the worker states are known, a worker is READY.
 """
 
 from __future__ import annotations
@@ -43,10 +47,25 @@ class ModelState:
     weights: WeightsInfo | None = None
     top1: Prediction | None = None
 
+    @property
+    def failing(self) -> bool:
+        return self.last_failure is not None and (self.last_ok is None or self.last_failure > self.last_ok)
+
+    @property
+    def workers_down(self) -> bool:
+        """Whether the worker states are known and none is READY."""
+        return self.workers is not None and READY_WORKER not in self.workers
+
     def ready(self, now: float, max_age_s: float) -> bool:
-        failing = self.last_failure is not None and (self.last_ok is None or self.last_failure > self.last_ok)
         fresh = self.last_ok is not None and now - self.last_ok <= max_age_s
-        return fresh and not failing and (self.workers is None or READY_WORKER in self.workers)
+        return fresh and not self.failing and not self.workers_down
+
+    def needs_prediction(self, now: float, idle_s: float) -> bool:
+        """Whether the monitor should send a synthetic prediction: never asked (it tells the weights served),
+        failing, or idle for `idle_s`; and a worker may answer it."""
+        if self.workers_down:
+            return False
+        return self.weights is None or self.last_ok is None or self.failing or now - self.last_ok >= idle_s
 
     def report(self, now: float, max_age_s: float) -> dict[str, Any]:
         age = None if self.last_ok is None else round(now - self.last_ok, 1)
@@ -87,7 +106,7 @@ class ReadinessMonitor:
 
     def report(self) -> tuple[str | None, dict[str, dict[str, Any]]]:
         """What keeps the service from being ready ("not ready: <models>"; None when ready), and each model's state."""
-        now, max_age = time.monotonic(), self._settings.ready_max_age_s
+        now, max_age = time.monotonic(), self._settings.ready_stale_after_s
         models = {name: state.report(now, max_age) for name, state in self.states.items()}
         failing = [name for name, model in models.items() if not model["ready"]]
         return (f"not ready: {', '.join(failing)}" if failing else None), models
@@ -112,9 +131,9 @@ class ReadinessMonitor:
         state = self.states[model]
         if self._settings.torchserve_management_url:
             state.workers = await self._worker_states(model, management)
-        recent = state.last_ok is not None and time.monotonic() - state.last_ok < self._settings.ready_interval_s
-        if recent and state.weights is not None:
-            return  # a real request just succeeded: no need to add a prediction of our own
+        if not state.needs_prediction(time.monotonic(), self._settings.ready_idle_s):
+            return
+        log.info("readiness: a synthetic prediction for %s (%s)", model, state.problem or "idle")
         start = time.perf_counter()
         with contextlib.suppress(ApiError):  # the client reports the outcome to `observe`
             timeout_s = self._settings.ready_timeout_s

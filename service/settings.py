@@ -71,12 +71,17 @@ class Settings(BaseSettings):
         description="TorchServe's key_file.json, read at each request (keys are renewed) when it exists: TorchServe "
         "writes it only with token authorization on.",
     )
-    # Readiness: a background check makes a real prediction per model every `ready_interval_s`.
+    # Readiness: worker states and the outcomes of real predictions; a synthetic prediction only for an idle model.
     ready_interval_s: float = Field(
-        3.0, gt=0, description="How often the monitor looks; its predictions are skipped while real ones succeed."
+        3.0, gt=0, description="How often the monitor reads the workers' states (where the management API is reached)."
+    )
+    ready_idle_s: float = Field(
+        60.0,
+        gt=0,
+        description="A model without a successful prediction for this long gets one synthetic prediction (marked "
+        "purpose=readiness); a failing model gets one every interval until it answers.",
     )
     ready_timeout_s: float = Field(5.0, gt=0, description="Longest wait for one readiness prediction.")
-    ready_max_age_s: float = Field(10.0, gt=0, description="Ready only with a successful prediction this recent.")
     # Access.
     api_key: SecretStr | None = Field(None, description="When set, /v1/* requires this key in `api_key_header`.")
     api_key_header: str = "X-API-Key"
@@ -117,6 +122,12 @@ class Settings(BaseSettings):
     def probe_model(self) -> str:
         """The target /v1/stability probes when the request names none."""
         return self.default_model or self.target_names[0]
+
+    @property
+    def ready_stale_after_s(self) -> float:
+        """Not ready without a successful prediction this recent: an idle model's synthetic one is due (idle time),
+        then the monitor looks (an interval), reads the workers and predicts (a timeout each)."""
+        return self.ready_idle_s + self.ready_interval_s + 2 * self.ready_timeout_s
 
     @cached_property
     def image_limits(self) -> ImageLimits:

@@ -17,11 +17,13 @@ from antialiased.contract import (
     IMAGE_FIELD,
     PROBABILITIES_FIELD,
     SHIFTS_FIELD,
+    SYNTHETIC_PURPOSES,
     TOPK_FIELD,
     Classification,
     ErrorBody,
     ShiftClassification,
     ShiftRequest,
+    synthetic_marks,
 )
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.labels import NUM_CLASSES
@@ -91,7 +93,8 @@ class TorchServeClient:
     ) -> Answer:
         start = time.perf_counter()
         try:
-            response = await self._post_with_retries(model, image, fields, timeout_s or self._settings.timeout_s)
+            timeout_s = timeout_s or self._settings.timeout_s
+            response = await self._post_with_retries(model, image, fields, timeout_s, purpose)
             if response.status_code != 200:
                 raise self._answer_error(model, response)
             try:
@@ -110,9 +113,10 @@ class TorchServeClient:
         return answer
 
     async def _post_with_retries(
-        self, model: str, image: bytes, fields: dict[str, str], timeout_s: float
+        self, model: str, image: bytes, fields: dict[str, str], timeout_s: float, purpose: str
     ) -> httpx.Response:
         """The first answer worth keeping; retries refused connections, 503 and 507 until `retries` or the deadline.
+        A synthetic (readiness) prediction is marked as such (`antialiased.contract.synthetic_marks`).
 
         Each retry waits a random time up to a doubling backoff (full jitter, so retrying clients spread out),
         at least the answer's Retry-After, and never past the deadline.
@@ -121,6 +125,7 @@ class TorchServeClient:
         failure: str | None = None
         response: httpx.Response | None = None
         key_retried = False
+        marks, parameters = synthetic_marks(purpose) if purpose in SYNTHETIC_PURPOSES else ({}, {})
         for attempt in range(self._settings.retries + 1):
             if attempt:
                 delay = KEY_RETRY_DELAY_S if _key_refused(response) else self._retry_delay(attempt, response)
@@ -133,7 +138,8 @@ class TorchServeClient:
                     f"/predictions/{model}",
                     files={IMAGE_FIELD: ("image", image, "application/octet-stream")},
                     data=fields,
-                    headers=self._auth_headers(),
+                    params=parameters,
+                    headers={**self._auth_headers(), **marks},
                     timeout=httpx.Timeout(left, connect=min(left, self._settings.connect_timeout_s)),
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout) as error:

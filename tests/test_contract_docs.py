@@ -26,7 +26,8 @@ QUOTED = set(re.findall(r"`([^`]+)`", SECTION))
 
 def test_the_request_fields_are_the_contract_modules() -> None:
     names = (contract.IMAGE_FIELD, contract.TOPK_FIELD, contract.TOPK_HEADER, contract.SHIFTS_FIELD,
-             contract.PROBABILITIES_FIELD, contract.PROBABILITIES_HEADER)  # fmt: skip
+             contract.PROBABILITIES_FIELD, contract.PROBABILITIES_HEADER, contract.PURPOSE_HEADER,
+             contract.PURPOSE_PARAMETER, *contract.SYNTHETIC_PURPOSES)  # fmt: skip
     for name in names:
         assert name in QUOTED, name
     shift_request = ShiftRequest(offsets=((0, 0),)).to_json()

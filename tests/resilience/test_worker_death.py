@@ -21,7 +21,7 @@ from tests.serving.helpers import encode, photo
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 
-READINESS = {"PROBE_READY_INTERVAL_S": "0.3", "PROBE_READY_TIMEOUT_S": "2", "PROBE_READY_MAX_AGE_S": "5"}
+READINESS = {"PROBE_READY_INTERVAL_S": "0.3", "PROBE_READY_TIMEOUT_S": "2", "PROBE_READY_IDLE_S": "2"}
 
 
 def _wait_until(check, timeout: float) -> None:

@@ -37,9 +37,9 @@ def start_test_service(torchserve_url: str, log_file: Path, **env: str) -> Servi
         "PROBE_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
         "PROBE_MAX_PIXELS": str(MAX_PIXELS),
         "PROBE_MAX_SHIFTS": str(MAX_SHIFTS),
-        # One readiness check at start, then rarely: background predictions would skew the serving tests' counts.
+        # One readiness prediction at start, then none: they would skew the serving tests' counts.
         "PROBE_READY_INTERVAL_S": "600",
-        "PROBE_READY_MAX_AGE_S": "3600",
+        "PROBE_READY_IDLE_S": "3600",
     }
     return start_service(torchserve_url, env={**settings, **env}, log_file=log_file)
 
