@@ -2,7 +2,8 @@
 
 Waits until every model answers a real prediction, prints the URLs and an example curl, and stops
 everything on Ctrl-C or SIGTERM. Offline, the models serve random weights: a loud warning at start,
-and every answer says "untrained": true.
+and every answer says "untrained": true. One run at a time uses a run folder and a model store (a second is
+refused at once, before it touches them), and a port already taken is named before anything starts.
 """
 
 from __future__ import annotations
@@ -16,16 +17,18 @@ from pathlib import Path
 
 from antialiased.weights import WeightsError
 from archives.build import add_serving_options, build_from_args, untrained_names, untrained_warning
-from servers.ports import free_port
+from servers.lock import FolderInUse, folder_lock
+from servers.ports import free_port, in_use
 from servers.probe import ServiceProcess, start_service
 from servers.stack import run_until_exit, serving, stop_signals
 from servers.torchserve import TorchServe, free_ports
 from servers.torchserve_config import Ports
 
 RUN_DIR = Path("build/run")
-TORCHSERVE_LOG = RUN_DIR / "torchserve.log"
-PROBE_LOG = RUN_DIR / "probe-service.log"
+TORCHSERVE_LOG = "torchserve.log"  # in the run folder
+PROBE_LOG = "probe-service.log"
 PROBE_PORT = 8000
+LOOPBACK = "127.0.0.1"  # where TorchServe's management, metrics and gRPC listeners and the probe service bind
 STOP_TIMEOUT_S = 30.0
 
 
@@ -42,22 +45,25 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--probe-port", type=int, default=PROBE_PORT, help="probe service port")
     parser.add_argument("--no-probe", action="store_true", help="do not start the probe service")
     parser.add_argument(
-        "--free-ports", action="store_true", help="every listener on a free port (side by side with another run)"
+        "--free-ports",
+        action="store_true",
+        help="every listener on a free port (side by side with another run: give it its own --run-dir and --store)",
     )
+    parser.add_argument("--run-dir", type=Path, default=RUN_DIR, help="logs and TorchServe's working folder")
     return parser
 
 
-def _start_probe(torchserve: TorchServe, port: int) -> ServiceProcess:
+def _start_probe(torchserve: TorchServe, port: int, log_file: Path) -> ServiceProcess:
     env = {
         "PROBE_MODELS": ",".join(torchserve.models),
         "PROBE_TORCHSERVE_MANAGEMENT_URL": torchserve.management_url,
     }
     if torchserve.key_file is not None:
         env["PROBE_TORCHSERVE_KEY_FILE"] = str(torchserve.key_file)
-    return start_service(torchserve.inference_url, port=port, env=env, log_file=PROBE_LOG)
+    return start_service(torchserve.inference_url, port=port, env=env, log_file=log_file)
 
 
-def _banner(torchserve: TorchServe, probe_url: str | None, untrained: list[str]) -> str:
+def _banner(torchserve: TorchServe, probe: ServiceProcess | None, untrained: list[str], run_dir: Path) -> str:
     model = torchserve.models[0]
     auth = ' -H "Authorization: Bearer $KEY"' if torchserve.token_auth else ""
     lines = [
@@ -66,10 +72,10 @@ def _banner(torchserve: TorchServe, probe_url: str | None, untrained: list[str])
         f"  inference   {torchserve.inference_url}/predictions/<model>   models: {', '.join(torchserve.models)}",
         f"  management  {torchserve.management_url}/models   (this machine only)",
         f"  metrics     {torchserve.metrics_url}/metrics   (Prometheus, this machine only)",
-        f"  logs        {TORCHSERVE_LOG}, {PROBE_LOG}",
+        f"  logs        {run_dir / TORCHSERVE_LOG}" + (f", {probe.log_file}" if probe else ""),
     ]
-    if probe_url:
-        lines.append(f"  probe       {probe_url}/   (shift-stability probe service)")
+    if probe:
+        lines.append(f"  probe       {probe.url}/   (shift-stability probe service)")
     lines += [
         "",
         "Classify a photo:",
@@ -83,37 +89,62 @@ def _banner(torchserve: TorchServe, probe_url: str | None, untrained: list[str])
     return text + untrained_warning(untrained) if untrained else text
 
 
-def _torchserve_options(args: argparse.Namespace) -> dict:
-    ports = free_ports() if args.free_ports else Ports(inference=args.port)
-    token_auth = True if args.token_auth else None  # None: on exactly when the inference address is not loopback
-    return {"inference_host": args.host, "ports": ports, "token_auth": token_auth, "log_file": TORCHSERVE_LOG}
+def _ports(args: argparse.Namespace) -> tuple[Ports, int]:
+    """TorchServe's ports and the probe service's; RuntimeError naming any that another process holds."""
+    if args.free_ports:
+        return free_ports(), free_port()
+    ports = Ports(inference=args.port)
+    listeners = {
+        "TorchServe inference": (args.host, ports.inference),
+        "TorchServe management": (LOOPBACK, ports.management),
+        "TorchServe metrics": (LOOPBACK, ports.metrics),
+        "TorchServe gRPC inference": (LOOPBACK, ports.grpc_inference),
+        "TorchServe gRPC management": (LOOPBACK, ports.grpc_management),
+    }
+    if not args.no_probe:
+        listeners["probe service"] = (LOOPBACK, args.probe_port)
+    taken = [f"{port} ({name}, {host})" for name, (host, port) in listeners.items() if in_use(host, port)]
+    if taken:
+        raise RuntimeError(
+            f"port {', '.join(taken)} already in use (another TorchServe or make run?): stop it, or choose other "
+            "ports (--port, --probe-port) or --free-ports"
+        )
+    return ports, args.probe_port
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Build, serve and wait for Ctrl-C / SIGTERM, holding the run folder and the store; the exit status."""
+    with folder_lock(args.run_dir, "make run"), folder_lock(args.store, "make run"):
+        ports, probe_port = _ports(args)
+        built = build_from_args(args, untrained_fallback=True)
+        token_auth = True if args.token_auth else None  # None: on exactly when the inference address is not loopback
+        with stop_signals(), contextlib.ExitStack() as stack:
+            options = {"ports": ports, "token_auth": token_auth, "log_file": args.run_dir / TORCHSERVE_LOG}
+            workdir = args.run_dir / "torchserve"
+            torchserve = stack.enter_context(
+                serving(args.store, built, workdir, STOP_TIMEOUT_S, inference_host=args.host, **options)
+            )
+            probe = None
+            if not args.no_probe:
+                probe = stack.enter_context(_start_probe(torchserve, probe_port, args.run_dir / PROBE_LOG))
+            print(_banner(torchserve, probe, untrained_names(built), args.run_dir), flush=True)
+            return run_until_exit(torchserve)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Build, serve and wait for Ctrl-C / SIGTERM; return the exit status."""
+    """`_serve` with its failures as one line on stderr; return the exit status."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # no line per readiness request
     try:
-        built = build_from_args(args, untrained_fallback=True)
-    except WeightsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    try:
-        with stop_signals(), contextlib.ExitStack() as stack:
-            torchserve = stack.enter_context(
-                serving(args.store, built, RUN_DIR / "torchserve", STOP_TIMEOUT_S, **_torchserve_options(args))
-            )
-            probe = None
-            if not args.no_probe:
-                probe = stack.enter_context(
-                    _start_probe(torchserve, free_port() if args.free_ports else args.probe_port)
-                )
-            print(_banner(torchserve, probe.url if probe else None, untrained_names(built)), flush=True)
-            return run_until_exit(torchserve)
+        return _serve(args)
     except KeyboardInterrupt:
         return 0
-    except RuntimeError as error:  # TorchServe or the probe service did not start
+    except FolderInUse as error:
+        print(f"error: another make run is running here: {error}; stop it first (Ctrl-C), or give this one "
+              "its own --run-dir and --store (with --free-ports)", file=sys.stderr)  # fmt: skip
+        return 1
+    except (WeightsError, RuntimeError) as error:  # no weights, a port taken, TorchServe or the probe did not start
         print(f"error: {error}", file=sys.stderr)
         return 1
 
