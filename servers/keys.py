@@ -4,7 +4,8 @@ its token API for new keys. `KeyRenewal` does that once the keys have half their
 rewrites key_file.json, which the probe service and the health check read at every request.
 
 A renewal refuses the old key at once, so a client that read it just before is refused once and reads the file
-again (see `KEY_RETRY_DELAY_S`); renewals therefore happen only when due, never as a matter of course at start."""
+again (see `antialiased.handler_client.KEY_RETRY_DELAY_S`); renewals therefore happen only when due, never as a
+matter of course at start."""
 
 from __future__ import annotations
 

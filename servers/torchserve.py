@@ -21,17 +21,16 @@ from typing import IO
 
 import httpx
 
-from antialiased.contract import IMAGE_FIELD, synthetic_marks
+from antialiased.errors import ApiError
+from antialiased.handler_client import NO_RETRIES, ClientOptions, HandlerClient, prediction_request
 from servers.ports import client_host, free_port, log_tail
 from servers.readiness import prediction_problem, readiness_image
 from servers.torchserve_config import (
     JOB_QUEUE_SIZE,
-    KEY_RETRY_DELAY_S,
     TOKEN_EXPIRATION_MIN,
     Ports,
     api_headers,
     key_file_of,
-    key_refused,
     resolve_token_auth,
     write_server_config,
 )
@@ -87,23 +86,12 @@ class TorchServe:
     def predict(
         self, model: str, image: bytes, timeout: float = 60.0, purpose: str | None = None, **fields: str
     ) -> httpx.Response:
-        """POST `image` as multipart field `data` (plus form `fields`) to /predictions/<model>; a key renewed
-        under the request is read again once. `purpose` marks a synthetic prediction (`healthcheck`)."""
-        marks, parameters = synthetic_marks(purpose) if purpose else ({}, {})
-        for attempt in range(2):
-            if attempt:
-                time.sleep(KEY_RETRY_DELAY_S)
-            response = httpx.post(
-                f"{self.inference_url}/predictions/{model}",
-                files={IMAGE_FIELD: ("image", image, "application/octet-stream")},
-                data=fields,
-                params=parameters,
-                headers={**self.headers(), **marks},
-                timeout=timeout,
-            )
-            if not key_refused(response.status_code, response.content):
-                break
-        return response
+        """TorchServe's answer to `image` as multipart field `data` (plus form `fields`, sent as they are) at
+        /predictions/<model>, not retried (a key renewed under the request is read again once). `purpose` marks a
+        synthetic prediction (`healthcheck`)."""
+        options = ClientOptions(self.inference_url, NO_RETRIES, timeout, timeout, headers=self.headers)
+        with HandlerClient(options) as client:
+            return client.post(model, prediction_request(image, purpose=purpose, **fields))
 
     def wait_until_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
         """Block until every model answers a real prediction; raise TorchServeError if it exits or times out."""
@@ -115,7 +103,7 @@ class TorchServe:
                 raise TorchServeError(f"TorchServe exited with status {self.process.returncode}\n{self.log_tail()}")
             if time.monotonic() > deadline:
                 raise TorchServeError(f"no prediction from {', '.join(pending)} in {timeout:.0f} s\n{self.log_tail()}")
-            with contextlib.suppress(httpx.HTTPError, OSError, ValueError, KeyError):
+            with contextlib.suppress(ApiError, OSError, ValueError, KeyError):
                 response = self.predict(pending[0], image, timeout=30.0, purpose="healthcheck")
                 if prediction_problem(response.status_code, response.content) is None:
                     pending.pop(0)

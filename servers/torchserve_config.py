@@ -47,18 +47,8 @@ def resolve_token_auth(inference_host: str, token_auth: bool | None) -> bool:
     return not is_loopback(inference_host) if token_auth is None else token_auth
 
 
-# TorchServe's answer to a missing or stale key: a 400 of its own (not a 401) with this text.
-KEY_REFUSED = b"Token Authorization failed"
-# A key renewed between a client's reading the key file and TorchServe's checking it is refused once; after this
-# pause the file holds the new key (TorchServe writes it right after switching), so one retry gets through.
-KEY_RETRY_DELAY_S = 0.1
 # How long a read of the key file waits for TorchServe to finish rewriting it (a write of a few hundred bytes).
 KEY_FILE_SETTLE_S = 0.2
-
-
-def key_refused(status: int, content: bytes) -> bool:
-    """Whether an answer is TorchServe refusing the request's key."""
-    return status == 400 and KEY_REFUSED in content
 
 
 def key_file_of(workdir: Path, token_auth: bool) -> Path | None:

@@ -137,7 +137,7 @@ class ReadinessMonitor:
         start = time.perf_counter()
         with contextlib.suppress(ApiError):  # the client reports the outcome to `observe`
             timeout_s = self._settings.ready_timeout_s
-            answer = await client.classify(model, readiness_image(), topk=1, timeout_s=timeout_s, purpose="readiness")
+            answer = await client.classify(model, readiness_image(), topk=1, timeout_s=timeout_s)
             state.ms = round((time.perf_counter() - start) * 1000, 1)
             state.weights, state.top1 = answer.weights, answer.topk[0]
 

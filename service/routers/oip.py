@@ -195,7 +195,7 @@ async def _classify_all(client: TorchServeClient, model: str, images: list[bytes
 
     async def one(index: int, image: bytes) -> Classification:
         try:
-            return await client.classify_every_class(model, image, purpose="oip")
+            return await client.classify_every_class(model, image)
         except ApiError as error:
             raise _about_image(index, error) from None
 

@@ -1,25 +1,28 @@
 """The deployed engine: the models a TorchServe serves, through the handler's shift requests.
 
 One request per image and model with every crop view of the image (and one more with its circular views
-when circular consistency is measured), at most `concurrency` in flight, a 503 or a refused connection
-retried with doubling delays. On the same weights the answers are the local engine's, so the figures are.
+when circular consistency is measured), at most `concurrency` in flight, through the handler contract's client
+(`antialiased.handler_client`: its retries of 503, 507 and refused connections). On the same weights the answers
+are the local engine's, so the figures are.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import httpx
-
+from antialiased.contract import MAX_TOPK
+from antialiased.errors import ApiError, ErrorCode
 from antialiased.evaluate.engines import wire
 from antialiased.evaluate.engines.base import ImageResult, WorkItem, unreadable
 from antialiased.evaluate.scoring import ViewScores, image_record
+from antialiased.handler_client import ClientOptions, HandlerClient, RetryPolicy
+from antialiased.shifts import ShiftRequest
 
 TOKEN_ENV = "ANTIALIASED_ENDPOINT_TOKEN"  # bearer key for a TorchServe with token authorization
+MAX_BACKOFF_S = 30.0
 
 
 class ImageRefused(Exception):
@@ -38,11 +41,15 @@ class EndpointEngine:
         self.options = options
         self.weights: dict[str, str | None] = {}
         token = os.environ.get(TOKEN_ENV)
-        self.client = httpx.Client(
-            base_url=options.url.rstrip("/"),
-            timeout=httpx.Timeout(options.timeout_s, connect=10.0),
-            limits=httpx.Limits(max_connections=options.concurrency),
-            headers={"Authorization": f"Bearer {token}"} if token else {},
+        self.client = HandlerClient(
+            ClientOptions(
+                url=options.url,
+                policy=RetryPolicy(options.retries, options.backoff_s, max_backoff_s=MAX_BACKOFF_S),
+                timeout_s=options.timeout_s,
+                connect_timeout_s=10.0,
+                max_connections=options.concurrency,
+                headers=(lambda: {"Authorization": f"Bearer {token}"}) if token else None,
+            )
         )
 
     def run(self, items: list[WorkItem]) -> Iterator[ImageResult]:
@@ -66,33 +73,18 @@ class EndpointEngine:
             return ImageResult(item.index, error=str(error))
         return ImageResult(item.index, records)
 
-    def _scores(self, model: str, image: bytes, request, label: int) -> ViewScores:
-        response = self._post(model, image, request)
-        if response.status_code != 200:
-            refused = wire.refusal(response.content)
-            if refused is not None and 400 <= response.status_code < 500 and not refused.startswith("bad_"):
-                raise ImageRefused(refused)
-            raise EndpointError(f"{model} answered {response.status_code}: {refused or response.text[:200]}")
+    def _scores(self, model: str, image: bytes, request: ShiftRequest, label: int) -> ViewScores:
+        # The most the handler answers: p(true class) is known where the true class is in a view's top-k, or is
+        # top-1 at some view (then class_probabilities holds its whole curve); elsewhere it is NaN.
         try:
-            answer = wire.parse(response.content, request)
-        except ValueError as error:
-            raise EndpointError(f"{model} answered something that is not a shift answer: {error}") from None
+            answer = self.client.classify_shifts(model, image, request, topk=MAX_TOPK)
+        except ApiError as error:
+            refused = f"{error.code}: {error.message}"
+            if 400 <= error.status < 500 and not error.code.startswith("bad_"):
+                raise ImageRefused(refused) from None
+            if error.code in (ErrorCode.OVERLOADED, ErrorCode.TORCHSERVE_UNAVAILABLE):
+                tries = f"{self.options.retries + 1} tries"
+                raise EndpointError(f"{model} is busy or not ready ({error.status}) after {tries}: {refused}") from None
+            raise EndpointError(f"{model} answered {error.status}: {refused}") from None
         self.weights.setdefault(model, answer.weights.sha256)
         return wire.view_scores(answer, label)
-
-    def _post(self, model: str, image: bytes, request) -> httpx.Response:
-        """The first answer that is not a 503; EndpointError when every try was a 503 or a refused connection."""
-        files, data = wire.request_parts(image, request)
-        problem = ""
-        for attempt in range(self.options.retries + 1):
-            if attempt:
-                time.sleep(self.options.backoff_s * 2 ** (attempt - 1))
-            try:
-                response = self.client.post(f"/predictions/{model}", files=files, data=data)
-            except httpx.TransportError as error:
-                problem = f"cannot reach {self.options.url}: {error!r}"
-                continue
-            if response.status_code != 503:
-                return response
-            problem = f"{model} is busy or not ready (503): {response.text[:200]}"
-        raise EndpointError(f"{problem}, after {self.options.retries + 1} tries")
