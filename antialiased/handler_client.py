@@ -39,22 +39,12 @@ from antialiased.contract import (
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.labels import NUM_CLASSES
 from antialiased.shifts import ShiftRequest
+from antialiased.torchserve_keys import KEY_RETRY_DELAY_S, key_refused
 
 RETRY_STATUSES = (503, 507)
-# TorchServe's answer to a missing or stale key: a 400 of its own (not a 401) with this text.
-KEY_REFUSED = b"Token Authorization failed"
-# A key renewed between a client's reading the key file and TorchServe's checking it is refused once; after this
-# pause the file holds the new key (TorchServe writes it right after switching), so one retry gets through.
-KEY_RETRY_DELAY_S = 0.1
-
 Answer = TypeVar("Answer", bound=BaseModel)
 Headers = Callable[[], Mapping[str, str]]  # read at every try: a key file's key may be renewed in between
 RetryHook = Callable[[str, str], None]  # (model, reason: "503", "507", "unreachable", "key") before each retry
-
-
-def key_refused(status: int, content: bytes) -> bool:
-    """Whether an answer is TorchServe refusing the request's key."""
-    return status == 400 and KEY_REFUSED in content
 
 
 def prediction_request(

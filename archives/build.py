@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from antialiased.default_models import DEFAULT_MODELS
 from antialiased.inference import PRECISIONS
 from antialiased.weights import WeightsError, WeightsUnavailableError, save_checkpoint
 from antialiased.weights.fetch import CACHE_ENV, fetch
@@ -29,7 +30,6 @@ from antialiased.weights.load import build_model
 from antialiased.weights.registry import get_entry
 from archives.archive import build_archive, model_spec
 from handlers.settings import DEVICES
-from servers.defaults import DEFAULT_MODELS
 
 DEFAULT_STORE = Path("build/archives")
 DEFAULT_WEIGHTS_DIR = Path("build/weights")

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from antialiased.contract import synthetic_marks
-from servers.readiness import prediction_problem, readiness_image
+from antialiased.readiness_probe import prediction_problem, readiness_image
 from servers.torchserve_config import read_server_config
 
 TIMEOUT_S = 20.0

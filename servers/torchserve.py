@@ -23,13 +23,13 @@ import httpx
 
 from antialiased.errors import ApiError
 from antialiased.handler_client import NO_RETRIES, ClientOptions, HandlerClient, prediction_request
+from antialiased.readiness_probe import prediction_problem, readiness_image
+from antialiased.torchserve_keys import api_headers
 from servers.ports import client_host, free_port, log_tail
-from servers.readiness import prediction_problem, readiness_image
 from servers.torchserve_config import (
     JOB_QUEUE_SIZE,
     TOKEN_EXPIRATION_MIN,
     Ports,
-    api_headers,
     key_file_of,
     resolve_token_auth,
     write_server_config,

@@ -3,9 +3,7 @@ health check) for the models, the inference address and the keys an inference re
 
 from __future__ import annotations
 
-import json
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +11,7 @@ from string import Template
 from urllib.parse import urlsplit
 
 from antialiased.imagefile import MAX_IMAGE_BYTES
+from antialiased.torchserve_keys import api_headers
 from servers.ports import client_host, is_loopback, url_host
 
 TEMPLATE = Path(__file__).with_name("config.properties.in")
@@ -47,38 +46,9 @@ def resolve_token_auth(inference_host: str, token_auth: bool | None) -> bool:
     return not is_loopback(inference_host) if token_auth is None else token_auth
 
 
-# How long a read of the key file waits for TorchServe to finish rewriting it (a write of a few hundred bytes).
-KEY_FILE_SETTLE_S = 0.2
-
-
 def key_file_of(workdir: Path, token_auth: bool) -> Path | None:
     """Where TorchServe working in `workdir` keeps its keys; None without token authorization."""
     return workdir / KEY_FILE if token_auth else None
-
-
-def read_keys(key_file: Path) -> dict:
-    """TorchServe's key file: {api: {"key": ..., "expiration time": ...}} for "inference", "management", "API".
-
-    TorchServe rewrites the file in place (truncate, then write) when it renews a key, so a read can catch it
-    empty or half-written for an instant; such a read is repeated for up to KEY_FILE_SETTLE_S.
-    """
-    deadline = time.monotonic() + KEY_FILE_SETTLE_S
-    while True:
-        try:
-            return json.loads(key_file.read_text())
-        except ValueError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(KEY_FILE_SETTLE_S / 20)
-
-
-def api_headers(key_file: Path | None, api: str = "inference") -> dict[str, str]:
-    """The Authorization header carrying TorchServe's current key for `api` ("inference" or "management"; keys
-    rotate, so read it per request); none without a key file (TorchServe writes it only with token authorization
-    on, once it has started)."""
-    if key_file is None or not key_file.exists():
-        return {}
-    return {"Authorization": f"Bearer {read_keys(key_file)[api]['key']}"}
 
 
 def write_server_config(

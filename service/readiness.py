@@ -25,8 +25,8 @@ import httpx
 
 from antialiased.contract import Prediction, WeightsInfo
 from antialiased.errors import ApiError, ErrorCode
-from servers.readiness import readiness_image
-from servers.torchserve_config import api_headers
+from antialiased.readiness_probe import readiness_image
+from antialiased.torchserve_keys import api_headers
 from service.settings import Settings
 from service.torchserve import TorchServeClient
 

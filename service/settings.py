@@ -10,8 +10,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from antialiased.contract import MAX_TOPK
+from antialiased.default_models import DEFAULT_MODELS
 from antialiased.imagefile import MAX_ASPECT_RATIO, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE, ImageLimits
-from servers.defaults import DEFAULT_MODELS
 from service.targets.config import AnyTargetConfig, OursConfig, TargetConfig
 
 CommaList = Annotated[tuple[str, ...], NoDecode]

@@ -12,7 +12,7 @@ from typing import TypeVar
 from antialiased.contract import Classification, ShiftClassification, ShiftRequest
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.handler_client import AsyncHandlerClient, ClientOptions, RetryPolicy
-from servers.torchserve_config import api_headers
+from antialiased.torchserve_keys import api_headers
 from service.observability import ServiceMetrics
 from service.settings import Settings
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from antialiased.torchserve_keys import api_headers
 from servers.keys import KeyRenewal, seconds_until_due
 from servers.probe import start_service
 from servers.torchserve import TorchServe, start_torchserve
-from servers.torchserve_config import api_headers
 from tests.served_models import CIRCULAR_MODEL
 from tests.serving.helpers import encode, photo
 
