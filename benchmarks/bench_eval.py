@@ -24,9 +24,10 @@ import torch
 from PIL import Image
 from skimage import data
 
+from antialiased.evaluate.config import EvaluationConfig, RayOptions
 from antialiased.evaluate.engines.base import PreparedModels, WorkItem, views_for
 from antialiased.evaluate.plans import Protocol, all_plans
-from antialiased.evaluate.run import EvaluationConfig, RayOptions, evaluate
+from antialiased.evaluate.run import evaluate
 from antialiased.evaluate.store import SESSIONS_FILE
 from antialiased.models import create_model
 from antialiased.weights import load_weights, save_checkpoint

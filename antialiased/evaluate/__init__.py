@@ -9,6 +9,7 @@ Ray, a TorchServe endpoint: the same per-image results), `store` (the resumable 
 `run` (one run), `cli`.
 """
 
-from antialiased.evaluate.run import EvaluationConfig, evaluate
+from antialiased.evaluate.config import EvaluationConfig
+from antialiased.evaluate.run import evaluate
 
 __all__ = ["EvaluationConfig", "evaluate"]

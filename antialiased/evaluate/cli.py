@@ -12,18 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from antialiased.errors import ApiError
+from antialiased.evaluate.config import ENGINES, EndpointOptions, EvaluationConfig, RayOptions
 from antialiased.evaluate.data import DataError
 from antialiased.evaluate.engines.endpoint import EndpointError
 from antialiased.evaluate.models import ModelSpecError
 from antialiased.evaluate.plans import MEASURES, MODES, Protocol
-from antialiased.evaluate.run import (
-    ENGINES,
-    ClassMismatchError,
-    EndpointOptions,
-    EvaluationConfig,
-    RayOptions,
-    evaluate,
-)
+from antialiased.evaluate.run import ClassMismatchError, evaluate
 from antialiased.evaluate.store import IMAGES_FILE, REPORT_FILE, RESULTS_FILE, RunDirectoryError
 from antialiased.evaluate.summary import FIGURES
 from antialiased.weights import WeightsError

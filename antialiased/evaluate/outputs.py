@@ -20,7 +20,7 @@ from antialiased.evaluate.store import IMAGES_FILE, PLOT_FILES, REPORT_FILE, RES
 from antialiased.evaluate.summary import summarize
 
 if TYPE_CHECKING:
-    from antialiased.evaluate.run import EvaluationConfig
+    from antialiased.evaluate.config import EvaluationConfig
 
 
 def _versions(engine: Engine | None) -> dict[str, str]:

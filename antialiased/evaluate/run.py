@@ -3,66 +3,23 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm import tqdm
 
+from antialiased.evaluate.config import ENGINES, EvaluationConfig
 from antialiased.evaluate.data import Dataset, discover, load_label_map
 from antialiased.evaluate.engines.base import Engine, ImageResult, WorkItem, resolve_device, resolve_precision
 from antialiased.evaluate.models import LoadedModel, ModelSource, load_model, parse_model_spec, unique_names
 from antialiased.evaluate.outputs import finish
-from antialiased.evaluate.plans import Protocol, all_plans
+from antialiased.evaluate.plans import all_plans
 from antialiased.evaluate.store import RunStore, ShardWriter
 from antialiased.labels import NUM_CLASSES
-
-ENGINES = ("local", "ray", "endpoint")
 
 
 class ClassMismatchError(ValueError):
     """The labels name classes the model does not output."""
-
-
-@dataclass
-class RayOptions:
-    address: str | None = None
-    actors: int = 1
-    cpus_per_actor: float = 1.0
-    gpus_per_actor: float = 0.0
-
-
-@dataclass
-class EndpointOptions:
-    url: str = ""
-    concurrency: int = 4
-    retries: int = 5
-    backoff_s: float = 0.5
-    timeout_s: float = 300.0
-
-
-@dataclass
-class EvaluationConfig:
-    """Everything a run needs (the command line's options)."""
-
-    data: Path
-    models: list[str]
-    out: Path
-    protocol: Protocol = field(default_factory=Protocol)
-    labels: Path | None = None
-    ground_truth: Path | None = None
-    limit: int | None = None
-    engine: str = "local"
-    device: str = "auto"
-    precision: str = "auto"
-    workers: int = 1
-    max_views: int = 64
-    shard_size: int = 256
-    overwrite: bool = False
-    quiet: bool = False
-    ray: RayOptions = field(default_factory=RayOptions)
-    endpoint: EndpointOptions = field(default_factory=EndpointOptions)
 
 
 def evaluate(config: EvaluationConfig) -> dict[str, Any]:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from antialiased.contract import MAX_TOPK
 from antialiased.errors import ApiError, ErrorCode
+from antialiased.evaluate.config import EndpointOptions
 from antialiased.evaluate.engines import wire
 from antialiased.evaluate.engines.base import ImageResult, WorkItem, unreadable
 from antialiased.evaluate.scoring import ViewScores, image_record
@@ -36,7 +36,7 @@ class EndpointError(RuntimeError):
 class EndpointEngine:
     name = "endpoint"
 
-    def __init__(self, models: list[str], options: Any) -> None:
+    def __init__(self, models: list[str], options: EndpointOptions) -> None:
         self.models = models
         self.options = options
         self.weights: dict[str, str | None] = {}

@@ -20,6 +20,7 @@ import numpy as np
 import ray
 import torch
 
+from antialiased.evaluate.config import RayOptions
 from antialiased.evaluate.engines.base import (
     ImageResult,
     PreparedModels,
@@ -79,7 +80,9 @@ class RayEngine:
 
     name = "ray"
 
-    def __init__(self, models: list[LoadedModel], *, options: Any, precision: str, batch_size: int, max_views: int):
+    def __init__(
+        self, models: list[LoadedModel], *, options: RayOptions, precision: str, batch_size: int, max_views: int
+    ) -> None:
         if not ray.is_initialized():
             ray.init(address=options.address, log_to_driver=False, logging_level=logging.WARNING)
         # The run's own progress bar reports progress: Ray Data's bars and execution logs would interleave with it.
