@@ -54,24 +54,23 @@ class Budget:
     async def _take(self, lease: Lease, amount: int) -> int:
         amount = min(amount, self.share - lease.held)  # one lease never needs more than a share
         holder = lease.holder
+
+        def fits() -> bool:
+            return self.in_use + amount <= self.capacity and self.held[holder] + amount <= self.share
+
         async with self._changed:
-            try:
-                await asyncio.wait_for(
-                    self._changed.wait_for(
-                        lambda: self.in_use + amount <= self.capacity and self.held[holder] + amount <= self.share
-                    ),
-                    self.wait_s,
-                )
-            except TimeoutError:
-                raise self._overloaded() from None
+            if not fits():
+                try:
+                    await asyncio.wait_for(self._changed.wait_for(fits), self.wait_s)
+                except TimeoutError:
+                    raise self._overloaded() from None
             self.in_use += amount
             self.held[holder] += amount
         return amount
 
     def _overloaded(self) -> ApiError:
-        return overloaded(
-            f"the service holds as many {self.what} as it may ({self.capacity}, {self.share} per client); retry shortly"
-        )
+        share = f", {self.share} per client" if self.share < self.capacity else ""
+        return overloaded(f"the service holds as many {self.what} as it may ({self.capacity}{share}); retry shortly")
 
 
 class Lease:
