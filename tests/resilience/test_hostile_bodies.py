@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.serving, pytest.mark.slow]
 IMAGE = encode(photo("rocket"))
 NESTED_BODY_BYTES = 24 * MB  # parsed, it took 2 GB and blocked the event loop for seconds
 SLACK = 48 * MB  # allocator and Python noise
-LATENCY_LIMIT_S = 0.5
+LATENCY_LIMIT_S = 1.0  # was 9 s before the bound; 0.03-0.06 s measured after, on a loaded test machine
 
 
 def _nested_body(size: int) -> bytes:

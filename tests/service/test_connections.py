@@ -17,10 +17,11 @@ from servers.ports import free_port
 from servers.probe import ServiceProcess
 from tests.service.services import start_test_service
 
-HEADER_TIMEOUT_S = 2.0
+HEADER_TIMEOUT_S = 3.0
 MAX_OPEN = 60
 SLOW_CLIENTS = 50  # fewer than MAX_OPEN: others are still answered while they hang
 MARGIN_S = 2.0  # scheduling on a loaded test machine
+PROMPT_S = 1.5  # an answer well within the header deadline, on a loaded test machine
 HALF_HEADERS = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Ag"
 
 
@@ -78,7 +79,7 @@ def test_clients_that_send_half_their_headers_are_dropped_in_time_while_others_a
     assert all(closed), f"{closed.count(False)} of {SLOW_CLIENTS} slow clients still open after {elapsed:.1f} s"
     assert elapsed >= HEADER_TIMEOUT_S - 0.5, "dropped by the header deadline, not at once"
     assert answered and all(status == 200 for status, _ in answered), answered
-    assert max(seconds for _, seconds in answered) < 1.0, "others answered promptly meanwhile"
+    assert max(seconds for _, seconds in answered) < PROMPT_S, "others answered promptly meanwhile"
 
 
 def test_a_client_that_trickles_its_headers_is_dropped_by_the_same_deadline(guarded_service: ServiceProcess) -> None:
@@ -108,6 +109,6 @@ def test_a_request_beyond_the_open_connection_limit_is_a_prompt_json_503(guarded
         elapsed = time.monotonic() - start
     assert refused.status_code == 503, refused.text
     assert refused.json()["code"] == "overloaded" and int(refused.headers["retry-after"]) >= 1
-    assert elapsed < 1.0
+    assert elapsed < PROMPT_S
     time.sleep(0.3)  # the server sees the sockets closed
     assert httpx.get(f"{guarded_service.url}/healthz", timeout=5).status_code == 200
