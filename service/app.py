@@ -1,5 +1,5 @@
 """The FastAPI application: settings, the lifetime of the TorchServe client, the readiness monitor and the probe
-targets, the upload and pixel budgets, routers, error handling, metrics."""
+targets, the upload and pixel budgets, routers, error handling, metrics, HEAD for every GET route."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import antialiased
 from service.admission import Budget
@@ -33,7 +34,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         readiness = app.state.readiness = ReadinessMonitor(settings)
         app.state.torchserve = TorchServeClient(settings, metrics, observer=readiness.observe)
-        app.state.uploads = Budget(settings.max_upload_bytes_in_flight, settings.admission_wait_s, "upload bytes")
+        app.state.uploads = Budget(
+            settings.max_upload_bytes_in_flight,
+            settings.admission_wait_s,
+            "upload bytes",
+            share=settings.upload_bytes_per_client,
+        )
         app.state.pixels = Budget(settings.max_pixels_in_flight, settings.admission_wait_s, "decoded pixels")
         app.state.targets = build_targets(settings, app.state.torchserve, metrics)
         readiness.start(app.state.torchserve)
@@ -50,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Probes how the predictions of TorchServe-served models change under small image shifts.",
         version=antialiased.__version__,
         lifespan=lifespan,
+        # Starlette builds a slash redirect's URL from the request's Host header: an open redirect.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.metrics = metrics
@@ -67,5 +75,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(oip.router)
     app.include_router(page.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(HeadAsGet)
     state_settings_in_schema(app, settings)
     return app
+
+
+class HeadAsGet:
+    """HEAD answered as GET (FastAPI's GET routes do not take HEAD); the server sends the headers only."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "HEAD":
+            scope = {**scope, "method": "GET"}
+        await self.app(scope, receive, send)

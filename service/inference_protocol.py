@@ -119,18 +119,35 @@ def split_body(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
     """(JSON header, binary part) of a body, from the value of `Inference-Header-Content-Length` (None: all JSON)."""
     if header_length is None:
         return body, b""
-    if not header_length.strip().isdigit() or int(header_length) > len(body):
+    length = header_length.strip()
+    if not (length.isascii() and length.isdigit()) or int(length) > len(body):
         raise ProtocolError(f"{HEADER_LENGTH} {header_length!r} is not a length within the {len(body)}-byte body")
-    return body[: int(header_length)], body[int(header_length) :]
+    return body[: int(length)], body[int(length) :]
 
 
-def parse_json(kind: type[BaseModel], header: bytes) -> Any:
-    """The JSON header as `kind`; ProtocolError naming the first problems."""
+def parse_json(kind: type[BaseModel], header: bytes, max_values: int | None = None) -> Any:
+    """The JSON header as `kind`, refused unparsed when it may hold more than `max_values` values (see
+    json_values_at_most); ProtocolError naming the first problems. (Its nesting depth is bounded by the parser.)"""
+    if max_values is not None and json_values_at_most(header) > max_values:
+        raise ProtocolError(
+            f"the JSON holds up to {json_values_at_most(header)} values (counting '[', '{{' and ','); "
+            f"the limit is {max_values}"
+        )
     try:
         return kind.model_validate_json(header)
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:3])
         raise ProtocolError(f"not a valid {kind.__name__} body: {problems}") from None
+
+
+def json_values_at_most(text: bytes) -> int:
+    """An upper bound of the number of values in a JSON text, in a few passes at memory speed (no parsing).
+
+    Every value but the first of an array or object follows a comma, so the values are at most one more than the
+    containers and commas; counting the characters inside strings too only raises the bound. What parsing a JSON
+    text costs is its values (a Python object each), not the bytes of its strings (base64 images).
+    """
+    return 1 + text.count(b"[") + text.count(b"{") + text.count(b",")
 
 
 def read_tensors(tensors: Sequence[Tensor], binary: bytes) -> list[np.ndarray]:
@@ -183,11 +200,11 @@ def encode_body(header: BaseModel, binary: Sequence[bytes]) -> tuple[bytes, dict
 
 
 def _binary_size(tensor: Tensor) -> int | None:
-    size = tensor.parameters.get(BINARY_SIZE)
-    if size is None:
+    if BINARY_SIZE not in tensor.parameters:
         if tensor.data is None:
             raise ProtocolError(f"tensor {tensor.name!r} has neither data nor {BINARY_SIZE}")
         return None
+    size = tensor.parameters[BINARY_SIZE]
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise ProtocolError(f"tensor {tensor.name!r}: {BINARY_SIZE} must be a non-negative integer, got {size!r}")
     if tensor.data is not None:

@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+# The `method` label's values: the methods of RFC 9110 (and PATCH); any other is counted as "other".
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
@@ -48,7 +50,8 @@ class ServiceMetrics:
 
 
 def install_request_metrics(app: FastAPI, metrics: ServiceMetrics) -> None:
-    """Count and time every request, labelled by its route template (bounded cardinality) and status."""
+    """Count and time every request, labelled by its route template, its method and its status (each from a
+    bounded set)."""
 
     @app.middleware("http")
     async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -61,5 +64,6 @@ def install_request_metrics(app: FastAPI, metrics: ServiceMetrics) -> None:
         finally:
             route = request.scope.get("route")
             endpoint = getattr(route, "path", "unmatched")
-            metrics.requests.labels(endpoint, request.method, str(status)).inc()
+            method = request.method if request.method in METHODS else "other"
+            metrics.requests.labels(endpoint, method, str(status)).inc()
             metrics.latency.labels(endpoint, str(status)).observe(time.perf_counter() - start)

@@ -29,6 +29,8 @@ from service.inference_protocol import (
 
 INPUT = "image"
 OUTPUT = "probabilities"
+# Values in a request's JSON: far more than a batch of images and the parameters take; refused before parsing.
+MAX_REQUEST_JSON_VALUES = 10_000
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ class Call:
 def parse_call(body: bytes, header_length: str | None, max_batch: int) -> Call:
     """The images and outputs of an inference request; ProtocolError names what is wrong with it."""
     header, binary = split_body(body, header_length)
-    request = parse_json(InferRequest, header)
+    request = parse_json(InferRequest, header, MAX_REQUEST_JSON_VALUES)
     names = [tensor.name for tensor in request.inputs]
     if names != [INPUT]:
         raise ProtocolError(f"the request must have exactly one input, {INPUT!r} (encoded images); it has {names}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
@@ -15,6 +16,7 @@ from antialiased.contract import MAX_TOPK
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.metrics import TOP5
 from antialiased.protocols import ProbeSpec
+from service.admission import Lease
 from service.errors import validation_error
 
 IMAGE_FIELDS = ("image", "data")  # multipart field names that may hold the image
@@ -55,18 +57,20 @@ def body_limit(max_bytes: int) -> int:
     return max_bytes + MULTIPART_OVERHEAD_BYTES
 
 
-def upload_size(request: Request, max_bytes: int) -> int:
-    """The bytes a request's body may hold: its Content-Length when it declares one, else the most allowed."""
-    declared = request.headers.get("content-length", "")
-    return min(int(declared), body_limit(max_bytes)) if declared.isdigit() else body_limit(max_bytes)
+def upload_lease(request: Request) -> contextlib.AbstractAsyncContextManager[Lease]:
+    """A lease on the service's upload budget for the request's client (its address): the body's bytes are taken
+    from it as they arrive (read_body)."""
+    return request.app.state.uploads.lease(request.client.host if request.client else "")
 
 
-async def read_upload(request: Request, params: Params, max_bytes: int, timeout_s: float) -> tuple[bytes, Params]:
+async def read_upload(
+    request: Request, params: Params, max_bytes: int, timeout_s: float, lease: Lease
+) -> tuple[bytes, Params]:
     """The image of a raw or multipart body, and `params` updated with the multipart's text fields.
 
     The whole body must arrive within `timeout_s` (a client that sends less than it declares is cut off, 408).
     """
-    body = await read_body(request, body_limit(max_bytes), timeout_s)
+    body = await read_body(request, body_limit(max_bytes), timeout_s, lease)
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         form = await _parse_multipart(request, body)
         image = await _image_field(form)
@@ -80,26 +84,28 @@ async def read_upload(request: Request, params: Params, max_bytes: int, timeout_
     return image, params
 
 
-async def read_body(request: Request, limit: int, timeout_s: float) -> bytes:
-    """The whole body, at most `limit` bytes (else 413), arrived within `timeout_s` (else 408)."""
+async def read_body(request: Request, limit: int, timeout_s: float, lease: Lease) -> bytes:
+    """The whole body, at most `limit` bytes (else 413), arrived within `timeout_s` (else 408), its bytes taken
+    from `lease` as they arrive (else 503)."""
     try:
         async with asyncio.timeout(timeout_s):
-            return await _read_body(request, limit)
+            return await _read_body(request, limit, lease)
     except TimeoutError:
         raise ApiError(
             ErrorCode.REQUEST_TIMEOUT, f"the request body did not arrive within {timeout_s:g} s", 408
         ) from None
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+async def _read_body(request: Request, limit: int, lease: Lease) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise ApiError(ErrorCode.IMAGE_TOO_LARGE, f"the request body has {declared} bytes; the limit is {limit}", 413)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
             raise ApiError(ErrorCode.IMAGE_TOO_LARGE, f"the request body exceeds {limit} bytes", 413)
+        await lease.take(len(chunk))
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from antialiased.contract import MAX_TOPK
 from antialiased.default_models import DEFAULT_MODELS
 from antialiased.imagefile import MAX_ASPECT_RATIO, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE, ImageLimits
+from service.params import MULTIPART_OVERHEAD_BYTES, body_limit
 from service.targets.config import AnyTargetConfig, OursConfig, TargetConfig
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
@@ -47,9 +48,22 @@ class Settings(BaseSettings):
     max_compare_models: int = Field(4, ge=1)
     oip_max_batch_size: int = Field(64, ge=1, description="Images in one Open Inference Protocol request.")
     body_timeout_s: float = Field(30.0, gt=0, description="Longest time to receive one request body.")
+    # Connections (service/connections.py): clients that hold sockets without sending a request are dropped.
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="Longest time for a request's headers to arrive, from the connection or last answer."
+    )
+    max_open_connections: int = Field(
+        512, ge=1, description="Client connections open at once; a request on one beyond it is answered 503."
+    )
     # Memory: request bodies held at once (uploads in flight); beyond it requests wait, then get 503.
     max_upload_bytes_in_flight: int = Field(
         64 * 1024 * 1024, ge=1, description="Bytes of request bodies held at once; at least one largest upload."
+    )
+    max_upload_bytes_per_client: int | None = Field(
+        None,
+        ge=1,
+        description="Bytes of request bodies one client address holds at once, the largest /v2 body; default: half "
+        "the bytes in flight, at least one largest upload (behind a proxy every client has its address).",
     )
     max_pixels_in_flight: int = Field(
         128_000_000,
@@ -104,9 +118,20 @@ class Settings(BaseSettings):
             raise ValueError(f"target names must be unique (PROBE_MODELS and PROBE_TARGETS): {', '.join(twice)}")
         if self.default_model and self.default_model not in names:
             raise ValueError(f"PROBE_DEFAULT_MODEL {self.default_model!r} is not in PROBE_MODELS or PROBE_TARGETS")
-        if self.max_upload_bytes_in_flight < self.max_upload_bytes:
-            raise ValueError("PROBE_MAX_UPLOAD_BYTES_IN_FLIGHT must be at least PROBE_MAX_UPLOAD_BYTES")
+        if not body_limit(self.max_upload_bytes) <= self.upload_bytes_per_client <= self.max_upload_bytes_in_flight:
+            raise ValueError(
+                "PROBE_MAX_UPLOAD_BYTES_PER_CLIENT must hold one largest upload (PROBE_MAX_UPLOAD_BYTES and "
+                f"{MULTIPART_OVERHEAD_BYTES} bytes of multipart framing) and be at most "
+                "PROBE_MAX_UPLOAD_BYTES_IN_FLIGHT"
+            )
         return self
+
+    @property
+    def upload_bytes_per_client(self) -> int:
+        """PROBE_MAX_UPLOAD_BYTES_PER_CLIENT, or its default."""
+        if self.max_upload_bytes_per_client is not None:
+            return self.max_upload_bytes_per_client
+        return max(body_limit(self.max_upload_bytes), self.max_upload_bytes_in_flight // 2)
 
     @cached_property
     def probe_targets(self) -> tuple[TargetConfig, ...]:

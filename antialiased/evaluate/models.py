@@ -78,7 +78,7 @@ def parse_model_spec(spec: str, *, served: bool = False) -> ModelSource:
     name = checkpoint.stem
     if last == "baseline":
         return ModelSource(name, spec, "checkpoint", checkpoint, arch=middle)
-    if last.isdigit():
+    if last.isascii() and last.isdigit():
         if int(last) not in FILTER_TAPS:
             raise ModelSpecError(f"--model {spec!r}: filter size {last} is not in 1..{max(FILTER_TAPS)}")
         return ModelSource(name, spec, "checkpoint", checkpoint, arch=middle, filter_size=int(last))

@@ -10,6 +10,7 @@ every class's probability, all sent at once (TorchServe batches them). The outpu
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -37,7 +38,7 @@ from service.inference_protocol import (
     TensorMetadata,
 )
 from service.oip_calls import INPUT, OUTPUT, answer_call, parse_call
-from service.params import read_body, upload_size
+from service.params import read_body, upload_lease
 from service.settings import Settings
 from service.tasks import gather_or_fail
 from service.torchserve import TorchServeClient
@@ -168,11 +169,12 @@ async def model_ready(name: str, request: Request, settings: SettingsDep) -> JSO
 async def infer(name: str, request: Request, settings: SettingsDep, client: ClientDep) -> Response:
     """Classify a batch of encoded images: one TorchServe prediction per image, all at once."""
     _check_served(name, settings)
-    limit = settings.max_upload_bytes_in_flight
-    async with request.app.state.uploads.hold(upload_size(request, limit)):
-        body = await read_body(request, limit, settings.body_timeout_s)
-        try:
-            call = parse_call(body, request.headers.get(HEADER_LENGTH), settings.oip_max_batch_size)
+    async with upload_lease(request) as lease:
+        body = await read_body(request, settings.upload_bytes_per_client, settings.body_timeout_s, lease)
+        try:  # off the event loop: parsing a large JSON body takes a while
+            call = await asyncio.to_thread(
+                parse_call, body, request.headers.get(HEADER_LENGTH), settings.oip_max_batch_size
+            )
         except ProtocolError as error:
             raise ApiError(ErrorCode.INVALID_INFERENCE_REQUEST, str(error)) from None
         for index, image in enumerate(call.images):

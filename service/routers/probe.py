@@ -12,10 +12,9 @@ from antialiased.contract import ErrorBody
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.imagefile import ImageInfo
 from antialiased.protocols import PROTOCOL_DESCRIPTIONS, PROTOCOLS, ShiftPlan
-from service.admission import Budget
 from service.dependencies import get_settings, get_targets, require_api_key
 from service.errors import documented_errors
-from service.params import MULTIPART_SCHEMA, CompareParams, Params, StabilityParams, read_upload, upload_size
+from service.params import MULTIPART_SCHEMA, CompareParams, Params, StabilityParams, read_upload, upload_lease
 from service.probing import probe_target
 from service.schemas import CompareResponse, ModelProbe, Plan, RequestTimings, ServiceConfig, StabilityResponse
 from service.settings import Settings
@@ -65,10 +64,6 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 TargetsDep = Annotated[dict[str, Target], Depends(get_targets)]
 
 
-def _uploads(request: Request) -> Budget:
-    return request.app.state.uploads
-
-
 @router.post("/stability", response_model=StabilityResponse, **_POST_OPTIONS)
 async def stability(
     request: Request, params: Annotated[StabilityParams, Query()], settings: SettingsDep, targets: TargetsDep
@@ -108,8 +103,8 @@ async def _probe_request(
     """Read the upload (its bytes held in the upload budget), check the models `models_of` the parameters name,
     the plan and the image header, then probe them all: their results, the plan, the timings."""
     start = time.perf_counter()
-    async with _uploads(request).hold(upload_size(request, settings.max_upload_bytes)):
-        image, params = await read_upload(request, params, settings.max_upload_bytes, settings.body_timeout_s)
+    async with upload_lease(request) as lease:
+        image, params = await read_upload(request, params, settings.max_upload_bytes, settings.body_timeout_s, lease)
         models = models_of(params)
         check_models(models, settings)
         plan = plan_for(params, settings)

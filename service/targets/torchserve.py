@@ -45,6 +45,6 @@ class TorchServeTarget(RemoteTarget):
         """The class index of a label of the answer: by the label list, or a class index written as text."""
         if label in self._indices:
             return self._indices[label]
-        if label.isdigit() and int(label) < len(self.labels):
+        if label.isascii() and label.isdigit() and int(label) < len(self.labels):
             return int(label)
         raise self.failure(f"answered the label {label[:60]!r}, which is not in its label list")

@@ -18,7 +18,6 @@ import pytest
 from antialiased.contract import PURPOSE_HEADER, Classification, ShiftClassification
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.handler_client import (
-    KEY_REFUSED,
     AsyncHandlerClient,
     ClientOptions,
     HandlerClient,
@@ -27,6 +26,7 @@ from antialiased.handler_client import (
     read_answer,
 )
 from antialiased.shifts import ShiftRequest
+from antialiased.torchserve_keys import KEY_REFUSED
 from servers.ports import free_port
 
 OK = {

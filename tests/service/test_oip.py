@@ -127,6 +127,7 @@ def _bytes_input(data: bytes, shape: list[int] | None = None, size: int | None =
 
 
 JPEG = _element((SAMPLES / "chelsea.jpg").read_bytes())  # one BYTES element: a real photo
+JPEG_BASE64 = base64.b64encode((SAMPLES / "chelsea.jpg").read_bytes()).decode()  # the same photo in the JSON form
 NOT_AN_IMAGE = _element(b"not an image")
 BAD_REQUESTS = {
     # id: (inputs, binary part, extra request fields, status, code, words in the message)
@@ -148,6 +149,9 @@ BAD_REQUESTS = {
                        "invalid_inference_request", "unknown output"),
     "output-twice": ([_bytes_input(JPEG)], JPEG, {"outputs": [{"name": "probabilities"}] * 2}, 400,
                      "invalid_inference_request", "twice"),
+    "null-binary-size": ([{"name": "image", "shape": [1], "datatype": "BYTES", "data": [JPEG_BASE64],
+                          "parameters": {"binary_data_size": None}}], b"", {}, 400, "invalid_inference_request",
+                         "binary_data_size"),
     "bad-class-count": ([_bytes_input(JPEG)], JPEG, {"outputs": [{"name": "probabilities",
                         "parameters": {"classification": 0}}]}, 400, "invalid_inference_request", "classification"),
 }  # fmt: skip
@@ -170,6 +174,20 @@ def test_bad_inference_request_is_a_4xx_error_and_the_model_still_answers(
     good, good_headers = _body([_bytes_input(JPEG)], JPEG)
     with http_client(service) as client:
         assert client.post(f"/v2/models/{MODEL}/infer", content=good, headers=good_headers).status_code == 200
+
+
+@pytest.mark.parametrize("length", ["\u00b2", "\u00b9", "\u00b3"])
+def test_a_header_length_in_superscript_digits_is_a_protocol_error(
+    closed_port_service: ServiceProcess, length: str
+) -> None:
+    """str.isdigit() takes superscripts, int() does not: the length must be ASCII digits (refused before TorchServe,
+    which is down here)."""
+    body, _ = _body([_bytes_input(JPEG)], JPEG)
+    headers = {"Inference-Header-Content-Length": length.encode("latin-1")}
+    with httpx.Client(base_url=closed_port_service.url) as client:
+        response = client.post(f"/v2/models/{MODEL}/infer", content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "invalid_inference_request" and "Inference-Header-Content-Length" in response.text
 
 
 def test_corrupt_image_is_refused_by_the_handler_as_invalid_image(service: ServiceProcess, cat_jpeg: bytes) -> None:

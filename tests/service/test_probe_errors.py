@@ -164,6 +164,33 @@ def test_wrong_method_is_a_json_405_with_allow(service: ServiceProcess) -> None:
     assert response.headers["allow"] == "POST"
 
 
+@pytest.mark.parametrize("path", ["/", "/healthz", "/v2", "/v1/config", "/openapi.json"])
+def test_head_is_answered_as_get_without_a_body(closed_port_service: ServiceProcess, path: str) -> None:
+    with httpx.Client(base_url=closed_port_service.url) as client:
+        head, get = client.head(path), client.get(path)
+    assert head.status_code == get.status_code == 200
+    assert head.content == b"" and head.headers["content-type"] == get.headers["content-type"]
+
+
+@pytest.mark.parametrize("path", ["/docs/", "/v1/config/", "/static"])
+def test_no_answer_redirects_to_the_host_a_client_names(closed_port_service: ServiceProcess, path: str) -> None:
+    """A slash redirect would be built from the Host header (an open redirect): such paths are plain 404s."""
+    with httpx.Client(base_url=closed_port_service.url) as client:
+        response = client.get(path, headers={"Host": "evil.example"})
+    assert "location" not in response.headers, response.headers
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
+def test_made_up_methods_share_one_metrics_label(closed_port_service: ServiceProcess) -> None:
+    """The `method` label takes the standard methods and "other": made-up methods do not grow /metrics."""
+    with httpx.Client(base_url=closed_port_service.url) as client:
+        statuses = {client.request(f"MADEUP{i}", "/healthz").status_code for i in range(40)}
+        metrics = client.get("/metrics").text
+    assert statuses == {405}
+    assert "MADEUP" not in metrics
+    assert sample_value(metrics, "probe_http_requests_total", endpoint="/healthz", method="other") == 40
+
+
 def _read_response(connection: socket.socket) -> str:
     """One HTTP response (headers and a Content-Length body), however the server splits it into segments."""
     data = b""

@@ -1,0 +1,114 @@
+"""Client connections are bounded: a real `python -m service` on 127.0.0.1 drops clients that do not finish their
+request headers in time (half sent, or trickled) while answering others, and answers a request beyond its limit of
+open connections with a prompt 503. Real sockets; TorchServe is down (a closed port): no request here reaches it."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from servers.ports import free_port
+from servers.probe import ServiceProcess
+from tests.service.services import start_test_service
+
+HEADER_TIMEOUT_S = 3.0
+MAX_OPEN = 60
+SLOW_CLIENTS = 50  # fewer than MAX_OPEN: others are still answered while they hang
+MARGIN_S = 2.0  # scheduling on a loaded test machine
+PROMPT_S = 1.5  # an answer well within the header deadline, on a loaded test machine
+HALF_HEADERS = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Ag"
+
+
+@pytest.fixture
+def guarded_service(tmp_path: Path) -> Iterator[ServiceProcess]:
+    env = {"PROBE_HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S), "PROBE_MAX_OPEN_CONNECTIONS": str(MAX_OPEN)}
+    with start_test_service(f"http://127.0.0.1:{free_port()}", tmp_path / "service.log", **env) as running:
+        yield running
+
+
+def _address(service: ServiceProcess) -> tuple[str, int]:
+    host, port = service.url.removeprefix("http://").rsplit(":", 1)
+    return host, int(port)
+
+
+@contextlib.contextmanager
+def _sockets(service: ServiceProcess, count: int, first_bytes: bytes) -> Iterator[list[socket.socket]]:
+    sockets = []
+    try:
+        for _ in range(count):
+            connection = socket.create_connection(_address(service), timeout=10)
+            if first_bytes:
+                connection.sendall(first_bytes)
+            sockets.append(connection)
+        yield sockets
+    finally:
+        for connection in sockets:
+            connection.close()
+
+
+def _closed_by_server(connection: socket.socket, deadline: float) -> bool:
+    """Whether the server closes `connection` (EOF or reset, nothing answered) before `deadline`."""
+    connection.settimeout(max(deadline - time.monotonic(), 0.01))
+    try:
+        return connection.recv(1024) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def test_clients_that_send_half_their_headers_are_dropped_in_time_while_others_are_answered(
+    guarded_service: ServiceProcess,
+) -> None:
+    with _sockets(guarded_service, SLOW_CLIENTS, HALF_HEADERS) as slow:
+        opened = time.monotonic()
+        answered = []
+        while time.monotonic() < opened + HEADER_TIMEOUT_S / 2:
+            start = time.monotonic()
+            status = httpx.get(f"{guarded_service.url}/healthz", timeout=5).status_code
+            answered.append((status, time.monotonic() - start))
+        deadline = opened + HEADER_TIMEOUT_S + MARGIN_S
+        closed = [_closed_by_server(connection, deadline) for connection in slow]
+        elapsed = time.monotonic() - opened
+    assert all(closed), f"{closed.count(False)} of {SLOW_CLIENTS} slow clients still open after {elapsed:.1f} s"
+    assert elapsed >= HEADER_TIMEOUT_S - 0.5, "dropped by the header deadline, not at once"
+    assert answered and all(status == 200 for status, _ in answered), answered
+    assert max(seconds for _, seconds in answered) < PROMPT_S, "others answered promptly meanwhile"
+
+
+def test_a_client_that_trickles_its_headers_is_dropped_by_the_same_deadline(guarded_service: ServiceProcess) -> None:
+    """Each byte arriving does not restart the clock: the whole header must arrive within the deadline."""
+    with _sockets(guarded_service, 1, b"G") as (connection,):
+        opened = time.monotonic()
+        dropped_at = None
+        for byte in HALF_HEADERS[1:]:  # a byte every 0.2 s: the whole takes far longer than the deadline
+            try:
+                if _closed_by_server(connection, time.monotonic() + 0.2):
+                    dropped_at = time.monotonic()
+                    break
+                connection.sendall(bytes([byte]))
+            except (BrokenPipeError, ConnectionResetError):
+                dropped_at = time.monotonic()
+                break
+            if time.monotonic() > opened + HEADER_TIMEOUT_S + MARGIN_S:
+                break
+    assert dropped_at is not None and dropped_at - opened < HEADER_TIMEOUT_S + MARGIN_S
+
+
+def test_a_request_beyond_the_open_connection_limit_is_a_prompt_json_503(guarded_service: ServiceProcess) -> None:
+    with _sockets(guarded_service, MAX_OPEN, b""):
+        time.sleep(0.3)  # the server has accepted them all
+        start = time.monotonic()
+        refused = httpx.get(f"{guarded_service.url}/healthz", timeout=5)
+        elapsed = time.monotonic() - start
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["code"] == "overloaded" and int(refused.headers["retry-after"]) >= 1
+    assert elapsed < PROMPT_S
+    time.sleep(0.3)  # the server sees the sockets closed
+    assert httpx.get(f"{guarded_service.url}/healthz", timeout=5).status_code == 200
