@@ -166,7 +166,7 @@ def _print_summary(results: dict, out: Path) -> None:
     dataset = results["dataset"]
     print(
         f"{dataset['evaluated']} images evaluated, {len(dataset['unreadable'])} unreadable, "
-        f"{len(dataset['skipped_folders'])} folders skipped"
+        f"{len(dataset['skipped_folders'])} folders and {len(dataset['skipped_files'])} files skipped"
     )
     for model in results["models"]:
         print(f"{model['name']}:")

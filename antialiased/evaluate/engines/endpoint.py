@@ -15,8 +15,10 @@ from typing import Any
 
 import httpx
 
+from antialiased.errors import ApiError
 from antialiased.evaluate.engines import wire
 from antialiased.evaluate.engines.base import ImageResult, WorkItem, unreadable
+from antialiased.evaluate.files import read_image_file
 from antialiased.evaluate.scoring import ViewScores, image_record
 
 TOKEN_ENV = "ANTIALIASED_ENDPOINT_TOKEN"  # bearer key for a TorchServe with token authorization
@@ -54,8 +56,8 @@ class EndpointEngine:
 
     def _evaluate(self, item: WorkItem) -> ImageResult:
         try:
-            image = item.path.read_bytes()
-        except OSError as error:
+            image = read_image_file(item.path)
+        except (OSError, ApiError) as error:
             return ImageResult(item.index, error=unreadable(error))
         records = {}
         try:
