@@ -93,16 +93,18 @@ class TreeWalk:
         problem = not_regular(status)
         if problem:
             return self._skip(path, problem)
-        first = self._files.setdefault(_file_id(status), self._name(path))
-        if first != self._name(path):
+        name = self._name(path)
+        first = self._files.setdefault(_file_id(status), name)
+        if first != name:
             return self._skip(path, f"the same file as {first}, listed already")
         return True
 
     def _list(self, directory: Path) -> list[os.DirEntry] | None:
         """The entries of `directory` by name, or None (and skipped) if it was listed already or cannot be listed."""
+        name = self._name(directory)
         try:
-            first = self._directories.setdefault(_file_id(os.stat(directory)), self._name(directory))
-            if first != self._name(directory):
+            first = self._directories.setdefault(_file_id(os.stat(directory)), name)
+            if first != name:
                 self._skip(directory, f"a directory listed already (as {first}): a link cycle or a second link to it")
                 return None
             with os.scandir(directory) as entries:
