@@ -144,9 +144,9 @@ def _image_folder(root: Path, label_map: dict[str, int]) -> Dataset:
             f"{', …' if len(folders) > 5 else ''}): name folders by ImageNet synset or pass --labels LABELS.json"
         )
     samples = tuple(
-        _sample(root, path, label)
+        Sample(path, relpath, label, folder)
         for folder, label in sorted(mapped.items())
-        for path in walk.files(root / folder, _is_image)
+        for path, relpath in walk.files(root / folder, _is_image)
     )
     present = {s.folder for s in samples}
     skipped += [Skipped(f, "empty: no image file") for f in mapped if f not in present]
@@ -160,18 +160,13 @@ def _is_image(name: str) -> bool:
     return has_file_allowed_extension(name, IMG_EXTENSIONS)
 
 
-def _sample(root: Path, path: Path, label: int) -> Sample:
-    relpath = path.relative_to(root).as_posix()
-    return Sample(path, relpath, label, relpath.split("/", 1)[0])
-
-
 def _imagenet_val(root: Path, ground_truth: Path) -> Dataset:
     """A flat folder of validation images with LOC_val_solution.csv; ordered as ImageFolder orders valprep.sh's tree."""
     synsets = _read_loc_solution(ground_truth)
     walk = TreeWalk(root)
     samples, unlabelled = [], []
     for path in sorted(root.iterdir()):
-        if not _is_image(path.name) or path.is_dir() or not walk.regular(path):
+        if not _is_image(path.name) or path.is_dir() or not walk.regular(path, path.name):
             continue
         synset = synsets.get(path.stem)
         if synset is None:

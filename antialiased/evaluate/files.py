@@ -63,61 +63,57 @@ class TreeWalk:
     def __post_init__(self) -> None:
         self._directories[_file_id(os.stat(self.root))] = "the data root"
 
-    def files(self, directory: Path, wanted: Callable[[str], bool]) -> list[Path]:
-        """The regular files under `directory` whose names are `wanted`, in ImageFolder's order (the sorted paths
-        of the directories, then the sorted names in each)."""
-        listed: list[tuple[str, list[Path]]] = []
-        stack = [directory]
+    def files(self, directory: Path, wanted: Callable[[str], bool]) -> list[tuple[Path, str]]:
+        """The regular files under `directory` whose names are `wanted`, with their paths relative to the root, in
+        ImageFolder's order (the sorted paths of the directories, then the sorted names in each)."""
+        listed: list[tuple[str, list[tuple[Path, str]]]] = []
+        stack = [(directory, directory.relative_to(self.root).as_posix())]
         while stack:
-            current = stack.pop()
-            entries = self._list(current)
+            current, relpath = stack.pop()
+            entries = self._list(current, relpath)
             if entries is None:
                 continue
             subdirectories, files = [], []
             for entry in entries:
-                path = current / entry.name
+                path, name = current / entry.name, f"{relpath}/{entry.name}"
                 if _is_directory(entry):
-                    subdirectories.append(path)
-                elif wanted(entry.name) and self.regular(path):
-                    files.append(path)
+                    subdirectories.append((path, name))
+                elif wanted(entry.name) and self.regular(path, name):
+                    files.append((path, name))
             listed.append((str(current), files))
             stack.extend(reversed(subdirectories))  # depth first in sorted order: the first path to a directory wins
-        return [path for _, files in sorted(listed, key=lambda entry: entry[0]) for path in files]
+        return [file for _, files in sorted(listed, key=lambda entry: entry[0]) for file in files]
 
-    def regular(self, path: Path) -> bool:
-        """Whether `path` reaches a regular file not listed yet; if not, it is skipped with the reason."""
+    def regular(self, path: Path, relpath: str) -> bool:
+        """Whether `path` (`relpath` from the root) reaches a regular file not listed yet; if not, it is skipped
+        with the reason."""
         try:
             status = os.stat(path)
         except OSError as error:
-            return self._skip(path, f"cannot read: {error.strerror}")
+            return self._skip(relpath, f"cannot read: {error.strerror}")
         problem = not_regular(status)
         if problem:
-            return self._skip(path, problem)
-        name = self._name(path)
-        first = self._files.setdefault(_file_id(status), name)
-        if first != name:
-            return self._skip(path, f"the same file as {first}, listed already")
+            return self._skip(relpath, problem)
+        first = self._files.setdefault(_file_id(status), relpath)
+        if first != relpath:
+            return self._skip(relpath, f"the same file as {first}, listed already")
         return True
 
-    def _list(self, directory: Path) -> list[os.DirEntry] | None:
+    def _list(self, directory: Path, relpath: str) -> list[os.DirEntry] | None:
         """The entries of `directory` by name, or None (and skipped) if it was listed already or cannot be listed."""
-        name = self._name(directory)
         try:
-            first = self._directories.setdefault(_file_id(os.stat(directory)), name)
-            if first != name:
-                self._skip(directory, f"a directory listed already (as {first}): a link cycle or a second link to it")
+            first = self._directories.setdefault(_file_id(os.stat(directory)), relpath)
+            if first != relpath:
+                self._skip(relpath, f"a directory listed already (as {first}): a link cycle or a second link to it")
                 return None
             with os.scandir(directory) as entries:
                 return sorted(entries, key=lambda entry: entry.name)
         except OSError as error:
-            self._skip(directory, f"cannot list: {error.strerror}")
+            self._skip(relpath, f"cannot list: {error.strerror}")
             return None
 
-    def _name(self, path: Path) -> str:
-        return path.relative_to(self.root).as_posix()
-
-    def _skip(self, path: Path, reason: str) -> bool:
-        self.skipped.append(Skipped(self._name(path), reason))
+    def _skip(self, relpath: str, reason: str) -> bool:
+        self.skipped.append(Skipped(relpath, reason))
         return False
 
 
