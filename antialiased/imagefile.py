@@ -150,16 +150,21 @@ def check_jpeg_structure(data: bytes, info: ImageInfo) -> None:
         )
 
 
+def check_byte_size(size: int, limits: ImageLimits) -> None:
+    """Refuse an image file of `size` bytes beyond `limits.max_bytes` (ApiError image_too_large, 413)."""
+    if size > limits.max_bytes:
+        raise ApiError(
+            ErrorCode.IMAGE_TOO_LARGE, f"the image has {size} bytes, more than the {limits.max_bytes} allowed", 413
+        )
+
+
 def _open(data: bytes, limits: ImageLimits) -> tuple[ImageInfo, Image.Image]:
     """Validate the bytes and the header; return the header's facts and the lazily opened image."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise ApiError(ErrorCode.INVALID_IMAGE, f"expected image bytes, got {type(data).__name__}")
     if len(data) == 0:
         raise ApiError(ErrorCode.EMPTY_BODY, "the request holds no image bytes")
-    if len(data) > limits.max_bytes:
-        raise ApiError(
-            ErrorCode.IMAGE_TOO_LARGE, f"the image has {len(data)} bytes, more than the {limits.max_bytes} allowed", 413
-        )
+    check_byte_size(len(data), limits)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

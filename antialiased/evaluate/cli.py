@@ -1,12 +1,16 @@
 """Command line: `python -m antialiased.evaluate --data DIR --model NAME [--model ...] [options]`.
 
-Prints the figures and where the outputs are; failures print one line, `error: ...`, and exit with status 2.
+Prints the figures and where the outputs are; failures print one line, `error: ...`, and exit with status 2;
+an interruption (Ctrl-C) prints one line and exits with status 130 (the shards written are kept: the same command
+resumes).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +27,7 @@ from antialiased.evaluate.summary import FIGURES
 from antialiased.weights import WeightsError
 
 DEFAULT_OUT = Path("build/evaluation")
+INTERRUPTED = 128 + signal.SIGINT  # the shell's status of a command ended by Ctrl-C
 DEFAULT_WORKERS = max(1, min(8, (os.cpu_count() or 2) - 1))  # leave a core to the model
 _USER_ERRORS = (
     DataError,
@@ -160,7 +165,7 @@ def _print_summary(results: dict, out: Path) -> None:
     dataset = results["dataset"]
     print(
         f"{dataset['evaluated']} images evaluated, {len(dataset['unreadable'])} unreadable, "
-        f"{len(dataset['skipped_folders'])} folders skipped"
+        f"{len(dataset['skipped_folders'])} folders and {len(dataset['skipped_files'])} files skipped"
     )
     for model in results["models"]:
         print(f"{model['name']}:")
@@ -177,6 +182,7 @@ def _print_summary(results: dict, out: Path) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
+    logging.basicConfig(format="%(levelname)s: %(message)s")  # warnings (skipped files, damaged shards) on stderr
     try:
         if args.endpoint and args.engine != "local":
             raise ValueError("--endpoint evaluates served models: it cannot be combined with --engine")
@@ -185,5 +191,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        again = "the same command without --overwrite" if args.overwrite else "the same command"
+        print(f"interrupted: run {again} to resume (the finished shards in {args.out} are kept)", file=sys.stderr)
+        return INTERRUPTED
     _print_summary(results, config.out)
     return 0

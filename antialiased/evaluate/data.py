@@ -4,23 +4,28 @@ Order and class folders follow torchvision's `ImageFolder` (sorted class folders
 walked recursively, the same image extensions), so images come in the order of the paper's loader.
 Labels are class indices of the model: a folder named by an ImageNet synset (`n01440764`) maps to
 its ImageNet class index, as in the paper's set-up; any other folder needs an entry in a label map.
-Folders that do not map, and empty folders, are skipped and listed, never silently dropped.
+Folders that do not map, and empty folders, are skipped and listed, never silently dropped; so are link cycles,
+files that are not regular files, and second names of one file (see `files`: a hostile tree cannot loop or hang
+the listing).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
-from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension, make_dataset
+from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension
 
+from antialiased.evaluate.files import Skipped, TreeWalk
 from antialiased.labels import IMAGENET_CATEGORIES, SYNSET_INDEX
 
+log = logging.getLogger(__name__)
 SYNSET_PATTERN = re.compile(r"n\d{8}")
 LOC_HEADER = "ImageId,PredictionString"
 
@@ -40,12 +45,6 @@ class Sample:
 
 
 @dataclass(frozen=True)
-class SkippedFolder:
-    name: str
-    reason: str
-
-
-@dataclass(frozen=True)
 class Fingerprint:
     """How many files, and the sha256 of their sorted relative paths and sizes (one 'path\\tsize' line each)."""
 
@@ -58,8 +57,9 @@ class Dataset:
     root: Path
     kind: str  # "imagefolder" or "imagenet-val"
     samples: tuple[Sample, ...]
-    skipped_folders: tuple[SkippedFolder, ...] = ()
+    skipped_folders: tuple[Skipped, ...] = ()
     total_images: int = 0  # before --limit
+    skipped_files: tuple[Skipped, ...] = ()  # links, non-regular files and second names: relpath, why
 
     @cached_property
     def fingerprint(self) -> Fingerprint:
@@ -110,10 +110,21 @@ def discover(
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"--data {root} is not a directory")
-    return _imagenet_val(root, Path(ground_truth)) if ground_truth else _image_folder(root, label_map or {})
+    dataset = _imagenet_val(root, Path(ground_truth)) if ground_truth else _image_folder(root, label_map or {})
+    if dataset.skipped_files:
+        first = dataset.skipped_files[0]
+        log.warning(
+            "%d entries of %s skipped, e.g. %s (%s); all are listed in the results",
+            len(dataset.skipped_files),
+            root,
+            first.name,
+            first.reason,
+        )
+    return dataset
 
 
 def _image_folder(root: Path, label_map: dict[str, int]) -> Dataset:
+    walk = TreeWalk(root)
     folders = sorted(entry.name for entry in os.scandir(root) if entry.is_dir())
     if not folders:
         raise DataError(f"{root} holds no class folders (expected an ImageFolder tree: {root}/<class>/<image>)")
@@ -124,34 +135,38 @@ def _image_folder(root: Path, label_map: dict[str, int]) -> Dataset:
         elif folder in SYNSET_INDEX:
             mapped[folder] = SYNSET_INDEX[folder]
         elif SYNSET_PATTERN.fullmatch(folder):
-            skipped.append(SkippedFolder(folder, "unknown synset: not one of the 1000 ImageNet-1k classes"))
+            skipped.append(Skipped(folder, "unknown synset: not one of the 1000 ImageNet-1k classes"))
         else:
-            skipped.append(SkippedFolder(folder, "no label: not an ImageNet synset and not in the label map"))
+            skipped.append(Skipped(folder, "no label: not an ImageNet synset and not in the label map"))
     if not mapped:
         raise DataError(
             f"no class folder of {root} maps to a class index ({', '.join(folders[:5])}"
             f"{', …' if len(folders) > 5 else ''}): name folders by ImageNet synset or pass --labels LABELS.json"
         )
-    found = make_dataset(root, mapped, extensions=IMG_EXTENSIONS, allow_empty=True)
-    samples = tuple(_sample(root, Path(path), label) for path, label in found)
+    samples = tuple(
+        Sample(path, relpath, label, folder)
+        for folder, label in sorted(mapped.items())
+        for path, relpath in walk.files(root / folder, _is_image)
+    )
     present = {s.folder for s in samples}
-    skipped += [SkippedFolder(f, "empty: no image file") for f in mapped if f not in present]
+    skipped += [Skipped(f, "empty: no image file") for f in mapped if f not in present]
     if not samples:
         raise DataError(f"no image files under {root} (extensions {', '.join(IMG_EXTENSIONS)})")
-    return Dataset(root, "imagefolder", samples, tuple(sorted(skipped, key=lambda s: s.name)), len(samples))
+    folders_skipped = tuple(sorted(skipped, key=lambda s: s.name))
+    return Dataset(root, "imagefolder", samples, folders_skipped, len(samples), tuple(walk.skipped))
 
 
-def _sample(root: Path, path: Path, label: int) -> Sample:
-    relpath = path.relative_to(root).as_posix()
-    return Sample(path, relpath, label, relpath.split("/", 1)[0])
+def _is_image(name: str) -> bool:
+    return has_file_allowed_extension(name, IMG_EXTENSIONS)
 
 
 def _imagenet_val(root: Path, ground_truth: Path) -> Dataset:
     """A flat folder of validation images with LOC_val_solution.csv; ordered as ImageFolder orders valprep.sh's tree."""
     synsets = _read_loc_solution(ground_truth)
+    walk = TreeWalk(root)
     samples, unlabelled = [], []
     for path in sorted(root.iterdir()):
-        if not path.is_file() or not has_file_allowed_extension(path.name, IMG_EXTENSIONS):
+        if not _is_image(path.name) or path.is_dir() or not walk.regular(path, path.name):
             continue
         synset = synsets.get(path.stem)
         if synset is None:
@@ -161,8 +176,9 @@ def _imagenet_val(root: Path, ground_truth: Path) -> Dataset:
     if not samples:
         raise DataError(f"no image of {root} is listed in {ground_truth}")
     samples.sort(key=lambda s: (s.folder, s.relpath))
-    skipped = (SkippedFolder(f"{len(unlabelled)} files", f"not in {ground_truth.name}: {unlabelled[:5]}"),)
-    return Dataset(root, "imagenet-val", tuple(samples), skipped if unlabelled else (), len(samples))
+    skipped = (Skipped(f"{len(unlabelled)} files", f"not in {ground_truth.name}: {unlabelled[:5]}"),)
+    folders_skipped = skipped if unlabelled else ()
+    return Dataset(root, "imagenet-val", tuple(samples), folders_skipped, len(samples), tuple(walk.skipped))
 
 
 def _read_loc_solution(path: Path) -> dict[str, str]:

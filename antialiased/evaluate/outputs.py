@@ -68,6 +68,7 @@ def finish(
             "fingerprint": dataset.fingerprint.__dict__,
             "unreadable": unreadable,
             "skipped_folders": [s.__dict__ for s in dataset.skipped_folders],
+            "skipped_files": [s.__dict__ for s in dataset.skipped_files],
         },
         "protocol": config.protocol.to_json(),
         "engine": config.engine,

@@ -113,7 +113,9 @@ def _class_table(classes: list[dict[str, Any]]) -> str:
 
 def _skipped(dataset: dict[str, Any]) -> str:
     parts = [f"<h2>Skipped inputs</h2><p>{len(dataset['unreadable'])} unreadable images, "]
-    parts.append(f"{len(dataset['skipped_folders'])} skipped folders.</p>")
+    parts.append(
+        f"{len(dataset['skipped_folders'])} skipped folders, {len(dataset['skipped_files'])} skipped files.</p>"
+    )
     if dataset["unreadable"]:
         rows = [
             [f'<span class="text">{escape(u["relpath"])}</span>', escape(u["error"])] for u in dataset["unreadable"]
@@ -122,4 +124,9 @@ def _skipped(dataset: dict[str, Any]) -> str:
     if dataset["skipped_folders"]:
         rows = [[escape(s["name"]), escape(s["reason"])] for s in dataset["skipped_folders"]]
         parts.append(_table(["folder", "why"], rows, "skipped-folders"))
+    if dataset["skipped_files"]:
+        rows = [
+            [f'<span class="text">{escape(s["name"])}</span>', escape(s["reason"])] for s in dataset["skipped_files"]
+        ]
+        parts.append(_table(["file", "why"], rows, "skipped-files"))
     return "".join(parts)

@@ -28,6 +28,12 @@ def evaluate(config: EvaluationConfig) -> dict[str, Any]:
         raise ValueError(f"unknown engine {config.engine!r}; use one of {', '.join(ENGINES)}")
     if not config.models:
         raise ValueError("no model to evaluate: pass --model at least once")
+    store = RunStore(config.out, config.shard_size)
+    with store.lock():  # before anything slow: a second run into the same directory fails at once
+        return _evaluate(config, store)
+
+
+def _evaluate(config: EvaluationConfig, store: RunStore) -> dict[str, Any]:
     label_map = load_label_map(config.labels) if config.labels else None
     dataset = discover(config.data, label_map=label_map, ground_truth=config.ground_truth).limited(config.limit)
     served = config.engine == "endpoint"
@@ -38,10 +44,9 @@ def evaluate(config: EvaluationConfig) -> dict[str, Any]:
     sources = sources if served else [model.source for model in loaded]  # with the registry's arch and filter
     _check_classes(dataset, loaded)
     plans = all_plans(config.protocol, len(dataset.samples))
-    store = RunStore(config.out, config.shard_size)
     store.open(_manifest(config, dataset, sources, loaded, precision), config.overwrite)
     images = len(dataset.samples)
-    pending = store.pending_shards(images)
+    pending = store.pending_shards(images, len(sources))
     items = [
         WorkItem(i, dataset.samples[i].path, dataset.samples[i].label, plans[i])
         for shard in sorted(pending)

@@ -6,14 +6,19 @@
     sessions.jsonl      one line per session: engine, images computed, time
     images.parquet, *.png, report.html   the outputs, made when every shard is there
     results.json        the figures; written last, so it marks a finished run
+    .lock               locked by the run in progress: a second run into the directory fails at once
 
 Every file appears by an atomic rename of a finished temporary file beside it: a file that is there is
-complete.
+complete. A shard damaged all the same (a full disk, a copy cut short, a hand edit) is reported and computed
+again by the next session.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -24,6 +29,10 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from antialiased.imagefile import error_text
+
+log = logging.getLogger(__name__)
+LOCK_FILE = ".lock"
 RESULTS_FILE = "results.json"
 MANIFEST_FILE = "run.json"
 SESSIONS_FILE = "sessions.jsonl"
@@ -57,7 +66,7 @@ SCHEMA = pa.schema(
 
 
 class RunDirectoryError(ValueError):
-    """The output directory holds another run."""
+    """The output directory holds another run, or another process is running in it."""
 
 
 @contextmanager
@@ -91,6 +100,35 @@ class RunStore:
         self.shard_size = shard_size
         self.shards_dir = root / "shards"
 
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the run directory while the block runs; RunDirectoryError at once if another process holds it.
+
+        An exclusive POSIX lock (lockf) on DIR/.lock: the system drops it when the process ends, however it ends,
+        and processes forked from it (the loader's workers) do not hold it, unlike flock's (no stale lock).
+        """
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            file = open(self.root / LOCK_FILE, "a+")  # noqa: SIM115 (closed below)
+        except OSError as error:
+            raise RunDirectoryError(f"cannot use {self.root} as the run directory: {error.strerror}") from None
+        with file:
+            try:
+                fcntl.lockf(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as error:
+                if error.errno not in (errno.EACCES, errno.EAGAIN):  # not "another process holds it"
+                    raise RunDirectoryError(f"cannot lock {file.name}: {error.strerror}") from None
+                file.seek(0)
+                holder = file.read().strip() or "?"
+                raise RunDirectoryError(
+                    f"another evaluation (process {holder}) is running in {self.root}: "
+                    "wait for it to end, or use another --out"
+                ) from None
+            file.truncate(0)
+            file.write(f"{os.getpid()}\n")
+            file.flush()
+            yield
+
     def open(self, manifest: dict[str, Any], overwrite: bool = False) -> None:
         """Start or resume the run that `manifest` describes; RunDirectoryError if the directory holds another."""
         path = self.root / MANIFEST_FILE
@@ -118,10 +156,29 @@ class RunStore:
     def shard_indices(self, shard: int, images: int) -> range:
         return range(shard * self.shard_size, min((shard + 1) * self.shard_size, images))
 
-    def pending_shards(self, images: int) -> set[int]:
-        """The shards of `images` images that no earlier session has written."""
+    def pending_shards(self, images: int, models: int) -> set[int]:
+        """The shards of `images` images (rows for `models` models each) that no earlier session has written whole.
+
+        A shard that cannot be read or holds other rows is logged as a warning naming its file, and is pending.
+        """
         shards = range((images + self.shard_size - 1) // self.shard_size)
-        return {shard for shard in shards if not self.shard_path(shard).is_file()}
+        return {shard for shard in shards if not self._whole(shard, images, models)}
+
+    def _whole(self, shard: int, images: int, models: int) -> bool:
+        path = self.shard_path(shard)
+        if not path.is_file():
+            return False
+        expected = self.shard_indices(shard, images)
+        try:
+            indices = pq.read_table(path, schema=SCHEMA).column("index").to_pylist()  # every column: all is checked
+        except (OSError, pa.ArrowException) as error:
+            problem = f"it cannot be read ({error_text(error)})"
+        else:
+            if sorted(indices) == sorted(list(expected) * models):
+                return True
+            problem = f"its rows are not those of images {expected.start}-{expected.stop - 1}"
+        log.warning("the shard %s is damaged: %s; it is computed again", path, problem)
+        return False
 
     def write_shard(self, shard: int, rows: list[dict[str, Any]]) -> None:
         table = pa.Table.from_pylist(rows, schema=SCHEMA)

@@ -50,6 +50,13 @@ def _save(pixels: np.ndarray, path: Path, fmt: str) -> None:
     Image.fromarray(pixels).save(path, fmt, **({"quality": 90} if fmt == "JPEG" else {}))
 
 
+def write_image(path: Path, colour: tuple[int, int, int] = (90, 20, 200)) -> Path:
+    """One plain 40 x 40 PNG (or whatever the suffix says) at `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (40, 40), colour).save(path)
+    return path
+
+
 def write_photo_folder(root: Path, images_per_class: int = 40, seed: int = 0) -> Path:
     """An ImageFolder of len(PHOTO_SYNSETS) classes, half photo crops and half synthetic patterns per class."""
     rng = np.random.default_rng(seed)

@@ -10,14 +10,7 @@ from torchvision.datasets import ImageFolder
 
 from antialiased.evaluate.data import DataError, discover, load_label_map
 from antialiased.labels import SYNSET_INDEX
-from tests.evaluation.datasets import PHOTO_SYNSETS
-
-
-def _image(path: Path) -> None:
-    from PIL import Image
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (40, 40), (90, 20, 200)).save(path)
+from tests.evaluation.datasets import PHOTO_SYNSETS, write_image
 
 
 def test_synset_folders_map_to_imagenet_indices_in_imagefolder_order(photo_folder: Path) -> None:
@@ -33,7 +26,7 @@ def test_other_folders_need_a_label_map_and_unmapped_ones_are_listed(tmp_path: P
     for folder in ("cats", "dogs", "n02123045", "n99999999", "empty_but_mapped"):
         (tmp_path / folder).mkdir()
     for folder in ("cats", "dogs", "n02123045", "n99999999"):
-        _image(tmp_path / folder / "a.png")
+        write_image(tmp_path / folder / "a.png")
     labels = tmp_path.parent / "labels.json"
     labels.write_text(json.dumps({"cats": 3, "empty_but_mapped": 1, "unused": "n01440764"}))
     dataset = discover(tmp_path, label_map=load_label_map(labels))
@@ -50,7 +43,7 @@ def test_data_errors_are_clear(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no class folders"):
         discover(tmp_path)
     (tmp_path / "cats").mkdir()
-    _image(tmp_path / "cats" / "a.png")
+    write_image(tmp_path / "cats" / "a.png")
     with pytest.raises(DataError, match="pass --labels"):
         discover(tmp_path)
     (tmp_path / "n02123045").mkdir()
@@ -66,7 +59,7 @@ def test_data_errors_are_clear(tmp_path: Path) -> None:
 def test_imagenet_validation_folder_with_loc_solution(tmp_path: Path) -> None:
     val = tmp_path / "val"
     for name in ("ILSVRC2012_val_00000001", "ILSVRC2012_val_00000002", "ILSVRC2012_val_00000003", "stray"):
-        _image(val / f"{name}.JPEG")
+        write_image(val / f"{name}.JPEG")
     solution = tmp_path / "LOC_val_solution.csv"
     solution.write_text(
         "ImageId,PredictionString\n"
@@ -96,7 +89,7 @@ def test_fingerprint_and_limit(photo_folder: Path, tmp_path: Path) -> None:
     assert len(limited.samples) == 10 and len({s.folder for s in limited.samples}) == 5, "every class keeps its share"
     assert limited.fingerprint != dataset.fingerprint
     copy = tmp_path / "copy"
-    _image(copy / "n01440764" / "a.png")
+    write_image(copy / "n01440764" / "a.png")
     before = discover(copy).fingerprint
-    _image(copy / "n01440764" / "b.png")
+    write_image(copy / "n01440764" / "b.png")
     assert discover(copy).fingerprint != before

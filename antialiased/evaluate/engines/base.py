@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from antialiased.errors import ApiError
+from antialiased.evaluate.files import read_image_file
 from antialiased.evaluate.plans import ImagePlan
 from antialiased.evaluate.scoring import cut_views, image_record, scores_from_logits
 from antialiased.images import decode_image
@@ -46,11 +47,13 @@ class Engine(Protocol):
 
 def read_image(path: Path) -> torch.Tensor:
     """The library's decode of an image file (uint8 RGB (3, H, W)); OSError or ApiError when it cannot be read."""
-    return decode_image(path.read_bytes())
+    return decode_image(read_image_file(path))
 
 
-def unreadable(error: OSError) -> str:
-    """Why an image file could not be read, as the per-image table says it."""
+def unreadable(error: OSError | ApiError) -> str:
+    """Why an image file could not be read or decoded, as the per-image table says it ('code: message')."""
+    if isinstance(error, ApiError):
+        return f"{error.code}: {error.message}"
     return f"unreadable_file: cannot read the file: {error.strerror}"
 
 
@@ -58,10 +61,8 @@ def decode_for(item: WorkItem) -> tuple[torch.Tensor | None, str | None]:
     """The decoded image of `item`, or the reason it cannot be decoded ('code: message')."""
     try:
         return read_image(item.path), None
-    except OSError as error:
+    except (OSError, ApiError) as error:
         return None, unreadable(error)
-    except ApiError as error:
-        return None, f"{error.code}: {error.message}"
 
 
 def resolve_device(device: str) -> torch.device:

@@ -17,6 +17,7 @@ from antialiased.errors import ApiError, ErrorCode
 from antialiased.evaluate.config import EndpointOptions
 from antialiased.evaluate.engines import wire
 from antialiased.evaluate.engines.base import ImageResult, WorkItem, unreadable
+from antialiased.evaluate.files import read_image_file
 from antialiased.evaluate.scoring import ViewScores, image_record
 from antialiased.handler_client import ClientOptions, HandlerClient, RetryPolicy
 from antialiased.shifts import ShiftRequest
@@ -61,8 +62,8 @@ class EndpointEngine:
 
     def _evaluate(self, item: WorkItem) -> ImageResult:
         try:
-            image = item.path.read_bytes()
-        except OSError as error:
+            image = read_image_file(item.path)
+        except (OSError, ApiError) as error:
             return ImageResult(item.index, error=unreadable(error))
         records = {}
         try:
