@@ -15,9 +15,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from antialiased.folder_lock import FolderInUse, folder_lock
 from antialiased.weights import WeightsError
 from archives.build import add_serving_options, build_from_args, untrained_names, untrained_warning
-from servers.lock import FolderInUse, folder_lock
 from servers.ports import free_port, in_use
 from servers.probe import ServiceProcess, start_service
 from servers.stack import run_until_exit, serving, stop_signals
@@ -114,7 +114,7 @@ def _ports(args: argparse.Namespace) -> tuple[Ports, int]:
 
 def _serve(args: argparse.Namespace) -> int:
     """Build, serve and wait for Ctrl-C / SIGTERM, holding the run folder and the store; the exit status."""
-    with folder_lock(args.run_dir, "make run"), folder_lock(args.store, "make run"):
+    with folder_lock(args.run_dir), folder_lock(args.store):
         ports, probe_port = _ports(args)
         built = build_from_args(args, untrained_fallback=True)
         token_auth = True if args.token_auth else None  # None: on exactly when the inference address is not loopback

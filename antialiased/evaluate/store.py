@@ -15,24 +15,22 @@ again by the next session.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import json
 import logging
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from antialiased.folder_lock import FolderInUse, folder_lock
 from antialiased.imagefile import error_text
 
 log = logging.getLogger(__name__)
-LOCK_FILE = ".lock"
 RESULTS_FILE = "results.json"
 MANIFEST_FILE = "run.json"
 SESSIONS_FILE = "sessions.jsonl"
@@ -102,31 +100,17 @@ class RunStore:
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold the run directory while the block runs; RunDirectoryError at once if another process holds it.
-
-        An exclusive POSIX lock (lockf) on DIR/.lock: the system drops it when the process ends, however it ends,
-        and processes forked from it (the loader's workers) do not hold it, unlike flock's (no stale lock).
-        """
+        """Hold the run directory while the block runs (`antialiased.folder_lock`); RunDirectoryError at once if
+        another process holds it."""
+        held = ExitStack()
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            file = open(self.root / LOCK_FILE, "a+")  # noqa: SIM115 (closed below)
+            held.enter_context(folder_lock(self.root))
+        except FolderInUse as error:
+            message = f"another evaluation ({error.holder}) is running in {self.root}: wait for it to end"
+            raise RunDirectoryError(f"{message}, or use another --out") from None
         except OSError as error:
             raise RunDirectoryError(f"cannot use {self.root} as the run directory: {error.strerror}") from None
-        with file:
-            try:
-                fcntl.lockf(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as error:
-                if error.errno not in (errno.EACCES, errno.EAGAIN):  # not "another process holds it"
-                    raise RunDirectoryError(f"cannot lock {file.name}: {error.strerror}") from None
-                file.seek(0)
-                holder = file.read().strip() or "?"
-                raise RunDirectoryError(
-                    f"another evaluation (process {holder}) is running in {self.root}: "
-                    "wait for it to end, or use another --out"
-                ) from None
-            file.truncate(0)
-            file.write(f"{os.getpid()}\n")
-            file.flush()
+        with held:
             yield
 
     def open(self, manifest: dict[str, Any], overwrite: bool = False) -> None:
