@@ -114,7 +114,9 @@ class HandlerSettings:
             raise SettingsError(f"handler.limits.max_crop_size must be in [{MIN_CROP_SIZE}, {MAX_IMAGE_SIDE}]")
         largest_view = max(self.limits.max_crop_size, CROP_SIZE) ** 2  # a plain request's view is CROP_SIZE square
         if largest_view > self.limits.max_view_pixels_per_forward:
-            raise SettingsError("handler.limits.max_view_pixels_per_forward must hold one view of max_crop_size")
+            raise SettingsError(
+                f"handler.limits.max_view_pixels_per_forward must hold one view of max_crop_size and of {CROP_SIZE}"
+            )
         if self.limits.max_view_pixels_per_forward > self.limits.max_view_pixels_per_batch:
             raise SettingsError("handler.limits.max_view_pixels_per_forward must not exceed max_view_pixels_per_batch")
         if ":" not in self.model.builder:
