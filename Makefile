@@ -6,7 +6,7 @@ STAMP_RUN := $(VENV)/.installed-run
 STAMP_EVAL := $(VENV)/.installed-eval
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: setup setup-dev setup-eval run test lint bench bench-serve bench-probe bench-oip bench-eval bench-idle evaluate gpu-check \
+.PHONY: setup setup-dev setup-eval run test lint bench bench-serve bench-probe bench-oip bench-eval bench-idle bench-memory evaluate gpu-check \
 	gpu-bundle clean
 
 $(VENV)/bin/python:
@@ -62,6 +62,10 @@ bench-probe: setup-dev
 ## TorchServe's CPU time and the readiness predictions of an idle stack, against a prediction at every interval.
 bench-idle: setup-dev
 	$(PY) -m benchmarks.bench_idle
+
+## Peak memory of a forward pass per view pixel at large crops (the figure behind max_view_pixels_per_forward).
+bench-memory: setup-dev
+	$(PY) -m benchmarks.bench_memory
 
 ## perf_analyzer on the Open Inference Protocol (/v2) of the probe service, beside TorchServe's /predictions.
 bench-oip: setup-dev

@@ -25,6 +25,9 @@ from antialiased.errors import ApiError, ErrorCode
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024  # largest accepted file
 MAX_IMAGE_PIXELS = 50_000_000  # largest accepted width * height (a 50-megapixel photo)
+# Decoded pixels one batch of the handler may hold (two largest images and room for small ones); the probe service
+# holds one Open Inference Protocol request to it, so that a request never waits on its own images.
+MAX_PIXELS_PER_BATCH = 110_000_000
 MIN_IMAGE_SIDE = 32  # smallest accepted width and height
 # Longest side / shortest side. Resizing the shorter side to 256 (up to 1024 for shift requests) scales the
 # longer side by the same factor: a 32 x 1,500,000 PNG of a few kB would become 3 billion pixels.

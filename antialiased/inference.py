@@ -4,6 +4,7 @@ eager model computes (up to float rounding)."""
 
 from __future__ import annotations
 
+import bisect
 import copy
 
 import torch
@@ -109,3 +110,21 @@ def prepare_for_inference(
 def to_model_input(batch: torch.Tensor, channels_last: bool = True) -> torch.Tensor:
     """Lay out a (N, 3, H, W) batch the way `prepare_for_inference` expects it."""
     return batch.contiguous(memory_format=torch.channels_last) if channels_last else batch
+
+
+def smallest_input_side(
+    model: nn.Module, device: torch.device | str, low: int, high: int, channels_last: bool = True
+) -> int:
+    """The smallest side in [low, high] of a square image that `model` takes (high + 1 if none): a bisection over
+    one-image zero batches, since a network of convolutions and pools takes every side above one it takes (an
+    antialiased network refuses a feature map smaller than its blur filter's reflect padding)."""
+
+    @torch.inference_mode()
+    def takes(side: int) -> bool:
+        try:
+            model(to_model_input(torch.zeros(1, 3, side, side, device=device), channels_last))
+        except (ValueError, RuntimeError):  # BlurPool's size check; a kernel larger than its input
+            return False
+        return True
+
+    return low + bisect.bisect_left(range(low, high + 1), True, key=takes)

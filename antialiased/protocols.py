@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.preprocessing import CROP_SIZE, RESIZE_SIZE
 from antialiased.shifts import (
+    MAX_CROP_SIZE,
     MAX_IMAGE_SIDE,
     MAX_SHIFTS_PER_REQUEST,
     MIN_CROP_SIZE,
@@ -68,7 +69,7 @@ class ProbeSpec(BaseModel):
     step: int = Field(DEFAULT_GRID_STEP, ge=1, le=MAX_IMAGE_SIDE, description="Grid step in pixels (grid).")
     max_shift: int = Field(DEFAULT_MAX_SHIFT, ge=1, le=MAX_IMAGE_SIDE, description="Largest shift in pixels.")
     crop_size: int = Field(
-        CROP_SIZE, ge=MIN_CROP_SIZE, le=MAX_IMAGE_SIDE, description="Side of the window the model sees."
+        CROP_SIZE, ge=MIN_CROP_SIZE, le=MAX_CROP_SIZE, description="Side of the window the model sees."
     )
     resize_size: int = Field(
         RESIZE_SIZE, ge=MIN_CROP_SIZE, le=MAX_IMAGE_SIDE, description="Shorter side the image is resized to first."

@@ -23,6 +23,9 @@ ShiftMode = Literal["crop", "circular"]
 SHIFT_MODES: tuple[str, ...] = ("crop", "circular")
 MAX_SHIFTS_PER_REQUEST = 1089  # 33 x 33: every offset of the paper's 32-pixel range
 MIN_CROP_SIZE = 32
+# The largest crop_size: the memory of one view in a forward pass grows with its square (see archives/model-config.yaml,
+# whose handler.limits.max_crop_size is this by default; the probe API's schema states it).
+MAX_CROP_SIZE = 512
 MAX_IMAGE_SIDE = 1024  # resize_size / base_size bound: keeps one request's tensors bounded
 
 Offset = tuple[int, int]
@@ -67,6 +70,7 @@ class ShiftRequest:
     base_size: int = SHIFT_BASE_SIZE
     resize_size: int = RESIZE_SIZE
     max_shifts: int = field(default=MAX_SHIFTS_PER_REQUEST, compare=False, repr=False)
+    max_crop_size: int = field(default=MAX_CROP_SIZE, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -75,6 +79,11 @@ class ShiftRequest:
     def center_crop(self) -> int:
         """The side of the center crop the views come from: `base_size` for crops, `crop_size` for circular shifts."""
         return self.base_size if self.mode == "crop" else self.crop_size
+
+    @property
+    def view_pixels(self) -> int:
+        """The pixels of all views together (views x crop area): what the model's forward passes cost."""
+        return len(self.offsets) * self.crop_size**2
 
     @property
     def bounds(self) -> tuple[int, int]:
@@ -87,13 +96,12 @@ class ShiftRequest:
             raise ApiError(
                 ErrorCode.INVALID_PARAMETER, f"unknown shift mode {self.mode!r}; use one of {', '.join(SHIFT_MODES)}"
             )
-        for name in ("crop_size", "base_size", "resize_size"):
+        for name, largest in (("crop_size", self.max_crop_size), ("base_size", MAX_IMAGE_SIDE),
+                              ("resize_size", MAX_IMAGE_SIDE)):  # fmt: skip
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or not MIN_CROP_SIZE <= value <= MAX_IMAGE_SIDE:
-                raise ApiError(
-                    ErrorCode.INVALID_PARAMETER,
-                    f"{name} must be an integer in [{MIN_CROP_SIZE}, {MAX_IMAGE_SIDE}], got {value!r}",
-                )
+            if not isinstance(value, int) or isinstance(value, bool) or not MIN_CROP_SIZE <= value <= largest:
+                message = f"{name} must be an integer in [{MIN_CROP_SIZE}, {largest}], got {value!r}"
+                raise ApiError(ErrorCode.INVALID_PARAMETER, message)
         check_window(self.mode, self.crop_size, self.base_size, self.resize_size)
         if not self.offsets:
             raise ApiError(ErrorCode.INVALID_PARAMETER, "offsets must be a non-empty list of [dy, dx] pairs")
@@ -111,7 +119,9 @@ class ShiftRequest:
                 )
 
     @classmethod
-    def from_json(cls, data: Any, max_shifts: int = MAX_SHIFTS_PER_REQUEST) -> ShiftRequest:
+    def from_json(
+        cls, data: Any, max_shifts: int = MAX_SHIFTS_PER_REQUEST, max_crop_size: int = MAX_CROP_SIZE
+    ) -> ShiftRequest:
         """Parse the JSON object of the handler contract; raise ApiError on any problem."""
         if not isinstance(data, dict):
             raise ApiError(ErrorCode.BAD_SHIFT_REQUEST, "shift request must be a JSON object")
@@ -122,7 +132,8 @@ class ShiftRequest:
         if not isinstance(offsets, list) or not all(_is_offset(o) for o in offsets):
             raise ApiError(ErrorCode.BAD_SHIFT_REQUEST, "offsets must be a list of [dy, dx] integer pairs")
         kwargs = {k: data[k] for k in ("mode", "crop_size", "base_size", "resize_size") if k in data}
-        return cls(offsets=tuple((int(dy), int(dx)) for dy, dx in offsets), max_shifts=max_shifts, **kwargs)
+        offsets = tuple((int(dy), int(dx)) for dy, dx in offsets)
+        return cls(offsets=offsets, max_shifts=max_shifts, max_crop_size=max_crop_size, **kwargs)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object `from_json` reads."""

@@ -1,13 +1,16 @@
 """TorchServe entry point: the antialiased (or baseline) classifier handler, on BaseHandler.
 
-Each request of a TorchServe batch is parsed and its image header checked; requests are admitted while
-the batch's views and decoded pixels fit the limits (the others get a 503 with Retry-After, without being
-decoded); the admitted images are decoded together (every JPEG in one nvJPEG call on a GPU) and cut into
-their views (one center crop, or one crop per shift) on the model's device; all views of the batch then go
-through the model together (one forward pass per distinct crop size, at most `max_images_per_forward`
-images each), and the probabilities are split back per request. A refused request gets its own JSON error
-answer; the others of the batch are answered normally. Response headers X-Batch-Id and X-Batch-Size tell
-which batch answered a request and how many requests it held. The wire format is `antialiased.contract`.
+Each request of a TorchServe batch is parsed and its image header checked; a request that no batch could hold
+(views x crop area beyond `max_view_pixels_per_batch`) is refused at once with 413, and a shift request whose crop
+is smaller than the model takes (found at load time) with 400. Requests are admitted while the batch's views,
+their pixels and the decoded image pixels fit the limits (the others get a 503 with Retry-After, without being
+decoded); the admitted images are decoded together (every JPEG in one nvJPEG call on a GPU) and cut into their
+views (one center crop, or one crop per shift) on the model's device; all views of the batch then go through the
+model together (per distinct crop size, in forward passes of at most `max_view_pixels_per_forward` view pixels),
+and the probabilities are split back per request. When a forward pass fails, each request of it runs on its own,
+so only the one that fails gets a 500. A refused request gets its own JSON error answer; the others of the batch
+are answered normally. Response headers X-Batch-Id and X-Batch-Size tell which batch answered a request and how
+many requests it held. The wire format is `antialiased.contract`.
 """
 
 from __future__ import annotations
@@ -28,8 +31,9 @@ from antialiased.contract import ModelInfo, WeightsInfo
 from antialiased.errors import ApiError, ErrorCode, overloaded
 from antialiased.imagefile import inspect_image
 from antialiased.images import decode_images
-from antialiased.inference import to_model_input
+from antialiased.inference import smallest_input_side, to_model_input
 from antialiased.preprocessing import CROP_SIZE
+from antialiased.shifts import MIN_CROP_SIZE
 from antialiased.transforms import preprocess, shifted_views
 from handlers.batch import BatchItem
 from handlers.memory import release_free_memory
@@ -60,6 +64,7 @@ class ImageClassifier(BaseHandler):
         self.settings: HandlerSettings | None = None
         self.model_info: ModelInfo | None = None
         self.weights_info: WeightsInfo | None = None
+        self.min_crop_size = MIN_CROP_SIZE
         self._batches = 0
 
     def initialize(self, context) -> None:
@@ -81,12 +86,18 @@ class ImageClassifier(BaseHandler):
         )
         self.weights_info = WeightsInfo(name=weights.name, sha256=weights.sha256, untrained=weights.untrained)
         self._warm_up()
+        # The eager module of a compiled model: probing other sizes must not recompile it.
+        eager = getattr(self.model, "_orig_mod", self.model)
+        self.min_crop_size = smallest_input_side(
+            eager, self.device, MIN_CROP_SIZE, CROP_SIZE, self.settings.channels_last
+        )
         log.info(
-            "serving %s on %s (%s), %d torch threads",
+            "serving %s on %s (%s), %d torch threads, crops of at least %d pixels",
             self.model_info.model_dump(),
             self.device,
             self.weights_info.model_dump(),
             torch.get_num_threads(),
+            self.min_crop_size,
         )
         self.initialized = True
 
@@ -154,10 +165,13 @@ class ImageClassifier(BaseHandler):
         return items
 
     def _admit(self, items: list[BatchItem]) -> list[BatchItem]:
-        """Admit requests in order while the batch's views fit `max_images_per_batch` and its decoded pixels (read
-        from the image headers) fit `max_pixels_per_batch`; the others get 503 overloaded, without being decoded."""
+        """Admit requests in order while the batch's views fit `max_images_per_batch`, their pixels (views x crop
+        area) `max_view_pixels_per_batch` and its decoded pixels (read from the image headers)
+        `max_pixels_per_batch`; the others get 503 overloaded, without being decoded. A request that fits no batch
+        was refused by `parse_request` already."""
         limits = self.settings.limits
-        views_left, pixels_left = limits.max_images_per_batch, limits.max_pixels_per_batch
+        views_left, view_pixels_left = limits.max_images_per_batch, limits.max_view_pixels_per_batch
+        pixels_left = limits.max_pixels_per_batch
         for item in items:
             if not item.admitted:
                 continue
@@ -166,13 +180,16 @@ class ImageClassifier(BaseHandler):
             except ApiError as error:
                 item.error = error
                 continue
-            if item.request.views > views_left or item.info.pixels > pixels_left:
+            request = item.request
+            if request.views > views_left or request.view_pixels > view_pixels_left or item.info.pixels > pixels_left:
                 item.error = overloaded(
-                    f"this batch already holds as many views ({limits.max_images_per_batch}) or decoded pixels "
-                    f"({limits.max_pixels_per_batch}) as one batch may; retry shortly"
+                    f"this batch already holds as many views ({limits.max_images_per_batch}), view pixels "
+                    f"({limits.max_view_pixels_per_batch}) or decoded pixels ({limits.max_pixels_per_batch}) as one "
+                    "batch may; retry shortly"
                 )
                 continue
-            views_left -= item.request.views
+            views_left -= request.views
+            view_pixels_left -= request.view_pixels
             pixels_left -= item.info.pixels
         return items
 
@@ -183,9 +200,16 @@ class ImageClassifier(BaseHandler):
 
     def _parse(self, row: dict[str, Any], headers: dict[str, str]) -> BatchItem:
         try:
-            return BatchItem(request=parse_request(row, self.settings.limits, headers))
+            request = parse_request(row, self.settings.limits, headers)
         except ApiError as error:
             return BatchItem(error=error)
+        if request.shifts is not None and request.shifts.crop_size < self.min_crop_size:
+            message = (
+                f"crop_size {request.shifts.crop_size} is smaller than model {self.model_info.name} takes: "
+                f"at least {self.min_crop_size}"
+            )
+            return BatchItem(error=ApiError(ErrorCode.BAD_SHIFT_REQUEST, message))
+        return BatchItem(request=request)
 
     def _cut_views(self, item: BatchItem, image: torch.Tensor) -> None:
         """The request's views, on the model's device, from its decoded image."""
@@ -201,18 +225,40 @@ class ImageClassifier(BaseHandler):
 
     @torch.inference_mode()
     def inference(self, items: list[BatchItem]) -> None:
-        """Run all views of the batch through the model together and give each request its probabilities."""
+        """Run all views of the batch through the model together and give each request its probabilities; when a
+        forward pass fails, run each request of it on its own, so that only the failing one gets an error."""
         ready = [item for item in items if item.views is not None and item.error is None]
         by_size: dict[tuple[int, ...], list[BatchItem]] = {}
         for item in ready:
             by_size.setdefault(tuple(item.views.shape[1:]), []).append(item)
         for group in by_size.values():
-            views = torch.cat([item.views for item in group])
-            chunks = views.split(self.settings.limits.max_images_per_forward)
-            logits = torch.cat([self.model(to_model_input(chunk, self.settings.channels_last)) for chunk in chunks])
-            probabilities = logits.float().softmax(dim=1).cpu()
-            for item, part in zip(group, probabilities.split([len(item.views) for item in group]), strict=True):
-                item.probabilities = part
+            self._classify_isolated(group)
+
+    def _classify_isolated(self, group: list[BatchItem]) -> None:
+        """`_classify(group)`; when it fails, each request of the group on its own, and the failing one gets 500."""
+        try:
+            self._classify(group)
+        except Exception:  # whatever one input does, the worker and the rest of the batch go on
+            if len(group) == 1:
+                log.exception("a request failed in the forward pass")
+                group[0].error = ApiError(ErrorCode.INTERNAL_ERROR, "the model failed on this request's views", 500)
+                return
+            log.warning("a forward pass of %d requests failed; running each on its own", len(group))
+            for item in group:
+                self._classify_isolated([item])
+
+    def _classify(self, group: list[BatchItem]) -> None:
+        """The probabilities of every view of `group` (requests whose views have one shape), in forward passes of
+        at most `max_view_pixels_per_forward` view pixels."""
+        height, width = group[0].views.shape[-2:]
+        per_forward = self.settings.limits.max_view_pixels_per_forward // (height * width)
+        views = itertools.chain.from_iterable(item.views for item in group)  # rows, not copies
+        logits = []
+        while chunk := list(itertools.islice(views, per_forward)):
+            logits.append(self.model(to_model_input(torch.stack(chunk), self.settings.channels_last)))
+        probabilities = torch.cat(logits).float().softmax(dim=1).cpu()
+        for item, part in zip(group, probabilities.split([len(item.views) for item in group]), strict=True):
+            item.probabilities = part
 
     def postprocess(self, items: list[BatchItem]) -> list[str]:
         """Each request's JSON answer: top-k (per shift for shift requests), or its error body."""

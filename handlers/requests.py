@@ -19,6 +19,7 @@ from antialiased.contract import (
     TOPK_HEADER,
 )
 from antialiased.errors import ApiError, ErrorCode
+from antialiased.preprocessing import CROP_SIZE
 from antialiased.shifts import ShiftRequest
 from handlers.settings import Limits
 
@@ -42,10 +43,15 @@ class ParsedRequest:
         """How many images the model sees for this request."""
         return 1 if self.shifts is None else len(self.shifts.offsets)
 
+    @property
+    def view_pixels(self) -> int:
+        """The pixels of its views together (views x crop area): what it costs in the model's forward passes."""
+        return CROP_SIZE**2 if self.shifts is None else self.shifts.view_pixels
+
 
 def parse_request(row: Mapping[str, Any], limits: Limits, headers: Mapping[str, str] | None = None) -> ParsedRequest:
     """Read a request row as TorchServe hands it to the handler (and its lower-cased HTTP headers);
-    raise ApiError on any problem."""
+    raise ApiError on any problem, 413 too_many_pixels for views that no batch can hold."""
     headers = headers or {}
     image = row.get(IMAGE_FIELD) if IMAGE_FIELD in row else row.get(RAW_BODY_FIELD)
     if image is None:
@@ -61,7 +67,16 @@ def parse_request(row: Mapping[str, Any], limits: Limits, headers: Mapping[str, 
         raise ApiError(ErrorCode.INVALID_PARAMETER, f"{PROBABILITIES_FIELD} is for plain requests, not shift requests")
     purpose = headers.get(PURPOSE_HEADER.lower())
     synthetic = purpose if purpose in SYNTHETIC_PURPOSES else None  # any other value is not a metric label
-    return ParsedRequest(bytes(image), _topk(topk, limits), shifts, probabilities, synthetic)
+    request = ParsedRequest(bytes(image), _topk(topk, limits), shifts, probabilities, synthetic)
+    if request.view_pixels > limits.max_view_pixels_per_batch:
+        raise ApiError(
+            ErrorCode.TOO_MANY_PIXELS,
+            f"the {request.views} views of {shifts.crop_size}x{shifts.crop_size} pixels hold {request.view_pixels} "
+            f"pixels; one batch holds at most {limits.max_view_pixels_per_batch} (max_view_pixels_per_batch): "
+            "ask fewer shifts or a smaller crop_size",
+            413,
+        )
+    return request
 
 
 def _no_image_message(headers: Mapping[str, str]) -> str:
@@ -106,7 +121,7 @@ def _shifts(value: Any, limits: Limits) -> ShiftRequest | None:
         except ValueError as error:
             raise ApiError(ErrorCode.BAD_SHIFT_REQUEST, f"shifts is not valid JSON: {error}") from None
     try:
-        return ShiftRequest.from_json(value, max_shifts=limits.max_shifts)
+        return ShiftRequest.from_json(value, max_shifts=limits.max_shifts, max_crop_size=limits.max_crop_size)
     except ApiError as error:  # on the wire, every problem of a shift request is a bad shift request
         raise ApiError(ErrorCode.BAD_SHIFT_REQUEST, error.message) from None
 

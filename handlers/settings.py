@@ -10,6 +10,8 @@ import torch
 
 from antialiased.imagefile import ImageLimits
 from antialiased.inference import PRECISIONS
+from antialiased.preprocessing import CROP_SIZE
+from antialiased.shifts import MAX_IMAGE_SIDE, MIN_CROP_SIZE
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -40,19 +42,22 @@ class WeightsInfo:
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on one request (image bytes and pixels, smallest side, shifts, top-k) and on one batch (views, and
-    decoded pixels: the worker's memory and time for one batch are bounded by them, not by what clients send)."""
+    """Bounds on one request (image bytes and pixels, smallest side, shifts, crop size, top-k), on one batch (views,
+    their pixels, decoded pixels) and on one forward pass (view pixels): the worker's memory and time for one batch
+    are bounded by them, not by what clients send. A view's pixels are its crop's area (crop_size squared)."""
 
     max_image_bytes: int
     max_image_pixels: int
     min_image_side: int
     max_aspect_ratio: int
     max_shifts: int
+    max_crop_size: int
     default_topk: int
     max_topk: int
     max_images_per_batch: int
     max_pixels_per_batch: int
-    max_images_per_forward: int
+    max_view_pixels_per_batch: int
+    max_view_pixels_per_forward: int
 
     @property
     def image_limits(self) -> ImageLimits:
@@ -105,6 +110,15 @@ class HandlerSettings:
             raise SettingsError("handler.limits.max_shifts must not exceed max_images_per_batch")
         if self.limits.max_image_pixels > self.limits.max_pixels_per_batch:
             raise SettingsError("handler.limits.max_image_pixels must not exceed max_pixels_per_batch")
+        if not MIN_CROP_SIZE <= self.limits.max_crop_size <= MAX_IMAGE_SIDE:
+            raise SettingsError(f"handler.limits.max_crop_size must be in [{MIN_CROP_SIZE}, {MAX_IMAGE_SIDE}]")
+        largest_view = max(self.limits.max_crop_size, CROP_SIZE) ** 2  # a plain request's view is CROP_SIZE square
+        if largest_view > self.limits.max_view_pixels_per_forward:
+            raise SettingsError(
+                f"handler.limits.max_view_pixels_per_forward must hold one view of max_crop_size and of {CROP_SIZE}"
+            )
+        if self.limits.max_view_pixels_per_forward > self.limits.max_view_pixels_per_batch:
+            raise SettingsError("handler.limits.max_view_pixels_per_forward must not exceed max_view_pixels_per_batch")
         if ":" not in self.model.builder:
             raise SettingsError(f"handler.model.builder must be 'module:callable', got {self.model.builder!r}")
 

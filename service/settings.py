@@ -11,7 +11,14 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from antialiased.contract import MAX_TOPK
 from antialiased.default_models import DEFAULT_MODELS
-from antialiased.imagefile import MAX_ASPECT_RATIO, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE, ImageLimits
+from antialiased.imagefile import (
+    MAX_ASPECT_RATIO,
+    MAX_IMAGE_BYTES,
+    MAX_IMAGE_PIXELS,
+    MAX_PIXELS_PER_BATCH,
+    MIN_IMAGE_SIDE,
+    ImageLimits,
+)
 from service.params import MULTIPART_OVERHEAD_BYTES, body_limit
 from service.targets.config import AnyTargetConfig, OursConfig, TargetConfig
 
@@ -47,6 +54,13 @@ class Settings(BaseSettings):
     max_top_k: int = Field(MAX_TOPK, ge=5, le=MAX_TOPK, description="At most the handler's max top-k.")
     max_compare_models: int = Field(4, ge=1)
     oip_max_batch_size: int = Field(64, ge=1, description="Images in one Open Inference Protocol request.")
+    oip_max_pixels: int = Field(
+        MAX_PIXELS_PER_BATCH,
+        ge=1,
+        description="Decoded pixels (from the headers) of all images of one Open Inference Protocol request: at most "
+        "what one batch of the handler decodes (its max_pixels_per_batch), so that its images never crowd each other "
+        "out of TorchServe's batches into 503s. At least PROBE_MAX_PIXELS.",
+    )
     body_timeout_s: float = Field(30.0, gt=0, description="Longest time to receive one request body.")
     # Connections (service/connections.py): clients that hold sockets without sending a request are dropped.
     header_timeout_s: float = Field(
@@ -124,6 +138,8 @@ class Settings(BaseSettings):
                 f"{MULTIPART_OVERHEAD_BYTES} bytes of multipart framing) and be at most "
                 "PROBE_MAX_UPLOAD_BYTES_IN_FLIGHT"
             )
+        if self.oip_max_pixels < self.max_pixels:
+            raise ValueError("PROBE_OIP_MAX_PIXELS must be at least PROBE_MAX_PIXELS")
         return self
 
     @property

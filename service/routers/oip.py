@@ -177,14 +177,27 @@ async def infer(name: str, request: Request, settings: SettingsDep, client: Clie
             )
         except ProtocolError as error:
             raise ApiError(ErrorCode.INVALID_INFERENCE_REQUEST, str(error)) from None
-        for index, image in enumerate(call.images):
-            try:
-                check_image(image, settings)
-            except ApiError as error:
-                raise _about_image(index, error) from None
+        _check_images(call.images, settings)
         answers = await _classify_all(client, name, call.images)
     probabilities = np.array([answer.probabilities for answer in answers], dtype=np.float32)
     return answer_call(name, answers[0].model.version, call, probabilities)
+
+
+def _check_images(images: list[bytes], settings: Settings) -> None:
+    """Each image's header within the limits, and their decoded pixels together within `oip_max_pixels`."""
+    pixels = 0
+    for index, image in enumerate(images):
+        try:
+            pixels += check_image(image, settings).pixels
+        except ApiError as error:
+            raise _about_image(index, error) from None
+    if pixels > settings.oip_max_pixels:
+        message = (
+            f"the {len(images)} images decode to {pixels} pixels; one request may hold at most "
+            f"{settings.oip_max_pixels} (PROBE_OIP_MAX_PIXELS, what one TorchServe batch decodes): send them in "
+            "smaller requests"
+        )
+        raise ApiError(ErrorCode.TOO_MANY_PIXELS, message, 413)
 
 
 def _about_image(index: int, error: ApiError) -> ApiError:

@@ -4,8 +4,16 @@ import pytest
 import torch
 from torch import nn
 
-from antialiased.inference import MaxPool2x2Stride1, fold_batch_norm, prepare_for_inference, to_model_input
-from antialiased.models import create_model
+from antialiased.inference import (
+    MaxPool2x2Stride1,
+    fold_batch_norm,
+    prepare_for_inference,
+    smallest_input_side,
+    to_model_input,
+)
+from antialiased.models import create_baseline, create_model
+from antialiased.preprocessing import CROP_SIZE
+from antialiased.shifts import MIN_CROP_SIZE
 
 
 def _randomise_batch_norm(model: nn.Module) -> nn.Module:
@@ -68,3 +76,18 @@ def test_prepared_model_runs_on_channels_last_input(resnet50: nn.Module) -> None
     assert prepared.get_submodule("conv1").weight.is_contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         assert prepared(x).shape == (1, 1000)
+
+
+@pytest.mark.parametrize(("build", "side"), [(lambda: create_model("resnet50", 4), 35),
+                                             (lambda: create_model("resnet50", 2), MIN_CROP_SIZE),
+                                             (lambda: create_baseline("resnet50"), MIN_CROP_SIZE)])  # fmt: skip
+def test_the_smallest_input_side_is_the_first_the_model_takes(build, side: int) -> None:
+    """A 32-pixel crop fails inside the antialiased ResNet50 (filter 4: a 2 x 2 feature map is too small for its
+    reflect padding); 35 is the first side it takes, found by bisection."""
+    model = prepare_for_inference(build())
+    assert smallest_input_side(model, "cpu", MIN_CROP_SIZE, CROP_SIZE) == side
+    with torch.inference_mode():
+        model(to_model_input(torch.zeros(1, 3, side, side)))
+        if side > MIN_CROP_SIZE:
+            with pytest.raises(ValueError, match="too small for reflect padding"):
+                model(to_model_input(torch.zeros(1, 3, side - 1, side - 1)))

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from antialiased.errors import ApiError
 from antialiased.protocols import PROTOCOLS, ProbeSpec, ShiftPlan, make_plan
-from antialiased.shifts import MAX_SHIFTS_PER_REQUEST
+from antialiased.shifts import MAX_CROP_SIZE, MAX_SHIFTS_PER_REQUEST
 
 
 def plan_of(protocol: str = "paper", max_shifts: int = MAX_SHIFTS_PER_REQUEST, **spec: int) -> ShiftPlan:
@@ -120,13 +120,22 @@ def test_bad_parameters_raise_a_coded_error(protocol: str, kwargs: dict, code: s
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("pairs", 0), ("max_shift", 0), ("step", 0), ("crop_size", 8), ("resize_size", 4096), ("seed", -1)],
-)
+    [("pairs", 0), ("max_shift", 0), ("step", 0), ("crop_size", 8), ("crop_size", MAX_CROP_SIZE + 1),
+     ("resize_size", 4096), ("seed", -1)],
+)  # fmt: skip
 def test_out_of_range_parameters_are_refused_by_the_spec(field: str, value: int) -> None:
     """Plain ranges are the spec's own (they also become the probe service's OpenAPI schema)."""
     with pytest.raises(ValidationError, match=field):
         ProbeSpec(**{field: value})
     assert ProbeSpec.model_json_schema()["properties"][field].keys() >= {"minimum", "maximum"}
+
+
+def test_the_largest_crop_is_the_librarys_stated_limit() -> None:
+    """A 992-pixel crop cost a worker 213 MB per view: the spec (and so the probe API's schema) stops at
+    MAX_CROP_SIZE, and a plan at that crop is a valid one."""
+    assert ProbeSpec.model_json_schema()["properties"]["crop_size"]["maximum"] == MAX_CROP_SIZE
+    spec = ProbeSpec(protocol="diagonal", max_shift=16, crop_size=MAX_CROP_SIZE, resize_size=MAX_CROP_SIZE + 16)
+    assert make_plan(spec).request.view_pixels == 17 * MAX_CROP_SIZE**2
 
 
 def test_spec_is_frozen_and_refuses_unknown_fields() -> None:

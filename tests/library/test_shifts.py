@@ -7,7 +7,7 @@ import torchvision.transforms as T
 from PIL import Image
 
 from antialiased.errors import ApiError
-from antialiased.shifts import MAX_SHIFTS_PER_REQUEST, ShiftRequest
+from antialiased.shifts import MAX_CROP_SIZE, MAX_SHIFTS_PER_REQUEST, ShiftRequest
 from antialiased.transforms import normalize, preprocess, resize_center_crop, shifted_views
 
 
@@ -78,6 +78,10 @@ def test_json_round_trip() -> None:
         ({"offsets": [[0, 0]], "base_size": 300}, "= 300 is larger than the resized image"),
         ({"offsets": [[0, 0]], "mode": "circular", "crop_size": 300}, "larger than the resized image"),
         ({"offsets": [[0, 225]], "mode": "circular"}, "outside"),
+        (
+            {"offsets": [[0, 0]], "mode": "circular", "crop_size": MAX_CROP_SIZE + 1, "resize_size": 1024},
+            f"crop_size must be an integer in \\[32, {MAX_CROP_SIZE}\\]",
+        ),
     ],
 )
 def test_bad_requests_name_the_problem(payload: object, message: str) -> None:
@@ -91,3 +95,11 @@ def test_too_many_shifts_is_refused() -> None:
         ShiftRequest.from_json({"offsets": offsets}, max_shifts=10)
     assert refused.value.code == "too_many_shifts"
     assert len(ShiftRequest.from_json({"offsets": [[0, 0]] * MAX_SHIFTS_PER_REQUEST}).offsets) == MAX_SHIFTS_PER_REQUEST
+
+
+def test_a_larger_crop_limit_can_be_given_and_the_view_pixels_follow() -> None:
+    """The handler's max_crop_size may exceed the library's default; view pixels are views x crop area."""
+    payload = {"offsets": [[0, 0], [1, 1]], "mode": "circular", "crop_size": 992, "resize_size": 1024}
+    with pytest.raises(ApiError, match="crop_size"):
+        ShiftRequest.from_json(payload)
+    assert ShiftRequest.from_json(payload, max_crop_size=1024).view_pixels == 2 * 992**2

@@ -3,14 +3,26 @@ Retry-After, and with its retries (jittered, growing backoff) every request gets
 
 from __future__ import annotations
 
+import base64
+import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
+from antialiased.shifts import ShiftRequest
 from servers.torchserve import TorchServe
-from tests.resilience.conftest import JOB_QUEUE_SIZE, start_probe
+from tests.resilience.conftest import (
+    JOB_QUEUE_SIZE,
+    MAX_CROP_SIZE,
+    MAX_IMAGE_PIXELS,
+    MAX_PIXELS_PER_BATCH,
+    MAX_VIEW_PIXELS_PER_BATCH,
+    black_png,
+    start_probe,
+)
 from tests.served_models import CIRCULAR_MODEL
 from tests.service.services import sample_value
 from tests.serving.helpers import encode, photo
@@ -19,6 +31,7 @@ pytestmark = [pytest.mark.serving, pytest.mark.slow]
 
 IMAGE = encode(photo("rocket"))
 BURST = 120  # far more than the queue holds
+AT_ONCE_S = 2.0  # a refusal that comes from a limit, not from a retry loop
 
 
 def _burst(url: str, **kwargs) -> list[httpx.Response]:
@@ -56,3 +69,52 @@ def test_with_retries_every_probe_request_gets_through(fragile_torchserve: Torch
     ]
     retries = sample_value(metrics, "probe_torchserve_retries_total", reason="503")
     assert 0 < retries <= 8 * BURST, "refused requests were retried, each a bounded number of times"
+
+
+def test_a_shift_request_no_batch_can_hold_is_refused_with_413_at_once(
+    fragile_torchserve: TorchServe, tmp_path: Path
+) -> None:
+    """Views x crop area beyond the batch's view-pixel budget can never be served: 413 naming the limit, at once,
+    from TorchServe and through the probe service (before, such a request was run, whatever its memory)."""
+    views = MAX_VIEW_PIXELS_PER_BATCH // MAX_CROP_SIZE**2 + 1
+    offsets = tuple((d, d) for d in range(views))
+    shifts = ShiftRequest(offsets=offsets, mode="circular", crop_size=MAX_CROP_SIZE, resize_size=MAX_CROP_SIZE)
+    started = time.monotonic()
+    direct = fragile_torchserve.predict(CIRCULAR_MODEL, IMAGE, shifts=json.dumps(shifts.to_json()))
+    direct_s = time.monotonic() - started
+    with start_probe(fragile_torchserve, tmp_path / "probe.log") as probe:
+        query = f"protocol=grid&step=8&max_shift=32&crop_size={MAX_CROP_SIZE}&resize_size={MAX_CROP_SIZE + 32}"
+        started = time.monotonic()
+        probed = httpx.post(f"{probe.url}/v1/stability?{query}", content=IMAGE, timeout=60)  # 25 views
+        probed_s = time.monotonic() - started
+    for response, seconds in ((direct, direct_s), (probed, probed_s)):
+        assert response.status_code == 413, response.text
+        assert response.json()["code"] == "too_many_pixels"
+        assert "max_view_pixels_per_batch" in response.json()["message"]
+        assert seconds < AT_ONCE_S, f"answered after {seconds:.1f} s"
+
+
+def _infer_body(images: list[bytes]) -> dict:
+    data = [base64.b64encode(image).decode() for image in images]
+    return {"inputs": [{"name": "image", "shape": [len(images)], "datatype": "BYTES", "data": data}]}
+
+
+def test_an_oip_request_whose_images_no_batch_can_decode_is_refused_with_413_at_once(
+    fragile_torchserve: TorchServe, tmp_path: Path
+) -> None:
+    """The attack: 64 black 7000 x 7000 PNGs in one /v2 request, each within every limit, went to TorchServe at
+    once; its batches decode two of them, the others were told to retry until the probe's retries ran out (503
+    after 68 s). Images whose decoded pixels together exceed what one batch decodes are refused at once (413,
+    naming PROBE_OIP_MAX_PIXELS); as many as one batch decodes are answered."""
+    largest = black_png(MAX_IMAGE_PIXELS - 1)
+    fits = MAX_PIXELS_PER_BATCH // MAX_IMAGE_PIXELS
+    url_path = f"/v2/models/{CIRCULAR_MODEL}/infer"
+    with start_probe(fragile_torchserve, tmp_path / "probe.log") as probe:
+        started = time.monotonic()
+        refused = httpx.post(f"{probe.url}{url_path}", json=_infer_body([largest] * 8), timeout=120)
+        refused_s = time.monotonic() - started
+        answered = httpx.post(f"{probe.url}{url_path}", json=_infer_body([largest] * fits), timeout=120)
+    assert refused.status_code == 413, refused.text
+    assert refused.json()["code"] == "too_many_pixels" and "PROBE_OIP_MAX_PIXELS" in refused.json()["error"]
+    assert refused_s < AT_ONCE_S, f"answered after {refused_s:.1f} s"
+    assert answered.status_code == 200, answered.text

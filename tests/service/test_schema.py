@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from antialiased.shifts import MAX_CROP_SIZE
 from servers.probe import ServiceProcess
 from servers.torchserve import TorchServe
 from tests.served_models import CIRCULAR_MODEL
@@ -42,6 +43,7 @@ def test_the_schema_states_the_configured_limits(circular_service: ServiceProces
     assert parameters["model"]["anyOf"][0]["enum"] == [CIRCULAR_MODEL]
     assert parameters["pairs"]["maximum"] == MAX_SHIFTS
     assert parameters["crop_size"]["minimum"] == 32, "crop_size=0 is refused by the schema, as by the service"
+    assert parameters["crop_size"]["maximum"] == MAX_CROP_SIZE, "so is a crop whose views no worker should hold"
     body = schema["paths"]["/v1/stability"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert body["additionalProperties"] is False, "extra form fields are refused by the schema, as by the service"
 

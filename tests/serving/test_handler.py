@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -15,7 +16,8 @@ from ts.context import Context
 
 from antialiased import contract, imagefile
 from antialiased.models import create_model
-from antialiased.shifts import MAX_SHIFTS_PER_REQUEST, ShiftRequest
+from antialiased.preprocessing import CROP_SIZE
+from antialiased.shifts import MAX_CROP_SIZE, MAX_SHIFTS_PER_REQUEST, MIN_CROP_SIZE, ShiftRequest
 from antialiased.weights import WeightsError, get_entry, save_checkpoint, sha256_file
 from archives.archive import TEMPLATE, model_config, model_spec
 from handlers import image_classifier
@@ -24,9 +26,13 @@ from handlers.model import load_prepared_model, select_device
 from handlers.settings import HandlerSettings, SettingsError
 from tests.models.circular_invariant import CircularInvariant
 from tests.models.circular_invariant import model_spec as circular_spec
+from tests.models.white_intolerant import OVERRIDES as WHITE_INTOLERANT_OVERRIDES
+from tests.models.white_intolerant import WhiteIntolerant
+from tests.models.white_intolerant import model_spec as white_intolerant_spec
 from tests.serving.helpers import encode, handle_batch, handler_context, photo
 
 SPEC = {**circular_spec(), "builder": "tests.models.circular_invariant:CircularInvariant"}
+WHITE_INTOLERANT_SPEC = {**white_intolerant_spec(), "builder": "tests.models.white_intolerant:WhiteIntolerant"}
 
 
 class ForwardCounter(torch.nn.Module):
@@ -123,13 +129,81 @@ def test_views_beyond_the_forward_limit_run_in_chunks_with_the_same_result(check
     rows = [{"data": bytearray(encode(photo("rocket"))), "shifts": json.dumps(shifts.to_json()), "topk": "20"}]
     whole_context = _context(checkpoint)
     whole, whole_counter = _handler(whole_context)
-    chunked_context = _context(checkpoint, {"handler": {"limits": {"max_images_per_forward": 3}}})
+    limits = {"max_view_pixels_per_forward": 3 * CROP_SIZE**2, "max_crop_size": CROP_SIZE}
+    chunked_context = _context(checkpoint, {"handler": {"limits": limits}})
     chunked, chunked_counter = _handler(chunked_context)
     expected, got = handle_batch(whole, whole_context, rows), handle_batch(chunked, chunked_context, rows)
     assert whole_counter.batch_sizes == [7] and chunked_counter.batch_sizes == [3, 3, 1]
     for a, b in zip(expected[0][1]["shifts"], got[0][1]["shifts"], strict=True):
         assert [t["index"] for t in a["topk"]] == [t["index"] for t in b["topk"]]
         assert [t["probability"] for t in a["topk"]] == pytest.approx([t["probability"] for t in b["topk"]], abs=1e-6)
+
+
+def test_large_crops_run_in_forward_passes_of_at_most_the_view_pixel_budget(checkpoint):
+    """A forward pass holds at most max_view_pixels_per_forward view pixels: one 512 x 512 view, or five of 224."""
+    context = _context(checkpoint, {"handler": {"limits": {"max_view_pixels_per_forward": 512**2}}})
+    handler, counter = _handler(context)
+    image = bytearray(encode(photo("rocket")))
+    large = ShiftRequest(offsets=((0, 0), (3, 3)), mode="circular", crop_size=512, resize_size=512)
+    rows = [{"data": image, "shifts": json.dumps(large.to_json())}, {"body": image}, {"body": image}]
+    results = handle_batch(handler, context, rows)
+    assert [status for status, _ in results] == [200, 200, 200]
+    assert counter.batch_sizes == [1, 1, 2]  # the 512-pixel views one by one, then the plain views together
+    assert [entry["offset"] for entry in results[0][1]["shifts"]] == [[0, 0], [3, 3]]
+
+
+def test_a_request_no_batch_can_hold_is_refused_with_413_and_one_that_does_not_fit_now_with_503(checkpoint):
+    """Admission counts view pixels (views x crop area): beyond the whole batch budget a request can never be
+    served (413, naming the limit, undecoded); beyond what is left of it, not now (503)."""
+    limits = {"max_crop_size": CROP_SIZE, "max_view_pixels_per_forward": CROP_SIZE**2,
+              "max_view_pixels_per_batch": 4 * CROP_SIZE**2}  # fmt: skip
+    context = _context(checkpoint, {"handler": {"limits": limits}})
+    handler, counter = _handler(context)
+    image = bytearray(encode(photo("coffee")))
+
+    def shifts(views: int) -> str:
+        return json.dumps(ShiftRequest(offsets=tuple((d, d) for d in range(views)), mode="circular").to_json())
+
+    rows = [{"data": image, "shifts": shifts(5)}, {"data": image, "shifts": shifts(3)},
+            {"data": image, "shifts": shifts(2)}, {"body": image}]  # fmt: skip
+    results = handle_batch(handler, context, rows)
+    assert [status for status, _ in results] == [413, 200, 503, 200]
+    never, _, later, _ = (answer for _, answer in results)
+    assert never["code"] == "too_many_pixels" and "max_view_pixels_per_batch" in never["message"]
+    assert later["code"] == "overloaded" and context.get_response_headers(2)["Retry-After"] == "1"
+    assert counter.batch_sizes == [1, 1, 1, 1]
+
+
+def test_a_request_whose_forward_pass_fails_fails_alone_and_the_rest_of_its_batch_is_answered(tmp_path):
+    """The model raises on an all-white view: the batch's forward pass fails, each request then runs on its own,
+    the white one gets a 500 and the others the answers they get without it."""
+    torch.manual_seed(2)
+    weights = save_checkpoint(WhiteIntolerant(), tmp_path, "white_intolerant_random")
+    context = handler_context("fragile", weights, WHITE_INTOLERANT_SPEC, WHITE_INTOLERANT_OVERRIDES)
+    handler, counter = _handler(context)
+    photo_bytes = bytearray(encode(photo("chelsea")))
+    white = bytearray(encode(np.full((300, 300, 3), 255, np.uint8), "PNG"))
+    shifts = json.dumps(ShiftRequest(offsets=((0, 0), (4, 4), (8, 2))).to_json())
+    good = [{"body": photo_bytes}, {"data": photo_bytes, "shifts": shifts}]
+    alone = handle_batch(handler, context, good)
+    counter.batch_sizes.clear()
+    results = handle_batch(handler, context, [good[0], {"body": white}, good[1]])
+    assert [status for status, _ in results] == [200, 500, 200]
+    assert results[1][1]["code"] == "internal_error"
+    plain, shifted = results[0][1], results[2][1]
+    assert _classes(plain["topk"]) == _classes(alone[0][1]["topk"])
+    assert [_classes(s["topk"]) for s in shifted["shifts"]] == [_classes(s["topk"]) for s in alone[1][1]["shifts"]]
+    assert counter.batch_sizes == [5, 1, 1, 3], "the batch, then each request on its own"
+    assert [status for status, _ in handle_batch(handler, context, good)] == [200, 200], "the worker goes on"
+
+
+def _classes(topk: list[dict]) -> list[int]:
+    return [entry["index"] for entry in topk]
+
+
+def test_the_smallest_crop_the_model_takes_is_found_at_load_time(checkpoint):
+    handler, _ = _handler(_context(checkpoint))
+    assert handler.min_crop_size == MIN_CROP_SIZE, "the circular-invariant model takes any crop"
 
 
 def test_configured_limits_are_applied(checkpoint):
@@ -218,7 +292,15 @@ def test_settings_refuse_unknown_and_missing_keys(checkpoint):
         {**config, "handler": {**config["handler"], "devise": "cpu"}},
         {**config, "handler": {**config["handler"], "precision": "int8"}},
         {**config, "handler": {k: v for k, v in config["handler"].items() if k != "limits"}},
-        {**config, "handler": {**config["handler"], "limits": {**config["handler"]["limits"], "max_shifts": 10**6}}},
+        *(
+            {**config, "handler": {**config["handler"], "limits": {**config["handler"]["limits"], **limits}}}
+            for limits in (
+                {"max_shifts": 10**6},
+                {"max_crop_size": MIN_CROP_SIZE - 1},
+                {"max_view_pixels_per_forward": MAX_CROP_SIZE**2 - 1},
+                {"max_view_pixels_per_batch": config["handler"]["limits"]["max_view_pixels_per_forward"] - 1},
+            )
+        ),
     ):
         with pytest.raises(SettingsError):
             HandlerSettings.from_model_config(broken)
@@ -232,4 +314,7 @@ def test_the_template_limits_are_the_library_defaults():
     assert limits["max_aspect_ratio"] == imagefile.MAX_ASPECT_RATIO
     assert limits["max_shifts"] == MAX_SHIFTS_PER_REQUEST
     assert (limits["default_topk"], limits["max_topk"]) == (contract.DEFAULT_TOPK, contract.MAX_TOPK)
-    assert limits["max_pixels_per_batch"] >= limits["max_image_pixels"]
+    assert limits["max_pixels_per_batch"] == imagefile.MAX_PIXELS_PER_BATCH >= limits["max_image_pixels"]
+    assert limits["max_crop_size"] == MAX_CROP_SIZE
+    assert limits["max_view_pixels_per_batch"] == MAX_SHIFTS_PER_REQUEST * CROP_SIZE**2, "the paper's range fits"
+    assert limits["max_view_pixels_per_forward"] >= MAX_CROP_SIZE**2

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from antialiased.imagefile import MAX_IMAGE_BYTES
+from antialiased.shifts import MIN_CROP_SIZE, ShiftRequest
 from handlers.image_classifier import BATCH_ID_HEADER
 from tests.served_models import LPF_MODEL
 from tests.serving.helpers import (
@@ -135,6 +136,23 @@ def test_bad_requests_in_a_batch_do_not_affect_the_good_ones(torchserve):
         batches.setdefault(response.headers[BATCH_ID_HEADER], set()).add(response.status_code == 200)
     assert any(kinds == {True, False} for kinds in batches.values()), f"no mixed batch among {batches}"
     assert _raw(torchserve, GOOD).status_code == 200  # the worker is still serving
+
+
+def test_a_crop_smaller_than_the_model_takes_is_refused_alone_and_its_batch_is_answered(torchserve):
+    """A 32-pixel crop is too small for the antialiased ResNet50 (a 2 x 2 feature map cannot be reflect-padded for
+    its blur): refused with 400 naming the model's smallest crop, found when the worker loaded it, before any
+    forward pass; the plain requests of its batch are answered (before, the whole batch failed)."""
+    tiny = ShiftRequest(offsets=((0, 0), (1, 1)), crop_size=MIN_CROP_SIZE, base_size=MIN_CROP_SIZE + 1)
+    fields = [{}, {}, {}, {"shifts": json.dumps(tiny.to_json())}, {}, {}, {}]
+    with ThreadPoolExecutor(len(fields)) as pool:
+        responses = list(pool.map(lambda extra: torchserve.predict(LPF_MODEL, GOOD, **extra), fields))
+    assert [r.status_code for r in responses] == [200, 200, 200, 400, 200, 200, 200], [r.text for r in responses]
+    refused = responses[3].json()
+    assert refused["code"] == "bad_shift_request"
+    assert f"crop_size {MIN_CROP_SIZE} is smaller than model {LPF_MODEL} takes: at least 35" in refused["message"]
+    assert all(len(r.json()["topk"]) == 5 for r in responses if r.status_code == 200)
+    others = {r.headers[BATCH_ID_HEADER] for r in responses if r.status_code == 200}
+    assert responses[3].headers[BATCH_ID_HEADER] in others, "sent together, they share a batch"
 
 
 @pytest.mark.parametrize(
