@@ -23,6 +23,7 @@ from service.params import MULTIPART_OVERHEAD_BYTES, body_limit
 from service.targets.config import AnyTargetConfig, OursConfig, TargetConfig
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
+OIP_WAVES = 8  # the default /v2 request holds 8 waves of what one handler batch decodes (880 MP)
 
 
 class Settings(BaseSettings):
@@ -54,12 +55,19 @@ class Settings(BaseSettings):
     max_top_k: int = Field(MAX_TOPK, ge=5, le=MAX_TOPK, description="At most the handler's max top-k.")
     max_compare_models: int = Field(4, ge=1)
     oip_max_batch_size: int = Field(64, ge=1, description="Images in one Open Inference Protocol request.")
-    oip_max_pixels: int = Field(
+    oip_pixels_at_once: int = Field(
         MAX_PIXELS_PER_BATCH,
         ge=1,
-        description="Decoded pixels (from the headers) of all images of one Open Inference Protocol request: at most "
-        "what one batch of the handler decodes (its max_pixels_per_batch), so that its images never crowd each other "
-        "out of TorchServe's batches into 503s. At least PROBE_MAX_PIXELS.",
+        description="Decoded pixels (from the headers) of one Open Inference Protocol request sent to TorchServe at "
+        "once: what one batch of the handler decodes (its max_pixels_per_batch); the images go in waves of at most "
+        "this many pixels, so that they never crowd each other out of TorchServe's batches into 503s. At least "
+        "PROBE_MAX_PIXELS.",
+    )
+    oip_max_pixels: int = Field(
+        OIP_WAVES * MAX_PIXELS_PER_BATCH,
+        ge=1,
+        description="Decoded pixels of all images of one Open Inference Protocol request (beyond it: 413 at once); "
+        "it bounds the request's time. At least PROBE_OIP_PIXELS_AT_ONCE.",
     )
     body_timeout_s: float = Field(30.0, gt=0, description="Longest time to receive one request body.")
     # Connections (service/connections.py): clients that hold sockets without sending a request are dropped.
@@ -138,8 +146,10 @@ class Settings(BaseSettings):
                 f"{MULTIPART_OVERHEAD_BYTES} bytes of multipart framing) and be at most "
                 "PROBE_MAX_UPLOAD_BYTES_IN_FLIGHT"
             )
-        if self.oip_max_pixels < self.max_pixels:
-            raise ValueError("PROBE_OIP_MAX_PIXELS must be at least PROBE_MAX_PIXELS")
+        if not self.max_pixels <= self.oip_pixels_at_once <= self.oip_max_pixels:
+            raise ValueError(
+                "PROBE_OIP_PIXELS_AT_ONCE must be at least PROBE_MAX_PIXELS and at most PROBE_OIP_MAX_PIXELS"
+            )
         return self
 
     @property

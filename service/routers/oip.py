@@ -167,7 +167,8 @@ async def model_ready(name: str, request: Request, settings: SettingsDep) -> JSO
     openapi_extra=INFER_BODY,
 )
 async def infer(name: str, request: Request, settings: SettingsDep, client: ClientDep) -> Response:
-    """Classify a batch of encoded images: one TorchServe prediction per image, all at once."""
+    """Classify a batch of encoded images: one TorchServe prediction per image, sent at once in waves of at most
+    PROBE_OIP_PIXELS_AT_ONCE decoded pixels (what one handler batch decodes)."""
     _check_served(name, settings)
     async with upload_lease(request) as lease:
         body = await read_body(request, settings.upload_bytes_per_client, settings.body_timeout_s, lease)
@@ -177,27 +178,42 @@ async def infer(name: str, request: Request, settings: SettingsDep, client: Clie
             )
         except ProtocolError as error:
             raise ApiError(ErrorCode.INVALID_INFERENCE_REQUEST, str(error)) from None
-        _check_images(call.images, settings)
-        answers = await _classify_all(client, name, call.images)
+        pixels = _check_images(call.images, settings)
+        answers = []
+        for wave in _waves(pixels, settings.oip_pixels_at_once):
+            answers += await _classify_all(client, name, [(index, call.images[index]) for index in wave])
     probabilities = np.array([answer.probabilities for answer in answers], dtype=np.float32)
     return answer_call(name, answers[0].model.version, call, probabilities)
 
 
-def _check_images(images: list[bytes], settings: Settings) -> None:
-    """Each image's header within the limits, and their decoded pixels together within `oip_max_pixels`."""
-    pixels = 0
+def _check_images(images: list[bytes], settings: Settings) -> list[int]:
+    """Each image's decoded pixels, its header within the limits, and all together within `oip_max_pixels`."""
+    pixels = []
     for index, image in enumerate(images):
         try:
-            pixels += check_image(image, settings).pixels
+            pixels.append(check_image(image, settings).pixels)
         except ApiError as error:
             raise _about_image(index, error) from None
-    if pixels > settings.oip_max_pixels:
+    if sum(pixels) > settings.oip_max_pixels:
         message = (
-            f"the {len(images)} images decode to {pixels} pixels; one request may hold at most "
-            f"{settings.oip_max_pixels} (PROBE_OIP_MAX_PIXELS, what one TorchServe batch decodes): send them in "
-            "smaller requests"
+            f"the {len(images)} images decode to {sum(pixels)} pixels; one request may hold at most "
+            f"{settings.oip_max_pixels} (PROBE_OIP_MAX_PIXELS): send them in smaller requests"
         )
         raise ApiError(ErrorCode.TOO_MANY_PIXELS, message, 413)
+    return pixels
+
+
+def _waves(pixels: list[int], at_once: int) -> list[list[int]]:
+    """The images' indices in order, in consecutive waves of at most `at_once` decoded pixels (each image fits one)."""
+    waves: list[list[int]] = [[]]
+    held = 0
+    for index, size in enumerate(pixels):
+        if waves[-1] and held + size > at_once:
+            waves.append([])
+            held = 0
+        waves[-1].append(index)
+        held += size
+    return waves
 
 
 def _about_image(index: int, error: ApiError) -> ApiError:
@@ -205,8 +221,9 @@ def _about_image(index: int, error: ApiError) -> ApiError:
     return ApiError(error.code, f"image {index}: {error.message}", error.status, headers=error.headers)
 
 
-async def _classify_all(client: TorchServeClient, model: str, images: list[bytes]) -> list[Classification]:
-    """Every image's probabilities, asked at once; the first failure cancels the rest and is the answer."""
+async def _classify_all(client: TorchServeClient, model: str, images: list[tuple[int, bytes]]) -> list[Classification]:
+    """The probabilities of every (index, image), asked at once; the first failure cancels the rest, and is the
+    answer."""
 
     async def one(index: int, image: bytes) -> Classification:
         try:
@@ -214,7 +231,7 @@ async def _classify_all(client: TorchServeClient, model: str, images: list[bytes
         except ApiError as error:
             raise _about_image(index, error) from None
 
-    return await gather_or_fail(one(index, image) for index, image in enumerate(images))
+    return await gather_or_fail(one(index, image) for index, image in images)
 
 
 def _check_served(name: str, settings: Settings) -> None:

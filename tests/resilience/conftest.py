@@ -23,6 +23,7 @@ from tests.served_models import CIRCULAR_MODEL, MODEL_SPECS
 WHITE_INTOLERANT_MODEL = "white_intolerant"
 MAX_IMAGE_PIXELS = 8_000_000  # the largest accepted image here (50 MP in production)
 MAX_PIXELS_PER_BATCH = 18_000_000  # two largest images and room for small ones
+OIP_WAVES = 4
 MAX_CROP_SIZE = 512
 MAX_VIEW_PIXELS_PER_FORWARD = MAX_CROP_SIZE**2  # one largest view per forward pass
 MAX_VIEW_PIXELS_PER_BATCH = 16 * MAX_CROP_SIZE**2  # sixteen largest views per batch
@@ -89,7 +90,9 @@ def start_probe(torchserve: TorchServe, log_file: Path, **env: str) -> ServicePr
         "PROBE_MODELS": CIRCULAR_MODEL,
         "PROBE_TORCHSERVE_MANAGEMENT_URL": torchserve.management_url,
         "PROBE_MAX_PIXELS": str(MAX_IMAGE_PIXELS),
-        "PROBE_OIP_MAX_PIXELS": str(MAX_PIXELS_PER_BATCH),  # as in production: what one batch of the handler decodes
+        # As in production: waves of what one batch of the handler decodes, 4 of them at most per /v2 request.
+        "PROBE_OIP_PIXELS_AT_ONCE": str(MAX_PIXELS_PER_BATCH),
+        "PROBE_OIP_MAX_PIXELS": str(OIP_WAVES * MAX_PIXELS_PER_BATCH),
         **env,
     }
     return start_service(torchserve.inference_url, env=settings, log_file=log_file)
