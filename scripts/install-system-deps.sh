@@ -14,6 +14,8 @@ if [ "${1:-run}" = test ]; then
   command -v runc >/dev/null || need+=(runc)
   [ -x /usr/lib/cni/dnsname ] || need+=(golang-github-containernetworking-plugin-dnsname)
   command -v debootstrap >/dev/null || need+=(debootstrap)
+  # `podman kube play` (tests/containers/test_kube_play.py) builds its pods' pause image from catatonit.
+  command -v catatonit >/dev/null || need+=(catatonit)
   # Kubernetes manifests (tests/kubernetes): kubectl with its built-in kustomize 5. Debian's kubernetes-client
   # (1.20) is too old, so kubectl comes from the Kubernetes (or Google Cloud) apt repository where one is set up.
   if ! command -v kubectl >/dev/null; then
