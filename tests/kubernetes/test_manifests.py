@@ -23,6 +23,7 @@ pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is missing (scr
 
 HEALTHCHECK = ["python", "-m", "servers.healthcheck"]
 PRIVATE_PORTS = {8081, 7070, 7071}  # TorchServe's management and gRPC APIs
+QUEUE_AUTOSCALING = "queue-autoscaling"  # the component of the custom-metric autoscaler
 
 
 def pod_spec(overlay: str) -> dict:
@@ -48,6 +49,7 @@ def test_every_rendered_object_validates_against_the_kubernetes_schemas(overlay:
 def test_the_policy_scanner_finds_nothing_and_every_skip_says_why(tmp_path) -> None:
     for overlay in OVERLAYS:
         (tmp_path / f"{overlay}.yaml").write_text(render(overlay))
+    (tmp_path / "gpu-queue.yaml").write_text(render("gpu", QUEUE_AUTOSCALING))
     command = [str(checkov_python()), "-m", "checkov.main", "--directory", str(tmp_path), "--framework",
                "kubernetes", "--output", "json", "--quiet", "--compact", "--skip-download"]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
@@ -96,6 +98,15 @@ def test_an_update_or_a_drain_keeps_the_ready_pods(overlay: str) -> None:
     autoscaler = find(documents, "HorizontalPodAutoscaler")["spec"]
     assert autoscaler["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
     assert autoscaler["minReplicas"] >= 2
+
+
+def test_the_queue_autoscaling_variant_validates_and_scales_on_torchserves_queue() -> None:
+    documents = objects("gpu", QUEUE_AUTOSCALING)
+    for document in documents:
+        kubernetes_validate.validate(document, kubernetes_validate.latest_version(), strict=True)
+    (metric,) = find(documents, "HorizontalPodAutoscaler")["spec"]["metrics"]
+    assert metric["pods"]["metric"]["name"] == "torchserve_queue_latency_us_per_request"
+    assert find(documents, "Deployment") == find(objects("gpu"), "Deployment")
 
 
 def test_the_gpu_overlay_gives_each_pod_one_gpu_and_the_cpu_overlay_none() -> None:
