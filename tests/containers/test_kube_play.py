@@ -15,8 +15,8 @@ requests; the readiness commands are run here by hand.
 Changed for kube play (`play_manifest`): the freshly built images; one replica; `restartPolicy: OnFailure`
 (under Always podman 4.3 restarts the finished init container and then fails to remove it); names of the pod
 and its volumes unique to the run (podman makes each emptyDir a named volume); httpGet probes dropped (podman runs them
-with curl, which the images do not have; the kubelet makes the request itself); the inference and probe ports
-published on 127.0.0.1.
+with curl, which the images do not have; the kubelet makes the request itself); the inference, probe and metrics
+ports published on 127.0.0.1.
 
 Mocked: the official weights (no network here). The init container's fetch therefore fails and, with the opt-in
 ALLOW_UNTRAINED_WEIGHTS=1 in the settings, lets the pod start: TorchServe serves random weights, writes them
@@ -42,12 +42,13 @@ from servers.defaults import DEFAULT_MODELS
 from servers.ports import free_port
 from tests.containers.conftest import KEY_FILE, MODELS, RUN_ID, readiness_photo
 from tests.containers.podman import CommandError, inspect, podman
+from tests.containers.test_stack import LOOPBACK, listening
 from tests.kubernetes.manifests import find, objects
 
 pytestmark = [pytest.mark.containers, pytest.mark.slow]
 
 READY_TIMEOUT_S = 480.0
-PUBLISHED = ("inference", "probe")  # container ports published on 127.0.0.1
+PUBLISHED = ("inference", "probe", "metrics")  # container ports published on 127.0.0.1
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,16 @@ def test_torchserve_classifies_a_photo_through_its_inference_port(pod: Pod) -> N
     assert response.status_code == 200, response.text
     answer = response.json()
     assert answer["weights"]["untrained"] is True and len(answer["topk"]) > 0
+
+
+def test_metrics_answer_beyond_loopback_while_management_and_grpc_stay_on_it(pod: Pod) -> None:
+    """The settings' TORCHSERVE_METRICS_HOST opens the metrics to Prometheus (the NetworkPolicy admits only it)."""
+    ports = listening(pod.container("torchserve"))
+    assert ports[8082] - LOOPBACK
+    for port in (8081, 7070, 7071):  # management, gRPC inference, gRPC management
+        assert ports.get(port) and ports[port] <= LOOPBACK, f"port {port} listens on {ports.get(port)}"
+    metrics = httpx.get(f"{pod.urls['metrics']}/metrics", timeout=30)
+    assert metrics.status_code == 200 and "ts_inference_requests_total" in metrics.text
 
 
 def test_the_probe_service_probes_a_photo_through_torchserve_in_the_pod(pod: Pod) -> None:
