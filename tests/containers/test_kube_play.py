@@ -87,8 +87,7 @@ def play_manifest(images: dict[str, str], ports: dict[str, int]) -> list[dict]:
     settings["data"]["ALLOW_UNTRAINED_WEIGHTS"] = "1"
     deployment["spec"]["replicas"] = 1
     deployment["metadata"]["name"] = f"antialiased-test-{RUN_ID}"
-    template = deployment["spec"]["template"]
-    spec = template["spec"]
+    spec = deployment["spec"]["template"]["spec"]
     spec["restartPolicy"] = "OnFailure"
     for volume in spec["volumes"]:
         volume["name"] = f"antialiased-test-{RUN_ID}-{volume['name']}"
