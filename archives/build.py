@@ -83,7 +83,8 @@ def build_archives(
                 raise
             log.warning("%s: %s", name, error)
             torch.manual_seed(0)
-            path = save_checkpoint(build_model(entry), weights_dir / "untrained", f"{weights}_untrained")
+            # Beside the archives, not among the weights: the weights folder may be a read-only volume.
+            path = save_checkpoint(build_model(entry), Path(store) / "untrained", f"{weights}_untrained")
             untrained = True
         archive = build_archive(
             name,

@@ -84,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         allow_untrained = env_flag("ALLOW_UNTRAINED_WEIGHTS")
         token_auth = env_flag("TORCHSERVE_TOKEN_AUTH", default=True)
         token_expiration_min = env_float("TORCHSERVE_TOKEN_EXPIRATION_MIN", TOKEN_EXPIRATION_MIN)
+        # 0.0.0.0 where a scraper from outside the container reads the metrics (Kubernetes, with a NetworkPolicy).
+        metrics_host = os.environ.get("TORCHSERVE_METRICS_HOST", "127.0.0.1")
     except SettingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -98,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # TorchServe's standard ports: 8080 inference, 8081 management, 8082 metrics, 7070/7071 gRPC.
             with serving(
                 args.store, built, workdir, STOP_TIMEOUT_S, inference_host=INFERENCE_HOST, ports=Ports(),
-                token_auth=token_auth, token_expiration_min=token_expiration_min,
+                token_auth=token_auth, token_expiration_min=token_expiration_min, metrics_host=metrics_host,
             ) as server:  # fmt: skip
                 print(f"ready: {', '.join(server.models)} answer predictions on port 8080", flush=True)
                 return run_until_exit(server)

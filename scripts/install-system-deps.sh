@@ -14,6 +14,17 @@ if [ "${1:-run}" = test ]; then
   command -v runc >/dev/null || need+=(runc)
   [ -x /usr/lib/cni/dnsname ] || need+=(golang-github-containernetworking-plugin-dnsname)
   command -v debootstrap >/dev/null || need+=(debootstrap)
+  # `podman kube play` (tests/containers/test_kube_play.py) builds its pods' pause image from catatonit.
+  command -v catatonit >/dev/null || need+=(catatonit)
+  # Kubernetes manifests (tests/kubernetes): kubectl with its built-in kustomize 5. Debian's kubernetes-client
+  # (1.20) is too old, so kubectl comes from the Kubernetes (or Google Cloud) apt repository where one is set up.
+  if ! command -v kubectl >/dev/null; then
+    if apt-cache show kubectl >/dev/null 2>&1; then
+      need+=(kubectl)
+    else
+      echo "kubectl: no apt source has it (add the Kubernetes apt repository); the manifest tests skip" >&2
+    fi
+  fi
 fi
 if [ "${1:-run}" = bench ]; then
   # perf_analyzer (benchmarks/perf_analyzer.py) links libb64.

@@ -78,6 +78,11 @@ def fetch(name: str, cache_dir: str | os.PathLike | None = None, progress: bool 
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise WeightsError(f"cannot create the cache directory {directory}: {exc.strerror}") from None
+    if not os.access(directory, os.W_OK):  # a read-only volume (Kubernetes): nothing can be downloaded into it
+        raise WeightsUnavailableError(
+            f"{entry.name} is not in the read-only cache {directory}: place {entry.file_name} there (its sha256 "
+            "is checked), or fetch it into the volume first (python -m antialiased.weights fetch)"
+        )
     # torch.hub writes a temporary file and renames it when complete; we verify that before the final rename.
     downloaded = directory / f".{entry.file_name}.{uuid.uuid4().hex}.download"
     try:

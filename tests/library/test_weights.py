@@ -399,6 +399,16 @@ def test_mirror_down_is_unavailable_with_url(registered: WeightsEntry) -> None:
         fetch(registered.name, progress=False)
 
 
+def test_a_read_only_cache_without_the_file_is_unavailable_mocked_read_only_mount(
+    registered: WeightsEntry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only weights volume (Kubernetes) cannot receive a download: unavailable, which the untrained opt-in
+    accepts, not a write error. Mocked: the read-only mount (root's tests cannot get one from permission bits)."""
+    monkeypatch.setattr(os, "access", lambda path, mode: mode != os.W_OK)
+    with pytest.raises(WeightsUnavailableError, match="read-only cache"):
+        fetch(registered.name, progress=False)
+
+
 # --- loading ------------------------------------------------------------------------------------
 
 

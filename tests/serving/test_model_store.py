@@ -147,6 +147,19 @@ def test_build_offline_refuses_unless_untrained_weights_are_allowed(tmp_path, mo
     assert weights["name"] is None and weights["untrained"] is True
 
 
+def test_untrained_fallback_writes_nothing_into_the_weights_folder(tmp_path, monkeypatch):
+    """The weights folder may be a read-only volume (Kubernetes): the random weights go beside the archives."""
+    monkeypatch.setenv(MIRROR_ENV, f"http://127.0.0.1:{free_port()}/")  # nothing listens: like being offline
+    weights_dir = tmp_path / "weights"
+    weights_dir.mkdir()
+    models = {"small": "resnet18_lpf4_finetune"}
+    (built,) = build_archives(
+        tmp_path / "store", models, weights_dir=weights_dir, untrained_fallback=True, progress=False
+    )
+    assert built.untrained and built.path.is_file()
+    assert list(weights_dir.iterdir()) == []
+
+
 @pytest.mark.serving
 @pytest.mark.slow
 def test_token_authorization_requires_the_key(tmp_path, circular_checkpoint):
