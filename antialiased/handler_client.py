@@ -54,11 +54,11 @@ def prediction_request(
     probabilities: bool = False,
     shifts: ShiftRequest | None = None,
     purpose: str | None = None,
-    **fields: str,
+    fields: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """httpx's keyword arguments (files, data, params, headers) of `POST /predictions/<model>` for `image`; `purpose`
-    marks a synthetic prediction, `fields` are sent as they are (tests send malformed ones)."""
-    data = dict(fields)
+    marks a synthetic prediction, form `fields` are sent as they are (tests send malformed ones)."""
+    data = dict(fields or {})
     if topk is not None:
         data[TOPK_FIELD] = str(topk)
     if probabilities:

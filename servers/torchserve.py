@@ -91,7 +91,7 @@ class TorchServe:
         synthetic prediction (`healthcheck`)."""
         options = ClientOptions(self.inference_url, NO_RETRIES, timeout, timeout, headers=self.headers)
         with HandlerClient(options) as client:
-            return client.post(model, prediction_request(image, purpose=purpose, **fields))
+            return client.post(model, prediction_request(image, purpose=purpose, fields=fields))
 
     def wait_until_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
         """Block until every model answers a real prediction; raise TorchServeError if it exits or times out."""
