@@ -1,4 +1,4 @@
-"""The README's "handler contract" section says what antialiased/contract.py and antialiased/errors.py define:
+"""The handler contract's page (docs/contract.md) says what antialiased/contract.py and antialiased/errors.py define:
 every field name, every answer field and every error code, and no code that does not exist."""
 
 from __future__ import annotations
@@ -10,17 +10,7 @@ from antialiased import contract
 from antialiased.errors import ErrorCode
 from antialiased.shifts import ShiftRequest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-
-
-def _section(title: str) -> str:
-    text = README.read_text()
-    start = text.index(f"## {title}\n")
-    end = text.find("\n## ", start + 1)
-    return text[start:end]
-
-
-SECTION = _section("The handler contract")
+SECTION = (Path(__file__).resolve().parents[1] / "docs" / "contract.md").read_text()
 QUOTED = set(re.findall(r"`([^`]+)`", SECTION))
 
 

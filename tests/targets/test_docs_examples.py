@@ -1,6 +1,7 @@
-"""The README's examples, run: the tritonclient code against the service's /v2, and the PROBE_TARGETS examples for
-a stock TorchServe model and a KServe model against the real servers of the target tests (their URLs, model names
-and, for KServe, label list put in), with an `oip` target on the service's own /v2 (binary BYTES tensors)."""
+"""The examples of docs/open-inference-protocol.md and docs/targets.md, run: the tritonclient code against the
+service's /v2, and the PROBE_TARGETS examples for a stock TorchServe model and a KServe model against the real
+servers of the target tests (their URLs, model names and, for KServe, label list put in), with an `oip` target on
+the service's own /v2 (binary BYTES tensors)."""
 
 from __future__ import annotations
 
@@ -35,54 +36,55 @@ from tests.targets.references import CAT, assert_shifts_match, stock_reference, 
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 
-README = (PROJECT_ROOT / "README.md").read_text()
+DOCS = PROJECT_ROOT / "docs"
 SPEC = {"protocol": "diagonal", "max_shift": 2}
 
 
-def code_blocks(section: str, language: str) -> list[str]:
-    """The `language` code blocks of the README section whose heading starts with `section`."""
-    text = README.split(f"\n## {section}", 1)[1].split("\n## ", 1)[0]
-    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.DOTALL)
+def code_blocks(page: str, language: str) -> list[str]:
+    """The `language` code blocks of the docs page `page`."""
+    return re.findall(rf"```{language}\n(.*?)```", (DOCS / page).read_text(), flags=re.DOTALL)
 
 
 def test_the_tritonclient_example_runs(target_service: ServiceProcess, tmp_path: Path) -> None:
-    (code,) = code_blocks("Open Inference Protocol", "python")
+    (code,) = code_blocks("open-inference-protocol.md", "python")
     (tmp_path / "photo.jpg").write_bytes((SAMPLES / "chelsea.jpg").read_bytes())
     wait_until_ready(target_service)  # the example asks for a ready server
     code = code.replace("127.0.0.1:8000", target_service.url.removeprefix("http://"))
     code = code.replace('"photo.jpg"', repr(str(tmp_path / "photo.jpg")))
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        exec(compile(code, "README.md", "exec"), {})
+        exec(compile(code, "docs/open-inference-protocol.md", "exec"), {})
     first, rest = printed.getvalue().split("\n", 1)
     assert first.startswith("(2, 1000) [")
     assert len(re.findall(r"b'[0-9.e-]+:\d+:[^']+'", rest)) == 3, rest
 
 
 @pytest.fixture(scope="module")
-def readme_service(
+def example_targets_service(
     torchserve: TorchServe,
     stock_torchserve: tuple[TorchServe, Path],
     kserve_server: str,
     target_service: ServiceProcess,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ServiceProcess]:
-    stock, _, kserve = (json.loads(block)[0] for block in code_blocks("Probe your own classifier", "json"))
+    stock, _, kserve = (json.loads(block)[0] for block in code_blocks("targets.md", "json"))
     targets = [
         {**stock, "url": stock_torchserve[0].inference_url, "model": STOCK_MODEL},
         {**kserve, "url": kserve_server, "model": "tiny_png", "labels": tiny_classifier.LABELS},
         {"name": "own_v2", "protocol": "oip", "url": target_service.url, "model": BASELINE_MODEL, "input": "image",
          "datatype": "BYTES", "output": "probabilities"},
     ]  # fmt: skip
-    log = tmp_path_factory.mktemp("readme_service") / "service.log"
+    log = tmp_path_factory.mktemp("example_targets_service") / "service.log"
     with start_target_service(torchserve, targets, log) as running:
         yield running
 
 
 def test_the_target_examples_probe_a_stock_torchserve_and_a_kserve_model(
-    readme_service: ServiceProcess, stock_torchserve: tuple[TorchServe, Path], served_checkpoints: dict[str, Path]
+    example_targets_service: ServiceProcess,
+    stock_torchserve: tuple[TorchServe, Path],
+    served_checkpoints: dict[str, Path],
 ) -> None:
-    with http_client(readme_service) as client:
+    with http_client(example_targets_service) as client:
         response = client.post("/v1/compare", params={**SPEC, "models": "my_torchserve,my_kserve,own_v2"}, content=CAT)
     assert response.status_code == 200, response.text
     stock, kserve, own = response.json()["results"]
@@ -97,7 +99,7 @@ def test_the_target_examples_probe_a_stock_torchserve_and_a_kserve_model(
 
 
 def test_the_triton_example_is_a_valid_target(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PROBE_TARGETS", code_blocks("Probe your own classifier", "json")[1])
+    monkeypatch.setenv("PROBE_TARGETS", code_blocks("targets.md", "json")[1])
     (triton,) = Settings().targets
     assert (triton.protocol, triton.datatype, triton.layout, triton.scores) == ("oip", "FP32", "NCHW", "logits")
     assert np.array_equal(triton.mean, (0.485, 0.456, 0.406))
