@@ -76,7 +76,7 @@ bench-oip: setup-dev
 
 ## Everything GPU-specific in one run: the tests marked gpu and the CUDA benchmarks, written to
 ## build/gpu-check/results.json and results.md (and $$OUT when set). Without CUDA it marks them skipped.
-## On an offline GPU machine: make gpu-check GPU_BUNDLE=build/gpu-bundle (see the README's "GPU check").
+## On an offline GPU machine: make gpu-check GPU_BUNDLE=build/gpu-bundle (see docs/gpu-check.md).
 GPU_BUNDLE ?=
 gpu-check: $(if $(GPU_BUNDLE),,setup-dev)
 	GPU_BUNDLE=$(GPU_BUNDLE) bash scripts/gpu-check.sh

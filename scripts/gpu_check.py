@@ -8,7 +8,7 @@ figures (results are written after every section):
 Without a CUDA device the benchmarks are marked "skipped: no CUDA device" and the tests run their CPU
 part and skip: the script runs anywhere and never writes a figure it did not measure.
 Writes build/gpu-check/results.json, results.md and log.txt (every section's output), and copies them
-to $OUT when that is set (the GPU machine's tool brings $OUT back). See the README's "GPU check".
+to $OUT when that is set (the GPU machine's tool brings $OUT back). See docs/gpu-check.md.
 """
 
 from __future__ import annotations

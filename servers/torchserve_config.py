@@ -25,7 +25,7 @@ MAX_RESPONSE_SIZE = 64 * 1024 * 1024
 # TorchServe's own default lifetime of its inference and management keys, in minutes.
 TOKEN_EXPIRATION_MIN = 60.0
 # Requests a model's queue holds while its workers are busy; beyond it TorchServe answers 503 at once. About
-# 8 batches of 8 for one worker: a full queue is 8 batch times of waiting (see the README's Overload section).
+# 8 batches of 8 for one worker: a full queue is 8 batch times of waiting (see docs/reliability.md, "Overload").
 JOB_QUEUE_SIZE = 64
 
 

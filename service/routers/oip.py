@@ -1,5 +1,5 @@
 """The Open Inference Protocol (KServe v2 REST, as Triton speaks it) for the models TorchServe serves with our
-handler: health, metadata and inference under /v2 (see the README's "Open Inference Protocol" section).
+handler: health, metadata and inference under /v2 (see docs/open-inference-protocol.md).
 
 An inference request carries a batch of encoded images as the BYTES input `image` (shape [N] or [N, 1]; binary
 tensor data, or base64 strings in the JSON form); each image becomes one `/predictions/<model>` request asking for

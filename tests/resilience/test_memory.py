@@ -27,13 +27,13 @@ from tests.serving.helpers import encode, photo
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 
-# The documented budgets (README, "Memory"): a worker decodes one image at a time, about 10 bytes per pixel of
-# the largest image (and gives the memory back after the batch); the probe service holds at most
+# The documented budgets (docs/reliability.md, "Memory"): a worker decodes one image at a time, about 10 bytes per
+# pixel of the largest image (and gives the memory back after the batch); the probe service holds at most
 # PROBE_MAX_UPLOAD_BYTES_IN_FLIGHT bytes of uploads, about 3 copies of each while it is parsed and sent on.
 WORKER_BYTES_PER_PIXEL = 12
 PROBE_COPIES_PER_UPLOAD = 4
-# A batch holds its views as float32 (3 channels x 4 bytes per view pixel, README "Memory"); a forward pass of the
-# circular-invariant model holds its input twice (stacked, channels_last) and two 16-channel float32 maps.
+# A batch holds its views as float32 (3 channels x 4 bytes per view pixel, docs/reliability.md, "Memory"); a forward
+# pass of the circular-invariant model holds its input twice (stacked, channels_last) and two 16-channel float32 maps.
 VIEW_BYTES_PER_PIXEL = 12
 CIRCULAR_FORWARD_BYTES_PER_VIEW_PIXEL = 2 * 12 + 2 * 64
 SLACK = 48 * MB  # allocator and Python noise
