@@ -13,7 +13,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,15 +98,16 @@ def _logs(containers: dict[str, str]) -> str:
     return "\n".join(parts)
 
 
-def _wait_until_ready(stack: Stack) -> None:
-    """Both services answer a real request: a prediction through the inference port, /readyz of the probe."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    photo = readiness_photo()
+def wait_until_serving(
+    inference_url: str, probe_url: str, headers: Callable[[], dict[str, str]], give_up: Callable[[], str | None]
+) -> None:
+    """Until a prediction through the inference port (with `headers()`), then the probe's /readyz, answer 200;
+    AssertionError with `give_up()`'s reason as soon as it has one (a deadline passed, a container exited)."""
     checks = [
         lambda client: client.post(
-            f"{stack.inference_url}/predictions/{MODELS[0]}", content=photo, headers=stack.inference_headers()
+            f"{inference_url}/predictions/{MODELS[0]}", content=readiness_photo(), headers=headers()
         ),
-        lambda client: client.get(f"{stack.probe_url}/readyz"),
+        lambda client: client.get(f"{probe_url}/readyz"),
     ]
     with httpx.Client(timeout=30) as client:
         while checks:
@@ -114,13 +115,26 @@ def _wait_until_ready(stack: Stack) -> None:
                 if checks[0](client).status_code == 200:
                     checks.pop(0)
                     continue
-            exited = [
-                name for name in stack.containers.values() if inspect("container", name)["State"]["Status"] == "exited"
-            ]
-            if exited or time.monotonic() > deadline:
-                reason = f"exited: {', '.join(exited)}" if exited else f"not ready after {READY_TIMEOUT_S:.0f} s"
-                raise AssertionError(f"compose stack {reason}\n{_logs(stack.containers)}")
+            reason = give_up()
+            if reason is not None:
+                raise AssertionError(reason)
             time.sleep(2)
+
+
+def _wait_until_ready(stack: Stack) -> None:
+    """Both services of the compose stack answer a real request."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+
+    def give_up() -> str | None:
+        exited = [
+            name for name in stack.containers.values() if inspect("container", name)["State"]["Status"] == "exited"
+        ]
+        if not exited and time.monotonic() < deadline:
+            return None
+        reason = f"exited: {', '.join(exited)}" if exited else f"not ready after {READY_TIMEOUT_S:.0f} s"
+        return f"compose stack {reason}\n{_logs(stack.containers)}"
+
+    wait_until_serving(stack.inference_url, stack.probe_url, stack.inference_headers, give_up)
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,6 @@ access or a mirror the same init container fills the weights volume, and TorchSe
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -40,8 +39,8 @@ import yaml
 
 from antialiased.default_models import DEFAULT_MODELS
 from servers.ports import free_port
-from tests.containers.conftest import KEY_FILE, MODELS, RUN_ID, readiness_photo
-from tests.containers.podman import CommandError, inspect, podman
+from tests.containers.conftest import KEY_FILE, MODELS, RUN_ID, readiness_photo, wait_until_serving
+from tests.containers.podman import inspect, podman
 from tests.containers.test_stack import LOOPBACK, listening
 from tests.kubernetes.manifests import find, objects
 
@@ -117,23 +116,11 @@ def _logs(pod: Pod) -> str:
 def _wait_until_serving(pod: Pod, timeout_s: float = READY_TIMEOUT_S) -> None:
     """TorchServe answers a prediction through the published port, then the probe service's /readyz is 200."""
     deadline = time.monotonic() + timeout_s
-    checks = [
-        lambda client: client.post(
-            f"{pod.urls['inference']}/predictions/{MODELS[0]}",
-            content=readiness_photo(),
-            headers=pod.inference_headers(),
-        ),
-        lambda client: client.get(f"{pod.urls['probe']}/readyz"),
-    ]
-    with httpx.Client(timeout=30) as client:
-        while checks:
-            with contextlib.suppress(httpx.HTTPError, CommandError):  # the key file appears once TorchServe runs
-                if checks[0](client).status_code == 200:
-                    checks.pop(0)
-                    continue
-            if time.monotonic() > deadline:
-                raise AssertionError(f"pod not serving after {timeout_s:.0f} s\n{_logs(pod)}")
-            time.sleep(3)
+
+    def give_up() -> str | None:
+        return None if time.monotonic() < deadline else f"pod not serving after {timeout_s:.0f} s\n{_logs(pod)}"
+
+    wait_until_serving(pod.urls["inference"], pod.urls["probe"], pod.inference_headers, give_up)
 
 
 @pytest.fixture(scope="module")
