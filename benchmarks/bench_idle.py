@@ -23,8 +23,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from antialiased.weights.registry import get_entry
 from archives.archive import build_archive, model_spec
 from benchmarks.bench_probe import MODEL, WEIGHTS_ENTRY, random_weights
-from servers.probe import start_service
-from servers.torchserve import TorchServe, start_torchserve
+from launcher.probe import start_service
+from launcher.torchserve import TorchServe, start_torchserve
 from service.settings import Settings
 
 

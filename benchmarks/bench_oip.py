@@ -27,8 +27,8 @@ from archives.archive import build_archive, model_spec
 from benchmarks import perf_analyzer
 from benchmarks.bench_probe import MODEL, SAMPLE, WEIGHTS_ENTRY, random_weights
 from benchmarks.bench_serve import drive
-from servers.probe import start_service
-from servers.torchserve import start_torchserve
+from launcher.probe import start_service
+from launcher.torchserve import start_torchserve
 from service.inference_protocol import InferRequest, encode_body, write_tensor
 
 

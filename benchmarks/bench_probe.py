@@ -32,8 +32,8 @@ from antialiased.weights.registry import get_entry
 from archives.archive import build_archive, model_config, model_spec
 from handlers.model import load_prepared_model
 from handlers.settings import HandlerSettings
-from servers.probe import start_service
-from servers.torchserve import start_torchserve
+from launcher.probe import start_service
+from launcher.torchserve import start_torchserve
 
 SAMPLE = Path(__file__).resolve().parent.parent / "service" / "static" / "samples" / "chelsea.jpg"
 MODEL = "resnet50_lpf4"

@@ -38,7 +38,7 @@ from antialiased.weights.registry import get_entry
 from archives.archive import build_archive, model_spec
 from benchmarks.timing import describe_device, median_seconds
 from handlers.model import select_device
-from servers.torchserve import start_torchserve
+from launcher.torchserve import start_torchserve
 
 MODEL = "resnet50_lpf4"
 HEADER = (

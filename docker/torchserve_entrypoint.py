@@ -20,8 +20,8 @@ from pathlib import Path
 
 from antialiased.weights import WeightsError
 from archives.build import add_serving_options, build_from_args
-from servers.stack import run_until_exit, serving, stop_signals
-from servers.torchserve_config import TOKEN_EXPIRATION_MIN, Ports
+from launcher.stack import run_until_exit, serving, stop_signals
+from launcher.torchserve_config import TOKEN_EXPIRATION_MIN, Ports
 
 INFERENCE_HOST = "0.0.0.0"  # inside the container; compose publishes the port on the host's loopback
 STOP_TIMEOUT_S = 20.0  # below compose's stop_grace_period (30 s)

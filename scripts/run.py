@@ -18,11 +18,11 @@ from pathlib import Path
 from antialiased.folder_lock import FolderInUse, folder_lock
 from antialiased.weights import WeightsError
 from archives.build import add_serving_options, build_from_args, untrained_names, untrained_warning
-from servers.ports import free_port, in_use
-from servers.probe import ServiceProcess, start_service
-from servers.stack import run_until_exit, serving, stop_signals
-from servers.torchserve import TorchServe, free_ports
-from servers.torchserve_config import Ports
+from launcher.ports import free_port, in_use
+from launcher.probe import ServiceProcess, start_service
+from launcher.stack import run_until_exit, serving, stop_signals
+from launcher.torchserve import TorchServe, free_ports
+from launcher.torchserve_config import Ports
 
 RUN_DIR = Path("build/run")
 TORCHSERVE_LOG = "torchserve.log"  # in the run folder

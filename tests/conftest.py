@@ -1,6 +1,6 @@
 """Shared session fixtures: one real TorchServe serving the test models, started once per test session.
 
-`torchserve` (a `servers.torchserve.TorchServe`: inference_url, management_url, metrics_url, models,
+`torchserve` (a `launcher.torchserve.TorchServe`: inference_url, management_url, metrics_url, models,
 predict(), headers()) serves three archives built into a temporary model store, with RANDOM weights
 written in the official checkpoint format (nothing is downloaded); names in tests/served_models.py:
 - LPF_MODEL "resnet50_lpf4": the antialiased ResNet50 (filter 4),
@@ -20,7 +20,7 @@ import torch
 
 from antialiased.weights import save_checkpoint
 from archives.archive import build_archive
-from servers.torchserve import TorchServe, start_torchserve
+from launcher.torchserve import TorchServe, start_torchserve
 from tests.models import circular_invariant
 from tests.served_models import CIRCULAR_MODEL, MODEL_SPECS, NETWORK_BUILDERS, SERVED_MODELS
 

@@ -13,8 +13,8 @@ ALLOWED = {
     "handlers": {"antialiased"},
     "service": {"antialiased"},
     "archives": {"antialiased", "handlers"},
-    "servers": {"antialiased", "archives"},
-    "scripts": {"antialiased", "archives", "servers", "benchmarks"},
+    "launcher": {"antialiased", "archives"},
+    "scripts": {"antialiased", "archives", "launcher", "benchmarks"},
 }
 PROJECT = {*ALLOWED, "benchmarks", "tests", "docker"}
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from servers.ports import free_port
+from launcher.ports import free_port
 from tests.containers.podman import (
     BASE_IMAGE,
     CommandError,

@@ -16,7 +16,7 @@ from antialiased.labels import IMAGENET_CATEGORIES
 from antialiased.models import create_model
 from antialiased.weights import save_checkpoint
 from antialiased.weights.load import load_weights
-from servers.ports import free_port
+from launcher.ports import free_port
 from tests.containers.conftest import KEY_FILE, RUN_ID, readiness_photo
 from tests.containers.podman import inspect, podman
 from tests.serving.helpers import PROBABILITY_TOLERANCE, reference_probabilities
@@ -31,8 +31,8 @@ START_TIMEOUT_S = 300.0
 @pytest.mark.parametrize(
     ("target", "port", "check"),
     [
-        ("torchserve", "8080/tcp", ["CMD", "python", "-m", "servers.healthcheck", "torchserve"]),
-        ("probe", "8000/tcp", ["CMD", "python", "-m", "servers.healthcheck", "probe"]),
+        ("torchserve", "8080/tcp", ["CMD", "python", "-m", "launcher.healthcheck", "torchserve"]),
+        ("probe", "8000/tcp", ["CMD", "python", "-m", "launcher.healthcheck", "probe"]),
     ],
 )
 def test_image_runs_as_non_root_exposes_one_port_and_checks_health(images, target, port, check) -> None:

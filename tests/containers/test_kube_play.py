@@ -38,7 +38,7 @@ import pytest
 import yaml
 
 from antialiased.default_models import DEFAULT_MODELS
-from servers.ports import free_port
+from launcher.ports import free_port
 from tests.containers.conftest import KEY_FILE, MODELS, RUN_ID, readiness_photo, wait_until_serving
 from tests.containers.podman import inspect, podman
 from tests.containers.test_stack import LOOPBACK, listening

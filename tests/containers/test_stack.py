@@ -130,7 +130,7 @@ def test_no_process_in_the_stack_runs_as_root(stack: Stack) -> None:
 
 
 def test_health_checks_pass_with_real_predictions(stack: Stack) -> None:
-    check = ("python", "-m", "servers.healthcheck")
+    check = ("python", "-m", "launcher.healthcheck")
     torchserve = podman("exec", stack.containers["torchserve"], *check, "torchserve", check=False)
     probe = podman("exec", stack.containers["probe"], *check, "probe", check=False)
     assert (torchserve.returncode, torchserve.stdout.strip()) == (0, f"predictions from {', '.join(MODELS)}")
@@ -142,7 +142,7 @@ def test_torchserve_health_check_fails_when_a_served_model_does_not_answer(stack
     script = (
         "cd $TORCHSERVE_WORKDIR && mkdir -p /tmp/hc"
         " && sed 's/^load_models=.*/&,absent=absent.mar/' config.properties > /tmp/hc/config.properties"
-        " && cp key_file.json /tmp/hc/ && TORCHSERVE_WORKDIR=/tmp/hc python -m servers.healthcheck torchserve"
+        " && cp key_file.json /tmp/hc/ && TORCHSERVE_WORKDIR=/tmp/hc python -m launcher.healthcheck torchserve"
     )
     result = podman("exec", stack.containers["torchserve"], "bash", "-c", script, check=False)
     assert result.returncode == 1

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from archives.archive import build_archive
-from servers.torchserve import JAVA_MISSING, java_available, start_torchserve
+from launcher.torchserve import JAVA_MISSING, java_available, start_torchserve
 from tests.gpu.cuda import assert_same_prediction, cuda_device
 from tests.served_models import LPF_MODEL, MODEL_SPECS
 from tests.serving.helpers import PHOTOS, encode, photo, reference_network, reference_probabilities

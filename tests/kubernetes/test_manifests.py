@@ -21,7 +21,7 @@ from tests.kubernetes.manifests import KUBECTL, OVERLAYS, find, objects, render
 
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is missing (scripts/install-system-deps.sh test)")
 
-HEALTHCHECK = ["python", "-m", "servers.healthcheck"]
+HEALTHCHECK = ["python", "-m", "launcher.healthcheck"]
 PRIVATE_PORTS = {8081, 7070, 7071}  # TorchServe's management and gRPC APIs
 QUEUE_AUTOSCALING = "queue-autoscaling"  # the component of the custom-metric autoscaler
 

@@ -27,7 +27,7 @@ from antialiased.handler_client import (
 )
 from antialiased.shifts import ShiftRequest
 from antialiased.torchserve_keys import KEY_REFUSED
-from servers.ports import free_port
+from launcher.ports import free_port
 
 OK = {
     "model": {"name": "m", "arch": "resnet50", "antialiased": True},

@@ -15,8 +15,8 @@ from PIL import Image
 
 from antialiased.weights import save_checkpoint
 from archives.archive import build_archive
-from servers.probe import ServiceProcess, start_service
-from servers.torchserve import TorchServe, start_torchserve
+from launcher.probe import ServiceProcess, start_service
+from launcher.torchserve import TorchServe, start_torchserve
 from tests.models import circular_invariant, white_intolerant
 from tests.served_models import CIRCULAR_MODEL, MODEL_SPECS
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from servers.probe import ServiceProcess
-from servers.torchserve import TorchServe
+from launcher.probe import ServiceProcess
+from launcher.torchserve import TorchServe
 from service.params import body_limit
 from tests.resilience.conftest import start_probe
 from tests.resilience.memory import MB, resident_bytes, sampled

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from handlers.image_classifier import BATCH_ID_HEADER
-from servers.torchserve import TorchServe
+from launcher.torchserve import TorchServe
 from tests.resilience.conftest import WHITE_INTOLERANT_MODEL
 from tests.serving.helpers import encode, photo
 

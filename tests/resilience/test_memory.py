@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from antialiased.shifts import ShiftRequest
-from servers.torchserve import TorchServe
+from launcher.torchserve import TorchServe
 from tests.resilience.conftest import (
     MAX_CROP_SIZE,
     MAX_IMAGE_PIXELS,

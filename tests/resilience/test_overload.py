@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from antialiased.shifts import ShiftRequest
-from servers.torchserve import TorchServe
+from launcher.torchserve import TorchServe
 from tests.resilience.conftest import (
     JOB_QUEUE_SIZE,
     MAX_CROP_SIZE,

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from servers.torchserve import TorchServe
+from launcher.torchserve import TorchServe
 from tests.resilience.conftest import start_probe
 from tests.served_models import CIRCULAR_MODEL
 from tests.service.services import sample_value

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from servers.ports import free_port
-from servers.probe import ServiceProcess
-from servers.torchserve import TorchServe
+from launcher.ports import free_port
+from launcher.probe import ServiceProcess
+from launcher.torchserve import TorchServe
 from tests.service.services import API_KEY, SAMPLES, start_test_service, torchserve_env
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from servers.probe import ServiceProcess, start_service
-from servers.torchserve import TorchServe
+from launcher.probe import ServiceProcess, start_service
+from launcher.torchserve import TorchServe
 from tests.served_models import SERVED_MODELS
 
 SAMPLES = Path(__file__).resolve().parents[2] / "service" / "static" / "samples"

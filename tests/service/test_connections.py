@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from servers.ports import free_port
-from servers.probe import ServiceProcess
+from launcher.ports import free_port
+from launcher.probe import ServiceProcess
 from tests.service.services import start_test_service
 
 HEADER_TIMEOUT_S = 3.0

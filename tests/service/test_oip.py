@@ -13,8 +13,8 @@ import pytest
 import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
-from servers.probe import ServiceProcess
-from servers.torchserve import TorchServe
+from launcher.probe import ServiceProcess
+from launcher.torchserve import TorchServe
 from tests.service.services import SAMPLES, http_client, torchserve_requests, wait_until_ready
 from tests.serving.helpers import encode, photo
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from servers.probe import ServiceProcess
+from launcher.probe import ServiceProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.serving, pytest.mark.slow]
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from servers.probe import ServiceProcess
+from launcher.probe import ServiceProcess
 from tests.served_models import SERVED_MODELS
 from tests.service.conftest import SLOW_BODY_TIMEOUT_S
 from tests.service.services import MAX_UPLOAD_BYTES, http_client, sample_value, torchserve_requests

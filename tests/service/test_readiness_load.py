@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from handlers import metrics as handler_metrics
-from servers.torchserve import TorchServe
+from launcher.torchserve import TorchServe
 from tests.served_models import CIRCULAR_MODEL
 from tests.service.services import (
     http_client,

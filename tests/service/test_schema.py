@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from antialiased.shifts import MAX_CROP_SIZE
-from servers.probe import ServiceProcess
-from servers.torchserve import TorchServe
+from launcher.probe import ServiceProcess
+from launcher.torchserve import TorchServe
 from tests.served_models import CIRCULAR_MODEL
 from tests.service.services import MAX_SHIFTS, start_test_service, torchserve_env
 

@@ -18,9 +18,9 @@ from antialiased.weights.fetch import MIRROR_ENV
 from antialiased.weights.registry import REGISTRY_ENV
 from archives.archive import build_archive
 from archives.build import build_archives
-from servers.ports import free_port
-from servers.torchserve import start_torchserve
-from servers.torchserve_config import Ports, write_server_config
+from launcher.ports import free_port
+from launcher.torchserve import start_torchserve
+from launcher.torchserve_config import Ports, write_server_config
 from tests.models import circular_invariant
 from tests.models.circular_invariant import CircularInvariant, model_spec
 from tests.served_models import CIRCULAR_MODEL

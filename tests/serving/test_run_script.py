@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from antialiased.weights.fetch import MIRROR_ENV
-from servers.ports import free_port
+from launcher.ports import free_port
 from tests.serving.helpers import encode, photo
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]

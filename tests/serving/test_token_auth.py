@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from antialiased.torchserve_keys import api_headers
-from servers.keys import KeyRenewal, seconds_until_due
-from servers.probe import start_service
-from servers.torchserve import TorchServe, start_torchserve
+from launcher.keys import KeyRenewal, seconds_until_due
+from launcher.probe import start_service
+from launcher.torchserve import TorchServe, start_torchserve
 from tests.served_models import CIRCULAR_MODEL
 from tests.serving.helpers import encode, photo
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from servers.ports import free_port
-from servers.probe import PROJECT_ROOT, ServiceProcess
-from servers.torchserve import TorchServe, start_torchserve
+from launcher.ports import free_port
+from launcher.probe import PROJECT_ROOT, ServiceProcess
+from launcher.torchserve import TorchServe, start_torchserve
 from tests.service.services import start_test_service, torchserve_env
 from tests.targets import tiny_classifier
 from tests.targets.kserve_venv import kserve_python

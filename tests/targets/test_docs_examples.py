@@ -18,8 +18,8 @@ import torch
 
 from antialiased.imagefile import ImageLimits
 from antialiased.protocols import ProbeSpec, make_plan
-from servers.probe import PROJECT_ROOT, ServiceProcess
-from servers.torchserve import TorchServe
+from launcher.probe import PROJECT_ROOT, ServiceProcess
+from launcher.torchserve import TorchServe
 from service.settings import Settings
 from service.views import encode_view, image_views
 from tests.served_models import BASELINE_MODEL

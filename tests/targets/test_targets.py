@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from antialiased.protocols import ProbeSpec, make_plan
-from servers.probe import ServiceProcess
-from servers.torchserve import TorchServe
+from launcher.probe import ServiceProcess
+from launcher.torchserve import TorchServe
 from tests.service.services import MAX_SHIFTS, http_client
 from tests.targets import tiny_classifier
 from tests.targets.conftest import SLOW_TIMEOUT_S

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from antialiased.imagefile import MAX_IMAGE_BYTES
 from antialiased.torchserve_keys import api_headers
-from servers.ports import client_host, is_loopback, url_host
+from launcher.ports import client_host, is_loopback, url_host
 
 TEMPLATE = Path(__file__).with_name("config.properties.in")
 CONFIG_FILE = "config.properties"

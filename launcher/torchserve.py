@@ -25,8 +25,8 @@ from antialiased.errors import ApiError
 from antialiased.handler_client import NO_RETRIES, ClientOptions, HandlerClient, prediction_request
 from antialiased.readiness_probe import prediction_problem, readiness_image
 from antialiased.torchserve_keys import api_headers
-from servers.ports import client_host, free_port, log_tail
-from servers.torchserve_config import (
+from launcher.ports import client_host, free_port, log_tail
+from launcher.torchserve_config import (
     JOB_QUEUE_SIZE,
     TOKEN_EXPIRATION_MIN,
     Ports,

@@ -17,7 +17,7 @@ from typing import IO
 
 import httpx
 
-from servers.ports import client_host, free_port, log_tail
+from launcher.ports import client_host, free_port, log_tail
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 60.0

@@ -1,4 +1,4 @@
-"""Container health check (`python -m servers.healthcheck torchserve|probe`): healthy only after a real prediction.
+"""Container health check (`python -m launcher.healthcheck torchserve|probe`): healthy only after a real prediction.
 
 `torchserve`: classify the readiness image with every model TorchServe serves (read from its config.properties).
 `probe`: the probe service's /readyz, which reflects its own recent real predictions through TorchServe.
@@ -15,7 +15,7 @@ import httpx
 
 from antialiased.contract import synthetic_marks
 from antialiased.readiness_probe import prediction_problem, readiness_image
-from servers.torchserve_config import read_server_config
+from launcher.torchserve_config import read_server_config
 
 TIMEOUT_S = 20.0
 
@@ -50,7 +50,7 @@ def check_probe() -> str:
 def main(argv: list[str]) -> int:
     checks = {"torchserve": check_torchserve, "probe": check_probe}
     if len(argv) != 1 or argv[0] not in checks:
-        print(f"usage: python -m servers.healthcheck {{{','.join(checks)}}}", file=sys.stderr)
+        print(f"usage: python -m launcher.healthcheck {{{','.join(checks)}}}", file=sys.stderr)
         return 2
     try:
         print(checks[argv[0]]())

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 
 from antialiased.torchserve_keys import api_headers, read_keys
-from servers.torchserve import TorchServe
+from launcher.torchserve import TorchServe
 
 log = logging.getLogger(__name__)
 KEY_TYPES = ("inference", "management")

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from archives.build import BuiltArchive
-from servers.keys import KeyRenewal
-from servers.torchserve import TorchServe, start_torchserve
+from launcher.keys import KeyRenewal
+from launcher.torchserve import TorchServe, start_torchserve
 
 
 @contextlib.contextmanager
