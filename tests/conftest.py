@@ -2,7 +2,7 @@
 
 `torchserve` (a `launcher.torchserve.TorchServe`: inference_url, management_url, metrics_url, models,
 predict(), headers()) serves three archives built into a temporary model store, with RANDOM weights
-written in the official checkpoint format (nothing is downloaded); names in tests/served_models.py:
+written in the official checkpoint format (nothing is downloaded); names in tests/support/served_models.py:
 - LPF_MODEL "resnet50_lpf4": the antialiased ResNet50 (filter 4),
 - BASELINE_MODEL "resnet50": torchvision's ResNet50,
 - CIRCULAR_MODEL "circular_invariant": tests/models/circular_invariant.py, exactly invariant to circular shifts.
@@ -22,7 +22,7 @@ from antialiased.weights import save_checkpoint
 from archives.archive import build_archive
 from launcher.torchserve import TorchServe, start_torchserve
 from tests.models import circular_invariant
-from tests.served_models import CIRCULAR_MODEL, MODEL_SPECS, NETWORK_BUILDERS, SERVED_MODELS
+from tests.support.served_models import CIRCULAR_MODEL, MODEL_SPECS, NETWORK_BUILDERS, SERVED_MODELS
 
 BATCH_SIZE = 8
 MAX_BATCH_DELAY_MS = 100
@@ -78,3 +78,28 @@ def torchserve(tmp_path_factory: pytest.TempPathFactory, model_store: Path) -> I
         yield server
     finally:
         server.stop()
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (Debian's system browser) driven by Playwright, for the page tests."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/install-system-deps.sh test (Debian package chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

@@ -10,18 +10,14 @@ removes its containers, network and volumes at the end.
 from __future__ import annotations
 
 import contextlib
-import json
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from launcher.ports import free_port
-from tests.containers.podman import (
+from tests.support.containers import MODELS, READY_TIMEOUT_S, RUN_ID, TARGETS, Stack, wait_until_serving
+from tests.support.podman import (
     BASE_IMAGE,
     CommandError,
     build_image,
@@ -31,31 +27,6 @@ from tests.containers.podman import (
     inspect,
     podman,
 )
-
-RUN_ID = uuid.uuid4().hex[:8]
-TARGETS = ("torchserve", "probe")
-READY_TIMEOUT_S = 420.0
-KEY_FILE = "/var/lib/antialiased/torchserve/key_file.json"  # TorchServe's, in the torchserve-state volume
-MODELS = ("resnet50_lpf4", "resnet50")
-
-
-@dataclass(frozen=True)
-class Stack:
-    """The running compose project: its published URLs and its containers by service."""
-
-    project: str
-    inference_url: str
-    probe_url: str
-    containers: dict[str, str]
-
-    def inference_headers(self) -> dict[str, str]:
-        """The bearer key a client needs (token authorization is on), read from TorchServe's key file."""
-        keys = json.loads(podman("exec", self.containers["torchserve"], "cat", KEY_FILE).stdout)
-        return {"Authorization": f"Bearer {keys['inference']['key']}"}
-
-
-def readiness_photo() -> bytes:
-    return (Path(__file__).resolve().parents[2] / "service" / "static" / "samples" / "chelsea.jpg").read_bytes()
 
 
 @pytest.fixture(scope="session")
@@ -96,29 +67,6 @@ def _logs(containers: dict[str, str]) -> str:
         result = podman("logs", "--tail", "40", name, check=False)
         parts.append(f"--- {service} ({name})\n{result.stdout}{result.stderr}")
     return "\n".join(parts)
-
-
-def wait_until_serving(
-    inference_url: str, probe_url: str, headers: Callable[[], dict[str, str]], give_up: Callable[[], str | None]
-) -> None:
-    """Until a prediction through the inference port (with `headers()`), then the probe's /readyz, answer 200;
-    AssertionError with `give_up()`'s reason as soon as it has one (a deadline passed, a container exited)."""
-    checks = [
-        lambda client: client.post(
-            f"{inference_url}/predictions/{MODELS[0]}", content=readiness_photo(), headers=headers()
-        ),
-        lambda client: client.get(f"{probe_url}/readyz"),
-    ]
-    with httpx.Client(timeout=30) as client:
-        while checks:
-            with contextlib.suppress(httpx.HTTPError, CommandError):  # the key file appears once TorchServe runs
-                if checks[0](client).status_code == 200:
-                    checks.pop(0)
-                    continue
-            reason = give_up()
-            if reason is not None:
-                raise AssertionError(reason)
-            time.sleep(2)
 
 
 def _wait_until_ready(stack: Stack) -> None:

@@ -17,9 +17,9 @@ from antialiased.models import create_model
 from antialiased.weights import save_checkpoint
 from antialiased.weights.load import load_weights
 from launcher.ports import free_port
-from tests.containers.conftest import KEY_FILE, RUN_ID, readiness_photo
-from tests.containers.podman import inspect, podman
-from tests.serving.helpers import PROBABILITY_TOLERANCE, reference_probabilities
+from tests.support.containers import KEY_FILE, RUN_ID, readiness_photo
+from tests.support.podman import inspect, podman
+from tests.support.serving import PROBABILITY_TOLERANCE, reference_probabilities
 
 pytestmark = [pytest.mark.containers, pytest.mark.slow]
 

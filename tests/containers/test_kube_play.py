@@ -39,10 +39,17 @@ import yaml
 
 from antialiased.default_models import DEFAULT_MODELS
 from launcher.ports import free_port
-from tests.containers.conftest import KEY_FILE, MODELS, RUN_ID, readiness_photo, wait_until_serving
-from tests.containers.podman import inspect, podman
-from tests.containers.test_stack import LOOPBACK, listening
 from tests.kubernetes.manifests import find, objects
+from tests.support.containers import (
+    KEY_FILE,
+    LOOPBACK,
+    MODELS,
+    RUN_ID,
+    listening,
+    readiness_photo,
+    wait_until_serving,
+)
+from tests.support.podman import inspect, podman
 
 pytestmark = [pytest.mark.containers, pytest.mark.slow]
 

@@ -15,26 +15,12 @@ import pytest
 
 from antialiased.labels import IMAGENET_CATEGORIES
 from antialiased.protocols import ProbeSpec, make_plan
-from tests.containers.conftest import MODELS, Stack, readiness_photo
-from tests.containers.podman import inspect, podman
+from tests.support.containers import LOOPBACK, MODELS, Stack, listening, readiness_photo
+from tests.support.podman import inspect, podman
 
 pytestmark = [pytest.mark.containers, pytest.mark.slow]
 
 PRIVATE_PORTS = (8081, 8082, 7070, 7071)  # management, metrics, gRPC inference, gRPC management
-LISTEN = "0A"  # TCP state LISTEN in /proc/net/tcp
-LOOPBACK = {"0100007F", "0000000000000000FFFF00000100007F", "00000000000000000000000001000000"}
-
-
-def listening(container: str) -> dict[int, set[str]]:
-    """Port -> the local addresses (hex, as /proc/net/tcp{,6} writes them) it listens on inside `container`."""
-    table = podman("exec", container, "cat", "/proc/net/tcp", "/proc/net/tcp6").stdout
-    ports: dict[int, set[str]] = {}
-    for line in table.splitlines():
-        fields = line.split()
-        if len(fields) > 3 and fields[3] == LISTEN:
-            address, port = fields[1].split(":")
-            ports.setdefault(int(port, 16), set()).add(address)
-    return ports
 
 
 def reachable(host: str, port: int) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.containers.podman import BIN, COMPOSE_FILES, DOCKERFILE, REPO, run
+from tests.support.podman import BIN, COMPOSE_FILES, DOCKERFILE, REPO, run
 
 pytestmark = pytest.mark.containers
 

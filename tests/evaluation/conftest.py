@@ -6,21 +6,19 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
 
 from antialiased.evaluate.cli import main
 from antialiased.weights import save_checkpoint
-from tests.evaluation.datasets import write_colour_folder, write_photo_folder
-from tests.evaluation.models import ColourClassifier, TinyStridedNet
 from tests.models.circular_invariant import CircularInvariant
+from tests.support.datasets import write_colour_folder, write_photo_folder
+from tests.support.eval_models import ColourClassifier, TinyStridedNet
 
 BUILDERS = {
-    "colour": "tests.evaluation.models:ColourClassifier",
-    "tiny": "tests.evaluation.models:TinyStridedNet",
+    "colour": "tests.support.eval_models:ColourClassifier",
+    "tiny": "tests.support.eval_models:TinyStridedNet",
     "circular": "tests.models.circular_invariant:CircularInvariant",
 }
 
@@ -62,21 +60,3 @@ def run_cli(tmp_path: Path) -> Callable[..., dict]:
         }
 
     return run
-
-
-FLOAT_COLUMNS = ("p_true", "diag_p_true", "diag_p_other")
-
-
-def assert_same_rows(a: pa.Table, b: pa.Table, rtol: float = 1e-5, atol: float = 1e-30) -> None:
-    """Two per-image tables agree: every class, agreement, offset and error exactly; probabilities to `rtol`
-    relative (a forward pass over another batch of views rounds differently in the last bits). A probability that
-    `a` does not know (NaN: a served answer holds only the top-k) is not compared."""
-    assert a.column_names == b.column_names and a.num_rows == b.num_rows
-    for column in a.column_names:
-        x, y = a.column(column).to_pylist(), b.column(column).to_pylist()
-        if column in FLOAT_COLUMNS:
-            x, y = np.array(x, dtype=float).ravel(), np.array(y, dtype=float).ravel()
-            known = ~np.isnan(x)
-            np.testing.assert_allclose(x[known], y[known], rtol=rtol, atol=atol, err_msg=column)
-        else:
-            assert x == y, column

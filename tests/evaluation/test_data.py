@@ -10,7 +10,7 @@ from torchvision.datasets import ImageFolder
 
 from antialiased.evaluate.data import DataError, discover, load_label_map
 from antialiased.labels import SYNSET_INDEX
-from tests.evaluation.datasets import PHOTO_SYNSETS, write_image
+from tests.support.datasets import PHOTO_SYNSETS, write_image
 
 
 def test_synset_folders_map_to_imagenet_indices_in_imagefolder_order(photo_folder: Path) -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.evaluation.conftest import assert_same_rows
-from tests.served_models import CIRCULAR_MODEL, LPF_MODEL
+from tests.support.datasets import assert_same_rows
+from tests.support.served_models import CIRCULAR_MODEL, LPF_MODEL
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 

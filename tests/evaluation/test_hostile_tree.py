@@ -18,7 +18,7 @@ from antialiased.evaluate.data import discover
 from antialiased.evaluate.engines.base import read_image
 from antialiased.evaluate.files import read_image_file
 from antialiased.imagefile import MAX_IMAGE_BYTES
-from tests.evaluation.datasets import write_image
+from tests.support.datasets import write_image
 
 pytestmark = pytest.mark.timeout(60)
 TENCH, TABBY = "n01440764", "n02123045"

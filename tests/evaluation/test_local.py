@@ -14,8 +14,7 @@ from PIL import Image
 from antialiased.evaluate.cli import main
 from antialiased.models import create_model
 from antialiased.weights import REGISTRY_ENV, save_checkpoint, sha256_file
-from tests.evaluation.conftest import assert_same_rows
-from tests.evaluation.datasets import COLOUR_IMAGES_PER_CLASS, expected_colour_accuracy
+from tests.support.datasets import COLOUR_IMAGES_PER_CLASS, assert_same_rows, expected_colour_accuracy
 
 
 def test_content_model_scores_the_hand_computed_accuracy(run_cli: Callable, colour_folder: Path, model_specs) -> None:

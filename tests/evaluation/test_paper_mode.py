@@ -17,7 +17,7 @@ from antialiased.evaluate.plans import Protocol, image_plan
 from antialiased.evaluate.scoring import cut_views
 from antialiased.preprocessing import IMAGENET_MEAN, IMAGENET_STD
 from antialiased.weights import load_weights
-from tests.evaluation.models import TinyStridedNet
+from tests.support.eval_models import TinyStridedNet
 
 SEED, BATCH, EPOCHS = 3, 8, 2
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.evaluation.conftest import assert_same_rows
+from tests.support.datasets import assert_same_rows
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def local_ray():
     import ray
 
-    # Workers import the test networks (tests.evaluation.models) from the repository, as the driver does.
+    # Workers import the test networks (tests.support.eval_models) from the repository, as the driver does.
     ray.init(num_cpus=2, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}}, log_to_driver=False)
     yield ray
     ray.shutdown()

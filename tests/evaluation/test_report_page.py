@@ -7,12 +7,11 @@ import shutil
 import pytest
 
 # The page tests' headless Chromium fixture (module-scoped), shared rather than copied.
-from tests.service.test_page import browser  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def test_report_is_self_contained_and_shows_figures_plots_and_skips(browser, run_cli, colour_folder, model_specs,  # noqa: F811
+def test_report_is_self_contained_and_shows_figures_plots_and_skips(browser, run_cli, colour_folder, model_specs,
                                                                      tmp_path) -> None:  # fmt: skip
     data = tmp_path / "data"
     shutil.copytree(colour_folder, data)

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from antialiased.evaluate.store import RunStore
-from tests.evaluation.conftest import assert_same_rows
+from tests.support.datasets import assert_same_rows
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from antialiased.weights import save_checkpoint
-from tests.served_models import LPF_MODEL, NETWORK_BUILDERS
+from tests.support.served_models import LPF_MODEL, NETWORK_BUILDERS
 
 NO_CUDA = "no CUDA device: this test needs one (make gpu-check runs it on a GPU machine)"
 TEMPER = 5.0

@@ -9,8 +9,8 @@ from antialiased.images import decode_image
 from antialiased.inference import prepare_for_inference, to_model_input
 from antialiased.transforms import preprocess
 from tests.gpu.cuda import assert_same_prediction, cuda_device
-from tests.served_models import LPF_MODEL
-from tests.serving.helpers import PHOTOS, encode, photo, reference_network
+from tests.support.served_models import LPF_MODEL
+from tests.support.serving import PHOTOS, encode, photo, reference_network
 
 pytestmark = pytest.mark.gpu
 

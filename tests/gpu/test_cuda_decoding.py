@@ -15,7 +15,7 @@ from PIL import Image
 from antialiased.errors import ApiError
 from antialiased.images import decode_image, decode_images
 from tests.gpu.cuda import cuda_device
-from tests.serving.helpers import (
+from tests.support.serving import (
     PHOTOS,
     corrupt_zlib_png,
     encode,

@@ -10,8 +10,8 @@ import torch
 from antialiased.shifts import ShiftRequest
 from handlers.image_classifier import ImageClassifier
 from tests.gpu.cuda import assert_same_prediction, cuda_device
-from tests.served_models import LPF_MODEL, MODEL_SPECS
-from tests.serving.helpers import (
+from tests.support.served_models import LPF_MODEL, MODEL_SPECS
+from tests.support.serving import (
     PHOTOS,
     encode,
     handle_batch,

@@ -8,8 +8,8 @@ import pytest
 from archives.archive import build_archive
 from launcher.torchserve import JAVA_MISSING, java_available, start_torchserve
 from tests.gpu.cuda import assert_same_prediction, cuda_device
-from tests.served_models import LPF_MODEL, MODEL_SPECS
-from tests.serving.helpers import PHOTOS, encode, photo, reference_network, reference_probabilities
+from tests.support.served_models import LPF_MODEL, MODEL_SPECS
+from tests.support.serving import PHOTOS, encode, photo, reference_network, reference_probabilities
 
 pytestmark = [pytest.mark.gpu, pytest.mark.serving]
 

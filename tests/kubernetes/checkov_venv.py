@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.tool_venv import tool_python
+from tests.support.tool_venv import tool_python
 
 REQUIREMENTS = Path(__file__).with_name("requirements-checkov.txt")
 

@@ -15,7 +15,7 @@ from torch import nn
 from antialiased.convert import from_baseline
 from antialiased.models import create_baseline, create_model, list_architectures
 from antialiased.weights import ArchitectureMismatchError
-from tests.library.random_weights import randomise_
+from tests.support.random_weights import randomise_
 
 FILTER_SIZE = 4
 _BASIC_BLOCK_RESNETS = ("resnet18", "resnet34")

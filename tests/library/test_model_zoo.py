@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from antialiased.models import create_model, list_architectures
-from tests.library.random_weights import randomise_
+from tests.support.random_weights import randomise_
 
 FILTER_SIZES = range(1, 8)  # the reference BlurPool's taps
 BATCH = 2

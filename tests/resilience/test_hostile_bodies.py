@@ -18,10 +18,10 @@ import pytest
 from launcher.probe import ServiceProcess
 from launcher.torchserve import TorchServe
 from service.params import body_limit
-from tests.resilience.conftest import start_probe
-from tests.resilience.memory import MB, resident_bytes, sampled
-from tests.served_models import CIRCULAR_MODEL
-from tests.serving.helpers import encode, photo
+from tests.support.memory import MB, resident_bytes, sampled
+from tests.support.resilience import start_probe
+from tests.support.served_models import CIRCULAR_MODEL
+from tests.support.serving import encode, photo
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 

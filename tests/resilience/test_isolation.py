@@ -10,8 +10,8 @@ import pytest
 
 from handlers.image_classifier import BATCH_ID_HEADER
 from launcher.torchserve import TorchServe
-from tests.resilience.conftest import WHITE_INTOLERANT_MODEL
-from tests.serving.helpers import encode, photo
+from tests.support.resilience import WHITE_INTOLERANT_MODEL
+from tests.support.serving import encode, photo
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 

@@ -13,7 +13,8 @@ import pytest
 
 from antialiased.shifts import ShiftRequest
 from launcher.torchserve import TorchServe
-from tests.resilience.conftest import (
+from tests.support.memory import MB, resident_bytes, sampled
+from tests.support.resilience import (
     MAX_CROP_SIZE,
     MAX_IMAGE_PIXELS,
     MAX_VIEW_PIXELS_PER_BATCH,
@@ -21,9 +22,8 @@ from tests.resilience.conftest import (
     black_png,
     start_probe,
 )
-from tests.resilience.memory import MB, resident_bytes, sampled
-from tests.served_models import CIRCULAR_MODEL
-from tests.serving.helpers import encode, photo
+from tests.support.served_models import CIRCULAR_MODEL
+from tests.support.serving import encode, photo
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 

@@ -14,7 +14,7 @@ import pytest
 
 from antialiased.shifts import ShiftRequest
 from launcher.torchserve import TorchServe
-from tests.resilience.conftest import (
+from tests.support.resilience import (
     JOB_QUEUE_SIZE,
     MAX_CROP_SIZE,
     MAX_IMAGE_PIXELS,
@@ -24,9 +24,9 @@ from tests.resilience.conftest import (
     black_png,
     start_probe,
 )
-from tests.served_models import CIRCULAR_MODEL
-from tests.service.services import sample_value
-from tests.serving.helpers import encode, photo
+from tests.support.served_models import CIRCULAR_MODEL
+from tests.support.service import sample_value
+from tests.support.serving import encode, photo
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 

@@ -14,10 +14,10 @@ import httpx
 import pytest
 
 from launcher.torchserve import TorchServe
-from tests.resilience.conftest import start_probe
-from tests.served_models import CIRCULAR_MODEL
-from tests.service.services import sample_value
-from tests.serving.helpers import encode, photo
+from tests.support.resilience import start_probe
+from tests.support.served_models import CIRCULAR_MODEL
+from tests.support.service import sample_value
+from tests.support.serving import encode, photo
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 

@@ -11,7 +11,7 @@ import pytest
 from launcher.ports import free_port
 from launcher.probe import ServiceProcess
 from launcher.torchserve import TorchServe
-from tests.service.services import API_KEY, SAMPLES, start_test_service, torchserve_env
+from tests.support.service import API_KEY, SAMPLES, SLOW_BODY_TIMEOUT_S, start_test_service, torchserve_env
 
 
 @pytest.fixture(scope="session")
@@ -36,9 +36,6 @@ def closed_port_service(tmp_path: Path) -> Iterator[ServiceProcess]:
     """The probe service pointed at a local port where nothing listens: TorchServe is down."""
     with start_test_service(f"http://127.0.0.1:{free_port()}", tmp_path / "service.log") as running:
         yield running
-
-
-SLOW_BODY_TIMEOUT_S = 2.0
 
 
 @pytest.fixture

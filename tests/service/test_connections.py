@@ -15,7 +15,7 @@ import pytest
 
 from launcher.ports import free_port
 from launcher.probe import ServiceProcess
-from tests.service.services import start_test_service
+from tests.support.service import start_test_service
 
 HEADER_TIMEOUT_S = 3.0
 MAX_OPEN = 60

@@ -15,8 +15,8 @@ from tritonclient.utils import InferenceServerException
 
 from launcher.probe import ServiceProcess
 from launcher.torchserve import TorchServe
-from tests.service.services import SAMPLES, http_client, torchserve_requests, wait_until_ready
-from tests.serving.helpers import encode, photo
+from tests.support.service import SAMPLES, http_client, torchserve_requests, wait_until_ready
+from tests.support.serving import encode, photo
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 

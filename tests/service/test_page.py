@@ -11,16 +11,6 @@ from launcher.probe import ServiceProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.serving, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Counts the pixels of a canvas that are neither transparent nor white, and the distinct colours among them.
 CANVAS_INK = """canvas => {
   const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
@@ -32,18 +22,6 @@ CANVAS_INK = """canvas => {
   }
   return {ink, colours: colours.size, pixels: canvas.width * canvas.height};
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/install-system-deps.sh test (Debian package chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def test_page_probes_two_models_and_draws_heatmaps_and_curves(browser, service: ServiceProcess, tmp_path: Path) -> None:

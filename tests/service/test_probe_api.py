@@ -13,7 +13,7 @@ from antialiased.metrics import consistency
 from antialiased.protocols import ProbeSpec, make_plan
 from launcher.probe import ServiceProcess
 from launcher.torchserve import TorchServe
-from tests.service.services import API_KEY, MAX_SHIFTS, http_client, sample_value, torchserve_requests
+from tests.support.service import API_KEY, MAX_SHIFTS, http_client, sample_value, torchserve_requests
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 

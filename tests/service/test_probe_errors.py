@@ -13,10 +13,9 @@ import pytest
 from PIL import Image
 
 from launcher.probe import ServiceProcess
-from tests.served_models import SERVED_MODELS
-from tests.service.conftest import SLOW_BODY_TIMEOUT_S
-from tests.service.services import MAX_UPLOAD_BYTES, http_client, sample_value, torchserve_requests
-from tests.serving.helpers import corrupt_zlib_png, encode, jpeg_declaring, photo
+from tests.support.served_models import SERVED_MODELS
+from tests.support.service import MAX_UPLOAD_BYTES, SLOW_BODY_TIMEOUT_S, http_client, sample_value, torchserve_requests
+from tests.support.serving import corrupt_zlib_png, encode, jpeg_declaring, photo
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 

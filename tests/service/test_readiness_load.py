@@ -13,15 +13,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from handlers import metrics as handler_metrics
 from launcher.torchserve import TorchServe
-from tests.served_models import CIRCULAR_MODEL
-from tests.service.services import (
+from tests.support.served_models import CIRCULAR_MODEL
+from tests.support.service import (
     http_client,
     sample_value,
     start_test_service,
     torchserve_env,
     wait_until_ready,
 )
-from tests.serving.helpers import encode, photo
+from tests.support.serving import encode, photo
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 

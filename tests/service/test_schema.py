@@ -20,8 +20,8 @@ import pytest
 from antialiased.shifts import MAX_CROP_SIZE
 from launcher.probe import ServiceProcess
 from launcher.torchserve import TorchServe
-from tests.served_models import CIRCULAR_MODEL
-from tests.service.services import MAX_SHIFTS, start_test_service, torchserve_env
+from tests.support.served_models import CIRCULAR_MODEL
+from tests.support.service import MAX_SHIFTS, start_test_service, torchserve_env
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 

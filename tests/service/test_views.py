@@ -13,7 +13,7 @@ from antialiased.transforms import shifted_views
 from service.targets.config import OipConfig
 from service.targets.oip import OipTarget
 from service.views import image_views
-from tests.serving.helpers import encode, photo
+from tests.support.serving import encode, photo
 
 REQUESTS = {
     "paper-crops": ShiftRequest(offsets=((0, 0), (3, 7), (32, 32), (31, 0)), mode="crop"),

@@ -29,7 +29,7 @@ from tests.models.circular_invariant import model_spec as circular_spec
 from tests.models.white_intolerant import OVERRIDES as WHITE_INTOLERANT_OVERRIDES
 from tests.models.white_intolerant import WhiteIntolerant
 from tests.models.white_intolerant import model_spec as white_intolerant_spec
-from tests.serving.helpers import encode, handle_batch, handler_context, photo
+from tests.support.serving import encode, handle_batch, handler_context, photo
 
 SPEC = {**circular_spec(), "builder": "tests.models.circular_invariant:CircularInvariant"}
 WHITE_INTOLERANT_SPEC = {**white_intolerant_spec(), "builder": "tests.models.white_intolerant:WhiteIntolerant"}

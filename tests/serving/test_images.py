@@ -21,7 +21,7 @@ from antialiased.imagefile import (
     inspect_image,
 )
 from antialiased.images import decode_image, decode_images
-from tests.serving.helpers import (
+from tests.support.serving import (
     corrupt_zlib_png,
     encode,
     jpeg_declaring,

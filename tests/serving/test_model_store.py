@@ -23,8 +23,8 @@ from launcher.torchserve import start_torchserve
 from launcher.torchserve_config import Ports, write_server_config
 from tests.models import circular_invariant
 from tests.models.circular_invariant import CircularInvariant, model_spec
-from tests.served_models import CIRCULAR_MODEL
-from tests.serving.helpers import encode, photo
+from tests.support.served_models import CIRCULAR_MODEL
+from tests.support.serving import encode, photo
 
 
 def _properties(path: Path) -> dict[str, str]:

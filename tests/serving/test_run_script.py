@@ -17,7 +17,7 @@ import pytest
 
 from antialiased.weights.fetch import MIRROR_ENV
 from launcher.ports import free_port
-from tests.serving.helpers import encode, photo
+from tests.support.serving import encode, photo
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 

@@ -14,8 +14,8 @@ from PIL import Image, ImageOps
 from antialiased.imagefile import MAX_IMAGE_BYTES
 from antialiased.shifts import MIN_CROP_SIZE, ShiftRequest
 from handlers.image_classifier import BATCH_ID_HEADER
-from tests.served_models import LPF_MODEL
-from tests.serving.helpers import (
+from tests.support.served_models import LPF_MODEL
+from tests.support.serving import (
     PROBABILITY_TOLERANCE,
     encode,
     photo,

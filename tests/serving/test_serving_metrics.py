@@ -13,8 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from antialiased.shifts import ShiftRequest
 from handlers import metrics as handler_metrics
 from handlers.image_classifier import BATCH_ID_HEADER, BATCH_SIZE_HEADER
-from tests.served_models import CIRCULAR_MODEL
-from tests.serving.helpers import encode, photo
+from tests.support.served_models import CIRCULAR_MODEL
+from tests.support.serving import encode, photo
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 

@@ -9,8 +9,8 @@ import pytest
 from skimage import data as skimage_data
 
 from antialiased.labels import IMAGENET_CATEGORIES
-from tests.served_models import BASELINE_MODEL, LPF_MODEL
-from tests.serving.helpers import (
+from tests.support.served_models import BASELINE_MODEL, LPF_MODEL
+from tests.support.serving import (
     PHOTOS,
     PROBABILITY_TOLERANCE,
     encode,

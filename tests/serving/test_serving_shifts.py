@@ -7,8 +7,8 @@ import json
 import pytest
 
 from antialiased.shifts import ShiftRequest
-from tests.served_models import CIRCULAR_MODEL, LPF_MODEL
-from tests.serving.helpers import PROBABILITY_TOLERANCE, encode, photo, reference_network, reference_probabilities
+from tests.support.served_models import CIRCULAR_MODEL, LPF_MODEL
+from tests.support.serving import PROBABILITY_TOLERANCE, encode, photo, reference_network, reference_probabilities
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 

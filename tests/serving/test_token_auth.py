@@ -19,8 +19,8 @@ from antialiased.torchserve_keys import api_headers
 from launcher.keys import KeyRenewal, seconds_until_due
 from launcher.probe import start_service
 from launcher.torchserve import TorchServe, start_torchserve
-from tests.served_models import CIRCULAR_MODEL
-from tests.serving.helpers import encode, photo
+from tests.support.served_models import CIRCULAR_MODEL
+from tests.support.serving import encode, photo
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,13 +20,17 @@ import pytest
 from launcher.ports import free_port
 from launcher.probe import PROJECT_ROOT, ServiceProcess
 from launcher.torchserve import TorchServe, start_torchserve
-from tests.service.services import start_test_service, torchserve_env
+from tests.support.targets import (
+    SLOW_TIMEOUT_S,
+    STOCK_MODEL,
+    build_stock_archive,
+    start_target_service,
+    stock_answers,
+    stop,
+    wait_for_http,
+)
 from tests.targets import tiny_classifier
 from tests.targets.kserve_venv import kserve_python
-from tests.targets.servers import build_stock_archive, stock_answers, stop, wait_for_http
-
-STOCK_MODEL = "stock_resnet18"
-SLOW_TIMEOUT_S = 1.0
 
 
 @pytest.fixture(scope="session")
@@ -115,10 +118,3 @@ def target_service(
     log = tmp_path_factory.mktemp("target_service") / "service.log"
     with start_target_service(torchserve, targets, log, PROBE_MAX_COMPARE_MODELS="6") as running:
         yield running
-
-
-def start_target_service(torchserve: TorchServe, targets: list[dict], log: Path, **env: str) -> ServiceProcess:
-    """The probe service beside the session's TorchServe with `targets` as PROBE_TARGETS."""
-    return start_test_service(
-        torchserve.inference_url, log, **torchserve_env(torchserve), PROBE_TARGETS=json.dumps(targets), **env
-    )

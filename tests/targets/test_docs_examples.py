@@ -22,16 +22,16 @@ from launcher.probe import PROJECT_ROOT, ServiceProcess
 from launcher.torchserve import TorchServe
 from service.settings import Settings
 from service.views import encode_view, image_views
-from tests.served_models import BASELINE_MODEL
-from tests.service.services import (
+from tests.support.served_models import BASELINE_MODEL
+from tests.support.service import (
     MAX_SHIFTS,
     SAMPLES,
     http_client,
     wait_until_ready,
 )
-from tests.serving.helpers import reference_network, reference_probabilities
+from tests.support.serving import reference_network, reference_probabilities
+from tests.support.targets import STOCK_MODEL, start_target_service
 from tests.targets import tiny_classifier
-from tests.targets.conftest import STOCK_MODEL, start_target_service
 from tests.targets.references import CAT, assert_shifts_match, stock_reference, tiny_reference
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]

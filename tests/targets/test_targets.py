@@ -11,9 +11,9 @@ import pytest
 from antialiased.protocols import ProbeSpec, make_plan
 from launcher.probe import ServiceProcess
 from launcher.torchserve import TorchServe
-from tests.service.services import MAX_SHIFTS, http_client
+from tests.support.service import MAX_SHIFTS, http_client
+from tests.support.targets import SLOW_TIMEOUT_S
 from tests.targets import tiny_classifier
-from tests.targets.conftest import SLOW_TIMEOUT_S
 from tests.targets.references import CAT, assert_shifts_match, stock_reference, tiny_reference
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]

@@ -3,8 +3,9 @@
 - `write_photo_folder`: crops, flips and rescalings of scikit-image's real photos and synthetic patterns
   (stripes, checkerboards, gradients, noise), 64-96 px, PNG and JPEG, under real ImageNet synset folders.
 - `write_colour_folder`: nearly uniform images whose dominant channel (red, green, blue) is the class of
-  tests.evaluation.models.ColourClassifier; a known number of images per folder have another colour, so
+  tests.support.eval_models.ColourClassifier; a known number of images per folder have another colour, so
   that model's accuracy is known by construction.
+- `assert_same_rows`: two runs' per-image tables agree.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 from PIL import Image
 from skimage import data
 
-from tests.evaluation.models import COLOUR_SYNSETS
+from tests.support.eval_models import COLOUR_SYNSETS
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera", "coins", "horse", "immunohistochemistry")
 PHOTO_SYNSETS = ("n02123045", "n07920052", "n04266014", "n03000684", "n01440764")  # tabby, espresso, shuttle, …
@@ -100,3 +102,21 @@ def expected_colour_accuracy() -> float:
     """ColourClassifier's top-1 accuracy on write_colour_folder's images, in percent, by construction."""
     total = COLOUR_IMAGES_PER_CLASS * len(COLOUR_SYNSETS)
     return 100 * (total - sum(COLOUR_WRONG)) / total
+
+
+FLOAT_COLUMNS = ("p_true", "diag_p_true", "diag_p_other")
+
+
+def assert_same_rows(a: pa.Table, b: pa.Table, rtol: float = 1e-5, atol: float = 1e-30) -> None:
+    """Two per-image tables agree: every class, agreement, offset and error exactly; probabilities to `rtol`
+    relative (a forward pass over another batch of views rounds differently in the last bits). A probability that
+    `a` does not know (NaN: a served answer holds only the top-k) is not compared."""
+    assert a.column_names == b.column_names and a.num_rows == b.num_rows
+    for column in a.column_names:
+        x, y = a.column(column).to_pylist(), b.column(column).to_pylist()
+        if column in FLOAT_COLUMNS:
+            x, y = np.array(x, dtype=float).ravel(), np.array(y, dtype=float).ravel()
+            known = ~np.isnan(x)
+            np.testing.assert_allclose(x[known], y[known], rtol=rtol, atol=atol, err_msg=column)
+        else:
+            assert x == y, column

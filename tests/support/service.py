@@ -10,13 +10,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from launcher.probe import ServiceProcess, start_service
 from launcher.torchserve import TorchServe
-from tests.served_models import SERVED_MODELS
+from tests.support.served_models import SERVED_MODELS
 
 SAMPLES = Path(__file__).resolve().parents[2] / "service" / "static" / "samples"
 MAX_UPLOAD_BYTES = 3_000_000
 MAX_PIXELS = 20_000_000
 MAX_SHIFTS = 64
 API_KEY = "test-key-0123456789"
+SLOW_BODY_TIMEOUT_S = 2.0  # the body timeout of the service that the slow-client tests use
 
 
 def http_client(service: ServiceProcess) -> httpx.Client:

@@ -26,7 +26,7 @@ from antialiased.weights import sha256_file
 from antialiased.weights.load import load_weights
 from archives.archive import model_config
 from handlers.image_classifier import ImageClassifier
-from tests.served_models import NETWORK_BUILDERS
+from tests.support.served_models import NETWORK_BUILDERS
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")  # real photographs of scikit-image's data set
 PROBABILITY_TOLERANCE = 1e-4

@@ -1,4 +1,5 @@
-"""Helpers of the target tests' servers: the stock-handler model archive, waiting for a server, stopping one."""
+"""Helpers of the target tests' servers: the stock-handler model archive, waiting for a server, stopping one, the
+probe service with PROBE_TARGETS."""
 
 from __future__ import annotations
 
@@ -17,10 +18,16 @@ import numpy as np
 import torch
 
 from antialiased.labels import IMAGENET_CATEGORIES
+from launcher.probe import ServiceProcess
+from launcher.torchserve import TorchServe
 from service.views import encode_view
+from tests.support.service import start_test_service, torchserve_env
 from tests.targets import stock_model
 
 FC_SCALE = 20.0  # random weights give near-uniform probabilities; a larger classifier layer spreads them
+
+STOCK_MODEL = "stock_resnet18"
+SLOW_TIMEOUT_S = 1.0
 
 
 def stock_network() -> torch.nn.Module:
@@ -81,3 +88,10 @@ def stop(process: subprocess.Popen) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def start_target_service(torchserve: TorchServe, targets: list[dict], log: Path, **env: str) -> ServiceProcess:
+    """The probe service beside the session's TorchServe with `targets` as PROBE_TARGETS."""
+    return start_test_service(
+        torchserve.inference_url, log, **torchserve_env(torchserve), PROBE_TARGETS=json.dumps(targets), **env
+    )
