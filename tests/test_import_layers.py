@@ -73,3 +73,15 @@ def test_no_module_takes_part_in_an_import_circle() -> None:
     for module in sorted(GRAPH):
         visit(module, [])
     assert circles == []
+
+
+def test_no_test_module_imports_a_conftest_or_another_test_module() -> None:
+    """What tests share lives in tests/support/; fixtures only in conftests, found by pytest, never imported."""
+    wrong = []
+    for path in (ROOT / "tests").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("tests."):
+                last = node.module.rsplit(".", 1)[-1]
+                if last == "conftest" or last.startswith("test_"):
+                    wrong.append(f"{path.relative_to(ROOT)} imports {node.module}")
+    assert wrong == []
