@@ -1,0 +1,194 @@
+"""The probe service's routing, parameters and error answers, in-process (FastAPI's TestClient) in front of a fake
+TorchServe (tests/support/fake_torchserve.py: a real HTTP server without a model), so they run in seconds: bad input
+is a 4xx JSON error naming the problem before anything reaches TorchServe, TorchServe's failures become the probe's
+codes, unknown routes and methods are JSON errors. What needs the real handler's predictions is tested against the
+real TorchServe (test_probe_api.py, test_probe_errors.py)."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from service.app import create_app
+from service.settings import Settings
+from tests.support.fake_torchserve import FakeTorchServe
+from tests.support.served_models import SERVED_MODELS
+from tests.support.service import MAX_PIXELS, MAX_SHIFTS, MAX_UPLOAD_BYTES, SAMPLES
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeTorchServe]:
+    with FakeTorchServe() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def client(fake: FakeTorchServe) -> Iterator[TestClient]:
+    """The app with the limits the real-server tests use, in front of the fake; ready (its first readiness
+    predictions made, none later: the interval is long)."""
+    settings = Settings(
+        torchserve_url=fake.url,
+        models=SERVED_MODELS,
+        max_upload_bytes=MAX_UPLOAD_BYTES,
+        max_pixels=MAX_PIXELS,
+        max_shifts=MAX_SHIFTS,
+        retries=0,
+        ready_interval_s=600,
+        ready_idle_s=3600,
+    )
+    with TestClient(create_app(settings)) as test_client:
+        deadline = time.monotonic() + 10
+        while test_client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, test_client.get("/readyz").text
+            time.sleep(0.05)
+        yield test_client
+
+
+@pytest.fixture
+def cat_jpeg() -> bytes:
+    return (SAMPLES / "chelsea.jpg").read_bytes()
+
+
+def png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("L", (width, height)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+CAT = "cat"  # replaced by the real photo in the test
+BAD_REQUESTS: list[tuple[str, str, dict[str, Any], Any, int, str]] = [
+    # (id, endpoint, query, body, status, code); body: bytes (raw), CAT (the photo),
+    # a dict (multipart fields; CAT as the file) or (content type, raw bytes)
+    ("text", "/v1/stability", {}, b"this is not an image, just text", 400, "invalid_image"),
+    ("random-bytes", "/v1/stability", {}, bytes(range(256)) * 40, 400, "invalid_image"),
+    ("empty", "/v1/stability", {}, b"", 400, "empty_body"),
+    ("too-large", "/v1/stability", {}, b"\xff\xd8" + b"\0" * (MAX_UPLOAD_BYTES + 70_000), 413, "image_too_large"),
+    ("too-many-pixels", "/v1/stability", {}, png(6000, 6000), 413, "too_many_pixels"),
+    ("too-small", "/v1/stability", {}, png(16, 16), 400, "image_too_small"),
+    ("sliver", "/v1/stability", {}, png(20_000, 32), 400, "aspect_ratio_too_large"),
+    ("too-many-shifts-grid", "/v1/stability", {"protocol": "grid", "step": 1}, CAT, 400, "too_many_shifts"),
+    ("too-many-pairs", "/v1/stability", {"pairs": 1000}, CAT, 400, "too_many_shifts"),
+    ("crop-larger-than-image", "/v1/stability", {"crop_size": 300}, CAT, 400, "crop_larger_than_image"),
+    (
+        "circular-crop-too-large",
+        "/v1/stability",
+        {"protocol": "circular", "crop_size": 512},
+        CAT,
+        400,
+        "crop_larger_than_image",
+    ),
+    (
+        "crop-beyond-the-limit",  # 17 views of 992 x 992 took a worker +3.6 GB before crop_size had a maximum
+        "/v1/stability",
+        {"protocol": "diagonal", "max_shift": 16, "crop_size": 992, "resize_size": 1024},
+        CAT,
+        400,
+        "invalid_parameter",
+    ),
+    ("unknown-model", "/v1/stability", {"model": "resnet9000"}, CAT, 400, "unknown_model"),
+    ("unknown-protocol", "/v1/stability", {"protocol": "zigzag"}, CAT, 400, "unknown_protocol"),
+    ("pairs-not-a-number", "/v1/stability", {"pairs": "many"}, CAT, 400, "invalid_parameter"),
+    ("negative-seed", "/v1/stability", {"seed": -1}, CAT, 400, "invalid_parameter"),
+    ("unknown-parameter", "/v1/stability", {"colour": "red"}, CAT, 400, "invalid_parameter"),
+    ("top-k-too-large", "/v1/stability", {"top_k": 500}, CAT, 400, "invalid_parameter"),
+    ("grid-step-larger-than-range", "/v1/stability", {"protocol": "grid", "step": 40}, CAT, 400, "invalid_parameter"),
+    ("multipart-without-image", "/v1/stability", {}, {"protocol": "paper"}, 400, "empty_body"),
+    ("parameter-twice", "/v1/stability", {"pairs": 2}, {"pairs": "3", "image": CAT}, 400, "invalid_parameter"),
+    ("multipart-without-boundary", "/v1/stability", {}, ("multipart/form-data", b"--x\r\n"), 400, "invalid_multipart"),
+    ("multipart-image-as-text", "/v1/stability", {}, {"image": "not a file"}, 400, "invalid_image"),
+    ("compare-unknown-model", "/v1/compare", {"models": "resnet50,resnet9000"}, CAT, 400, "unknown_model"),
+    ("compare-too-many-models", "/v1/compare", {"models": "a,b,c,d,e"}, CAT, 400, "too_many_models"),
+    ("compare-unknown-protocol", "/v1/compare", {"protocol": "spiral"}, CAT, 400, "unknown_protocol"),
+]
+
+
+def _send(client: TestClient, endpoint: str, query: dict, body: Any, cat_jpeg: bytes) -> httpx.Response:
+    if body is CAT:
+        return client.post(endpoint, params=query, content=cat_jpeg)
+    if isinstance(body, dict):
+        fields = {k: v for k, v in body.items() if v is not CAT}
+        files = {"image": ("cat.jpg", cat_jpeg, "image/jpeg")} if body.get("image") is CAT else {"other": ("x", b"x")}
+        return client.post(endpoint, params=query, data=fields, files=files)
+    if isinstance(body, tuple):
+        content_type, raw = body
+        return client.post(endpoint, params=query, content=raw, headers={"content-type": content_type})
+    return client.post(endpoint, params=query, content=body)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "query", "body", "status", "code"),
+    [pytest.param(*case[1:], id=case[0]) for case in BAD_REQUESTS],
+)
+def test_bad_input_is_a_json_4xx_before_torchserve(
+    client: TestClient,
+    fake: FakeTorchServe,
+    cat_jpeg: bytes,
+    endpoint: str,
+    query: dict,
+    body: Any,
+    status: int,
+    code: str,
+) -> None:
+    before = fake.requests
+    response = _send(client, endpoint, query, body, cat_jpeg)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    error = response.json()
+    assert error["code"] == code
+    assert isinstance(error["message"], str) and len(error["message"]) > 10
+    assert fake.requests == before, "nothing was sent to TorchServe"
+
+
+def test_a_probe_through_the_fake_scores_the_fakes_answers(
+    client: TestClient, fake: FakeTorchServe, cat_jpeg: bytes
+) -> None:
+    before = fake.requests
+    response = client.post("/v1/stability", params={"protocol": "diagonal", "max_shift": 4}, content=cat_jpeg)
+    assert response.status_code == 200, response.text
+    shifts = response.json()["shifts"]
+    assert [s["topk"][0]["index"] for s in shifts] == [(dy + dx) % 3 for dy, dx in (s["offset"] for s in shifts)]
+    assert fake.requests == before + 1, "one TorchServe request for all the shifts"
+
+
+@pytest.mark.parametrize(
+    ("failure", "status", "code"),
+    [
+        ((503, b'{"code": 503, "message": "queue full"}'), 503, "overloaded"),
+        ((507, b'{"code": 507, "message": "worker died"}'), 503, "overloaded"),
+        ((500, b"not json at all"), 502, "torchserve_error"),
+        ((200, b'{"model": "half an answer"}'), 502, "torchserve_error"),
+        ((413, b'{"code": "too_many_pixels", "message": "no batch holds it"}'), 413, "too_many_pixels"),
+    ],
+    ids=["503", "507", "500-text", "200-nonsense", "handler-413"],
+)
+def test_torchserve_failures_become_the_probes_codes(
+    client: TestClient, fake: FakeTorchServe, cat_jpeg: bytes, failure: tuple[int, bytes], status: int, code: str
+) -> None:
+    fake.failure = failure
+    try:
+        response = client.post("/v1/stability", params={"pairs": 2}, content=cat_jpeg)
+    finally:
+        fake.failure = None
+    assert (response.status_code, response.json()["code"]) == (status, code), response.text
+    if status == 503:
+        assert int(response.headers["retry-after"]) >= 1
+
+
+def test_unknown_route_is_a_json_404(client: TestClient) -> None:
+    response = client.get("/v2/nothing")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_wrong_method_is_a_json_405_with_allow(client: TestClient) -> None:
+    response = client.get("/v1/stability")
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+    assert response.headers["allow"] == "POST"

@@ -1,0 +1,99 @@
+"""A fake TorchServe for fast tests of the probe service's routing, parameters and error answers: a real HTTP server
+on 127.0.0.1 (uvicorn in a thread) that answers `POST /predictions/<model>` in the handler contract without any
+model. A view's top-1 class is (dy + dx) mod 3, so the answers are deterministic and a probe's score is known; it
+counts the requests it got, and can be told to answer a failure instead. Tests that need the real handler's
+predictions use the real TorchServe (tests/conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+
+import uvicorn
+from fastapi import FastAPI, Request, Response
+
+from antialiased.contract import (
+    SHIFTS_FIELD,
+    TOPK_FIELD,
+    Classification,
+    ModelInfo,
+    Prediction,
+    ShiftClassification,
+    ShiftGeometry,
+    ShiftPrediction,
+    ShiftRequest,
+    WeightsInfo,
+)
+from antialiased.labels import IMAGENET_CATEGORIES
+from launcher.ports import free_port
+
+TOP1_PROBABILITY = 0.6
+
+
+def top1_class(offset: tuple[int, int]) -> int:
+    """The fake's top-1 class at a view's offset."""
+    return (offset[0] + offset[1]) % 3
+
+
+def _topk(top1: int, k: int) -> list[Prediction]:
+    probabilities = [TOP1_PROBABILITY] + [(1 - TOP1_PROBABILITY) / 2**i for i in range(1, k)]
+    return [
+        Prediction(index=(top1 + i) % 1000, label=IMAGENET_CATEGORIES[(top1 + i) % 1000], probability=p)
+        for i, p in enumerate(probabilities)
+    ]
+
+
+def _answer(model: str, topk: int, shifts: ShiftRequest | None) -> Classification | ShiftClassification:
+    info = ModelInfo(name=model, arch="fake", antialiased=False)
+    weights = WeightsInfo(name=None, sha256="0" * 64, untrained=True)
+    if shifts is None:
+        return Classification(model=info, weights=weights, topk=_topk(0, topk))
+    views = [ShiftPrediction(offset=offset, topk=_topk(top1_class(offset), topk)) for offset in shifts.offsets]
+    classes = {top1_class(offset) for offset in shifts.offsets}
+    curves = {
+        str(c): [TOP1_PROBABILITY if top1_class(offset) == c else 0.1 for offset in shifts.offsets] for c in classes
+    }
+    geometry = ShiftGeometry(**{k: v for k, v in shifts.to_json().items() if k != "offsets"})
+    return ShiftClassification(model=info, weights=weights, shift=geometry, shifts=views, class_probabilities=curves)
+
+
+@dataclass
+class FakeTorchServe:
+    """The fake's URL, the requests it got, and the failure (status, body) to answer instead, when set."""
+
+    url: str = ""
+    requests: int = 0
+    failure: tuple[int, bytes] | None = None
+    _server: uvicorn.Server | None = field(default=None, repr=False)
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.post("/predictions/{model}")
+        async def predict(model: str, request: Request) -> Response:
+            self.requests += 1
+            if self.failure is not None:
+                return Response(self.failure[1], self.failure[0], media_type="application/json")
+            form = await request.form()
+            shifts = form.get(SHIFTS_FIELD)
+            request_ = ShiftRequest.from_json(json.loads(shifts)) if isinstance(shifts, str) else None
+            answer = _answer(model, int(form.get(TOPK_FIELD, "5")), request_)
+            return Response(answer.model_dump_json(), media_type="application/json")
+
+        return app
+
+    def __enter__(self) -> FakeTorchServe:
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self._server = uvicorn.Server(uvicorn.Config(self.app(), host="127.0.0.1", port=port, log_level="warning"))
+        threading.Thread(target=self._server.run, daemon=True).start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            assert time.monotonic() < deadline, "the fake TorchServe did not start"
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.should_exit = True
