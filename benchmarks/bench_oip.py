@@ -29,7 +29,7 @@ from benchmarks.bench_probe import MODEL, SAMPLE, WEIGHTS_ENTRY, random_weights
 from benchmarks.bench_serve import drive
 from launcher.probe import start_service
 from launcher.torchserve import start_torchserve
-from service.inference_protocol import InferRequest, encode_body, write_tensor
+from service.oip.protocol import InferRequest, encode_body, write_tensor
 
 
 def oip_body(image: bytes) -> tuple[bytes, dict[str, str]]:

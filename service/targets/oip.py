@@ -12,7 +12,7 @@ import uuid
 import numpy as np
 from PIL import Image
 
-from service.inference_protocol import (
+from service.oip.protocol import (
     BINARY_DATA,
     HEADER_LENGTH,
     InferRequest,

@@ -26,7 +26,8 @@ from antialiased.errors import ApiError, ErrorCode
 from antialiased.labels import NUM_CLASSES
 from service.dependencies import get_client, get_settings, require_api_key
 from service.errors import documented_errors, validation_error
-from service.inference_protocol import (
+from service.oip.calls import INPUT, OUTPUT, answer_call, parse_call
+from service.oip.protocol import (
     HEADER_LENGTH,
     ErrorResponse,
     InferRequest,
@@ -37,7 +38,6 @@ from service.inference_protocol import (
     ServerMetadata,
     TensorMetadata,
 )
-from service.oip_calls import INPUT, OUTPUT, answer_call, parse_call
 from service.params import read_body, upload_lease
 from service.settings import Settings
 from service.tasks import gather_or_fail

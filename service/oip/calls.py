@@ -1,5 +1,5 @@
 """Open Inference Protocol bodies <-> our classifier: the images and outputs an inference request asks for, and
-the response that carries the class probabilities (see service.routers.oip)."""
+the response that carries the class probabilities (see service.oip.router)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 from fastapi import Response
 
 from antialiased.labels import IMAGENET_CATEGORIES, NUM_CLASSES
-from service.inference_protocol import (
+from service.oip.protocol import (
     BINARY_DATA,
     BINARY_OUTPUT,
     BINARY_SIZE,
