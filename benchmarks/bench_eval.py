@@ -26,7 +26,7 @@ from skimage import data
 
 from antialiased.evaluate.config import EvaluationConfig, RayOptions
 from antialiased.evaluate.engines.base import PreparedModels, WorkItem, views_for
-from antialiased.evaluate.plans import Protocol, all_plans
+from antialiased.evaluate.plans import EvaluationProtocol, all_plans
 from antialiased.evaluate.run import evaluate
 from antialiased.evaluate.store import SESSIONS_FILE
 from antialiased.models import create_model
@@ -83,7 +83,7 @@ def main() -> None:
         root = _write_data(tmp / "data", args.images)
         torch.manual_seed(0)
         checkpoint = save_checkpoint(create_model("resnet50", 4), tmp / "weights", "resnet50_lpf4_random")
-        protocol = Protocol(measures=("consistency",), epochs_shift=5, batch_size=args.batch_size)
+        protocol = EvaluationProtocol(measures=("consistency",), epochs_shift=5, batch_size=args.batch_size)
 
         def config(name: str, engine: str) -> EvaluationConfig:
             return EvaluationConfig(

@@ -37,8 +37,8 @@ from antialiased.shifts import MIN_CROP_SIZE
 from antialiased.transforms import preprocess, shifted_views
 from handlers.batch import BatchItem
 from handlers.memory import release_free_memory
-from handlers.metrics import HandlerMetrics
 from handlers.model import load_prepared_model, select_device
+from handlers.prometheus_metrics import HandlerMetrics
 from handlers.requests import parse_request
 from handlers.responses import classification, shift_classification
 from handlers.settings import HandlerSettings

@@ -20,7 +20,7 @@ from antialiased.evaluate.config import ENGINES, EndpointOptions, EvaluationConf
 from antialiased.evaluate.data import DataError
 from antialiased.evaluate.engines.endpoint import EndpointError
 from antialiased.evaluate.models import ModelSpecError
-from antialiased.evaluate.plans import MEASURES, MODES, Protocol
+from antialiased.evaluate.plans import MEASURES, MODES, EvaluationProtocol
 from antialiased.evaluate.run import ClassMismatchError, evaluate
 from antialiased.evaluate.store import IMAGES_FILE, REPORT_FILE, RESULTS_FILE, RunDirectoryError
 from antialiased.evaluate.summary import FIGURES
@@ -81,20 +81,25 @@ def _parser() -> argparse.ArgumentParser:
     protocol = parser.add_argument_group("protocol")
     protocol.add_argument(
         "--measure",
-        default=",".join(Protocol.measures),
+        default=",".join(EvaluationProtocol.measures),
         help=f"comma-separated, of {', '.join(MEASURES)} (accuracy is always measured)",
     )
     protocol.add_argument(
         "--mode",
         choices=MODES,
-        default=Protocol.mode,
+        default=EvaluationProtocol.mode,
         help="consistency offsets: per image "
         "(independent of batching and engine) or the paper's (one pair per batch, numpy's generator)",
     )
-    protocol.add_argument("--epochs-shift", type=int, default=Protocol.epochs_shift, help="shift passes over the data")
-    protocol.add_argument("--seed", type=int, default=Protocol.seed)
     protocol.add_argument(
-        "--batch-size", type=int, default=Protocol.batch_size, help="images per batch (in paper mode: per offset pair)"
+        "--epochs-shift", type=int, default=EvaluationProtocol.epochs_shift, help="shift passes over the data"
+    )
+    protocol.add_argument("--seed", type=int, default=EvaluationProtocol.seed)
+    protocol.add_argument(
+        "--batch-size",
+        type=int,
+        default=EvaluationProtocol.batch_size,
+        help="images per batch (in paper mode: per offset pair)",
     )
     run = parser.add_argument_group("execution")
     run.add_argument("--engine", choices=[e for e in ENGINES if e != "endpoint"], default=EvaluationConfig.engine)
@@ -126,7 +131,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> EvaluationConfig:
-    protocol = Protocol(
+    protocol = EvaluationProtocol(
         mode=args.mode,
         seed=args.seed,
         epochs_shift=args.epochs_shift,

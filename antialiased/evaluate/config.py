@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from antialiased.evaluate.plans import Protocol
+from antialiased.evaluate.plans import EvaluationProtocol
 
 ENGINES = ("local", "ray", "endpoint")
 
@@ -36,7 +36,7 @@ class EvaluationConfig:
     data: Path
     models: list[str]
     out: Path
-    protocol: Protocol = field(default_factory=Protocol)
+    protocol: EvaluationProtocol = field(default_factory=EvaluationProtocol)
     labels: Path | None = None
     ground_truth: Path | None = None
     limit: int | None = None

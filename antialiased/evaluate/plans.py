@@ -35,7 +35,7 @@ OffsetPair = tuple[Offset, Offset]
 
 
 @dataclass(frozen=True)
-class Protocol:
+class EvaluationProtocol:
     """What to measure and how offsets are drawn; the same protocol gives the same offsets everywhere."""
 
     mode: str = "per-image"
@@ -93,7 +93,7 @@ class ImagePlan:
         return [[*self.crop_offsets[a], *self.crop_offsets[b]] for a, b in self.shift_pairs]
 
 
-def image_plan(protocol: Protocol, index: int, paper_pairs: Sequence[OffsetPair] | None = None) -> ImagePlan:
+def image_plan(protocol: EvaluationProtocol, index: int, paper_pairs: Sequence[OffsetPair] | None = None) -> ImagePlan:
     """The plan of image `index`; in paper mode its offset pairs come from `paper_offset_pairs`."""
     crop: dict[Offset, int] = {CENTER_OFFSET: 0}
     diagonal: tuple[int, ...] = ()
@@ -121,7 +121,7 @@ def _diagonal_offsets() -> tuple[Offset, ...]:
     return make_plan(ProbeSpec(protocol="diagonal")).offsets
 
 
-def _drawn_pairs(kind: str, protocol: Protocol, index: int, stream: int) -> list[OffsetPair]:
+def _drawn_pairs(kind: str, protocol: EvaluationProtocol, index: int, stream: int) -> list[OffsetPair]:
     """`epochs_shift` offset pairs of the library protocol `kind`, from a generator keyed by (seed, index, stream)."""
     key = np.random.SeedSequence((protocol.seed, index, stream)).generate_state(2, np.uint32)
     seed = (int(key[0]) << 32 | int(key[1])) >> 1  # a 63-bit seed, as ProbeSpec takes
@@ -129,7 +129,7 @@ def _drawn_pairs(kind: str, protocol: Protocol, index: int, stream: int) -> list
     return [(plan.offsets[a], plan.offsets[b]) for a, b in plan.pairs]
 
 
-def paper_offset_pairs(protocol: Protocol, images: int) -> list[list[OffsetPair]]:
+def paper_offset_pairs(protocol: EvaluationProtocol, images: int) -> list[list[OffsetPair]]:
     """For each image in loader order, its offset pair of each pass, drawn as the paper's `validate_shift` draws."""
     rng = np.random.RandomState(protocol.seed)  # the legacy generator behind np.random.randint
     pairs: list[list[OffsetPair]] = [[] for _ in range(images)]
@@ -143,7 +143,7 @@ def paper_offset_pairs(protocol: Protocol, images: int) -> list[list[OffsetPair]
     return pairs
 
 
-def all_plans(protocol: Protocol, images: int) -> list[ImagePlan]:
+def all_plans(protocol: EvaluationProtocol, images: int) -> list[ImagePlan]:
     """The plan of every image of the evaluation, in loader order."""
     if protocol.mode == "paper" and "consistency" in protocol.measures:
         return [image_plan(protocol, i, pairs) for i, pairs in enumerate(paper_offset_pairs(protocol, images))]

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
 from antialiased.evaluate.engines.base import read_image
-from antialiased.evaluate.plans import Protocol, image_plan
+from antialiased.evaluate.plans import EvaluationProtocol, image_plan
 from antialiased.evaluate.scoring import cut_views
 from antialiased.preprocessing import IMAGENET_MEAN, IMAGENET_STD
 from antialiased.weights import load_weights
@@ -75,7 +75,7 @@ def test_engine_views_are_the_scripts_input_crops(photo_folder: Path, tmp_path: 
     large.mkdir()
     for name, size in (("astronaut", (500, 375)), ("coffee", (333, 500)), ("chelsea", (451, 300))):
         Image.fromarray(getattr(data, name)()).resize(size).save(large / f"{name}.jpg", quality=92)
-    plan = image_plan(Protocol(measures=("consistency", "diagonal")), 0)
+    plan = image_plan(EvaluationProtocol(measures=("consistency", "diagonal")), 0)
     for root in (photo_folder, tmp_path):
         dataset = _loader(root, 256).dataset
         for index in range(0, len(dataset), 4):  # every 4th image: both formats, every class, all sizes

@@ -4,28 +4,28 @@ from __future__ import annotations
 
 import numpy as np
 
-from antialiased.evaluate.plans import CENTER_OFFSET, Protocol, all_plans, image_plan, paper_offset_pairs
+from antialiased.evaluate.plans import CENTER_OFFSET, EvaluationProtocol, all_plans, image_plan, paper_offset_pairs
 
 ALL = ("consistency", "diagonal", "circular")
 
 
 def test_per_image_offsets_do_not_depend_on_batching_or_the_number_of_images() -> None:
-    a = all_plans(Protocol(measures=ALL, batch_size=3), 50)
-    b = all_plans(Protocol(measures=ALL, batch_size=32), 120)
+    a = all_plans(EvaluationProtocol(measures=ALL, batch_size=3), 50)
+    b = all_plans(EvaluationProtocol(measures=ALL, batch_size=32), 120)
     assert a == b[:50]
-    assert image_plan(Protocol(measures=ALL), 7) == a[7]
+    assert image_plan(EvaluationProtocol(measures=ALL), 7) == a[7]
     assert a[0].shift_offsets() != a[1].shift_offsets(), "images get their own offsets"
-    assert all_plans(Protocol(measures=ALL, seed=1), 50) != a
+    assert all_plans(EvaluationProtocol(measures=ALL, seed=1), 50) != a
 
 
 def test_more_passes_keep_the_earlier_ones() -> None:
-    five = image_plan(Protocol(measures=ALL, epochs_shift=5), 3)
-    eight = image_plan(Protocol(measures=ALL, epochs_shift=8), 3)
+    five = image_plan(EvaluationProtocol(measures=ALL, epochs_shift=5), 3)
+    eight = image_plan(EvaluationProtocol(measures=ALL, epochs_shift=8), 3)
     assert eight.shift_offsets()[:5] == five.shift_offsets()
 
 
 def test_views_cover_the_papers_ranges() -> None:
-    plans = all_plans(Protocol(measures=ALL, epochs_shift=5), 200)
+    plans = all_plans(EvaluationProtocol(measures=ALL, epochs_shift=5), 200)
     for plan in plans:
         assert plan.crop_offsets[plan.center] == CENTER_OFFSET == (16, 16)
         assert [plan.crop_offsets[i] for i in plan.diagonal] == [(d, d) for d in range(33)]
@@ -49,7 +49,7 @@ def test_paper_offsets_are_the_scripts_draws() -> None:
             off1 = np.random.randint(32, size=2)
             for i in range(start, min(start + batch, images)):
                 expected[i].append([int(off0[0]), int(off0[1]), int(off1[0]), int(off1[1])])
-    protocol = Protocol(mode="paper", seed=seed, batch_size=batch, epochs_shift=passes)
+    protocol = EvaluationProtocol(mode="paper", seed=seed, batch_size=batch, epochs_shift=passes)
     assert [p.shift_offsets() for p in all_plans(protocol, images)] == expected
     pairs = paper_offset_pairs(protocol, images)
     assert pairs[0] == pairs[7] != pairs[8], "one pair per batch of 8"

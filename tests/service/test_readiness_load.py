@@ -11,7 +11,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from handlers import metrics as handler_metrics
+from handlers import prometheus_metrics as handler_metrics
 from launcher.torchserve import TorchServe
 from tests.support.served_models import CIRCULAR_MODEL
 from tests.support.service import (

@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from antialiased.shifts import ShiftRequest
-from handlers import metrics as handler_metrics
+from handlers import prometheus_metrics as handler_metrics
 from handlers.image_classifier import BATCH_ID_HEADER, BATCH_SIZE_HEADER
 from tests.support.served_models import CIRCULAR_MODEL
 from tests.support.serving import encode, photo
