@@ -84,7 +84,7 @@ class ImageClassifier(BaseHandler):
             antialiased=spec.antialiased,
             filter_size=spec.filter_size,
         )
-        self.weights_info = WeightsInfo(name=weights.name, sha256=weights.sha256, untrained=weights.untrained)
+        self.weights_info = weights
         self._warm_up()
         # The eager module of a compiled model: probing other sizes must not recompile it.
         eager = getattr(self.model, "_orig_mod", self.model)

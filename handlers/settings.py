@@ -7,7 +7,9 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
+from pydantic import BaseModel
 
+from antialiased.contract import WeightsInfo
 from antialiased.imagefile import ImageLimits
 from antialiased.inference import PRECISIONS
 from antialiased.preprocessing import CROP_SIZE
@@ -29,15 +31,6 @@ class ModelSpec:
     arch: str
     antialiased: bool
     filter_size: int | None
-
-
-@dataclass(frozen=True)
-class WeightsInfo:
-    """Which weights the archive holds: registry name (None for random weights), full sha256, untrained flag."""
-
-    name: str | None
-    sha256: str
-    untrained: bool
 
 
 @dataclass(frozen=True)
@@ -89,7 +82,7 @@ class HandlerSettings:
             raise SettingsError("model-config.yaml has no 'handler' section")
         values = _take(section, cls, "handler")
         values["model"] = ModelSpec(**_take(values["model"], ModelSpec, "handler.model"))
-        values["weights"] = WeightsInfo(**_take(values["weights"], WeightsInfo, "handler.weights"))
+        values["weights"] = WeightsInfo(**_take(values["weights"], WeightsInfo, "handler.weights"))  # the contract's
         values["limits"] = Limits(**_take(values["limits"], Limits, "handler.limits"))
         settings = cls(**values)
         settings._validate()
@@ -126,7 +119,7 @@ class HandlerSettings:
 def _take(section: Any, kind: type, where: str) -> dict[str, Any]:
     if not isinstance(section, Mapping):
         raise SettingsError(f"{where} must be a mapping")
-    names = {field.name for field in fields(kind)}
+    names = set(kind.model_fields) if issubclass(kind, BaseModel) else {field.name for field in fields(kind)}
     unknown, missing = set(section) - names, names - set(section)
     if unknown or missing:
         raise SettingsError(f"{where}: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}")
