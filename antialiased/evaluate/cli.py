@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from antialiased.errors import ApiError
-from antialiased.evaluate.config import ENGINES, EndpointOptions, EvaluationConfig, RayOptions
+from antialiased.evaluate.config import EndpointOptions, EvaluationConfig, RayOptions
 from antialiased.evaluate.data import DataError
 from antialiased.evaluate.engines.endpoint import EndpointError
+from antialiased.evaluate.engines.kinds import ENGINE_KINDS
 from antialiased.evaluate.models import ModelSpecError
 from antialiased.evaluate.plans import MEASURES, MODES, EvaluationProtocol
 from antialiased.evaluate.run import ClassMismatchError, evaluate
@@ -102,7 +103,11 @@ def _parser() -> argparse.ArgumentParser:
         help="images per batch (in paper mode: per offset pair)",
     )
     run = parser.add_argument_group("execution")
-    run.add_argument("--engine", choices=[e for e in ENGINES if e != "endpoint"], default=EvaluationConfig.engine)
+    run.add_argument(
+        "--engine",
+        choices=[name for name, kind in ENGINE_KINDS.items() if kind.loads_models],
+        default=EvaluationConfig.engine,
+    )
     run.add_argument(
         "--device", default=EvaluationConfig.device, help="auto (a GPU when there is one), cpu, cuda, cuda:N"
     )

@@ -1,5 +1,5 @@
-"""What an evaluation run is asked to do (the command line's options), apart from how it runs: the engines by name,
-their options and the whole configuration. Plain data: engines, outputs and the CLI import it, it imports none of
+"""What an evaluation run is asked to do (the command line's options), apart from how it runs: the engines'
+options and the whole configuration. Plain data: engines, outputs and the CLI import it, it imports none of
 them."""
 
 from __future__ import annotations
@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from antialiased.evaluate.plans import EvaluationProtocol
-
-ENGINES = ("local", "ray", "endpoint")
 
 
 @dataclass

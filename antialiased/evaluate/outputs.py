@@ -12,23 +12,20 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from antialiased.evaluate import plots
-from antialiased.evaluate.data import Dataset
-from antialiased.evaluate.engines.base import Engine
-from antialiased.evaluate.models import LoadedModel, ModelSource
 from antialiased.evaluate.report import render_report
-from antialiased.evaluate.store import IMAGES_FILE, PLOT_FILES, REPORT_FILE, RESULTS_FILE, RunStore, write_json
+from antialiased.evaluate.store import IMAGES_FILE, PLOT_FILES, REPORT_FILE, RESULTS_FILE, write_json
 from antialiased.evaluate.summary import summarize
 
 if TYPE_CHECKING:
-    from antialiased.evaluate.config import EvaluationConfig
+    from antialiased.evaluate.engines.kinds import EngineKind
+    from antialiased.evaluate.resolved import Run
+
+COMMON_PACKAGES = ("torch", "torchvision", "numpy", "pyarrow", "matplotlib", "httpx")
 
 
-def _versions(engine: Engine | None) -> dict[str, str]:
-    names = ["torch", "torchvision", "numpy", "pyarrow", "matplotlib", "httpx"]
-    if engine is not None and engine.name == "ray":
-        names.append("ray")
+def _versions(kind: EngineKind) -> dict[str, str]:
     versions = {"python": platform.python_version()}
-    for name in names:
+    for name in (*COMMON_PACKAGES, *kind.packages):
         try:
             versions[name] = version(name)
         except PackageNotFoundError:
@@ -36,24 +33,16 @@ def _versions(engine: Engine | None) -> dict[str, str]:
     return versions
 
 
-def finish(
-    config: EvaluationConfig,
-    dataset: Dataset,
-    sources: list[ModelSource],
-    loaded: list[LoadedModel],
-    store: RunStore,
-    engine: Engine | None,
-    device,
-    precision: str,
-) -> dict[str, Any]:
+def finish(run: Run) -> dict[str, Any]:
     """Merge the shards into the per-image table and write the figures, plots, report and results.json (last)."""
+    config, dataset, sources, store = run.config, run.dataset, run.sources, run.store
     table = store.read_rows()
     store.write_output(IMAGES_FILE, lambda file: pq.write_table(table, file), "wb")
     summary = summarize(table, [s.name for s in sources], config.protocol.measures, dataset.class_name)
     errors = table.filter(pc.equal(table.column("model"), sources[0].name)).to_pylist()
     unreadable = [{"relpath": r["relpath"], "error": r["error"]} for r in errors if r["error"] is not None]
     sessions = store.sessions()
-    weights = {m.name: m.sha256 for m in loaded}
+    weights = {m.name: m.sha256 for m in run.loaded}
     for session in sessions:
         weights.update(session.get("served_weights") or {})
     results = {
@@ -71,10 +60,10 @@ def finish(
             "skipped_files": [s.__dict__ for s in dataset.skipped_files],
         },
         "protocol": config.protocol.to_json(),
-        "engine": config.engine,
-        "device": str(device),
-        "precision": precision,
-        "versions": _versions(engine),
+        "engine": run.kind.name,
+        "device": str(run.device),
+        "precision": run.precision,
+        "versions": _versions(run.kind),
         "models": [{**s.to_json(), "sha256": weights.get(s.name), **summary["models"][s.name]} for s in sources],
         "comparisons": summary["comparisons"],
         "sessions": sessions,

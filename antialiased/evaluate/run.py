@@ -5,15 +5,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import torch
 from tqdm import tqdm
 
-from antialiased.evaluate.config import ENGINES, EvaluationConfig
+from antialiased.evaluate.config import EvaluationConfig
 from antialiased.evaluate.data import Dataset, discover, load_label_map
-from antialiased.evaluate.engines.base import Engine, ImageResult, WorkItem, resolve_device, resolve_precision
+from antialiased.evaluate.engines.base import Engine, ImageResult, WorkItem
+from antialiased.evaluate.engines.kinds import engine_kind
 from antialiased.evaluate.models import LoadedModel, ModelSource, load_model, parse_model_spec, unique_names
 from antialiased.evaluate.outputs import finish
 from antialiased.evaluate.plans import all_plans
+from antialiased.evaluate.resolved import Run
 from antialiased.evaluate.store import RunStore, ShardWriter
 from antialiased.labels import NUM_CLASSES
 
@@ -24,8 +25,7 @@ class ClassMismatchError(ValueError):
 
 def evaluate(config: EvaluationConfig) -> dict[str, Any]:
     """Run (or resume) the evaluation of `config` and return the results document (also in results.json)."""
-    if config.engine not in ENGINES:
-        raise ValueError(f"unknown engine {config.engine!r}; use one of {', '.join(ENGINES)}")
+    engine_kind(config.engine)  # an unknown engine fails before anything else
     if not config.models:
         raise ValueError("no model to evaluate: pass --model at least once")
     store = RunStore(config.out, config.shard_size)
@@ -36,15 +36,16 @@ def evaluate(config: EvaluationConfig) -> dict[str, Any]:
 def _evaluate(config: EvaluationConfig, store: RunStore) -> dict[str, Any]:
     label_map = load_label_map(config.labels) if config.labels else None
     dataset = discover(config.data, label_map=label_map, ground_truth=config.ground_truth).limited(config.limit)
-    served = config.engine == "endpoint"
-    sources = unique_names([parse_model_spec(spec, served=served) for spec in config.models])
-    device = _device(config)
-    precision = "served" if served else resolve_precision(config.precision, device)
-    loaded = [] if served else [load_model(source) for source in sources]
-    sources = sources if served else [model.source for model in loaded]  # with the registry's arch and filter
+    kind = engine_kind(config.engine)
+    sources = unique_names([parse_model_spec(spec, served=not kind.loads_models) for spec in config.models])
+    device = kind.device(config)
+    precision = kind.precision(config, device)
+    loaded = [load_model(source) for source in sources] if kind.loads_models else []
+    sources = [model.source for model in loaded] or sources  # with the registry's arch and filter
+    run = Run(config, dataset, sources, loaded, store, kind, device, precision)
     _check_classes(dataset, loaded)
     plans = all_plans(config.protocol, len(dataset.samples))
-    store.open(_manifest(config, dataset, sources, loaded, precision), config.overwrite)
+    store.open(_manifest(run), config.overwrite)
     images = len(dataset.samples)
     pending = store.pending_shards(images, len(sources))
     items = [
@@ -52,19 +53,9 @@ def _evaluate(config: EvaluationConfig, store: RunStore) -> dict[str, Any]:
         for shard in sorted(pending)
         for i in store.shard_indices(shard, images)
     ]
-    engine = _engine(config, loaded, sources, device, precision) if items else None
-    if engine is not None:
-        _run_engine(engine, items, dataset, sources, store, pending, images, config.quiet)
-    return finish(config, dataset, sources, loaded, store, engine, device, precision)
-
-
-def _device(config: EvaluationConfig) -> torch.device:
-    """Where the models run: this machine's device; for Ray, the actors' (a GPU when they are given one)."""
-    if config.engine == "endpoint":
-        return torch.device("cpu")  # nothing runs here; the served model's precision is the server's
-    if config.engine == "ray":
-        return torch.device("cuda" if config.ray.gpus_per_actor > 0 else "cpu")
-    return resolve_device(config.device)
+    if items:
+        _run_engine(kind.create(config, loaded, sources, device, precision), items, run, pending)
+    return finish(run)
 
 
 def _check_classes(dataset: Dataset, models: list[LoadedModel]) -> None:
@@ -79,48 +70,17 @@ def _check_classes(dataset: Dataset, models: list[LoadedModel]) -> None:
         raise ClassMismatchError(f"served models answer ImageNet's {NUM_CLASSES} classes; a label is {top}")
 
 
-def _manifest(
-    config: EvaluationConfig, dataset: Dataset, sources: list[ModelSource], loaded: list[LoadedModel], precision: str
-) -> dict[str, Any]:
+def _manifest(run: Run) -> dict[str, Any]:
     """What the run evaluates: a directory resumes only a run with the same manifest."""
-    weights = {m.name: m.sha256 for m in loaded}
+    config, weights = run.config, {m.name: m.sha256 for m in run.loaded}
     return {
-        "dataset": {"kind": dataset.kind, "fingerprint": dataset.fingerprint.__dict__, "limit": config.limit},
-        "models": [{"name": s.name, "spec": s.spec, "sha256": weights.get(s.name)} for s in sources],
-        "endpoint": config.endpoint.url if config.engine == "endpoint" else None,
+        "dataset": {"kind": run.dataset.kind, "fingerprint": run.dataset.fingerprint.__dict__, "limit": config.limit},
+        "models": [{"name": s.name, "spec": s.spec, "sha256": weights.get(s.name)} for s in run.sources],
+        **run.kind.manifest(config),
         "protocol": config.protocol.to_json(),
-        "precision": precision,
+        "precision": run.precision,
         "shard_size": config.shard_size,
     }
-
-
-def _engine(
-    config: EvaluationConfig, loaded: list[LoadedModel], sources: list[ModelSource], device, precision: str
-) -> Engine:
-    if config.engine == "ray":
-        from antialiased.evaluate.engines.ray_engine import RayEngine  # Ray is imported only for this engine
-
-        return RayEngine(
-            loaded,
-            options=config.ray,
-            precision=precision,
-            batch_size=config.protocol.batch_size,
-            max_views=config.max_views,
-        )
-    if config.engine == "endpoint":
-        from antialiased.evaluate.engines.endpoint import EndpointEngine
-
-        return EndpointEngine([s.name for s in sources], config.endpoint)
-    from antialiased.evaluate.engines.local import LocalEngine
-
-    return LocalEngine(
-        loaded,
-        device=device,
-        precision=precision,
-        batch_size=config.protocol.batch_size,
-        workers=config.workers,
-        max_views=config.max_views,
-    )
 
 
 def _rows(result: ImageResult, dataset: Dataset, sources: list[ModelSource]) -> list[dict[str, Any]]:
@@ -129,25 +89,18 @@ def _rows(result: ImageResult, dataset: Dataset, sources: list[ModelSource]) -> 
     return [{"model": s.name, **base, **((result.records or {}).get(s.name) or {})} for s in sources]
 
 
-def _run_engine(
-    engine: Engine,
-    items: list[WorkItem],
-    dataset: Dataset,
-    sources: list[ModelSource],
-    store: RunStore,
-    pending: set[int],
-    images: int,
-    quiet: bool,
-) -> None:
+def _run_engine(engine: Engine, items: list[WorkItem], run: Run, pending: set[int]) -> None:
+    store, images = run.store, len(run.dataset.samples)
     started = time.time()
-    store.log_session({"event": "start", "time": started, "engine": engine.name, "pending_images": len(items)})
+    store.log_session({"event": "start", "time": started, "engine": run.kind.name, "pending_images": len(items)})
     writer = ShardWriter(store, images, pending)
     views_per_image = {item.index: item.plan.views for item in items}
     views = 0
-    with tqdm(total=len(items), unit="img", desc=f"evaluating ({engine.name})", disable=quiet, smoothing=0.1) as bar:
+    progress = {"total": len(items), "unit": "img", "desc": f"evaluating ({run.kind.name})", "smoothing": 0.1}
+    with tqdm(**progress, disable=run.config.quiet) as bar:
         for result in engine.run(items):
-            writer.add(result.index, _rows(result, dataset, sources))
-            views += views_per_image[result.index] * len(sources)
+            writer.add(result.index, _rows(result, run.dataset, run.sources))
+            views += views_per_image[result.index] * len(run.sources)
             bar.update(1)
             bar.set_postfix_str(f"{views / max(time.time() - started, 1e-9):.1f} views/s", refresh=False)
     elapsed = time.time() - started
@@ -158,6 +111,6 @@ def _run_engine(
             "computed_images": len(items),
             "seconds": elapsed,
             "views": views,
-            "served_weights": getattr(engine, "weights", {}),  # what the endpoint reports serving
+            "served_weights": engine.served_weights,  # what an endpoint reports serving
         }
     )

@@ -38,10 +38,15 @@ class ImageResult:
 
 
 class Engine(Protocol):
-    name: str
+    """What runs the models on the work (built by `antialiased.evaluate.engines.kinds`)."""
 
     def run(self, items: list[WorkItem]) -> Iterator[ImageResult]:
         """Evaluate the items with every model; yield each image's result as soon as it is known, in any order."""
+        ...
+
+    @property
+    def served_weights(self) -> dict[str, str | None]:
+        """Model name -> sha256 of the weights a server reports serving ({} where this process loads them)."""
         ...
 
 

@@ -35,12 +35,10 @@ class EndpointError(RuntimeError):
 
 
 class EndpointEngine:
-    name = "endpoint"
-
     def __init__(self, models: list[str], options: EndpointOptions) -> None:
         self.models = models
         self.options = options
-        self.weights: dict[str, str | None] = {}
+        self.served_weights: dict[str, str | None] = {}
         token = os.environ.get(TOKEN_ENV)
         self.client = HandlerClient(
             ClientOptions(
@@ -87,5 +85,5 @@ class EndpointEngine:
                 tries = f"{self.options.retries + 1} tries"
                 raise EndpointError(f"{model} is busy or not ready ({error.status}) after {tries}: {refused}") from None
             raise EndpointError(f"{model} answered {error.status}: {refused}") from None
-        self.weights.setdefault(model, answer.weights.sha256)
+        self.served_weights.setdefault(model, answer.weights.sha256)
         return wire.view_scores(answer, label)

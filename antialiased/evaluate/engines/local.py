@@ -30,8 +30,6 @@ def _as_list(batch: list) -> list:
 class LocalEngine:
     """All models on one device; `batch_size` images per step, decoded and cut by `workers` loader processes."""
 
-    name = "local"
-
     def __init__(
         self,
         models: list[LoadedModel],
@@ -45,6 +43,10 @@ class LocalEngine:
         self.prepared = PreparedModels({m.name: m.network for m in models}, device, precision, max_views)
         self.batch_size = batch_size
         self.workers = workers
+
+    @property
+    def served_weights(self) -> dict[str, str | None]:
+        return {}  # this process loads the weights: the run knows their sha256
 
     def run(self, items: list[WorkItem]) -> Iterator[ImageResult]:
         loader = DataLoader(

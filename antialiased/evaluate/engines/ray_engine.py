@@ -78,8 +78,6 @@ class _ModelActor:
 class RayEngine:
     """All models in `options.actors` Ray actors (each with `cpus_per_actor` CPUs, `gpus_per_actor` GPUs)."""
 
-    name = "ray"
-
     def __init__(
         self, models: list[LoadedModel], *, options: RayOptions, precision: str, batch_size: int, max_views: int
     ) -> None:
@@ -95,6 +93,10 @@ class RayEngine:
         self.precision = precision
         self.batch_size = batch_size
         self.max_views = max_views
+
+    @property
+    def served_weights(self) -> dict[str, str | None]:
+        return {}  # this process loads the weights: the run knows their sha256
 
     def run(self, items: list[WorkItem]) -> Iterator[ImageResult]:
         options = self.options
