@@ -9,6 +9,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from pydantic import SecretStr
+
 from antialiased.contract import Classification, ShiftClassification, ShiftRequest
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.handler_client import AsyncHandlerClient, ClientOptions, RetryPolicy
@@ -25,14 +27,25 @@ Observer = Callable[[str, ApiError | None], None]
 class TorchServeClient:
     """Predictions from our handler on TorchServe, for the probe, /v2 and the readiness check."""
 
-    def __init__(self, settings: Settings, metrics: ServiceMetrics, observer: Observer | None = None) -> None:
-        self._settings = settings
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: ServiceMetrics,
+        observer: Observer | None = None,
+        *,
+        url: str | None = None,
+        token: SecretStr | None = None,
+    ) -> None:
+        """The client of the app's TorchServe (its URL, key or key file from `settings`), or of another one at `url`
+        (with `token`, if it needs one); retries, timeouts and connections from `settings` either way."""
         self._metrics = metrics
         self._observer = observer
+        self._token = token if url else settings.torchserve_token
+        self._key_file = None if url else settings.torchserve_key_file
         policy = RetryPolicy(settings.retries, settings.retry_backoff_s, settings.retry_max_backoff_s)
         self._client = AsyncHandlerClient(
             ClientOptions(
-                url=settings.torchserve_url,
+                url=url or settings.torchserve_url,
                 policy=policy,
                 timeout_s=settings.timeout_s,
                 connect_timeout_s=settings.connect_timeout_s,
@@ -78,10 +91,10 @@ class TorchServeClient:
 
     def _auth_headers(self) -> dict[str, str]:
         """The bearer key when TorchServe's token authorization is on (a fixed key, or read from its key file)."""
-        if self._settings.torchserve_token is not None:
-            return {"Authorization": f"Bearer {self._settings.torchserve_token.get_secret_value()}"}
+        if self._token is not None:
+            return {"Authorization": f"Bearer {self._token.get_secret_value()}"}
         try:
-            return api_headers(self._settings.torchserve_key_file)
+            return api_headers(self._key_file)
         except (OSError, ValueError, KeyError, TypeError) as error:
             message = f"cannot read TorchServe's key file: {error}"
             raise ApiError(ErrorCode.TORCHSERVE_UNAVAILABLE, message, 503) from error

@@ -25,8 +25,5 @@ def _build(config: TargetConfig, settings: Settings, client: TorchServeClient, m
     assert isinstance(config, OursConfig)
     if config.url is None:
         return OursTarget(config, client, owns_client=False)
-    token = config.token or settings.torchserve_token
-    own = settings.model_copy(
-        update={"torchserve_url": config.url, "torchserve_token": token, "torchserve_key_file": None}
-    )
-    return OursTarget(config, TorchServeClient(own, metrics), owns_client=True)
+    client = TorchServeClient(settings, metrics, url=config.url, token=config.token or settings.torchserve_token)
+    return OursTarget(config, client, owns_client=True)

@@ -18,6 +18,7 @@ from PIL import Image
 
 from service.app import create_app
 from service.settings import Settings
+from service.targets.config import OursConfig
 from tests.support.fake_torchserve import FakeTorchServe
 from tests.support.served_models import SERVED_MODELS
 from tests.support.service import MAX_PIXELS, MAX_SHIFTS, MAX_UPLOAD_BYTES, SAMPLES
@@ -192,3 +193,16 @@ def test_wrong_method_is_a_json_405_with_allow(client: TestClient) -> None:
     assert response.status_code == 405
     assert response.json()["code"] == "method_not_allowed"
     assert response.headers["allow"] == "POST"
+
+
+def test_an_ours_target_on_another_torchserve_is_called_there_with_its_own_token(
+    fake: FakeTorchServe, cat_jpeg: bytes
+) -> None:
+    remote = OursConfig(name="remote", protocol="ours", url=fake.url, model="elsewhere", token="remote-key")
+    settings = Settings(torchserve_url="http://127.0.0.1:9", targets=(remote,), ready_interval_s=600)
+    with TestClient(create_app(settings)) as test_client:
+        before = fake.requests
+        response = test_client.post("/v1/stability", params={"model": "remote", "pairs": 2}, content=cat_jpeg)
+    assert response.status_code == 200, response.text
+    assert response.json()["model"]["name"] == "elsewhere" and fake.requests == before + 1  # its name there
+    assert fake.authorization == "Bearer remote-key"

@@ -61,10 +61,12 @@ def _answer(model: str, topk: int, shifts: ShiftRequest | None) -> Classificatio
 
 @dataclass
 class FakeTorchServe:
-    """The fake's URL, the requests it got, and the failure (status, body) to answer instead, when set."""
+    """The fake's URL, the requests it got (and the last one's Authorization header), and the failure (status,
+    body) to answer instead, when set."""
 
     url: str = ""
     requests: int = 0
+    authorization: str | None = None
     failure: tuple[int, bytes] | None = None
     _server: uvicorn.Server | None = field(default=None, repr=False)
 
@@ -74,6 +76,7 @@ class FakeTorchServe:
         @app.post("/predictions/{model}")
         async def predict(model: str, request: Request) -> Response:
             self.requests += 1
+            self.authorization = request.headers.get("authorization")
             if self.failure is not None:
                 return Response(self.failure[1], self.failure[0], media_type="application/json")
             form = await request.form()
