@@ -53,7 +53,8 @@ def test_torchserve_down_is_a_quick_503(closed_port_service: ServiceProcess, cat
     assert ready.status_code == 503
     assert ready.json()["code"] == "not_ready"
     assert not any(m["ready"] for m in ready.json()["detail"]["models"].values())
-    assert sample_value(metrics, "probe_torchserve_errors_total", reason="torchserve_unavailable") >= 2
+    # The request's own failure; the readiness monitor's first one may still be retrying when /metrics is read.
+    assert sample_value(metrics, "probe_torchserve_errors_total", reason="torchserve_unavailable") >= 1
 
 
 def test_torchserve_too_slow_is_a_504(impatient_service: ServiceProcess, cat_jpeg: bytes) -> None:
