@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from antialiased.contract import MAX_TOPK
@@ -52,7 +52,13 @@ class Settings(BaseSettings):
     min_image_side: int = Field(MIN_IMAGE_SIDE, ge=1)
     max_aspect_ratio: int = Field(MAX_ASPECT_RATIO, ge=1)
     max_shifts: int = Field(289, ge=1, description="Distinct shifts per probe (289: a 17x17 grid).")
-    max_top_k: int = Field(MAX_TOPK, ge=5, le=MAX_TOPK, description="At most the handler's max top-k.")
+    max_topk: int = Field(
+        MAX_TOPK,
+        ge=5,
+        le=MAX_TOPK,
+        validation_alias=AliasChoices("max_topk", "PROBE_MAX_TOPK", "PROBE_MAX_TOP_K"),  # the last: deprecated
+        description="At most the handler's max top-k.",
+    )
     max_compare_models: int = Field(4, ge=1)
     oip_max_batch_size: int = Field(64, ge=1, description="Images in one Open Inference Protocol request.")
     oip_pixels_at_once: int = Field(

@@ -31,8 +31,8 @@ def check_models(models: Iterable[str], settings: Settings) -> None:
 
 def plan_for(params: ProbeParams, settings: Settings) -> ShiftPlan:
     """The plan the parameters ask for, within the service's limits."""
-    if params.top_k > settings.max_top_k:
-        raise ApiError(ErrorCode.INVALID_PARAMETER, f"top_k {params.top_k} exceeds the limit of {settings.max_top_k}")
+    if params.topk > settings.max_topk:
+        raise ApiError(ErrorCode.INVALID_PARAMETER, f"topk {params.topk} exceeds the limit of {settings.max_topk}")
     return make_plan(params, settings.max_shifts)
 
 

@@ -110,7 +110,7 @@ async def _probe_request(
         plan = plan_for(params, settings)
         info = check_image(image, settings)
         validated = time.perf_counter()
-        results = await _probe(request, [targets[model] for model in models], image, info, plan, params.top_k)
+        results = await _probe(request, [targets[model] for model in models], image, info, plan, params.topk)
     return results, plan, _timings(start, validated)
 
 
@@ -123,7 +123,7 @@ async def config(settings: SettingsDep) -> ServiceConfig:
         protocols=list(PROTOCOLS),
         protocol_descriptions=PROTOCOL_DESCRIPTIONS,
         max_shifts=settings.max_shifts,
-        max_top_k=settings.max_top_k,
+        max_topk=settings.max_topk,
         max_upload_bytes=settings.max_upload_bytes,
         api_key_required=settings.api_key is not None,
         api_key_header=settings.api_key_header,

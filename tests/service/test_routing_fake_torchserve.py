@@ -98,7 +98,17 @@ BAD_REQUESTS: list[tuple[str, str, dict[str, Any], Any, int, str]] = [
     ("pairs-not-a-number", "/v1/stability", {"pairs": "many"}, CAT, 400, "invalid_parameter"),
     ("negative-seed", "/v1/stability", {"seed": -1}, CAT, 400, "invalid_parameter"),
     ("unknown-parameter", "/v1/stability", {"colour": "red"}, CAT, 400, "invalid_parameter"),
-    ("top-k-too-large", "/v1/stability", {"top_k": 500}, CAT, 400, "invalid_parameter"),
+    ("top-k-too-large", "/v1/stability", {"topk": 500}, CAT, 400, "invalid_parameter"),
+    ("top-k-deprecated-spelling-too-large", "/v1/stability", {"top_k": 500}, CAT, 400, "invalid_parameter"),
+    ("top-k-both-spellings", "/v1/stability", {"topk": 3, "top_k": 3}, CAT, 400, "invalid_parameter"),
+    (
+        "top-k-both-spellings-query-and-form",
+        "/v1/stability",
+        {"topk": 3},
+        {"top_k": "3", "image": CAT},
+        400,
+        "invalid_parameter",
+    ),
     ("grid-step-larger-than-range", "/v1/stability", {"protocol": "grid", "step": 40}, CAT, 400, "invalid_parameter"),
     ("multipart-without-image", "/v1/stability", {}, {"protocol": "paper"}, 400, "empty_body"),
     ("parameter-twice", "/v1/stability", {"pairs": 2}, {"pairs": "3", "image": CAT}, 400, "invalid_parameter"),
@@ -206,3 +216,17 @@ def test_an_ours_target_on_another_torchserve_is_called_there_with_its_own_token
     assert response.status_code == 200, response.text
     assert response.json()["model"]["name"] == "elsewhere" and fake.requests == before + 1  # its name there
     assert fake.authorization == "Bearer remote-key"
+
+
+@pytest.mark.parametrize("spelling", ["topk", "top_k"])
+def test_topk_is_the_spelling_and_top_k_still_works(client: TestClient, cat_jpeg: bytes, spelling: str) -> None:
+    """`topk`, as in the handler contract and every answer; `top_k`, the probe API's old spelling, is deprecated."""
+    response = client.post("/v1/stability", params={"pairs": 2, spelling: 2}, content=cat_jpeg)
+    assert response.status_code == 200, response.text
+    assert {len(shift["topk"]) for shift in response.json()["shifts"]} == {2}
+
+
+def test_the_schema_and_the_config_spell_topk(client: TestClient) -> None:
+    parameters = {p["name"] for p in client.get("/openapi.json").json()["paths"]["/v1/stability"]["post"]["parameters"]}
+    assert "topk" in parameters and "top_k" not in parameters
+    assert client.get("/v1/config").json()["max_topk"] >= 5
