@@ -29,7 +29,7 @@ OIP_WAVES = 8  # the default /v2 request holds 8 waves of what one handler batch
 class Settings(BaseSettings):
     """Where TorchServe is, which of its models may be probed, and the limits on what one request may ask."""
 
-    model_config = SettingsConfigDict(env_prefix="PROBE_", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="PROBE_", frozen=True, populate_by_name=True)
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -56,7 +56,7 @@ class Settings(BaseSettings):
         MAX_TOPK,
         ge=5,
         le=MAX_TOPK,
-        validation_alias=AliasChoices("max_topk", "PROBE_MAX_TOPK", "PROBE_MAX_TOP_K"),  # the last: deprecated
+        validation_alias=AliasChoices("PROBE_MAX_TOPK", "PROBE_MAX_TOP_K"),  # the last: deprecated
         description="At most the handler's max top-k.",
     )
     max_compare_models: int = Field(4, ge=1)

@@ -131,14 +131,14 @@ async def config(settings: SettingsDep) -> ServiceConfig:
 
 
 async def _probe(
-    request: Request, targets: list[Target], image: bytes, info: ImageInfo, plan: ShiftPlan, top_k: int
+    request: Request, targets: list[Target], image: bytes, info: ImageInfo, plan: ShiftPlan, topk: int
 ) -> list[ModelProbe]:
     """Every target's probe of the same image and offsets, at once. The views are cut once for the targets that
     need them, while the image's decoded pixels and its views are held in the service's pixel budget."""
     probe = ProbeImage(image, plan.request, request.app.state.settings.image_limits, info)
     pixels = view_pixels(info.pixels, plan.request) if any(target.cuts_views for target in targets) else 0
     async with request.app.state.pixels.hold(pixels):
-        return await gather_or_fail(probe_target(target, probe, plan, top_k) for target in targets)
+        return await gather_or_fail(probe_target(target, probe, plan, topk) for target in targets)
 
 
 def _timings(start: float, validated: float) -> RequestTimings:
