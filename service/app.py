@@ -34,7 +34,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         readiness = app.state.readiness = ReadinessMonitor(settings)
-        app.state.torchserve = TorchServeClient(settings, metrics, observer=readiness.observe)
+        app.state.torchserve = TorchServeClient(
+            settings, metrics, observer=readiness.observe, restarts=readiness.restarts
+        )
         app.state.uploads = Budget(
             settings.max_upload_bytes_in_flight,
             settings.admission_wait_s,

@@ -7,6 +7,7 @@ real TorchServe (test_probe_api.py, test_probe_errors.py)."""
 from __future__ import annotations
 
 import io
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,7 +22,7 @@ from service.settings import Settings
 from service.targets.config import OursConfig
 from tests.support.fake_torchserve import FakeTorchServe
 from tests.support.served_models import SERVED_MODELS
-from tests.support.service import MAX_PIXELS, MAX_SHIFTS, MAX_UPLOAD_BYTES, SAMPLES
+from tests.support.service import MAX_PIXELS, MAX_SHIFTS, MAX_UPLOAD_BYTES, SAMPLES, sample_value
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +46,15 @@ def client(fake: FakeTorchServe) -> Iterator[TestClient]:
         ready_idle_s=3600,
     )
     with TestClient(create_app(settings)) as test_client:
-        deadline = time.monotonic() + 10
-        while test_client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, test_client.get("/readyz").text
-            time.sleep(0.05)
+        _wait_until_ready(test_client)
         yield test_client
+
+
+def _wait_until_ready(client: TestClient) -> None:
+    deadline = time.monotonic() + 10
+    while client.get("/readyz").status_code != 200:
+        assert time.monotonic() < deadline, client.get("/readyz").text
+        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -230,3 +235,22 @@ def test_the_schema_and_the_config_spell_topk(client: TestClient) -> None:
     parameters = {p["name"] for p in client.get("/openapi.json").json()["paths"]["/v1/stability"]["post"]["parameters"]}
     assert "topk" in parameters and "top_k" not in parameters
     assert client.get("/v1/config").json()["max_topk"] >= 5
+
+
+def test_a_prediction_a_restarted_worker_never_answers_is_sent_again(fake: FakeTorchServe, cat_jpeg: bytes) -> None:
+    """The fake leaves the next prediction unanswered, as TorchServe 0.12 drops those a dying worker had gathered into
+    its batch; the readiness monitor sees the worker's pid change, and the probe sends the prediction again instead
+    of waiting for its timeout (60 s here)."""
+    settings = Settings(torchserve_url=fake.url, torchserve_management_url=fake.url, models=SERVED_MODELS,
+                        timeout_s=60, ready_interval_s=0.1, ready_idle_s=3600)  # fmt: skip
+    with TestClient(create_app(settings)) as client:
+        _wait_until_ready(client)
+        fake.unanswered = 1
+        restart = threading.Timer(0.5, lambda: setattr(fake, "worker_pid", fake.worker_pid + 1))
+        restart.start()
+        started = time.monotonic()
+        response = client.post("/v1/stability", params={"pairs": 2}, content=cat_jpeg)
+        seconds = time.monotonic() - started
+        restarts = sample_value(client.get("/metrics").text, "probe_torchserve_retries_total", reason="restarted")
+    assert response.status_code == 200, response.text
+    assert seconds < 10 and restarts == 1
