@@ -38,4 +38,4 @@ def plan_for(params: ProbeParams, settings: Settings) -> ShiftPlan:
 
 def check_image(image: bytes, settings: Settings) -> ImageInfo:
     """The image's header facts within the service's limits; a bad header is a 4xx here."""
-    return inspect_image(image, settings.image_limits)
+    return inspect_image(image, settings.image)

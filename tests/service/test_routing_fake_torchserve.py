@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from antialiased.imagefile import ImageLimits
 from service.app import create_app
 from service.settings import Settings
 from service.targets.config import OursConfig
@@ -38,8 +39,7 @@ def client(fake: FakeTorchServe) -> Iterator[TestClient]:
     settings = Settings(
         torchserve_url=fake.url,
         models=SERVED_MODELS,
-        max_upload_bytes=MAX_UPLOAD_BYTES,
-        max_pixels=MAX_PIXELS,
+        image=ImageLimits(max_bytes=MAX_UPLOAD_BYTES, max_pixels=MAX_PIXELS),
         max_shifts=MAX_SHIFTS,
         retries=0,
         ready_interval_s=600,

@@ -74,6 +74,7 @@ class FakeTorchServe:
     unanswered: int = 0
     worker_pid: int = 4242
     _server: uvicorn.Server | None = field(default=None, repr=False)
+    _closing: bool = field(default=False, repr=False)
 
     def app(self) -> FastAPI:
         app = FastAPI()
@@ -86,7 +87,9 @@ class FakeTorchServe:
                 return Response(self.failure[1], self.failure[0], media_type="application/json")
             if self.unanswered > 0:
                 self.unanswered -= 1
-                await asyncio.sleep(3600)
+                while not self._closing:  # no answer until the fake stops
+                    await asyncio.sleep(0.05)
+                return Response(status_code=503)
             form = await request.form()
             shifts = form.get(SHIFTS_FIELD)
             request_ = ShiftRequest.from_json(json.loads(shifts)) if isinstance(shifts, str) else None
@@ -113,4 +116,5 @@ class FakeTorchServe:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        self._closing = True
         self._server.should_exit = True
