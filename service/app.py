@@ -23,7 +23,7 @@ from service.routers import health, page, probe
 from service.routers.page import STATIC_DIR
 from service.settings import Settings
 from service.targets.registry import build_targets
-from service.torchserve import TorchServeClient
+from service.torchserve_client import TorchServeClient
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -31,7 +31,7 @@ from antialiased.readiness_probe import readiness_image
 from antialiased.torchserve_keys import api_headers
 from antialiased.worker_restarts import WorkerRestarts
 from service.settings import Settings
-from service.torchserve import TorchServeClient
+from service.torchserve_client import TorchServeClient
 
 log = logging.getLogger(__name__)
 READY_WORKER = "READY"  # a worker's status in TorchServe's management API once its model is loaded

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from service.targets.base import ProbeImage, Target, TargetAnswer
 from service.targets.config import OursConfig
-from service.torchserve import TorchServeClient
+from service.torchserve_client import TorchServeClient
 
 
 class OursTarget(Target):
