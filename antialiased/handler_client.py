@@ -10,7 +10,8 @@ Retries: a refused connection, TorchServe's 503 (queue full, no worker yet, our 
 507 (the worker died holding the request: predictions are idempotent, so a retry is safe) are tried again after a
 random delay up to a doubling backoff (full jitter, so retrying clients spread out), at least the answer's
 Retry-After, never past the deadline. A key refused because TorchServe renewed it under the request is read again
-and sent once more at once.
+and sent once more at once; so is a request waiting on a model whose worker restarted (`WorkerRestarts`: TorchServe
+may never answer it).
 """
 
 from __future__ import annotations
@@ -40,11 +41,13 @@ from antialiased.errors import ApiError, ErrorCode
 from antialiased.labels import NUM_CLASSES
 from antialiased.shifts import ShiftRequest
 from antialiased.torchserve_keys import KEY_RETRY_DELAY_S, key_refused
+from antialiased.worker_restarts import WorkerRestarted, WorkerRestarts
 
 RETRY_STATUSES = (503, 507)
 Answer = TypeVar("Answer", bound=BaseModel)
 Headers = Callable[[], Mapping[str, str]]  # read at every try: a key file's key may be renewed in between
-RetryHook = Callable[[str, str], None]  # (model, reason: "503", "507", "unreachable", "key") before each retry
+# (model, reason: "503", "507", "unreachable", "key", "restarted") before each retry
+RetryHook = Callable[[str, str], None]
 
 
 def prediction_request(
@@ -111,9 +114,15 @@ class Tries:
         left = max(self.deadline - time.monotonic(), 0.001)
         return httpx.Timeout(left, connect=min(left, connect_s))
 
-    def next_delay(self, response: httpx.Response | None, error: httpx.HTTPError | None = None) -> float | None:
+    def next_delay(
+        self, response: httpx.Response | None, error: httpx.HTTPError | WorkerRestarted | None = None
+    ) -> float | None:
         """Seconds to wait before trying again, or None when this try's outcome is the call's (see `outcome`)."""
         self.response = response
+        if isinstance(error, WorkerRestarted):
+            self.failure, reason = str(error), "restarted"
+            self.attempt += 1
+            return self._retry(reason, 0.0) if self.attempt <= self.policy.retries else None
         if error is not None:
             if not isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
                 raise _transport_error(self.model, error, self.timeout_s)
@@ -277,11 +286,13 @@ class HandlerClient:
 
 
 class AsyncHandlerClient:
-    """Predictions from our handler on TorchServe, for asyncio (one pooled connection set; aclose() when done)."""
+    """Predictions from our handler on TorchServe, for asyncio (one pooled connection set; aclose() when done); with
+    `restarts`, a request waiting on a model whose worker restarts is sent again."""
 
-    def __init__(self, options: ClientOptions) -> None:
+    def __init__(self, options: ClientOptions, restarts: WorkerRestarts | None = None) -> None:
         self.options = options
         self._client = httpx.AsyncClient(**options.httpx_options())
+        self._restarts = restarts
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -292,8 +303,9 @@ class AsyncHandlerClient:
         while True:
             response, error = None, None
             try:
-                response = await self._client.post(f"/predictions/{model}", **self.options.send_options(request, tries))
-            except httpx.HTTPError as caught:
+                send = self._client.post(f"/predictions/{model}", **self.options.send_options(request, tries))
+                response = await (self._restarts.unless_restarted(model, send) if self._restarts else send)
+            except (httpx.HTTPError, WorkerRestarted) as caught:
                 error = caught
             delay = tries.next_delay(response, error)
             if delay is None:

@@ -63,6 +63,11 @@ class ImageLimits:
     min_side: int = MIN_IMAGE_SIDE
     max_aspect_ratio: int = MAX_ASPECT_RATIO
 
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"image limit {name} must be a positive integer, got {value!r}")
+
 
 @dataclass(frozen=True)
 class ImageInfo:

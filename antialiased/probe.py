@@ -43,7 +43,7 @@ def probe(
     image: torch.Tensor | Image.Image | bytes | str | Path,
     spec: ProbeSpec = ProbeSpec(),
     *,
-    top_k: int = TOP5,
+    topk: int = TOP5,
     batch_size: int = 64,
     max_shifts: int = MAX_SHIFTS_PER_REQUEST,
 ) -> ProbeResult:
@@ -55,16 +55,16 @@ def probe(
     """
     plan = make_plan(spec, max_shifts)
     probabilities = _classify(model, _as_uint8_image(image), plan, batch_size)
-    ranked = probabilities.topk(max(top_k, TOP5), dim=1)
+    ranked = probabilities.topk(max(topk, TOP5), dim=1)
     rankings = ranked.indices.tolist()
     top1_classes = sorted({ranking[0] for ranking in rankings})
     class_probabilities = {c: tuple(probabilities[:, c].tolist()) for c in top1_classes}
-    topk = tuple(
-        tuple(zip(indices[:top_k], values[:top_k], strict=True))
+    top = tuple(
+        tuple(zip(indices[:topk], values[:topk], strict=True))
         for indices, values in zip(rankings, ranked.values.tolist(), strict=True)
     )
     metrics = summarize(plan.offsets, plan.pairs, plan.sequence, rankings, class_probabilities)
-    return ProbeResult(plan, topk, class_probabilities, metrics)
+    return ProbeResult(plan, top, class_probabilities, metrics)
 
 
 def _classify(model: nn.Module, image: torch.Tensor, plan: ShiftPlan, batch_size: int) -> torch.Tensor:

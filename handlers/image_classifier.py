@@ -151,7 +151,7 @@ class ImageClassifier(BaseHandler):
         items = self._admit([self._parse(row, self._request_headers(index)) for index, row in enumerate(data)])
         admitted = [item for item in items if item.admitted]
         groups = [admitted] if self.device.type == "cuda" else [[item] for item in admitted]
-        limits = self.settings.limits.image_limits
+        limits = self.settings.limits.image
         for group in groups:
             datas, infos = [item.request.image for item in group], [item.info for item in group]
             images = decode_images(datas, limits, self.device, infos)  # headers read once, by _admit
@@ -176,7 +176,7 @@ class ImageClassifier(BaseHandler):
             if not item.admitted:
                 continue
             try:
-                item.info = inspect_image(item.request.image, limits.image_limits)
+                item.info = inspect_image(item.request.image, limits.image)
             except ApiError as error:
                 item.error = error
                 continue

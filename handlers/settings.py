@@ -35,14 +35,11 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on one request (image bytes and pixels, smallest side, shifts, crop size, top-k), on one batch (views,
-    their pixels, decoded pixels) and on one forward pass (view pixels): the worker's memory and time for one batch
-    are bounded by them, not by what clients send. A view's pixels are its crop's area (crop_size squared)."""
+    """Bounds on one request (the image: `image`; shifts, crop size, top-k), on one batch (views, their pixels,
+    decoded pixels) and on one forward pass (view pixels): the worker's memory and time for one batch are bounded by
+    them, not by what clients send. A view's pixels are its crop's area (crop_size squared)."""
 
-    max_image_bytes: int
-    max_image_pixels: int
-    min_image_side: int
-    max_aspect_ratio: int
+    image: ImageLimits
     max_shifts: int
     max_crop_size: int
     default_topk: int
@@ -51,10 +48,6 @@ class Limits:
     max_pixels_per_batch: int
     max_view_pixels_per_batch: int
     max_view_pixels_per_forward: int
-
-    @property
-    def image_limits(self) -> ImageLimits:
-        return ImageLimits(self.max_image_bytes, self.max_image_pixels, self.min_image_side, self.max_aspect_ratio)
 
 
 @dataclass(frozen=True)
@@ -83,7 +76,13 @@ class HandlerSettings:
         values = _take(section, cls, "handler")
         values["model"] = ModelSpec(**_take(values["model"], ModelSpec, "handler.model"))
         values["weights"] = WeightsInfo(**_take(values["weights"], WeightsInfo, "handler.weights"))  # the contract's
-        values["limits"] = Limits(**_take(values["limits"], Limits, "handler.limits"))
+        limits = _take(values["limits"], Limits, "handler.limits")
+        image = _take(limits["image"], ImageLimits, "handler.limits.image")
+        try:
+            limits["image"] = ImageLimits(**image)
+        except ValueError as error:
+            raise SettingsError(f"handler.limits.image: {error}") from error
+        values["limits"] = Limits(**limits)
         settings = cls(**values)
         settings._validate()
         return settings
@@ -95,14 +94,14 @@ class HandlerSettings:
             raise SettingsError(f"handler.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         for field in fields(Limits):
             value = getattr(self.limits, field.name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            if field.name != "image" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
                 raise SettingsError(f"handler.limits.{field.name} must be a positive integer, got {value!r}")
         if not 1 <= self.limits.default_topk <= self.limits.max_topk:
             raise SettingsError("handler.limits.default_topk must be in [1, max_topk]")
         if self.limits.max_shifts > self.limits.max_images_per_batch:
             raise SettingsError("handler.limits.max_shifts must not exceed max_images_per_batch")
-        if self.limits.max_image_pixels > self.limits.max_pixels_per_batch:
-            raise SettingsError("handler.limits.max_image_pixels must not exceed max_pixels_per_batch")
+        if self.limits.image.max_pixels > self.limits.max_pixels_per_batch:
+            raise SettingsError("handler.limits.image.max_pixels must not exceed max_pixels_per_batch")
         if not MIN_CROP_SIZE <= self.limits.max_crop_size <= MAX_IMAGE_SIDE:
             raise SettingsError(f"handler.limits.max_crop_size must be in [{MIN_CROP_SIZE}, {MAX_IMAGE_SIDE}]")
         largest_view = max(self.limits.max_crop_size, CROP_SIZE) ** 2  # a plain request's view is CROP_SIZE square

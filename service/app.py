@@ -23,7 +23,7 @@ from service.routers import health, page, probe
 from service.routers.page import STATIC_DIR
 from service.settings import Settings
 from service.targets.registry import build_targets
-from service.torchserve import TorchServeClient
+from service.torchserve_client import TorchServeClient
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -34,7 +34,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         readiness = app.state.readiness = ReadinessMonitor(settings)
-        app.state.torchserve = TorchServeClient(settings, metrics, observer=readiness.observe)
+        app.state.torchserve = TorchServeClient(
+            settings, metrics, observer=readiness.observe, restarts=readiness.restarts
+        )
         app.state.uploads = Budget(
             settings.max_upload_bytes_in_flight,
             settings.admission_wait_s,

@@ -9,7 +9,7 @@ from fastapi import Request
 from antialiased.errors import ApiError, ErrorCode
 from service.settings import Settings
 from service.targets.base import Target
-from service.torchserve import TorchServeClient
+from service.torchserve_client import TorchServeClient
 
 
 def get_settings(request: Request) -> Settings:

@@ -43,7 +43,7 @@ def _constrain(name: str, schema: dict[str, Any], settings: Settings) -> None:
     elif name == "models":
         value["items"] = {"type": "string", "enum": settings.target_names}
         value["maxItems"] = settings.max_compare_models
-    elif name == "top_k":
-        value["maximum"] = settings.max_top_k
+    elif name == "topk":
+        value["maximum"] = settings.max_topk
     elif name == "pairs":
         value["maximum"] = settings.max_shifts

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 from fastapi import Request
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
@@ -24,10 +24,26 @@ MULTIPART_OVERHEAD_BYTES = 64 * 1024  # room for boundaries and parameter fields
 MAX_FORM_FIELDS = 16
 
 
+DEPRECATED_TOPK = "top_k"  # the probe API's old spelling of `topk`, still accepted
+
+
 class ProbeParams(ProbeSpec):
     """How to probe (`antialiased.protocols.ProbeSpec`) and how many predictions to return per shift."""
 
-    top_k: int = Field(TOP5, ge=1, le=MAX_TOPK, description="Predictions returned per shift.")
+    topk: int = Field(
+        TOP5, ge=1, le=MAX_TOPK, description="Predictions returned per shift (`top_k`, deprecated, is the same)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_topk_spelling(cls, values: Any) -> Any:
+        """`top_k` (the deprecated spelling) as `topk`; both at once is an error."""
+        if isinstance(values, dict) and DEPRECATED_TOPK in values:
+            values = dict(values)
+            if "topk" in values:
+                raise ValueError("give topk only (top_k is its deprecated spelling)")
+            values["topk"] = values.pop(DEPRECATED_TOPK)
+        return values
 
 
 class StabilityParams(ProbeParams):

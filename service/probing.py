@@ -11,13 +11,13 @@ from service.schemas import ModelProbe, ModelTimings
 from service.targets.base import ProbeImage, Target
 
 
-async def probe_target(target: Target, probe: ProbeImage, plan: ShiftPlan, top_k: int) -> ModelProbe:
+async def probe_target(target: Target, probe: ProbeImage, plan: ShiftPlan, topk: int) -> ModelProbe:
     """Ask `target` about every offset of `plan` and score the answers.
 
-    Targets answer at least the top 5 per shift (the top-5 distance needs them); `top_k` of them are kept.
+    Targets answer at least the top 5 per shift (the top-5 distance needs them); `topk` of them are kept.
     """
     start = time.perf_counter()
-    answer = await target.classify(probe, max(top_k, TOP5))
+    answer = await target.classify(probe, max(topk, TOP5))
     served = time.perf_counter()
     rankings = [[p.index for p in shift] for shift in answer.shifts]
     metrics = summarize(plan.offsets, plan.pairs, plan.sequence, rankings, answer.class_probabilities)
@@ -31,7 +31,7 @@ async def probe_target(target: Target, probe: ProbeImage, plan: ShiftPlan, top_k
         metrics=metrics,
         majority_label=majority_label,
         shifts=[
-            ShiftPrediction(offset=offset, topk=shift[:top_k])
+            ShiftPrediction(offset=offset, topk=shift[:topk])
             for offset, shift in zip(plan.offsets, answer.shifts, strict=True)
         ],
         class_probabilities={str(c): curve for c, curve in answer.class_probabilities.items()},

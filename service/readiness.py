@@ -9,7 +9,9 @@ that has not answered yet, or whose latest outcome is a failure (so that it turn
 never to a model none of whose workers is READY. /readyz answers at once from what the monitor saw: a model is
 ready when a prediction succeeded within `Settings.ready_stale_after_s` (an idle model's synthetic prediction is
 due long before), the latest outcome is not a failure (a timeout while a worker is READY is a busy model, not a
-failing one), and, where the worker states are known, a worker is READY.
+failing one), and, where the worker states are known, a worker is READY. A worker seen to restart (its pid gone)
+is told to `restarts`, so that requests waiting on that model are sent again (TorchServe may drop them unanswered:
+antialiased.worker_restarts).
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from antialiased.contract import Prediction, WeightsInfo
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.readiness_probe import readiness_image
 from antialiased.torchserve_keys import api_headers
+from antialiased.worker_restarts import WorkerRestarts
 from service.settings import Settings
-from service.torchserve import TorchServeClient
+from service.torchserve_client import TorchServeClient
 
 log = logging.getLogger(__name__)
 READY_WORKER = "READY"  # a worker's status in TorchServe's management API once its model is loaded
@@ -42,6 +45,7 @@ class ModelState:
     last_failure: float | None = None
     problem: str | None = "not checked yet"
     workers: list[str] | None = None  # worker states from the management API, when reachable
+    worker_pids: frozenset[int] = frozenset()  # the workers' processes at the last reading
     # From the monitor's last successful readiness prediction: its time, the weights served, the top-1.
     ms: float | None = None
     weights: WeightsInfo | None = None
@@ -86,6 +90,7 @@ class ReadinessMonitor:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self.states = {model: ModelState() for model in settings.models}
+        self.restarts = WorkerRestarts()
         self._task: asyncio.Task | None = None
 
     def observe(self, model: str, error: ApiError | None) -> None:
@@ -130,7 +135,7 @@ class ReadinessMonitor:
     async def _check(self, model: str, client: TorchServeClient, management: httpx.AsyncClient) -> None:
         state = self.states[model]
         if self._settings.torchserve_management_url:
-            state.workers = await self._worker_states(model, management)
+            await self._read_workers(model, state, management)
         if not state.needs_prediction(time.monotonic(), self._settings.ready_idle_s):
             return
         log.info("readiness: a synthetic prediction for %s (%s)", model, state.problem or "idle")
@@ -141,15 +146,32 @@ class ReadinessMonitor:
             state.ms = round((time.perf_counter() - start) * 1000, 1)
             state.weights, state.top1 = answer.weights, answer.topk[0]
 
-    async def _worker_states(self, model: str, management: httpx.AsyncClient) -> list[str] | None:
-        """The states of `model`'s workers from TorchServe's management API; None when it cannot be read."""
+    async def _read_workers(self, model: str, state: ModelState, management: httpx.AsyncClient) -> None:
+        """The states of `model`'s workers; a worker gone since the last reading (it restarted) told to `restarts`."""
+        workers = await self._workers(model, management)
+        if workers is None:
+            state.workers = None
+            return
+        state.workers = [status for status, _ in workers]
+        pids = frozenset(pid for _, pid in workers if pid > 0)
+        if state.worker_pids - pids:
+            log.warning(
+                "readiness: a worker of %s restarted (pids %s, then %s)", model, sorted(state.worker_pids), sorted(pids)
+            )
+            self.restarts.restarted(model)
+        state.worker_pids = pids
+
+    async def _workers(self, model: str, management: httpx.AsyncClient) -> list[tuple[str, int]] | None:
+        """The state and pid of each of `model`'s workers from TorchServe's management API; None when it cannot be
+        read (a worker still starting has no pid yet: -1)."""
         try:
             response = await management.get(
                 f"{self._settings.torchserve_management_url}/models/{model}",
                 headers=api_headers(self._settings.torchserve_key_file, "management"),
             )
             response.raise_for_status()
-            return [worker["status"] for entry in response.json() for worker in entry.get("workers", [])]
+            workers = [worker for entry in response.json() for worker in entry.get("workers", [])]
+            return [(worker["status"], int(worker.get("pid", -1))) for worker in workers]
         except (httpx.HTTPError, OSError, ValueError, KeyError, TypeError) as error:
             log.warning("cannot read the workers of %s from the management API: %r", model, error)
             return None

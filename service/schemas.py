@@ -70,7 +70,7 @@ class ServiceConfig(BaseModel):
     protocols: list[str]
     protocol_descriptions: dict[str, str]
     max_shifts: int
-    max_top_k: int
+    max_topk: int
     max_upload_bytes: int
     api_key_required: bool
     api_key_header: str

@@ -2,34 +2,40 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from antialiased.contract import MAX_TOPK
 from antialiased.default_models import DEFAULT_MODELS
-from antialiased.imagefile import (
-    MAX_ASPECT_RATIO,
-    MAX_IMAGE_BYTES,
-    MAX_IMAGE_PIXELS,
-    MAX_PIXELS_PER_BATCH,
-    MIN_IMAGE_SIDE,
-    ImageLimits,
-)
+from antialiased.imagefile import MAX_PIXELS_PER_BATCH, ImageLimits
 from service.params import MULTIPART_OVERHEAD_BYTES, body_limit
 from service.targets.config import AnyTargetConfig, OursConfig, TargetConfig
 
+log = logging.getLogger(__name__)
 CommaList = Annotated[tuple[str, ...], NoDecode]
 OIP_WAVES = 8  # the default /v2 request holds 8 waves of what one handler batch decodes (880 MP)
+# The image limits' flat spellings from before they were nested (PROBE_IMAGE__<LIMIT>): still read, deprecated.
+DEPRECATED_IMAGE_ENV = {
+    "PROBE_MAX_UPLOAD_BYTES": "max_bytes",
+    "PROBE_MAX_PIXELS": "max_pixels",
+    "PROBE_MIN_IMAGE_SIDE": "min_side",
+    "PROBE_MAX_ASPECT_RATIO": "max_aspect_ratio",
+}
 
 
 class Settings(BaseSettings):
     """Where TorchServe is, which of its models may be probed, and the limits on what one request may ask."""
 
-    model_config = SettingsConfigDict(env_prefix="PROBE_", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="PROBE_", env_nested_delimiter="__", frozen=True, populate_by_name=True
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -47,12 +53,20 @@ class Settings(BaseSettings):
     )
     default_model: str = Field("", description="Target of /v1/stability when none is named; default: the first.")
     # Limits of one request.
-    max_upload_bytes: int = Field(MAX_IMAGE_BYTES, ge=1)
-    max_pixels: int = Field(MAX_IMAGE_PIXELS, ge=1)
-    min_image_side: int = Field(MIN_IMAGE_SIDE, ge=1)
-    max_aspect_ratio: int = Field(MAX_ASPECT_RATIO, ge=1)
+    image: ImageLimits = Field(
+        default_factory=ImageLimits,
+        description="What an accepted image may be (antialiased.imagefile.ImageLimits): PROBE_IMAGE__MAX_BYTES, "
+        "PROBE_IMAGE__MAX_PIXELS (checked on the header, before decoding), PROBE_IMAGE__MIN_SIDE, "
+        "PROBE_IMAGE__MAX_ASPECT_RATIO.",
+    )
     max_shifts: int = Field(289, ge=1, description="Distinct shifts per probe (289: a 17x17 grid).")
-    max_top_k: int = Field(MAX_TOPK, ge=5, le=MAX_TOPK, description="At most the handler's max top-k.")
+    max_topk: int = Field(
+        MAX_TOPK,
+        ge=5,
+        le=MAX_TOPK,
+        validation_alias=AliasChoices("PROBE_MAX_TOPK", "PROBE_MAX_TOP_K"),  # the last: deprecated
+        description="At most the handler's max top-k.",
+    )
     max_compare_models: int = Field(4, ge=1)
     oip_max_batch_size: int = Field(64, ge=1, description="Images in one Open Inference Protocol request.")
     oip_pixels_at_once: int = Field(
@@ -61,7 +75,7 @@ class Settings(BaseSettings):
         description="Decoded pixels (from the headers) of one Open Inference Protocol request sent to TorchServe at "
         "once: what one batch of the handler decodes (its max_pixels_per_batch); the images go in waves of at most "
         "this many pixels, so that they never crowd each other out of TorchServe's batches into 503s. At least "
-        "PROBE_MAX_PIXELS.",
+        "PROBE_IMAGE__MAX_PIXELS.",
     )
     oip_max_pixels: int = Field(
         OIP_WAVES * MAX_PIXELS_PER_BATCH,
@@ -140,15 +154,15 @@ class Settings(BaseSettings):
             raise ValueError(f"target names must be unique (PROBE_MODELS and PROBE_TARGETS): {', '.join(twice)}")
         if self.default_model and self.default_model not in names:
             raise ValueError(f"PROBE_DEFAULT_MODEL {self.default_model!r} is not in PROBE_MODELS or PROBE_TARGETS")
-        if not body_limit(self.max_upload_bytes) <= self.upload_bytes_per_client <= self.max_upload_bytes_in_flight:
+        if not body_limit(self.image.max_bytes) <= self.upload_bytes_per_client <= self.max_upload_bytes_in_flight:
             raise ValueError(
-                "PROBE_MAX_UPLOAD_BYTES_PER_CLIENT must hold one largest upload (PROBE_MAX_UPLOAD_BYTES and "
+                "PROBE_MAX_UPLOAD_BYTES_PER_CLIENT must hold one largest upload (PROBE_IMAGE__MAX_BYTES and "
                 f"{MULTIPART_OVERHEAD_BYTES} bytes of multipart framing) and be at most "
                 "PROBE_MAX_UPLOAD_BYTES_IN_FLIGHT"
             )
-        if not self.max_pixels <= self.oip_pixels_at_once <= self.oip_max_pixels:
+        if not self.image.max_pixels <= self.oip_pixels_at_once <= self.oip_max_pixels:
             raise ValueError(
-                "PROBE_OIP_PIXELS_AT_ONCE must be at least PROBE_MAX_PIXELS and at most PROBE_OIP_MAX_PIXELS"
+                "PROBE_OIP_PIXELS_AT_ONCE must be at least PROBE_IMAGE__MAX_PIXELS and at most PROBE_OIP_MAX_PIXELS"
             )
         return self
 
@@ -157,7 +171,7 @@ class Settings(BaseSettings):
         """PROBE_MAX_UPLOAD_BYTES_PER_CLIENT, or its default."""
         if self.max_upload_bytes_per_client is not None:
             return self.max_upload_bytes_per_client
-        return max(body_limit(self.max_upload_bytes), self.max_upload_bytes_in_flight // 2)
+        return max(body_limit(self.image.max_bytes), self.max_upload_bytes_in_flight // 2)
 
     @cached_property
     def probe_targets(self) -> tuple[TargetConfig, ...]:
@@ -180,6 +194,30 @@ class Settings(BaseSettings):
         then the monitor looks (an interval), reads the workers and predicts (a timeout each)."""
         return self.ready_idle_s + self.ready_interval_s + 2 * self.ready_timeout_s
 
-    @cached_property
-    def image_limits(self) -> ImageLimits:
-        return ImageLimits(self.max_upload_bytes, self.max_pixels, self.min_image_side, self.max_aspect_ratio)
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment, then the deprecated spellings of the image limits (the new ones win)."""
+        deprecated = _DeprecatedImageEnv(settings_cls)
+        return init_settings, env_settings, deprecated, dotenv_settings, file_secret_settings
+
+
+class _DeprecatedImageEnv(PydanticBaseSettingsSource):
+    """PROBE_MAX_UPLOAD_BYTES, PROBE_MAX_PIXELS, PROBE_MIN_IMAGE_SIDE and PROBE_MAX_ASPECT_RATIO as `image` limits."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        image = {limit: os.environ[name] for name, limit in DEPRECATED_IMAGE_ENV.items() if name in os.environ}
+        if not image:
+            return {}
+        names = ", ".join(name for name in DEPRECATED_IMAGE_ENV if name in os.environ)
+        log.warning("deprecated settings %s: use PROBE_IMAGE__<LIMIT> (e.g. PROBE_IMAGE__MAX_PIXELS)", names)
+        return {"image": image}

@@ -31,11 +31,11 @@ def check_models(models: Iterable[str], settings: Settings) -> None:
 
 def plan_for(params: ProbeParams, settings: Settings) -> ShiftPlan:
     """The plan the parameters ask for, within the service's limits."""
-    if params.top_k > settings.max_top_k:
-        raise ApiError(ErrorCode.INVALID_PARAMETER, f"top_k {params.top_k} exceeds the limit of {settings.max_top_k}")
+    if params.topk > settings.max_topk:
+        raise ApiError(ErrorCode.INVALID_PARAMETER, f"topk {params.topk} exceeds the limit of {settings.max_topk}")
     return make_plan(params, settings.max_shifts)
 
 
 def check_image(image: bytes, settings: Settings) -> ImageInfo:
     """The image's header facts within the service's limits; a bad header is a 4xx here."""
-    return inspect_image(image, settings.image_limits)
+    return inspect_image(image, settings.image)

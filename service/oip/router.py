@@ -41,7 +41,7 @@ from service.oip.protocol import (
 from service.params import read_body, upload_lease
 from service.settings import Settings
 from service.tasks import gather_or_fail
-from service.torchserve import TorchServeClient
+from service.torchserve_client import TorchServeClient
 from service.validation import check_image, check_known
 
 SERVER_NAME = "antialiased-serving"

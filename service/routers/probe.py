@@ -104,13 +104,13 @@ async def _probe_request(
     the plan and the image header, then probe them all: their results, the plan, the timings."""
     start = time.perf_counter()
     async with upload_lease(request) as lease:
-        image, params = await read_upload(request, params, settings.max_upload_bytes, settings.body_timeout_s, lease)
+        image, params = await read_upload(request, params, settings.image.max_bytes, settings.body_timeout_s, lease)
         models = models_of(params)
         check_models(models, settings)
         plan = plan_for(params, settings)
         info = check_image(image, settings)
         validated = time.perf_counter()
-        results = await _probe(request, [targets[model] for model in models], image, info, plan, params.top_k)
+        results = await _probe(request, [targets[model] for model in models], image, info, plan, params.topk)
     return results, plan, _timings(start, validated)
 
 
@@ -123,22 +123,22 @@ async def config(settings: SettingsDep) -> ServiceConfig:
         protocols=list(PROTOCOLS),
         protocol_descriptions=PROTOCOL_DESCRIPTIONS,
         max_shifts=settings.max_shifts,
-        max_top_k=settings.max_top_k,
-        max_upload_bytes=settings.max_upload_bytes,
+        max_topk=settings.max_topk,
+        max_upload_bytes=settings.image.max_bytes,
         api_key_required=settings.api_key is not None,
         api_key_header=settings.api_key_header,
     )
 
 
 async def _probe(
-    request: Request, targets: list[Target], image: bytes, info: ImageInfo, plan: ShiftPlan, top_k: int
+    request: Request, targets: list[Target], image: bytes, info: ImageInfo, plan: ShiftPlan, topk: int
 ) -> list[ModelProbe]:
     """Every target's probe of the same image and offsets, at once. The views are cut once for the targets that
     need them, while the image's decoded pixels and its views are held in the service's pixel budget."""
-    probe = ProbeImage(image, plan.request, request.app.state.settings.image_limits, info)
+    probe = ProbeImage(image, plan.request, request.app.state.settings.image, info)
     pixels = view_pixels(info.pixels, plan.request) if any(target.cuts_views for target in targets) else 0
     async with request.app.state.pixels.hold(pixels):
-        return await gather_or_fail(probe_target(target, probe, plan, top_k) for target in targets)
+        return await gather_or_fail(probe_target(target, probe, plan, topk) for target in targets)
 
 
 def _timings(start: float, validated: float) -> RequestTimings:

@@ -3,7 +3,7 @@
 
 const state = { config: null, blob: null, bitmap: null, plan: null };
 const $ = (id) => document.getElementById(id);
-const PARAMS = ["protocol", "pairs", "step", "max_shift", "crop_size", "seed", "top_k"];
+const PARAMS = ["protocol", "pairs", "step", "max_shift", "crop_size", "seed", "topk"];
 
 // One colour per class, the same in every panel (golden-angle hues).
 function classHue(index) {

@@ -65,8 +65,8 @@ class Target(ABC):
         return self.config.protocol
 
     @abstractmethod
-    async def classify(self, probe: ProbeImage, top_k: int) -> TargetAnswer:
-        """The top `top_k` (at least) at every view of `probe`; ApiError when the target fails."""
+    async def classify(self, probe: ProbeImage, topk: int) -> TargetAnswer:
+        """The top `topk` (at least) at every view of `probe`; ApiError when the target fails."""
 
     async def aclose(self) -> None:  # noqa: B027 - most targets hold nothing to release
         """Release the target's connections."""
@@ -109,19 +109,19 @@ class RemoteTarget(Target):
     def prediction(self, index: int, probability: float) -> Prediction:
         return Prediction(index=index, label=self.labels[index], probability=probability)
 
-    def scores_answer(self, scores: np.ndarray, top_k: int) -> TargetAnswer:
+    def scores_answer(self, scores: np.ndarray, topk: int) -> TargetAnswer:
         """The answer from one row of class probabilities per view."""
         classes = len(self.labels)
         if scores.ndim != 2 or scores.shape[1] != classes:
             raise self.failure(f"answered scores of shape {list(scores.shape)}, not {classes} classes per view")
         if not np.isfinite(scores).all():
             raise self.failure("answered scores that are not finite numbers")
-        order = np.argsort(-scores, axis=1, kind="stable")[:, :top_k]
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :topk]
         shifts = [[self.prediction(int(i), float(row[i])) for i in top] for row, top in zip(scores, order, strict=True)]
         top1 = sorted({int(top[0]) for top in order})
         return TargetAnswer(shifts, {c: scores[:, c].astype(float).tolist() for c in top1})
 
-    def rankings_answer(self, shifts: Sequence[list[Prediction]], top_k: int) -> TargetAnswer:
+    def rankings_answer(self, shifts: Sequence[list[Prediction]], topk: int) -> TargetAnswer:
         """The answer from each view's top classes only: a class missing from a view's list counts as probability
         0 there (a lower bound: the target did not say)."""
         if any(len(ranking) < TOP5 for ranking in shifts):
@@ -129,4 +129,4 @@ class RemoteTarget(Target):
         ranked = [sorted(ranking, key=lambda p: -p.probability) for ranking in shifts]
         top1 = sorted({ranking[0].index for ranking in ranked})
         curves = {c: [next((p.probability for p in r if p.index == c), 0.0) for r in ranked] for c in top1}
-        return TargetAnswer([ranking[:top_k] for ranking in ranked], curves)
+        return TargetAnswer([ranking[:topk] for ranking in ranked], curves)

@@ -38,11 +38,11 @@ class OipTarget(RemoteTarget):
         version = f"/versions/{config.version}" if config.version else ""
         self._path = f"/v2/models/{config.served_name}{version}/infer"
 
-    async def classify(self, probe: ProbeImage, top_k: int) -> TargetAnswer:
+    async def classify(self, probe: ProbeImage, topk: int) -> TargetAnswer:
         views = await probe.views()
         size = self.config.max_batch_size
         chunks = await asyncio.gather(*(self._scores(views[i : i + size]) for i in range(0, len(views), size)))
-        return self.scores_answer(np.concatenate(chunks), top_k)
+        return self.scores_answer(np.concatenate(chunks), topk)
 
     async def _scores(self, views: np.ndarray) -> np.ndarray:
         body, headers = await asyncio.to_thread(self._request_body, views)

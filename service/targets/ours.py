@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from service.targets.base import ProbeImage, Target, TargetAnswer
 from service.targets.config import OursConfig
-from service.torchserve import TorchServeClient
+from service.torchserve_client import TorchServeClient
 
 
 class OursTarget(Target):
@@ -20,8 +20,8 @@ class OursTarget(Target):
         if self._owns_client:
             await self._client.aclose()
 
-    async def classify(self, probe: ProbeImage, top_k: int) -> TargetAnswer:
-        answer = await self._client.classify_shifts(self.config.served_name, probe.image, probe.request, topk=top_k)
+    async def classify(self, probe: ProbeImage, topk: int) -> TargetAnswer:
+        answer = await self._client.classify_shifts(self.config.served_name, probe.image, probe.request, topk=topk)
         return TargetAnswer(
             shifts=[shift.topk for shift in answer.shifts],
             class_probabilities={int(c): p for c, p in answer.class_probabilities.items()},

@@ -9,7 +9,7 @@ from service.targets.config import OipConfig, OursConfig, TargetConfig, TorchSer
 from service.targets.oip import OipTarget
 from service.targets.ours import OursTarget
 from service.targets.torchserve import TorchServeTarget
-from service.torchserve import TorchServeClient
+from service.torchserve_client import TorchServeClient
 
 
 def build_targets(settings: Settings, client: TorchServeClient, metrics: ServiceMetrics) -> dict[str, Target]:

@@ -21,10 +21,10 @@ class TorchServeTarget(RemoteTarget):
         for index, label in enumerate(config.labels):
             self._indices.setdefault(label, index)  # a label listed twice names its first index
 
-    async def classify(self, probe: ProbeImage, top_k: int) -> TargetAnswer:
+    async def classify(self, probe: ProbeImage, topk: int) -> TargetAnswer:
         views = await probe.views()
         rankings = await asyncio.gather(*(self._classify_view(view) for view in views))
-        return self.rankings_answer(rankings, top_k)
+        return self.rankings_answer(rankings, topk)
 
     async def _classify_view(self, view: np.ndarray) -> list[Prediction]:
         png = await asyncio.to_thread(encode_view, view, "PNG")

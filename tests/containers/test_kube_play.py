@@ -196,7 +196,7 @@ def test_metrics_answer_beyond_loopback_while_management_and_grpc_stay_on_it(pod
 
 
 def test_the_probe_service_probes_a_photo_through_torchserve_in_the_pod(pod: Pod) -> None:
-    params = {"model": MODELS[0], "protocol": "paper", "pairs": 2, "seed": 1, "top_k": 3}
+    params = {"model": MODELS[0], "protocol": "paper", "pairs": 2, "seed": 1, "topk": 3}
     response = httpx.post(f"{pod.urls['probe']}/v1/stability", params=params, content=readiness_photo(), timeout=180)
     assert response.status_code == 200, response.text
     assert 0.0 <= response.json()["score"] <= 1.0

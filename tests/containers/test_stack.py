@@ -63,7 +63,7 @@ def test_torchserve_answers_a_bad_image_with_a_json_error_and_stays_up(stack: St
 
 def test_probe_service_probes_a_photo_through_its_port_with_torchserve_behind_it(stack: Stack) -> None:
     photo = readiness_photo()
-    params = {"model": MODELS[0], "protocol": "paper", "pairs": 3, "seed": 5, "top_k": 3}
+    params = {"model": MODELS[0], "protocol": "paper", "pairs": 3, "seed": 5, "topk": 3}
     response = httpx.post(f"{stack.probe_url}/v1/stability", params=params, content=photo, timeout=180)
     assert response.status_code == 200, response.text
     body = response.json()

@@ -27,6 +27,7 @@ from antialiased.handler_client import (
 )
 from antialiased.shifts import ShiftRequest
 from antialiased.torchserve_keys import KEY_REFUSED
+from antialiased.worker_restarts import WorkerRestarts
 from launcher.ports import free_port
 
 OK = {
@@ -189,3 +190,52 @@ def test_a_shift_answer_for_other_offsets_is_a_torchserve_error(server) -> None:
     with HandlerClient(ClientOptions(server.url)) as client, pytest.raises(ApiError) as refused:
         client.classify_shifts("m", b"x", ShiftRequest(offsets=((0, 0),)), topk=3)
     assert (refused.value.code, refused.value.status) == (ErrorCode.TORCHSERVE_ERROR, 502)
+
+
+def _post_while_workers_restart(
+    options: ClientOptions, restarts: list[tuple[float, str]]
+) -> tuple[Classification, float]:
+    """One prediction of model "m" through the asyncio client while workers restart ((seconds into the call,
+    model) each); the answer and the seconds it took."""
+
+    async def call() -> tuple[Classification, float]:
+        signal = WorkerRestarts()
+        client = AsyncHandlerClient(options, signal)
+        for delay, model in restarts:
+            asyncio.get_running_loop().call_later(delay, signal.restarted, model)
+        started = time.monotonic()
+        try:
+            response = await client.post("m", prediction_request(b"image bytes", topk=1))
+        finally:
+            await client.aclose()
+        return read_answer("m", response, Classification), time.monotonic() - started
+
+    return asyncio.run(call())
+
+
+def test_a_request_lost_by_a_restarted_worker_is_sent_again_at_once(server) -> None:
+    """TorchServe 0.12 drops, unanswered, the requests a worker had gathered when it died: the first try here never
+    gets an answer (60 s), the restart signal sends it again, and the second try is answered."""
+    server.script = [("slow", 60.0, OK), (200, {}, OK)]
+    reasons = []
+    options = ClientOptions(server.url, FAST, timeout_s=120, on_retry=lambda model, reason: reasons.append(reason))
+    answer, seconds = _post_while_workers_restart(options, [(0.3, "m")])
+    assert answer.topk[0].label == "goldfish" and reasons == ["restarted"] and len(server.seen) == 2
+    assert seconds < 5, "sent again when the restart was seen, not after the timeout"
+
+
+def test_a_restart_of_another_model_leaves_the_request_alone(server) -> None:
+    server.script = [("slow", 0.6, OK)]
+    reasons = []
+    options = ClientOptions(server.url, FAST, on_retry=lambda model, reason: reasons.append(reason))
+    answer, _ = _post_while_workers_restart(options, [(0.2, "other")])
+    assert answer.topk[0].label == "goldfish" and reasons == [] and len(server.seen) == 1
+
+
+def test_restarts_over_and_over_end_as_torchserve_unavailable(server) -> None:
+    server.script = [("slow", 60.0, OK)]
+    options = ClientOptions(server.url, RetryPolicy(retries=2, backoff_s=0.01), timeout_s=120)
+    with pytest.raises(ApiError) as refused:
+        _post_while_workers_restart(options, [(0.2, "m"), (0.4, "m"), (0.6, "m")])
+    assert (refused.value.code, refused.value.status) == (ErrorCode.TORCHSERVE_UNAVAILABLE, 503)
+    assert "restarted" in refused.value.message and len(server.seen) == 3

@@ -48,7 +48,7 @@ def test_a_shift_sensitive_model_scores_clearly_below_one(models: dict[str, nn.M
 
 
 def test_probe_reports_each_shift_and_metrics_of_the_plan(models: dict[str, nn.Module]) -> None:
-    result = probe(models["sensitive"], PHOTO, ProbeSpec(protocol="diagonal", max_shift=8), top_k=3)
+    result = probe(models["sensitive"], PHOTO, ProbeSpec(protocol="diagonal", max_shift=8), topk=3)
     assert result.plan == make_plan(ProbeSpec(protocol="diagonal", max_shift=8))
     assert len(result.topk) == 9
     assert all(len(topk) == 3 for topk in result.topk)

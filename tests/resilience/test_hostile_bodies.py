@@ -133,7 +133,7 @@ def test_one_client_address_holds_at_most_its_share_and_others_still_upload(
     largest = body_limit(max_upload)  # the most one upload may hold
     in_flight, share = 4 * largest, 2 * largest
     env = {
-        "PROBE_MAX_UPLOAD_BYTES": str(max_upload),
+        "PROBE_IMAGE__MAX_BYTES": str(max_upload),
         "PROBE_MAX_UPLOAD_BYTES_IN_FLIGHT": str(in_flight),
         "PROBE_MAX_UPLOAD_BYTES_PER_CLIENT": str(share),
         "PROBE_ADMISSION_WAIT_S": "1",

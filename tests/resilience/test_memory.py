@@ -84,7 +84,7 @@ def test_probe_memory_stays_bounded_under_a_burst_of_maximum_size_uploads(
     max_upload = 4 * MB
     in_flight = 8 * MB
     env = {
-        "PROBE_MAX_UPLOAD_BYTES": str(max_upload),
+        "PROBE_IMAGE__MAX_BYTES": str(max_upload),
         "PROBE_MAX_UPLOAD_BYTES_IN_FLIGHT": str(in_flight),
         "PROBE_ADMISSION_WAIT_S": "0.5",
     }

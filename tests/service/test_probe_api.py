@@ -25,7 +25,7 @@ def test_stability_answers_each_shift_and_scores_it_in_one_torchserve_request(
         before = torchserve_requests(client, "resnet50_lpf4")
         response = client.post(
             "/v1/stability",
-            params={"model": "resnet50_lpf4", "protocol": "paper", "pairs": 3, "seed": 5, "top_k": 3},
+            params={"model": "resnet50_lpf4", "protocol": "paper", "pairs": 3, "seed": 5, "topk": 3},
             files={"image": ("cat.jpg", cat_jpeg, "image/jpeg")},
         )
         after = torchserve_requests(client, "resnet50_lpf4")
@@ -87,7 +87,7 @@ def test_same_seed_same_offsets_and_score_other_seed_other_offsets(service: Serv
 def test_multipart_fields_raw_body_and_query_parameters_are_the_same_probe(
     service: ServiceProcess, cat_jpeg: bytes
 ) -> None:
-    params = {"model": "circular_invariant", "protocol": "grid", "step": "16", "top_k": "2"}
+    params = {"model": "circular_invariant", "protocol": "grid", "step": "16", "topk": "2"}
     with http_client(service) as client:
         as_form = client.post("/v1/stability", data=params, files={"image": ("cat.jpg", cat_jpeg, "image/jpeg")})
         as_query = client.post("/v1/stability", params=params, content=cat_jpeg)

@@ -7,6 +7,7 @@ real TorchServe (test_probe_api.py, test_probe_errors.py)."""
 from __future__ import annotations
 
 import io
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,12 +17,13 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from antialiased.imagefile import ImageLimits
 from service.app import create_app
 from service.settings import Settings
 from service.targets.config import OursConfig
 from tests.support.fake_torchserve import FakeTorchServe
 from tests.support.served_models import SERVED_MODELS
-from tests.support.service import MAX_PIXELS, MAX_SHIFTS, MAX_UPLOAD_BYTES, SAMPLES
+from tests.support.service import MAX_PIXELS, MAX_SHIFTS, MAX_UPLOAD_BYTES, SAMPLES, sample_value
 
 
 @pytest.fixture(scope="module")
@@ -37,19 +39,22 @@ def client(fake: FakeTorchServe) -> Iterator[TestClient]:
     settings = Settings(
         torchserve_url=fake.url,
         models=SERVED_MODELS,
-        max_upload_bytes=MAX_UPLOAD_BYTES,
-        max_pixels=MAX_PIXELS,
+        image=ImageLimits(max_bytes=MAX_UPLOAD_BYTES, max_pixels=MAX_PIXELS),
         max_shifts=MAX_SHIFTS,
         retries=0,
         ready_interval_s=600,
         ready_idle_s=3600,
     )
     with TestClient(create_app(settings)) as test_client:
-        deadline = time.monotonic() + 10
-        while test_client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, test_client.get("/readyz").text
-            time.sleep(0.05)
+        _wait_until_ready(test_client)
         yield test_client
+
+
+def _wait_until_ready(client: TestClient) -> None:
+    deadline = time.monotonic() + 10
+    while client.get("/readyz").status_code != 200:
+        assert time.monotonic() < deadline, client.get("/readyz").text
+        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -98,7 +103,17 @@ BAD_REQUESTS: list[tuple[str, str, dict[str, Any], Any, int, str]] = [
     ("pairs-not-a-number", "/v1/stability", {"pairs": "many"}, CAT, 400, "invalid_parameter"),
     ("negative-seed", "/v1/stability", {"seed": -1}, CAT, 400, "invalid_parameter"),
     ("unknown-parameter", "/v1/stability", {"colour": "red"}, CAT, 400, "invalid_parameter"),
-    ("top-k-too-large", "/v1/stability", {"top_k": 500}, CAT, 400, "invalid_parameter"),
+    ("top-k-too-large", "/v1/stability", {"topk": 500}, CAT, 400, "invalid_parameter"),
+    ("top-k-deprecated-spelling-too-large", "/v1/stability", {"top_k": 500}, CAT, 400, "invalid_parameter"),
+    ("top-k-both-spellings", "/v1/stability", {"topk": 3, "top_k": 3}, CAT, 400, "invalid_parameter"),
+    (
+        "top-k-both-spellings-query-and-form",
+        "/v1/stability",
+        {"topk": 3},
+        {"top_k": "3", "image": CAT},
+        400,
+        "invalid_parameter",
+    ),
     ("grid-step-larger-than-range", "/v1/stability", {"protocol": "grid", "step": 40}, CAT, 400, "invalid_parameter"),
     ("multipart-without-image", "/v1/stability", {}, {"protocol": "paper"}, 400, "empty_body"),
     ("parameter-twice", "/v1/stability", {"pairs": 2}, {"pairs": "3", "image": CAT}, 400, "invalid_parameter"),
@@ -206,3 +221,36 @@ def test_an_ours_target_on_another_torchserve_is_called_there_with_its_own_token
     assert response.status_code == 200, response.text
     assert response.json()["model"]["name"] == "elsewhere" and fake.requests == before + 1  # its name there
     assert fake.authorization == "Bearer remote-key"
+
+
+@pytest.mark.parametrize("spelling", ["topk", "top_k"])
+def test_topk_is_the_spelling_and_top_k_still_works(client: TestClient, cat_jpeg: bytes, spelling: str) -> None:
+    """`topk`, as in the handler contract and every answer; `top_k`, the probe API's old spelling, is deprecated."""
+    response = client.post("/v1/stability", params={"pairs": 2, spelling: 2}, content=cat_jpeg)
+    assert response.status_code == 200, response.text
+    assert {len(shift["topk"]) for shift in response.json()["shifts"]} == {2}
+
+
+def test_the_schema_and_the_config_spell_topk(client: TestClient) -> None:
+    parameters = {p["name"] for p in client.get("/openapi.json").json()["paths"]["/v1/stability"]["post"]["parameters"]}
+    assert "topk" in parameters and "top_k" not in parameters
+    assert client.get("/v1/config").json()["max_topk"] >= 5
+
+
+def test_a_prediction_a_restarted_worker_never_answers_is_sent_again(fake: FakeTorchServe, cat_jpeg: bytes) -> None:
+    """The fake leaves the next prediction unanswered, as TorchServe 0.12 drops those a dying worker had gathered into
+    its batch; the readiness monitor sees the worker's pid change, and the probe sends the prediction again instead
+    of waiting for its timeout (60 s here)."""
+    settings = Settings(torchserve_url=fake.url, torchserve_management_url=fake.url, models=SERVED_MODELS,
+                        timeout_s=60, ready_interval_s=0.1, ready_idle_s=3600)  # fmt: skip
+    with TestClient(create_app(settings)) as client:
+        _wait_until_ready(client)
+        fake.unanswered = 1
+        restart = threading.Timer(0.5, lambda: setattr(fake, "worker_pid", fake.worker_pid + 1))
+        restart.start()
+        started = time.monotonic()
+        response = client.post("/v1/stability", params={"pairs": 2}, content=cat_jpeg)
+        seconds = time.monotonic() - started
+        restarts = sample_value(client.get("/metrics").text, "probe_torchserve_retries_total", reason="restarted")
+    assert response.status_code == 200, response.text
+    assert seconds < 10 and restarts == 1

@@ -5,6 +5,7 @@ Faster than going through TorchServe, and it can look inside: how many forward p
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -207,7 +208,7 @@ def test_the_smallest_crop_the_model_takes_is_found_at_load_time(checkpoint):
 
 
 def test_configured_limits_are_applied(checkpoint):
-    context = _context(checkpoint, {"handler": {"limits": {"max_shifts": 2, "max_image_bytes": 50_000}}})
+    context = _context(checkpoint, {"handler": {"limits": {"max_shifts": 2, "image": {"max_bytes": 50_000}}}})
     handler, _ = _handler(context)
     small = encode(photo("coffee")[:100, :100])
     three = json.dumps(ShiftRequest(offsets=((0, 0), (1, 1), (2, 2))).to_json())
@@ -234,7 +235,7 @@ def test_requests_beyond_the_batch_view_budget_are_told_to_retry(checkpoint):
 
 def test_requests_beyond_the_batch_pixel_budget_are_told_to_retry_without_being_decoded(checkpoint, monkeypatch):
     """The budget counts decoded pixels from the headers: a batch never decodes more than max_pixels_per_batch."""
-    limits = {"max_image_pixels": 240_000, "max_pixels_per_batch": 300_000}
+    limits = {"image": {"max_pixels": 240_000}, "max_pixels_per_batch": 300_000}
     context = _context(checkpoint, {"handler": {"limits": limits}})
     handler, counter = _handler(context)
     large = bytearray(encode(photo("coffee")))  # 400 x 600 = 240,000 pixels
@@ -299,6 +300,9 @@ def test_settings_refuse_unknown_and_missing_keys(checkpoint):
                 {"max_crop_size": MIN_CROP_SIZE - 1},
                 {"max_view_pixels_per_forward": MAX_CROP_SIZE**2 - 1},
                 {"max_view_pixels_per_batch": config["handler"]["limits"]["max_view_pixels_per_forward"] - 1},
+                {"image": {**config["handler"]["limits"]["image"], "min_side": 0}},
+                {"image": {**config["handler"]["limits"]["image"], "max_side": 10}},
+                {"image": {**config["handler"]["limits"]["image"], "max_pixels": 10**9}},
             )
         ),
     ):
@@ -306,15 +310,17 @@ def test_settings_refuse_unknown_and_missing_keys(checkpoint):
             HandlerSettings.from_model_config(broken)
 
 
-def test_the_template_limits_are_the_library_defaults():
-    limits = yaml.safe_load(TEMPLATE.read_text())["handler"]["limits"]
-    assert limits["max_image_bytes"] == imagefile.MAX_IMAGE_BYTES
-    assert limits["max_image_pixels"] == imagefile.MAX_IMAGE_PIXELS
-    assert limits["min_image_side"] == imagefile.MIN_IMAGE_SIDE
-    assert limits["max_aspect_ratio"] == imagefile.MAX_ASPECT_RATIO
-    assert limits["max_shifts"] == MAX_SHIFTS_PER_REQUEST
+def test_the_archive_limits_are_the_library_constants_written_once():
+    """The template holds only the handler's own limit; the build writes the library's constants into each archive."""
+    assert set(yaml.safe_load(TEMPLATE.read_text())["handler"]["limits"]) == {"max_view_pixels_per_forward"}
+    limits = model_config(SPEC, {"name": None, "sha256": "0" * 64, "untrained": True})["handler"]["limits"]
+    assert limits["image"] == dataclasses.asdict(imagefile.ImageLimits())
+    assert limits["image"]["max_bytes"] == imagefile.MAX_IMAGE_BYTES
+    assert limits["max_shifts"] == limits["max_images_per_batch"] == MAX_SHIFTS_PER_REQUEST
     assert (limits["default_topk"], limits["max_topk"]) == (contract.DEFAULT_TOPK, contract.MAX_TOPK)
-    assert limits["max_pixels_per_batch"] == imagefile.MAX_PIXELS_PER_BATCH >= limits["max_image_pixels"]
+    assert limits["max_pixels_per_batch"] == imagefile.MAX_PIXELS_PER_BATCH >= limits["image"]["max_pixels"]
     assert limits["max_crop_size"] == MAX_CROP_SIZE
     assert limits["max_view_pixels_per_batch"] == MAX_SHIFTS_PER_REQUEST * CROP_SIZE**2, "the paper's range fits"
     assert limits["max_view_pixels_per_forward"] >= MAX_CROP_SIZE**2
+    overridden = model_config(SPEC, {}, {"handler": {"limits": {"image": {"max_pixels": 1000}}}})["handler"]["limits"]
+    assert overridden["image"] == {**limits["image"], "max_pixels": 1000}, "an override changes only what it names"

@@ -1,11 +1,14 @@
 """A fake TorchServe for fast tests of the probe service's routing, parameters and error answers: a real HTTP server
 on 127.0.0.1 (uvicorn in a thread) that answers `POST /predictions/<model>` in the handler contract without any
 model. A view's top-1 class is (dy + dx) mod 3, so the answers are deterministic and a probe's score is known; it
-counts the requests it got, and can be told to answer a failure instead. Tests that need the real handler's
-predictions use the real TorchServe (tests/conftest.py)."""
+counts the requests it got, and can be told to answer a failure instead, or to leave predictions unanswered (as
+TorchServe 0.12 does with those a dying worker had gathered). Its management API (`GET /models/<model>`, on the same
+port) reports one READY worker with `worker_pid`. Tests that need the real handler's predictions use the real
+TorchServe (tests/conftest.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -61,14 +64,17 @@ def _answer(model: str, topk: int, shifts: ShiftRequest | None) -> Classificatio
 
 @dataclass
 class FakeTorchServe:
-    """The fake's URL, the requests it got (and the last one's Authorization header), and the failure (status,
-    body) to answer instead, when set."""
+    """The fake's URL, the requests it got (and the last one's Authorization header), the failure (status, body) to
+    answer instead, when set, how many of the next predictions to leave unanswered, and its worker's pid."""
 
     url: str = ""
     requests: int = 0
     authorization: str | None = None
     failure: tuple[int, bytes] | None = None
+    unanswered: int = 0
+    worker_pid: int = 4242
     _server: uvicorn.Server | None = field(default=None, repr=False)
+    _closing: bool = field(default=False, repr=False)
 
     def app(self) -> FastAPI:
         app = FastAPI()
@@ -79,18 +85,29 @@ class FakeTorchServe:
             self.authorization = request.headers.get("authorization")
             if self.failure is not None:
                 return Response(self.failure[1], self.failure[0], media_type="application/json")
+            if self.unanswered > 0:
+                self.unanswered -= 1
+                while not self._closing:  # no answer until the fake stops
+                    await asyncio.sleep(0.05)
+                return Response(status_code=503)
             form = await request.form()
             shifts = form.get(SHIFTS_FIELD)
             request_ = ShiftRequest.from_json(json.loads(shifts)) if isinstance(shifts, str) else None
             answer = _answer(model, int(form.get(TOPK_FIELD, "5")), request_)
             return Response(answer.model_dump_json(), media_type="application/json")
 
+        @app.get("/models/{model}")
+        async def describe(model: str) -> list[dict]:
+            return [{"modelName": model, "workers": [{"id": "9000", "pid": self.worker_pid, "status": "READY"}]}]
+
         return app
 
     def __enter__(self) -> FakeTorchServe:
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
-        self._server = uvicorn.Server(uvicorn.Config(self.app(), host="127.0.0.1", port=port, log_level="warning"))
+        self._server = uvicorn.Server(
+            uvicorn.Config(self.app(), host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
+        )
         threading.Thread(target=self._server.run, daemon=True).start()
         deadline = time.monotonic() + 10
         while not self._server.started:
@@ -99,4 +116,5 @@ class FakeTorchServe:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        self._closing = True
         self._server.should_exit = True

@@ -21,7 +21,7 @@ MAX_VIEW_PIXELS_PER_FORWARD = MAX_CROP_SIZE**2  # one largest view per forward p
 MAX_VIEW_PIXELS_PER_BATCH = 16 * MAX_CROP_SIZE**2  # sixteen largest views per batch
 JOB_QUEUE_SIZE = 16
 LIMITS = {
-    "max_image_pixels": MAX_IMAGE_PIXELS,
+    "image": {"max_pixels": MAX_IMAGE_PIXELS},
     "max_pixels_per_batch": MAX_PIXELS_PER_BATCH,
     "max_crop_size": MAX_CROP_SIZE,
     "max_view_pixels_per_forward": MAX_VIEW_PIXELS_PER_FORWARD,
@@ -43,7 +43,7 @@ def start_probe(torchserve: TorchServe, log_file: Path, **env: str) -> ServicePr
     settings = {
         "PROBE_MODELS": CIRCULAR_MODEL,
         "PROBE_TORCHSERVE_MANAGEMENT_URL": torchserve.management_url,
-        "PROBE_MAX_PIXELS": str(MAX_IMAGE_PIXELS),
+        "PROBE_IMAGE__MAX_PIXELS": str(MAX_IMAGE_PIXELS),
         # As in production: waves of what one batch of the handler decodes, 4 of them at most per /v2 request.
         "PROBE_OIP_PIXELS_AT_ONCE": str(MAX_PIXELS_PER_BATCH),
         "PROBE_OIP_MAX_PIXELS": str(OIP_WAVES * MAX_PIXELS_PER_BATCH),

@@ -35,8 +35,8 @@ def start_test_service(torchserve_url: str, log_file: Path, **env: str) -> Servi
     """A probe service for the served test models, with small limits the tests can exceed cheaply."""
     settings = {
         "PROBE_MODELS": ",".join(SERVED_MODELS),
-        "PROBE_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
-        "PROBE_MAX_PIXELS": str(MAX_PIXELS),
+        "PROBE_IMAGE__MAX_BYTES": str(MAX_UPLOAD_BYTES),
+        "PROBE_IMAGE__MAX_PIXELS": str(MAX_PIXELS),
         "PROBE_MAX_SHIFTS": str(MAX_SHIFTS),
         # One readiness prediction at start, then none: they would skew the serving tests' counts.
         "PROBE_READY_INTERVAL_S": "600",

@@ -28,7 +28,7 @@ def test_stock_torchserve_model_answers_as_in_process_on_the_same_crops(
     target_service: ServiceProcess, stock_torchserve: tuple[TorchServe, Path]
 ) -> None:
     spec = ProbeSpec(protocol="paper", pairs=3, seed=4)
-    response = probe(target_service, "/v1/stability", model="stock", protocol="paper", pairs=3, seed=4, top_k=5)
+    response = probe(target_service, "/v1/stability", model="stock", protocol="paper", pairs=3, seed=4, topk=5)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["target"] == "stock" and body["protocol"] == "torchserve" and body["model"] is None
@@ -43,11 +43,11 @@ def test_stock_torchserve_model_answers_as_in_process_on_the_same_crops(
 def test_kserve_models_answer_as_in_process_for_fp32_uint8_and_png_inputs(
     target_service: ServiceProcess, protocol: str
 ) -> None:
-    parameters = {"protocol": protocol, "step": 16, "pairs": 4, "seed": 2, "top_k": 10}
+    parameters = {"protocol": protocol, "step": 16, "pairs": 4, "seed": 2, "topk": 10}
     response = probe(target_service, "/v1/compare", models="tiny_fp32,tiny_uint8,tiny_png", **parameters)
     assert response.status_code == 200, response.text
     body = response.json()
-    expected = tiny_reference(ProbeSpec(**{k: v for k, v in parameters.items() if k != "top_k"}))
+    expected = tiny_reference(ProbeSpec(**{k: v for k, v in parameters.items() if k != "topk"}))
     assert [r["target"] for r in body["results"]] == ["tiny_fp32", "tiny_uint8", "tiny_png"]
     for result in body["results"]:
         assert result["protocol"] == "oip"

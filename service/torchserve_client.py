@@ -15,6 +15,7 @@ from antialiased.contract import Classification, ShiftClassification, ShiftReque
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.handler_client import AsyncHandlerClient, ClientOptions, RetryPolicy
 from antialiased.torchserve_keys import api_headers
+from antialiased.worker_restarts import WorkerRestarts
 from service.observability import ServiceMetrics
 from service.settings import Settings
 
@@ -35,9 +36,11 @@ class TorchServeClient:
         *,
         url: str | None = None,
         token: SecretStr | None = None,
+        restarts: WorkerRestarts | None = None,
     ) -> None:
         """The client of the app's TorchServe (its URL, key or key file from `settings`), or of another one at `url`
-        (with `token`, if it needs one); retries, timeouts and connections from `settings` either way."""
+        (with `token`, if it needs one); retries, timeouts and connections from `settings` either way; requests to a
+        model whose worker `restarts` says restarted are sent again."""
         self._metrics = metrics
         self._observer = observer
         self._token = token if url else settings.torchserve_token
@@ -52,7 +55,8 @@ class TorchServeClient:
                 max_connections=settings.max_connections,
                 headers=self._auth_headers,
                 on_retry=lambda model, reason: metrics.torchserve_retries.labels(model, reason).inc(),
-            )
+            ),
+            restarts,
         )
 
     async def aclose(self) -> None:

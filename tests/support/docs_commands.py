@@ -1,0 +1,75 @@
+r"""The commands the docs show: each command of a ```bash block of the README and docs/ (lines continued with `\`
+joined, comments dropped) and each ```python block, with what it needs where the docs say so: a comment
+`# needs a GPU` or `# needs the internet` on its line, or on a block's first line for the whole block."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+_BLOCK = re.compile(r"^```(bash|python)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+_NEEDS = re.compile(r"#.*\bneeds ((?:a GPU|the internet)(?: and (?:a GPU|the internet))?)")
+_COMMENT = re.compile(r"\s+#\s.*$|^#.*$")
+
+RUNNER = "tests/serving/test_docs_commands.py"
+EXAMPLES = "tests/targets/test_docs_examples.py"
+# Pattern of a command -> the test that runs the docs' text of it (URLs and file names put in).
+RUN = {
+    r"^curl .*127\.0\.0\.1:8080/predictions/resnet50_lpf4 (?!.*Authorization)": f"{RUNNER}::test_the_classify_commands",
+    r"^curl .*127\.0\.0\.1:8000/v1/\w+\?models?=resnet50_lpf4(&|,resnet50&)": f"{RUNNER}::test_the_probe_commands",
+    r"^curl .*127\.0\.0\.1:8000/v2/": f"{RUNNER}::test_the_open_inference_protocol_command",
+    r"-m antialiased\.weights list$": f"{RUNNER}::test_the_weights_list_command",
+    r"-m antialiased\.evaluate --data path/to/val --model my\.pth": f"{RUNNER}::test_the_evaluate_command",
+    r"^import numpy as np\nimport tritonclient": f"{EXAMPLES}::test_the_tritonclient_example_runs",
+}
+# Pattern of a command -> where it runs in an equivalent form, and how that differs.
+EQUIVALENT = {
+    r"^make run$": "tests/serving/test_run_script.py runs scripts.run, what `make run` runs after the set-up",
+    r"^make test$": ".ci/run runs it: it is the test command",
+    r"^PROBE_TARGETS=.* make run$|models=resnet50_lpf4,my_kserve": f"{EXAMPLES} probes the docs' PROBE_TARGETS "
+    "examples on a real stock TorchServe and a real KServe server through the probe service",
+}
+
+
+@dataclass(frozen=True)
+class DocCommand:
+    """One command as the docs show it: its page (relative to the project root), its text, what it needs."""
+
+    page: str
+    text: str
+    needs: str | None = None
+
+
+def doc_commands() -> list[DocCommand]:
+    """Every command of every page, in order."""
+    return [command for page in PAGES for command in _page_commands(page)]
+
+
+def commands_matching(pattern: str) -> list[DocCommand]:
+    """The commands that `pattern` (a regular expression) finds in the docs; at least one, else the docs changed."""
+    found = [command for command in doc_commands() if re.search(pattern, command.text)]
+    assert found, f"no command of the docs matches {pattern!r}"
+    return found
+
+
+def _page_commands(page: Path) -> list[DocCommand]:
+    name = str(page.relative_to(ROOT))
+    commands = []
+    for language, body in _BLOCK.findall(page.read_text()):
+        block_needs = _needs(body.splitlines()[0]) if body.startswith("#") else None
+        if language == "python":
+            commands.append(DocCommand(name, body.strip(), block_needs or _needs(body)))
+            continue
+        for line in re.sub(r"\\\n\s*", " ", body).splitlines():
+            text = _COMMENT.sub("", line).strip()
+            if text:
+                commands.append(DocCommand(name, text, block_needs or _needs(line)))
+    return commands
+
+
+def _needs(text: str) -> str | None:
+    match = _NEEDS.search(text)
+    return match.group(1) if match else None
