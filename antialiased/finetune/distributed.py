@@ -49,9 +49,9 @@ class Processes:
         return bool(tensor.item())
 
     def gather(self, items: list) -> list:
-        """Every process's `items`, joined (on every process)."""
+        """Every process's `items`, joined (on every process), as a new list."""
         if not self.distributed:
-            return items
+            return list(items)
         gathered: list[list] = [[] for _ in range(self.world_size)]
         dist.all_gather_object(gathered, items)
         return [item for part in gathered for item in part]
