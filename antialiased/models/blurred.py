@@ -15,13 +15,17 @@ from antialiased.blurpool import BlurPool
 DEFAULT_FILTER_SIZE = 4  # the paper's choice: blur taps [1, 3, 3, 1]
 
 
+def dense_max_pool(pool: nn.MaxPool2d) -> nn.MaxPool2d:
+    """`pool` evaluated densely: the same kernel, padding and dilation at stride 1."""
+    return nn.MaxPool2d(
+        pool.kernel_size, stride=1, padding=pool.padding, dilation=pool.dilation, ceil_mode=pool.ceil_mode
+    )
+
+
 def blurred_max_pool(pool: nn.MaxPool2d, channels: int, filter_size: int) -> tuple[nn.MaxPool2d, BlurPool]:
     """The paper's MaxBlurPool for `pool`: the same max pool evaluated densely (stride 1), then a BlurPool
     that subsamples by the pool's stride."""
-    dense = nn.MaxPool2d(
-        pool.kernel_size, stride=1, padding=pool.padding, dilation=pool.dilation, ceil_mode=pool.ceil_mode
-    )
-    return dense, BlurPool(channels, filt_size=filter_size, stride=pool.stride)
+    return dense_max_pool(pool), BlurPool(channels, filt_size=filter_size, stride=pool.stride)
 
 
 def antialias_max_pools(layers: Iterable[nn.Module], filter_size: int) -> list[nn.Module]:

@@ -16,6 +16,8 @@ _COMMENT = re.compile(r"\s+#\s.*$|^#.*$")
 
 RUNNER = "tests/serving/test_docs_commands.py"
 EXAMPLES = "tests/targets/test_docs_examples.py"
+FINETUNE = "tests/finetune/test_docs_commands.py"
+ANTIALIAS = "tests/antialias/test_docs_example.py"
 # Pattern of a command -> the test that runs the docs' text of it (URLs and file names put in).
 RUN = {
     r"^curl .*127\.0\.0\.1:8080/predictions/resnet50_lpf4 (?!.*Authorization)": f"{RUNNER}::test_the_classify_commands",
@@ -24,6 +26,9 @@ RUN = {
     r"-m antialiased\.weights list$": f"{RUNNER}::test_the_weights_list_command",
     r"-m antialiased\.evaluate --data path/to/val --model my\.pth": f"{RUNNER}::test_the_evaluate_command",
     r"^import numpy as np\nimport tritonclient": f"{EXAMPLES}::test_the_tritonclient_example_runs",
+    r"^import torch\nfrom torchvision\.models import resnet50\n": f"{ANTIALIAS}::test_the_example_runs",
+    r"-m antialiased\.finetune --model resnet18 --weights baseline\.pth": f"{FINETUNE}::test_the_finetune_commands",
+    r"^ANTIALIASED_WEIGHTS_REGISTRY=.* make run ARGS=\"--model mine=": f"{FINETUNE}::test_the_result_served_by_name",
 }
 # Pattern of a command -> where it runs in an equivalent form, and how that differs.
 EQUIVALENT = {

@@ -47,7 +47,8 @@ class LocalKind(EngineKind):
     def create(self, config, loaded, sources, device, precision) -> Engine:
         from antialiased.evaluate.engines.local import LocalEngine
 
-        return LocalEngine(loaded, device=device, precision=precision, batch_size=config.protocol.batch_size,
+        networks = {m.name: m.network for m in loaded}
+        return LocalEngine(networks, device=device, precision=precision, batch_size=config.protocol.batch_size,
                            workers=config.workers, max_views=config.max_views)  # fmt: skip
 
 

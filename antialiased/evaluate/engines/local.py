@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import torch
+from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from antialiased.evaluate.engines.base import ImageResult, PreparedModels, WorkItem, views_for
-from antialiased.evaluate.models import LoadedModel
 
 
 class _Views(Dataset):
@@ -28,11 +28,12 @@ def _as_list(batch: list) -> list:
 
 
 class LocalEngine:
-    """All models on one device; `batch_size` images per step, decoded and cut by `workers` loader processes."""
+    """All networks (name -> eager network) on one device; `batch_size` images per step, decoded and cut by
+    `workers` loader processes. The fine-tuning's validation runs it on the network it trains."""
 
     def __init__(
         self,
-        models: list[LoadedModel],
+        networks: dict[str, nn.Module],
         *,
         device: torch.device,
         precision: str,
@@ -40,7 +41,7 @@ class LocalEngine:
         workers: int,
         max_views: int,
     ) -> None:
-        self.prepared = PreparedModels({m.name: m.network for m in models}, device, precision, max_views)
+        self.prepared = PreparedModels(networks, device, precision, max_views)
         self.batch_size = batch_size
         self.workers = workers
 

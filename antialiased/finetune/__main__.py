@@ -1,0 +1,5 @@
+import sys
+
+from antialiased.finetune.cli import main
+
+sys.exit(main())
