@@ -15,7 +15,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from antialiased.errors import ApiError, ErrorCode
-from antialiased.shifts import ShiftMode, ShiftRequest
+from antialiased.shifts import ShiftMode, ShiftRequest, SubpixelMethod
 
 IMAGE_FIELD = "data"  # multipart field of the image; a raw request body arrives in the handler as "body"
 TOPK_FIELD = "topk"  # multipart field
@@ -109,12 +109,13 @@ class ShiftGeometry(BaseModel):
     crop_size: int
     base_size: int
     resize_size: int
+    method: SubpixelMethod | None = Field(None, description="How sub-pixel views were cut; absent: integer offsets")
 
 
 class ShiftPrediction(BaseModel):
     """The top-k of one shifted view."""
 
-    offset: tuple[int, int] = Field(description="(dy, dx) in pixels")
+    offset: tuple[int | float, int | float] = Field(description="(dy, dx) in pixels (fractions with a method)")
     topk: list[Prediction]
 
 

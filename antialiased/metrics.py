@@ -79,6 +79,49 @@ def majority_class(top1: Sequence[int]) -> tuple[int, float]:
 
 
 @dataclass(frozen=True)
+class OriginMetrics:
+    """A probe's views against its unshifted view (the `fractional` and `worst-case` protocols).
+
+    `top_class` is the unshifted view's top-1; `kept_fraction` the fraction of the other views whose top-1 is
+    still `top_class` (the consistency with the unshifted view), `flips` whether some view's top-1 differs;
+    `curve` is p(top_class) at each view in plan order, `mean_abs_delta_p` the mean over the other views of
+    |p - p at the unshifted view|, `min_probability` the least p(top_class) and `worst_shift` the first shift
+    where it is reached.
+    """
+
+    top_class: int
+    kept_fraction: float
+    flips: bool
+    mean_abs_delta_p: float
+    min_probability: float
+    worst_shift: tuple[float, float]
+    curve: list[float]
+
+
+def against_origin(
+    top1: Sequence[int], curves: Mapping[int, Sequence[float]], shifts: Sequence[tuple[float, float]], origin: int
+) -> OriginMetrics:
+    """`OriginMetrics` from each view's top-1, the probability curves (of at least the unshifted view's top-1),
+    each view's shift and the index of the unshifted view."""
+    if len(top1) < 2:
+        raise ValueError("comparing with the unshifted view needs at least one other view")
+    top = top1[origin]
+    curve = list(curves[top])
+    others = [k for k in range(len(top1)) if k != origin]
+    worst = min(range(len(curve)), key=curve.__getitem__)
+    kept = sum(top1[k] == top for k in others) / len(others)
+    return OriginMetrics(
+        top_class=top,
+        kept_fraction=kept,
+        flips=kept < 1.0,
+        mean_abs_delta_p=mean_abs_delta(curve, [(origin, k) for k in others]),
+        min_probability=curve[worst],
+        worst_shift=tuple(shifts[worst]),
+        curve=curve,
+    )
+
+
+@dataclass(frozen=True)
 class StabilityMetrics:
     """All stability metrics of one probe; the stability score is `consistency` over the protocol's pairs."""
 
@@ -91,6 +134,7 @@ class StabilityMetrics:
     mean_abs_delta_p: float  # of the majority class's probability, over the pairs
     min_probability: float  # of the majority class, across the shifts
     max_probability: float
+    origin: OriginMetrics | None = None  # against the unshifted view (fractional, worst-case)
 
     @property
     def score(self) -> float:
@@ -107,9 +151,12 @@ def summarize(
     sequence: Sequence[int] | None,
     rankings: Sequence[Sequence[int]],
     class_probabilities: Mapping[int, Sequence[float]],
+    origin: int | None = None,
+    shifts: Sequence[tuple[float, float]] | None = None,
 ) -> StabilityMetrics:
     """Every metric above from one probe: `rankings[k]` is shift k's top-5 (or more) class indices, and
-    `class_probabilities[c][k]` the probability of class c at shift k, for at least the majority class.
+    `class_probabilities[c][k]` the probability of class c at shift k, for at least the majority class (and the
+    top-1 of view `origin`, when given: the unshifted view, with each view's shift in `shifts`, default `offsets`).
     """
     top1 = [ranking[0] for ranking in rankings]
     majority, share = majority_class(top1)
@@ -124,4 +171,5 @@ def summarize(
         mean_abs_delta_p=mean_abs_delta(curve, pairs),
         min_probability=min(curve),
         max_probability=max(curve),
+        origin=None if origin is None else against_origin(top1, class_probabilities, shifts or offsets, origin),
     )

@@ -63,7 +63,9 @@ def probe(
         tuple(zip(indices[:topk], values[:topk], strict=True))
         for indices, values in zip(rankings, ranked.values.tolist(), strict=True)
     )
-    metrics = summarize(plan.offsets, plan.pairs, plan.sequence, rankings, class_probabilities)
+    metrics = summarize(
+        plan.offsets, plan.pairs, plan.sequence, rankings, class_probabilities, plan.reference, plan.shifts
+    )
     return ProbeResult(plan, top, class_probabilities, metrics)
 
 

@@ -13,6 +13,9 @@ model) and the index pairs of offsets whose top-1 predictions the stability scor
   (boustrophedon), so consecutive offsets are neighbours.
 - ``circular``: the APS paper's circular shifts. `pairs` random pairs of offsets, each uniform in
   {-max_shift, ..., max_shift}^2, applied with `torch.roll` to the `crop_size` center crop.
+- ``fractional`` and ``worst-case``: sub-pixel shifts and every shift of a window (see `antialiased.windows`),
+  max_shift 1 and 8 unless given. Pairs: the unshifted view (the plan's `origin`) with every other view;
+  `antialiased.metrics.against_origin` scores them.
 
 The parameters of a probe are one frozen type, `ProbeSpec`, used by `make_plan`, the in-process probe and the
 probe service (whose query parameters it is). The same seed gives the same plan on every machine (Python's
@@ -34,10 +37,19 @@ from antialiased.shifts import (
     MAX_IMAGE_SIDE,
     MAX_SHIFTS_PER_REQUEST,
     MIN_CROP_SIZE,
+    ShiftMode,
     ShiftRequest,
+    SubpixelMethod,
     check_offset_range,
     check_window,
     offset_bounds,
+)
+from antialiased.windows import (
+    DEFAULT_SUBPIXEL_STEP,
+    MAX_WORST_CASE_WINDOW,
+    fractional_offsets,
+    grid_count,
+    worst_case_offsets,
 )
 
 # Each protocol with its one-line description (the probe page lists them from the service's /v1/config).
@@ -46,7 +58,11 @@ PROTOCOL_DESCRIPTIONS: dict[str, str] = {
     "diagonal": "(d, d), d = 0..max shift",
     "grid": "every offset on a grid",
     "circular": "random circular shifts",
+    "fractional": "sub-pixel shifts (t, t), t = 0, step, .. max shift",
+    "worst-case": "every shift in [-max shift, max shift]²",
 }
+# max_shift when the spec does not give it, where it differs from DEFAULT_MAX_SHIFT
+PROTOCOL_MAX_SHIFT = {"fractional": 1, "worst-case": 8}
 PROTOCOLS: tuple[str, ...] = tuple(PROTOCOL_DESCRIPTIONS)
 DEFAULT_PROTOCOL = "paper"
 DEFAULT_PAIRS = 32
@@ -75,6 +91,19 @@ class ProbeSpec(BaseModel):
         RESIZE_SIZE, ge=MIN_CROP_SIZE, le=MAX_IMAGE_SIDE, description="Shorter side the image is resized to first."
     )
     seed: int = Field(0, ge=0, le=2**63 - 1, description="Seed of the random protocols.")
+    subpixel_step: float = Field(
+        DEFAULT_SUBPIXEL_STEP, gt=0, le=1, description="Step of the sub-pixel shifts in pixels (fractional)."
+    )
+    method: SubpixelMethod = Field("fourier", description="How sub-pixel views are cut (fractional, half_pixel).")
+    mode: ShiftMode = Field("crop", description="Crop windows or circular shifts (worst-case).")
+    half_pixel: bool = Field(False, description="Also the half-pixel grid of the window (worst-case).")
+
+    @property
+    def shift_range(self) -> int:
+        """`max_shift`, or the protocol's default when it is not given."""
+        if "max_shift" in self.model_fields_set:
+            return self.max_shift
+        return PROTOCOL_MAX_SHIFT.get(self.protocol, self.max_shift)
 
 
 @dataclass(frozen=True)
@@ -85,21 +114,33 @@ class ShiftPlan:
     request: ShiftRequest
     pairs: tuple[Pair, ...]  # index pairs into `request.offsets`
     sequence: tuple[int, ...] | None  # a walk through neighbouring offsets, for flip probability
+    origin: Offset | None = None  # the unshifted view's offset, for the protocols compared with it
 
     @property
     def offsets(self) -> tuple[Offset, ...]:
         return self.request.offsets
+
+    @property
+    def reference(self) -> int | None:
+        """The index of the unshifted view, for the protocols compared with it."""
+        return None if self.origin is None else self.offsets.index(self.origin)
+
+    @property
+    def shifts(self) -> list[tuple[float, float]]:
+        """Each view's shift from the unshifted view (its offset, for protocols without an origin)."""
+        oy, ox = self.origin or (0, 0)
+        return [(dy - oy, dx - ox) for dy, dx in self.offsets]
 
     def to_json(self) -> dict[str, Any]:
         """The plan as JSON: protocol, seed, geometry, offsets, pairs and sequence."""
         return {
             "protocol": self.spec.protocol,
             "seed": self.spec.seed,
-            "max_shift": self.spec.max_shift,
+            "max_shift": self.spec.shift_range,
             **self.request.to_json(),
             "pairs": [list(p) for p in self.pairs],
             "sequence": list(self.sequence) if self.sequence is not None else None,
-        }
+        } | ({"origin": list(self.origin)} if self.origin is not None else {})
 
 
 def make_plan(spec: ProbeSpec = ProbeSpec(), max_shifts: int = MAX_SHIFTS_PER_REQUEST) -> ShiftPlan:
@@ -111,6 +152,8 @@ def make_plan(spec: ProbeSpec = ProbeSpec(), max_shifts: int = MAX_SHIFTS_PER_RE
         raise ApiError(
             ErrorCode.UNKNOWN_PROTOCOL, f"unknown protocol {spec.protocol!r}; use one of {', '.join(PROTOCOLS)}"
         )
+    if spec.protocol in PROTOCOL_MAX_SHIFT:
+        return _against_origin(spec, max_shifts)
     mode = "circular" if spec.protocol == "circular" else "crop"
     base_size = spec.crop_size if mode == "circular" else spec.crop_size + spec.max_shift
     check_window(mode, spec.crop_size, base_size, spec.resize_size)
@@ -139,6 +182,37 @@ def make_plan(spec: ProbeSpec = ProbeSpec(), max_shifts: int = MAX_SHIFTS_PER_RE
         max_shifts=max_shifts,
     )
     return ShiftPlan(spec, request, tuple(index_pairs), sequence)
+
+
+def _against_origin(spec: ProbeSpec, max_shifts: int) -> ShiftPlan:
+    """The plan of a protocol whose views are compared with the unshifted one (fractional, worst-case)."""
+    reach = spec.shift_range
+    if spec.protocol == "fractional":
+        mode, method, origin = "circular", spec.method, (0, 0)
+        offsets = fractional_offsets(spec.subpixel_step, reach)
+        _check_count("fractional shifts", len(offsets), max_shifts)
+    else:
+        mode, method = spec.mode, spec.method if spec.half_pixel else None
+        if reach <= MAX_WORST_CASE_WINDOW:
+            _check_count("worst-case shifts", grid_count(reach, 0.5 if spec.half_pixel else 1), max_shifts)
+        offsets, origin = worst_case_offsets(reach, spec.half_pixel, mode)
+    base_size = spec.crop_size + 2 * reach if mode == "crop" else spec.crop_size
+    check_window(mode, spec.crop_size, base_size, spec.resize_size)
+    low, high = (-reach, reach) if mode == "circular" else (0, 2 * reach)
+    check_offset_range(low, high, offset_bounds(mode, spec.crop_size, base_size), "max_shift")
+    request = ShiftRequest(
+        offsets=tuple(offsets),
+        mode=mode,
+        crop_size=spec.crop_size,
+        base_size=base_size,
+        resize_size=spec.resize_size,
+        max_shifts=max_shifts,
+        method=method,
+    )
+    reference = request.offsets.index(origin)
+    pairs = tuple((reference, k) for k in range(len(offsets)) if k != reference)
+    sequence = tuple(range(len(offsets))) if spec.protocol == "fractional" else None
+    return ShiftPlan(spec, request, pairs, sequence, origin)
 
 
 def _check_count(what: str, count: int, max_shifts: int) -> None:

@@ -7,12 +7,19 @@ Two kinds, as in the paper and the APS paper:
 - ``circular``: the image is resized and center-cropped to `crop_size`, then rolled by (dy, dx)
   with wrap-around (``torch.roll``); offsets in [-crop_size, crop_size].
 
+Sub-pixel views: with a `method` (``fourier`` or ``bilinear``) offsets may be fractions of a pixel. The image
+the views come from (the center crop) is then shifted circularly by the offset, by a phase ramp in the 2D
+Fourier domain (an ideal band-limited shift, as Michaeli et al. CVPR 2023) or by bilinear resampling with
+wrap-around: a circular view is that shifted crop, a crop view the top-left window of the base shifted by
+(-dy, -dx). An integer offset gives the integer view to float precision, whatever the method.
+
 `antialiased.transforms.shifted_views` cuts the views, all from one decoded image; nothing is re-encoded.
 The geometry rules live here only: the protocols and the handler both check them through `ShiftRequest`.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -21,6 +28,8 @@ from antialiased.preprocessing import CROP_SIZE, RESIZE_SIZE, SHIFT_BASE_SIZE
 
 ShiftMode = Literal["crop", "circular"]
 SHIFT_MODES: tuple[str, ...] = ("crop", "circular")
+SubpixelMethod = Literal["fourier", "bilinear"]
+SUBPIXEL_METHODS: tuple[str, ...] = ("fourier", "bilinear")
 MAX_SHIFTS_PER_REQUEST = 1089  # 33 x 33: every offset of the paper's 32-pixel range
 MIN_CROP_SIZE = 32
 # The largest crop_size: the memory of one view in a forward pass grows with its square (see archives/model-config.yaml,
@@ -29,6 +38,7 @@ MAX_CROP_SIZE = 512
 MAX_IMAGE_SIDE = 1024  # resize_size / base_size bound: keeps one request's tensors bounded
 
 Offset = tuple[int, int]
+SubpixelOffset = tuple[float, float]  # (dy, dx) in pixels, fractions allowed with a sub-pixel method
 
 
 def offset_bounds(mode: str, crop_size: int, base_size: int) -> tuple[int, int]:
@@ -64,13 +74,14 @@ def _too_large(message: str, resize_size: int) -> None:
 class ShiftRequest:
     """Which shifted views of an image to classify; see the module docstring. Invalid values raise ApiError."""
 
-    offsets: tuple[Offset, ...]
+    offsets: tuple[Offset, ...] | tuple[SubpixelOffset, ...]
     mode: ShiftMode = "crop"
     crop_size: int = CROP_SIZE
     base_size: int = SHIFT_BASE_SIZE
     resize_size: int = RESIZE_SIZE
     max_shifts: int = field(default=MAX_SHIFTS_PER_REQUEST, compare=False, repr=False)
     max_crop_size: int = field(default=MAX_CROP_SIZE, compare=False, repr=False)
+    method: SubpixelMethod | None = None  # None: integer offsets only; else how sub-pixel views are resampled
 
     def __post_init__(self) -> None:
         self.validate()
@@ -103,6 +114,9 @@ class ShiftRequest:
                 message = f"{name} must be an integer in [{MIN_CROP_SIZE}, {largest}], got {value!r}"
                 raise ApiError(ErrorCode.INVALID_PARAMETER, message)
         check_window(self.mode, self.crop_size, self.base_size, self.resize_size)
+        if self.method is not None and self.method not in SUBPIXEL_METHODS:
+            message = f"unknown sub-pixel method {self.method!r}; use one of {', '.join(SUBPIXEL_METHODS)}"
+            raise ApiError(ErrorCode.INVALID_PARAMETER, message)
         if not self.offsets:
             raise ApiError(ErrorCode.INVALID_PARAMETER, "offsets must be a non-empty list of [dy, dx] pairs")
         if len(self.offsets) > self.max_shifts:
@@ -111,6 +125,8 @@ class ShiftRequest:
             )
         low, high = self.bounds
         for dy, dx in self.offsets:
+            if self.method is None and not (_is_int(dy) and _is_int(dx)):
+                raise ApiError(ErrorCode.INVALID_PARAMETER, f"offset ({dy}, {dx}) is not integer: name a method")
             if not (low <= dy <= high and low <= dx <= high):
                 raise ApiError(
                     ErrorCode.INVALID_PARAMETER,
@@ -125,14 +141,16 @@ class ShiftRequest:
         """Parse the JSON object of the handler contract; raise ApiError on any problem."""
         if not isinstance(data, dict):
             raise ApiError(ErrorCode.BAD_SHIFT_REQUEST, "shift request must be a JSON object")
-        unknown = set(data) - {"offsets", "mode", "crop_size", "base_size", "resize_size"}
+        unknown = set(data) - {"offsets", "mode", "crop_size", "base_size", "resize_size", "method"}
         if unknown:
             raise ApiError(ErrorCode.BAD_SHIFT_REQUEST, f"unknown shift request fields: {', '.join(sorted(unknown))}")
-        offsets = data.get("offsets")
-        if not isinstance(offsets, list) or not all(_is_offset(o) for o in offsets):
-            raise ApiError(ErrorCode.BAD_SHIFT_REQUEST, "offsets must be a list of [dy, dx] integer pairs")
-        kwargs = {k: data[k] for k in ("mode", "crop_size", "base_size", "resize_size") if k in data}
-        offsets = tuple((int(dy), int(dx)) for dy, dx in offsets)
+        offsets, method = data.get("offsets"), data.get("method")
+        check = _is_offset if method is None else _is_subpixel_offset
+        if not isinstance(offsets, list) or not all(check(o) for o in offsets):
+            kind = "integer" if method is None else "finite number"
+            raise ApiError(ErrorCode.BAD_SHIFT_REQUEST, f"offsets must be a list of [dy, dx] {kind} pairs")
+        kwargs = {k: data[k] for k in ("mode", "crop_size", "base_size", "resize_size", "method") if k in data}
+        offsets = tuple((dy, dx) for dy, dx in offsets)
         return cls(offsets=offsets, max_shifts=max_shifts, max_crop_size=max_crop_size, **kwargs)
 
     def to_json(self) -> dict[str, Any]:
@@ -143,12 +161,20 @@ class ShiftRequest:
             "crop_size": self.crop_size,
             "base_size": self.base_size,
             "resize_size": self.resize_size,
-        }
+        } | ({"method": self.method} if self.method is not None else {})
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _is_offset(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and len(value) == 2 and all(_is_int(v) for v in value)
+
+
+def _is_subpixel_offset(value: Any) -> bool:
     return (
         isinstance(value, (list, tuple))
         and len(value) == 2
-        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        and all((_is_int(v) or isinstance(v, float)) and math.isfinite(v) for v in value)
     )

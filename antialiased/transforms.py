@@ -15,6 +15,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from antialiased.preprocessing import CROP_SIZE, IMAGENET_MEAN, IMAGENET_STD, RESIZE_SIZE
 from antialiased.shifts import ShiftRequest
+from antialiased.subpixel import subpixel_shifts
 
 
 def resize_center_crop(image: torch.Tensor, crop_size: int, resize_size: int = RESIZE_SIZE) -> torch.Tensor:
@@ -49,10 +50,16 @@ def shifted_views(
     """One uint8 image (3, H, W) -> the normalised batch (len(offsets), 3, crop, crop) of its shifted views.
 
     See `antialiased.shifts`: crop windows of the `base_size` center crop, or circular shifts of the
-    `crop_size` center crop.
+    `crop_size` center crop; with a sub-pixel `method`, shifted by `antialiased.subpixel` in float.
     """
     size = request.crop_size
     base = _to(resize_center_crop(image, request.center_crop, request.resize_size), device)
+    if request.method is not None:
+        float_base = base.to(torch.float64 if dtype == torch.float64 else torch.float32)
+        if request.mode == "crop":  # the window at (dy, dx) is the top-left window of the base shifted by (-dy, -dx)
+            negated = [(-dy, -dx) for dy, dx in request.offsets]
+            return normalize(subpixel_shifts(float_base, negated, request.method, size), dtype)
+        return normalize(subpixel_shifts(float_base, request.offsets, request.method), dtype)
     if request.mode == "crop":
         views = torch.stack([base[:, dy : dy + size, dx : dx + size] for dy, dx in request.offsets])
     else:

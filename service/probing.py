@@ -20,7 +20,9 @@ async def probe_target(target: Target, probe: ProbeImage, plan: ShiftPlan, topk:
     answer = await target.classify(probe, max(topk, TOP5))
     served = time.perf_counter()
     rankings = [[p.index for p in shift] for shift in answer.shifts]
-    metrics = summarize(plan.offsets, plan.pairs, plan.sequence, rankings, answer.class_probabilities)
+    metrics = summarize(
+        plan.offsets, plan.pairs, plan.sequence, rankings, answer.class_probabilities, plan.reference, plan.shifts
+    )
     majority_label = next(s[0].label for s in answer.shifts if s[0].index == metrics.majority_class)
     return ModelProbe(
         target=target.name,

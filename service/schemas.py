@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 
 from antialiased.contract import ModelInfo, ShiftPrediction, WeightsInfo
 from antialiased.metrics import StabilityMetrics
-from antialiased.shifts import ShiftMode
+from antialiased.shifts import ShiftMode, SubpixelMethod
 
 
 class Plan(BaseModel):
@@ -19,9 +19,11 @@ class Plan(BaseModel):
     crop_size: int
     base_size: int
     resize_size: int
-    offsets: list[tuple[int, int]]
+    offsets: list[tuple[int | float, int | float]]
     pairs: list[tuple[int, int]]
     sequence: list[int] | None
+    method: SubpixelMethod | None = Field(None, description="How sub-pixel views are cut (fractional, half-pixel)")
+    origin: tuple[int, int] | None = Field(None, description="The unshifted view's offset (fractional, worst-case)")
 
 
 class ModelTimings(BaseModel):

@@ -73,6 +73,8 @@ def finish(run: Run) -> dict[str, Any]:
     pngs = {"Accuracy vs consistency": (PLOT_FILES[0], plots.accuracy_consistency_png(models))}
     if "diagonal" in config.protocol.measures:
         pngs["Diagonal shifts"] = (PLOT_FILES[1], plots.diagonal_png(models))
+    if "fractional" in config.protocol.measures:
+        pngs["Sub-pixel shifts"] = (PLOT_FILES[2], plots.fractional_png(models))
     for name, png in pngs.values():
         store.write_output(name, lambda file, png=png: file.write(png), "wb")
     report = render_report(results, {title: png for title, (_, png) in pngs.items()})

@@ -22,11 +22,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from antialiased.preprocessing import CROP_SIZE, RESIZE_SIZE, SHIFT_BASE_SIZE
-from antialiased.protocols import DEFAULT_MAX_SHIFT, ProbeSpec, make_plan
+from antialiased.protocols import DEFAULT_MAX_SHIFT, ProbeSpec, ShiftPlan, make_plan
 from antialiased.shifts import Offset, ShiftRequest
 
 MODES = ("per-image", "paper")
-MEASURES = ("accuracy", "consistency", "diagonal", "circular")
+MEASURES = ("accuracy", "consistency", "diagonal", "circular", "worst-case", "fractional")
 # CenterCrop(224) of the resized image is the window at this offset of its CenterCrop(256).
 CENTER_OFFSET = ((SHIFT_BASE_SIZE - CROP_SIZE) // 2,) * 2
 _CROP_STREAM, _CIRCULAR_STREAM = 0, 1
@@ -76,16 +76,26 @@ class ImagePlan:
     diagonal: tuple[int, ...]
     shift_pairs: tuple[tuple[int, int], ...]  # one per pass
     circular_pairs: tuple[tuple[int, int], ...]  # one per pass, indices past the crop views
+    worst_case: tuple[int, ...] = ()  # the crop views of the ±8 window (the library's worst-case protocol)
+    fractional_offsets: tuple[tuple[float, float], ...] = ()  # the library's fractional protocol (Fourier)
 
     @property
     def views(self) -> int:
-        return len(self.crop_offsets) + len(self.circular_offsets)
+        return len(self.crop_offsets) + len(self.circular_offsets) + len(self.fractional_offsets)
+
+    @property
+    def fractional(self) -> tuple[int, ...]:
+        """The indices of the fractional views, the unshifted one first."""
+        start = len(self.crop_offsets) + len(self.circular_offsets)
+        return tuple(range(start, start + len(self.fractional_offsets)))
 
     def requests(self) -> list[ShiftRequest]:
         """The library's shift requests that cut these views (crop first, then circular when there are any)."""
         requests = [ShiftRequest(self.crop_offsets)]  # the paper's crops: 224 windows of the 256 center crop
         if self.circular_offsets:
             requests.append(ShiftRequest(self.circular_offsets, "circular", CROP_SIZE, CROP_SIZE, RESIZE_SIZE))
+        if self.fractional_offsets:
+            requests.append(_fractional_plan().request)
         return requests
 
     def shift_offsets(self) -> list[list[int]]:
@@ -112,13 +122,32 @@ def image_plan(protocol: EvaluationProtocol, index: int, paper_pairs: Sequence[O
         drawn = _drawn_pairs("circular", protocol, index, _CIRCULAR_STREAM)
         local = [(circular.setdefault(a, len(circular)), circular.setdefault(b, len(circular))) for a, b in drawn]
         circular_pairs = tuple((a + len(crop), b + len(crop)) for a, b in local)
-    return ImagePlan(tuple(crop), tuple(circular), 0, diagonal, shift_pairs, circular_pairs)
+    worst_case: tuple[int, ...] = ()
+    if "worst-case" in protocol.measures:
+        worst_case = tuple(crop.setdefault(offset, len(crop)) for offset in _worst_case_offsets())
+    fractional = _fractional_plan().offsets if "fractional" in protocol.measures else ()
+    return ImagePlan(tuple(crop), tuple(circular), 0, diagonal, shift_pairs, circular_pairs, worst_case, fractional)
 
 
 @functools.cache
 def _diagonal_offsets() -> tuple[Offset, ...]:
     """The paper's diagonal (d, d), d = 0..32: the same for every image."""
     return make_plan(ProbeSpec(protocol="diagonal")).offsets
+
+
+@functools.cache
+def _worst_case_offsets() -> tuple[Offset, ...]:
+    """The library's worst-case window (±8, crop mode) as windows of the 256 center crop: its (224 + 16) center crop
+    is the window at (8, 8) of the 256 one."""
+    plan = make_plan(ProbeSpec(protocol="worst-case"))
+    margin = (SHIFT_BASE_SIZE - plan.request.base_size) // 2
+    return tuple((dy + margin, dx + margin) for dy, dx in plan.offsets)
+
+
+@functools.cache
+def _fractional_plan() -> ShiftPlan:
+    """The library's fractional protocol with its defaults: Fourier shifts (t, t), t = 0, 1/4, .. 1 px."""
+    return make_plan(ProbeSpec(protocol="fractional"))
 
 
 def _drawn_pairs(kind: str, protocol: EvaluationProtocol, index: int, stream: int) -> list[OffsetPair]:

@@ -2,7 +2,8 @@
 
 - accuracy vs consistency, as the paper draws it ("up and to the right is good"): the user's models with
   their 95% intervals, beside the published models of the weights registry (ImageNet validation figures);
-- the diagonal curves: p(true class) and top-1 accuracy at each offset d = 0..32, one line per model.
+- the diagonal curves: p(true class) and top-1 accuracy at each offset d = 0..32, one line per model;
+- the sub-pixel curve: agreement with the unshifted view at each Fourier shift (t, t), one line per model.
 """
 
 from __future__ import annotations
@@ -75,4 +76,19 @@ def diagonal_png(models: dict[str, Any]) -> bytes:
         axes.grid(alpha=0.3)
         axes.legend(fontsize=7)
     figure.suptitle("Diagonal shifts")
+    return _png(figure)
+
+
+def fractional_png(models: dict[str, Any]) -> bytes:
+    """Agreement (percent) with the unshifted view against the sub-pixel shift t, one line per model."""
+    figure = Figure(figsize=(6, 4.2), dpi=110, layout="tight")
+    axes = figure.subplots()
+    for name, model in models.items():
+        curve = model["fractional"]
+        axes.plot(curve["shift"], curve["agree"], marker="o", label=name)
+    axes.set_xlabel("shift t in pixels, on both axes (Fourier, circular)")
+    axes.set_ylabel("top-1 agrees with the unshifted view (%)")
+    axes.set_title("Sub-pixel shifts")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7)
     return _png(figure)

@@ -78,4 +78,11 @@ def image_record(plan: ImagePlan, scores: ViewScores, label: int) -> dict[str, A
         record["diag_p_other"] = [scores.p_other[i] for i in plan.diagonal]
     if plan.circular_pairs:
         record["circular_agree"] = [consistency(top1, [pair]) == 1.0 for pair in plan.circular_pairs]
+    if plan.worst_case:
+        record["wc_correct"] = all(top1[i] == label for i in plan.worst_case)
+        record["wc_kept"] = consistency(top1, [(c, i) for i in plan.worst_case if i != c])
+        record["wc_flip"] = record["wc_kept"] < 1.0
+    if plan.fractional:
+        unshifted, *shifted = plan.fractional
+        record["frac_agree"] = [consistency(top1, [(unshifted, i)]) == 1.0 for i in shifted]
     return record

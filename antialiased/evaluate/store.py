@@ -36,7 +36,7 @@ MANIFEST_FILE = "run.json"
 SESSIONS_FILE = "sessions.jsonl"
 IMAGES_FILE = "images.parquet"
 REPORT_FILE = "report.html"
-PLOT_FILES = ("accuracy_consistency.png", "diagonal.png")
+PLOT_FILES = ("accuracy_consistency.png", "diagonal.png", "fractional.png")
 
 # One row per (model, image). Result columns are null for an unreadable image (error says why) and for
 # what the protocol does not measure.
@@ -59,6 +59,10 @@ SCHEMA = pa.schema(
         ("diag_p_true", pa.list_(pa.float64())),
         ("diag_p_other", pa.list_(pa.float64())),
         ("circular_agree", pa.list_(pa.bool_())),
+        ("wc_correct", pa.bool_()),
+        ("wc_kept", pa.float64()),
+        ("wc_flip", pa.bool_()),
+        ("frac_agree", pa.list_(pa.bool_())),
     ]
 )
 

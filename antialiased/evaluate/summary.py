@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from antialiased.evaluate.statistics import Estimate, mean_estimate, paired_difference
+from antialiased.protocols import ProbeSpec, make_plan
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ FIGURES = (
     Figure("diagonal_top1", "diagonal: top-1 accuracy", "diag_correct1", "diagonal"),
     Figure("diagonal_top5", "diagonal: top-5 accuracy", "diag_correct5", "diagonal"),
     Figure("circular_consistency", "circular-shift consistency", "circular_agree", "circular"),
+    Figure("worst_case_accuracy", "worst-case accuracy (±8 window)", "wc_correct", "worst-case"),
+    Figure("worst_case_flips", "images with a flipping shift (±8)", "wc_flip", "worst-case"),
+    Figure("fractional_consistency", "sub-pixel consistency (Fourier, ≤ 1 px)", "frac_agree", "fractional"),
 )
 LEAST_CONSISTENT = 10  # classes listed by lowest consistency
 
@@ -79,6 +83,7 @@ def summarize(
             "images": len(model_rows.index),
             "figures": {f.name: mean_estimate(model_rows.per_image(f.column)).to_json() for f in figures},
             "diagonal": _diagonal_curves(model_rows) if "diagonal" in measures else None,
+            "fractional": _fractional_curve(model_rows) if "fractional" in measures else None,
             "per_class": _per_class(model_rows, "consistency" in measures, class_name),
         }
         consistent = [c for c in per_model[name]["per_class"] if c.get("consistency") is not None]
@@ -96,6 +101,12 @@ def _diagonal_curves(rows: ModelRows) -> dict[str, list[float]]:
         "top1": (100 * rows.matrix("diag_correct1").mean(axis=0)).tolist(),
         "top5": (100 * rows.matrix("diag_correct5").mean(axis=0)).tolist(),
     }
+
+
+def _fractional_curve(rows: ModelRows) -> dict[str, list[float]]:
+    """The agreement with the unshifted view (percent) at each sub-pixel shift t of the fractional protocol."""
+    shifts = [dy for dy, _ in make_plan(ProbeSpec(protocol="fractional")).offsets[1:]]
+    return {"shift": shifts, "agree": (100 * rows.matrix("frac_agree").mean(axis=0)).tolist()}
 
 
 def _per_class(rows: ModelRows, with_consistency: bool, class_name: Callable[[int], str]) -> list[dict[str, Any]]:

@@ -150,4 +150,5 @@ def test_every_protocol_makes_a_valid_default_plan() -> None:
     for protocol in PROTOCOLS:
         plan = plan_of(protocol)
         assert plan.pairs and plan.offsets
-        assert len(plan.offsets) <= 81, "defaults stay small enough for a CPU"
+        # the worst-case window's default is the issue's ±8 (289 views, its cost stated in bench-probe)
+        assert len(plan.offsets) <= (289 if protocol == "worst-case" else 81), "defaults stay small enough for a CPU"

@@ -21,7 +21,7 @@ from antialiased.imagefile import ImageLimits
 from service.app import create_app
 from service.settings import Settings
 from service.targets.config import OursConfig
-from tests.support.fake_torchserve import FakeTorchServe
+from tests.support.fake_torchserve import FakeTorchServe, top1_class
 from tests.support.served_models import SERVED_MODELS
 from tests.support.service import MAX_PIXELS, MAX_SHIFTS, MAX_UPLOAD_BYTES, SAMPLES, sample_value
 
@@ -122,6 +122,47 @@ BAD_REQUESTS: list[tuple[str, str, dict[str, Any], Any, int, str]] = [
     ("compare-unknown-model", "/v1/compare", {"models": "resnet50,resnet9000"}, CAT, 400, "unknown_model"),
     ("compare-too-many-models", "/v1/compare", {"models": "a,b,c,d,e"}, CAT, 400, "too_many_models"),
     ("compare-unknown-protocol", "/v1/compare", {"protocol": "spiral"}, CAT, 400, "unknown_protocol"),
+    (
+        "fractional-step-zero",
+        "/v1/stability",
+        {"protocol": "fractional", "subpixel_step": 0},
+        CAT,
+        400,
+        "invalid_parameter",
+    ),
+    (
+        "fractional-step-above-one",
+        "/v1/compare",
+        {"protocol": "fractional", "subpixel_step": 1.5},
+        CAT,
+        400,
+        "invalid_parameter",
+    ),
+    (
+        "fractional-unknown-method",
+        "/v1/stability",
+        {"protocol": "fractional", "method": "lanczos"},
+        CAT,
+        400,
+        "invalid_parameter",
+    ),
+    ("worst-case-too-many-views", "/v1/stability", {"protocol": "worst-case"}, CAT, 400, "too_many_shifts"),
+    (
+        "worst-case-window-too-wide",
+        "/v1/stability",
+        {"protocol": "worst-case", "max_shift": 33, "mode": "circular"},
+        CAT,
+        400,
+        "invalid_parameter",
+    ),
+    (
+        "worst-case-window-beyond-image",
+        "/v1/compare",
+        {"protocol": "worst-case", "max_shift": 3, "crop_size": 256},
+        CAT,
+        400,
+        "crop_larger_than_image",
+    ),
 ]
 
 
@@ -254,3 +295,19 @@ def test_a_prediction_a_restarted_worker_never_answers_is_sent_again(fake: FakeT
         restarts = sample_value(client.get("/metrics").text, "probe_torchserve_retries_total", reason="restarted")
     assert response.status_code == 200, response.text
     assert seconds < 10 and restarts == 1
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"protocol": "fractional", "method": "bilinear"}, {"protocol": "worst-case", "max_shift": 3, "mode": "circular"}],
+)
+def test_the_protocols_beyond_the_paper_reach_the_handler_and_are_scored_against_the_unshifted_view(
+    client: TestClient, cat_jpeg: bytes, query: dict
+) -> None:
+    body = client.post("/v1/compare", params=query, content=cat_jpeg).json()
+    plan, origin = body["plan"], body["results"][0]["metrics"]["origin"]
+    offsets = [tuple(o) for o in plan["offsets"]]
+    reference = offsets.index(tuple(plan["origin"]))
+    expected = [top1_class(o) == top1_class(offsets[reference]) for i, o in enumerate(offsets) if i != reference]
+    assert origin["kept_fraction"] == sum(expected) / len(expected)
+    assert plan.get("method") == query.get("method") and len(origin["curve"]) == len(offsets)

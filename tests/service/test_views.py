@@ -37,3 +37,21 @@ def test_service_views_are_the_library_views(image_name: str, request_name: str)
     sent = target.model_input(views)
     expected = shifted_views(decode_image(image), request).numpy()
     assert sent.dtype == np.float32 and np.array_equal(sent, expected)
+
+
+@pytest.mark.parametrize("method", ["fourier", "bilinear"])
+@pytest.mark.parametrize("mode", ["crop", "circular"])
+def test_sub_pixel_views_the_service_cuts_are_the_library_views_rounded(method: str, mode: str) -> None:
+    """The service's numpy shifts (torch-free) and the library's tensor shifts agree to the rounding to uint8."""
+    import torch
+
+    from antialiased.preprocessing import IMAGENET_MEAN, IMAGENET_STD
+
+    image = encode(photo("chelsea"))
+    base = 64 + 4 if mode == "crop" else 64
+    offsets = ((0.5, 1.25), (2, 3.75), (0, 0)) if mode == "crop" else ((-0.5, 1.25), (2, -3.75), (0, 0))
+    request = ShiftRequest(offsets=offsets, mode=mode, crop_size=64, base_size=base, resize_size=80, method=method)
+    views = image_views(image, request, ImageLimits()).astype(np.float64)
+    normalised = shifted_views(decode_image(image), request, dtype=torch.float64).numpy().transpose(0, 2, 3, 1)
+    library = (normalised * np.array(IMAGENET_STD) + np.array(IMAGENET_MEAN)) * 255
+    assert np.abs(views - np.clip(library, 0, 255)).max() <= 0.5 + 1e-6

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -35,9 +36,9 @@ from launcher.ports import free_port
 TOP1_PROBABILITY = 0.6
 
 
-def top1_class(offset: tuple[int, int]) -> int:
-    """The fake's top-1 class at a view's offset."""
-    return (offset[0] + offset[1]) % 3
+def top1_class(offset: tuple[float, float]) -> int:
+    """The fake's top-1 class at a view's offset (sub-pixel offsets: of their sum's floor)."""
+    return math.floor(offset[0] + offset[1]) % 3
 
 
 def _topk(top1: int, k: int) -> list[Prediction]:
