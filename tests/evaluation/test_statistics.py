@@ -9,7 +9,7 @@ from antialiased.evaluate.statistics import mean_estimate, paired_difference
 from antialiased.evaluate.store import SCHEMA
 from antialiased.evaluate.summary import FIGURES, summarize
 
-MEASURES = ("accuracy", "consistency", "diagonal", "circular")
+MEASURES = ("accuracy", "consistency", "diagonal", "circular", "worst-case", "fractional")
 
 
 def _simulated_table(rng: np.random.Generator, images: int, truth: dict) -> pa.Table:
@@ -36,6 +36,10 @@ def _simulated_table(rng: np.random.Generator, images: int, truth: dict) -> pa.T
                     "diag_correct5": (rng.random(33) < min(1.0, p[i] + 0.1)).tolist(),
                     "diag_p_true": rng.beta(8 * p[i] + 0.1, 8 * (1 - p[i]) + 0.1, 33).tolist(),
                     "circular_agree": (rng.random(5) < p[i] ** 0.1).tolist(),
+                    "wc_correct": bool(rng.random() < p[i] ** 3),
+                    "wc_kept": float(p[i] ** 0.5),
+                    "wc_flip": bool(rng.random() < 1 - p[i] ** 0.5),
+                    "frac_agree": (rng.random(4) < p[i] ** 0.15).tolist(),
                 }
             )
     return pa.Table.from_pylist(rows, schema=SCHEMA)
@@ -58,6 +62,9 @@ def _true_means(truth: dict, draws: int = 400_000) -> dict[str, dict[str, float]
             "diagonal_top1": p.mean(),
             "diagonal_top5": top5.mean(),
             "circular_consistency": (p**0.1).mean(),
+            "worst_case_accuracy": (p**3).mean(),
+            "worst_case_flips": (1 - p**0.5).mean(),
+            "fractional_consistency": (p**0.15).mean(),
         }
     return {m: {k: 100 * v for k, v in figures.items()} for m, figures in means.items()}
 
