@@ -8,6 +8,7 @@ are the local engine's, so the figures are.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -40,25 +41,25 @@ class EndpointEngine:
         self.options = options
         self.served_weights: dict[str, str | None] = {}
         token = os.environ.get(TOKEN_ENV)
-        self.client = HandlerClient(
-            ClientOptions(
-                url=options.url,
-                policy=RetryPolicy(options.retries, options.backoff_s, max_backoff_s=MAX_BACKOFF_S),
-                timeout_s=options.timeout_s,
-                connect_timeout_s=10.0,
-                max_connections=options.concurrency,
-                headers=(lambda: {"Authorization": f"Bearer {token}"}) if token else None,
-            )
+        self._client_options = ClientOptions(
+            url=options.url,
+            policy=RetryPolicy(options.retries, options.backoff_s, max_backoff_s=MAX_BACKOFF_S),
+            timeout_s=options.timeout_s,
+            connect_timeout_s=10.0,
+            max_connections=options.concurrency,
+            headers=(lambda: {"Authorization": f"Bearer {token}"}) if token else None,
         )
 
     def run(self, items: list[WorkItem]) -> Iterator[ImageResult]:
-        pool = ThreadPoolExecutor(self.options.concurrency)
-        try:
-            yield from pool.map(self._evaluate, items)
-        finally:  # on a failure, the requests not yet sent are dropped (the run resumes from its shards)
-            pool.shutdown(cancel_futures=True)
+        """The items' results; the endpoint's connections are closed when the run ends, however it ends."""
+        with HandlerClient(self._client_options) as client:
+            pool = ThreadPoolExecutor(self.options.concurrency)
+            try:
+                yield from pool.map(functools.partial(self._evaluate, client), items)
+            finally:  # on a failure, the requests not yet sent are dropped (the run resumes from its shards)
+                pool.shutdown(cancel_futures=True)
 
-    def _evaluate(self, item: WorkItem) -> ImageResult:
+    def _evaluate(self, client: HandlerClient, item: WorkItem) -> ImageResult:
         try:
             image = read_image_file(item.path)
         except (OSError, ApiError) as error:
@@ -66,17 +67,17 @@ class EndpointEngine:
         records = {}
         try:
             for model in self.models:
-                parts = [self._scores(model, image, request, item.label) for request in item.plan.requests()]
+                parts = [self._scores(client, model, image, request, item.label) for request in item.plan.requests()]
                 records[model] = image_record(item.plan, ViewScores.join(parts), item.label)
         except ImageRefused as error:
             return ImageResult(item.index, error=str(error))
         return ImageResult(item.index, records)
 
-    def _scores(self, model: str, image: bytes, request: ShiftRequest, label: int) -> ViewScores:
+    def _scores(self, client: HandlerClient, model: str, image: bytes, request: ShiftRequest, label: int) -> ViewScores:
         # The most the handler answers: p(true class) is known where the true class is in a view's top-k, or is
         # top-1 at some view (then class_probabilities holds its whole curve); elsewhere it is NaN.
         try:
-            answer = self.client.classify_shifts(model, image, request, topk=MAX_TOPK)
+            answer = client.classify_shifts(model, image, request, topk=MAX_TOPK)
         except ApiError as error:
             refused = f"{error.code}: {error.message}"
             if 400 <= error.status < 500 and not error.code.startswith("bad_"):
