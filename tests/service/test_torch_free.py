@@ -12,7 +12,7 @@ from launcher.probe import PROJECT_ROOT
 
 BLOCKED = ("torch", "torchvision", "ts")
 TORCH_FREE = ("errors", "contract", "imagefile", "labels", "preprocessing", "shifts", "protocols", "metrics",
-              "handler_client", "torchserve_keys", "readiness_probe", "default_models")  # fmt: skip
+              "sequences", "handler_client", "torchserve_keys", "readiness_probe", "default_models")  # fmt: skip
 PROGRAM = """
 import importlib, importlib.abc, os, sys
 
