@@ -95,6 +95,7 @@ class ServiceConfig(BaseModel):
     default_model: str
     protocols: list[str]
     protocol_descriptions: dict[str, str]
+    protocol_max_shift: dict[str, int] = Field(description="Each protocol's max_shift when none is given")
     max_shifts: int
     max_topk: int
     max_upload_bytes: int

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from antialiased.contract import ErrorBody
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.imagefile import ImageInfo
-from antialiased.protocols import PROTOCOL_DESCRIPTIONS, PROTOCOLS, ShiftPlan
+from antialiased.protocols import PROTOCOL_DESCRIPTIONS, PROTOCOLS, ProbeSpec, ShiftPlan
 from antialiased.sequences import SEQUENCE_DESCRIPTION
 from service.dependencies import get_settings, get_targets, require_api_key
 from service.errors import documented_errors
@@ -128,6 +128,7 @@ async def config(settings: SettingsDep) -> ServiceConfig:
         default_model=settings.probe_model,
         protocols=list(PROTOCOLS),
         protocol_descriptions=PROTOCOL_DESCRIPTIONS,
+        protocol_max_shift={name: ProbeSpec(protocol=name).shift_range for name in PROTOCOLS},
         max_shifts=settings.max_shifts,
         max_topk=settings.max_topk,
         max_upload_bytes=settings.image.max_bytes,
