@@ -5,7 +5,8 @@
     result = antialiased.probe(model, "photo.jpg", antialiased.ProbeSpec(protocol="diagonal"))
 
 The names below are imported on first use, so the torch-free modules (errors, contract, imagefile, labels,
-preprocessing, shifts, protocols, metrics) import without torch.
+preprocessing, shifts, protocols, metrics,
+sequences) import without torch.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ _EXPORTS: dict[str, str] = {
     "make_plan": "antialiased.protocols",
     "probe": "antialiased.probe",
     "ProbeResult": "antialiased.probe",
+    "probe_sequence": "antialiased.probe",
+    "SequenceResult": "antialiased.probe",
+    "SequenceMetrics": "antialiased.sequences",
     "StabilityMetrics": "antialiased.metrics",
     "ApiError": "antialiased.errors",
     "ErrorCode": "antialiased.errors",

@@ -33,6 +33,8 @@ class ErrorCode(StrEnum):
     CROP_LARGER_THAN_IMAGE = "crop_larger_than_image"
     UNKNOWN_MODEL = "unknown_model"
     TOO_MANY_MODELS = "too_many_models"
+    TOO_FEW_FRAMES = "too_few_frames"  # a frame sequence with fewer than two frames
+    TOO_MANY_FRAMES = "too_many_frames"
     INVALID_MULTIPART = "invalid_multipart"
     REQUEST_TIMEOUT = "request_timeout"
     UNAUTHORIZED = "unauthorized"

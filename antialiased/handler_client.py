@@ -319,9 +319,9 @@ class AsyncHandlerClient:
         response = await self.post(model, prediction_request(image, topk=topk, purpose=purpose), timeout_s)
         return read_answer(model, response, Classification)
 
-    async def classify_every_class(self, model: str, image: bytes) -> Classification:
-        """The handler's answer for the center crop of `image` with every class's probability."""
-        response = await self.post(model, prediction_request(image, topk=1, probabilities=True))
+    async def classify_every_class(self, model: str, image: bytes, topk: int = 1) -> Classification:
+        """The handler's answer for the center crop of `image`: its top-k and every class's probability."""
+        response = await self.post(model, prediction_request(image, topk=topk, probabilities=True))
         return every_class(model, read_answer(model, response, Classification))
 
     async def classify_shifts(

@@ -2,10 +2,12 @@
 
 >>> result = probe(model, image, ProbeSpec(protocol="circular", pairs=16, seed=0))
 >>> result.score, result.metrics.majority_class
+>>> probe_sequence(model, ["frame0.jpg", "frame1.jpg", "frame2.jpg"]).metrics.flip_rate
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,10 +19,13 @@ from torchvision.transforms.v2 import functional as TF
 from antialiased.images import decode_image
 from antialiased.metrics import TOP5, StabilityMetrics, summarize
 from antialiased.protocols import ProbeSpec, ShiftPlan, make_plan
+from antialiased.sequences import SequenceLimits, SequenceMetrics, check_frame_count, sequence_metrics
 from antialiased.shifts import MAX_SHIFTS_PER_REQUEST
-from antialiased.transforms import shifted_views
+from antialiased.transforms import preprocess, shifted_views
 
 TopK = tuple[tuple[int, float], ...]  # (class index, probability), descending
+AnyImage = torch.Tensor | Image.Image | bytes | str | Path
+DEFAULT_SEQUENCE_LIMITS = SequenceLimits()
 
 
 @dataclass(frozen=True)
@@ -69,22 +74,69 @@ def probe(
     return ProbeResult(plan, top, class_probabilities, metrics)
 
 
-def _classify(model: nn.Module, image: torch.Tensor, plan: ShiftPlan, batch_size: int) -> torch.Tensor:
-    """Softmax probabilities (len(offsets), classes) of every shifted view, in float32 on the CPU."""
-    parameter = next(model.parameters(), None)
-    device = parameter.device if parameter is not None else torch.device("cpu")
+@dataclass(frozen=True)
+class SequenceResult:
+    """A sequence probe: each frame's top-k, the probability curves of every class top-1 somewhere, the metrics."""
+
+    topk: tuple[TopK, ...]  # one per frame
+    class_probabilities: dict[int, tuple[float, ...]]
+    metrics: SequenceMetrics
+
+
+def probe_sequence(
+    model: nn.Module,
+    frames: Sequence[AnyImage],
+    *,
+    topk: int = TOP5,
+    batch_size: int = 64,
+    limits: SequenceLimits = DEFAULT_SEQUENCE_LIMITS,
+) -> SequenceResult:
+    """Classify each frame (its 224 center crop, as a plain classification) and score the sequence from frame to
+    frame (`antialiased.sequences`: flip rate, mean top-5 distance, wobble); at most `limits.max_frames` frames."""
+    check_frame_count(len(frames), limits)
+    views = torch.stack([preprocess(_as_uint8_image(frame)) for frame in frames])
+    probabilities = _forward(model, views, batch_size)
+    return SequenceResult(*_ranked(probabilities, topk), sequence_metrics(*_rankings(probabilities)))
+
+
+def _rankings(probabilities: torch.Tensor) -> tuple[list[list[int]], dict[int, list[float]]]:
+    """Each row's top-5 classes and the probability curve of every class top-1 in some row."""
+    rankings = probabilities.topk(TOP5, dim=1).indices.tolist()
+    return rankings, {c: probabilities[:, c].tolist() for c in sorted({r[0] for r in rankings})}
+
+
+def _ranked(probabilities: torch.Tensor, topk: int) -> tuple[tuple[TopK, ...], dict[int, tuple[float, ...]]]:
+    """Each row's top-k (class, probability) and the curves of `_rankings`, as tuples."""
+    ranked = probabilities.topk(topk, dim=1)
+    rows = zip(ranked.indices.tolist(), ranked.values.tolist(), strict=True)
+    top = tuple(tuple(zip(i, v, strict=True)) for i, v in rows)
+    return top, {c: tuple(curve) for c, curve in _rankings(probabilities)[1].items()}
+
+
+def _forward(model: nn.Module, views: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """Softmax probabilities of normalised views, in eval mode on the model's device, float32 on the CPU."""
+    device = _device(model)
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
-            views = shifted_views(image, plan.request, device=device)
-            logits = torch.cat([model(batch) for batch in views.split(batch_size)])
+            logits = torch.cat([model(batch.to(device)) for batch in views.split(batch_size)])
     finally:
         model.train(was_training)
     return logits.float().softmax(dim=1).cpu()
 
 
-def _as_uint8_image(image: torch.Tensor | Image.Image | bytes | str | Path) -> torch.Tensor:
+def _classify(model: nn.Module, image: torch.Tensor, plan: ShiftPlan, batch_size: int) -> torch.Tensor:
+    """Softmax probabilities (len(offsets), classes) of every shifted view, in float32 on the CPU."""
+    return _forward(model, shifted_views(image, plan.request, device=_device(model)), batch_size)
+
+
+def _device(model: nn.Module) -> torch.device:
+    parameter = next(model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
+def _as_uint8_image(image: AnyImage) -> torch.Tensor:
     if isinstance(image, (str, Path)):
         image = Path(image).read_bytes()
     if isinstance(image, bytes):

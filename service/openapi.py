@@ -8,10 +8,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from service.frames import FRAME_FIELD
 from service.oip.router import request_schemas
 from service.settings import Settings
 
-PROBE_PATHS = ("/v1/stability", "/v1/compare")
+PROBE_PATHS = ("/v1/stability", "/v1/compare", "/v1/sequence")
 MODEL_PATHS = ("/v2/models/{name}", "/v2/models/{name}/config", "/v2/models/{name}/ready", "/v2/models/{name}/infer")
 
 
@@ -25,6 +26,9 @@ def state_settings_in_schema(app: FastAPI, settings: Settings) -> None:
             for path in PROBE_PATHS:
                 for parameter in schema["paths"][path]["post"].get("parameters", []):
                     _constrain(parameter["name"], parameter["schema"], settings)
+            body = schema["paths"]["/v1/sequence"]["post"]["requestBody"]["content"]["multipart/form-data"]
+            frames = {**body["schema"]["properties"][FRAME_FIELD], "maxItems": settings.sequence.max_frames}
+            body["schema"] = {**body["schema"], "properties": {FRAME_FIELD: frames}}
             schema["components"]["schemas"].update(request_schemas())
             for path in MODEL_PATHS:
                 for operation in schema["paths"][path].values():

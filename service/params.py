@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 from fastapi import Request
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
@@ -22,6 +22,7 @@ from service.errors import validation_error
 IMAGE_FIELDS = ("image", "data")  # multipart field names that may hold the image
 MULTIPART_OVERHEAD_BYTES = 64 * 1024  # room for boundaries and parameter fields around the image
 MAX_FORM_FIELDS = 16
+TOO_MANY_FILES = "Too many files"  # how Starlette's MultiPartParser begins the message of its max_files error
 
 
 DEPRECATED_TOPK = "top_k"  # the probe API's old spelling of `topk`, still accepted
@@ -66,6 +67,7 @@ class CompareParams(ProbeParams):
 
 
 Params = TypeVar("Params", bound=ProbeParams)
+Model = TypeVar("Model", bound=BaseModel)
 
 
 def body_limit(max_bytes: int) -> int:
@@ -88,9 +90,9 @@ async def read_upload(
     """
     body = await read_body(request, body_limit(max_bytes), timeout_s, lease)
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form = await _parse_multipart(request, body)
+        form = await parse_multipart(request, body)
         image = await _image_field(form)
-        params = _merge(params, form)
+        params = merge_form(params, form, IMAGE_FIELDS)
     else:
         image = body
     if not image:
@@ -126,13 +128,21 @@ async def _read_body(request: Request, limit: int, lease: Lease) -> bytes:
     return b"".join(chunks)
 
 
-async def _parse_multipart(request: Request, body: bytes) -> FormData:
+async def parse_multipart(
+    request: Request, body: bytes, max_files: int = 1, too_many_files: ApiError | None = None
+) -> FormData:
+    """The multipart `body`'s fields, with at most `max_files` files: parsing stops at the next one, refused as
+    `too_many_files` when given, else as invalid_multipart (like any body it cannot parse)."""
+
     async def once() -> AsyncIterator[bytes]:
         yield body
 
+    parser = MultiPartParser(request.headers, once(), max_files=max_files, max_fields=MAX_FORM_FIELDS)
     try:
-        return await MultiPartParser(request.headers, once(), max_files=1, max_fields=MAX_FORM_FIELDS).parse()
+        return await parser.parse()
     except MultiPartException as error:
+        if too_many_files is not None and error.message.startswith(TOO_MANY_FILES):
+            raise too_many_files from None
         raise ApiError(ErrorCode.INVALID_MULTIPART, f"cannot parse the multipart body: {error.message}") from error
 
 
@@ -146,10 +156,11 @@ async def _image_field(form: FormData) -> bytes:
     raise ApiError(ErrorCode.EMPTY_BODY, f"no image: the multipart body has no file field {' or '.join(IMAGE_FIELDS)}")
 
 
-def _merge(params: Params, form: FormData) -> Params:
-    """`params` with the form's text fields; a parameter given both in the query and in the form is an error."""
+def merge_form(params: Model, form: FormData, file_fields: tuple[str, ...]) -> Model:
+    """`params` with the form's text fields (but `file_fields`); a parameter given both in the query and in the form
+    is an error."""
     fields: dict[str, Any] = {}
-    for name in {key for key in form if key not in IMAGE_FIELDS}:
+    for name in {key for key in form if key not in file_fields}:
         values = [v for v in form.getlist(name) if isinstance(v, str)]
         if values:
             fields[name] = values if name == "models" else values[-1]

@@ -7,8 +7,9 @@ import time
 from antialiased.contract import ShiftPrediction
 from antialiased.metrics import TOP5, summarize
 from antialiased.protocols import ShiftPlan
-from service.schemas import ModelProbe, ModelTimings
-from service.targets.base import ProbeImage, Target
+from antialiased.sequences import sequence_metrics
+from service.schemas import ModelProbe, ModelSequence, ModelTimings
+from service.targets.base import FramesProbe, ProbeImage, Target
 
 
 async def probe_target(target: Target, probe: ProbeImage, plan: ShiftPlan, topk: int) -> ModelProbe:
@@ -36,6 +37,26 @@ async def probe_target(target: Target, probe: ProbeImage, plan: ShiftPlan, topk:
             ShiftPrediction(offset=offset, topk=shift[:topk])
             for offset, shift in zip(plan.offsets, answer.shifts, strict=True)
         ],
+        class_probabilities={str(c): curve for c, curve in answer.class_probabilities.items()},
+        timings=ModelTimings(torchserve_ms=(served - start) * 1000, metrics_ms=(time.perf_counter() - served) * 1000),
+    )
+
+
+async def sequence_target(target: Target, frames: FramesProbe, topk: int) -> ModelSequence:
+    """Ask `target` about every frame of a sequence and score the answers (`antialiased.sequences`)."""
+    start = time.perf_counter()
+    answer = await target.classify_frames(frames, max(topk, TOP5))
+    served = time.perf_counter()
+    metrics = sequence_metrics([[p.index for p in frame] for frame in answer.shifts], answer.class_probabilities)
+    majority_label = next(f[0].label for f in answer.shifts if f[0].index == metrics.majority_class)
+    return ModelSequence(
+        target=target.name,
+        protocol=target.protocol,
+        model=answer.model,
+        weights=answer.weights,
+        metrics=metrics,
+        majority_label=majority_label,
+        frames=[frame[:topk] for frame in answer.shifts],
         class_probabilities={str(c): curve for c, curve in answer.class_probabilities.items()},
         timings=ModelTimings(torchserve_ms=(served - start) * 1000, metrics_ms=(time.perf_counter() - served) * 1000),
     )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from antialiased.contract import ModelInfo, ShiftPrediction, WeightsInfo
+from antialiased.contract import ModelInfo, Prediction, ShiftPrediction, WeightsInfo
 from antialiased.metrics import StabilityMetrics
+from antialiased.sequences import SequenceLimits, SequenceMetrics
 from antialiased.shifts import ShiftMode, SubpixelMethod
 
 
@@ -31,13 +32,18 @@ class ModelTimings(BaseModel):
     metrics_ms: float
 
 
-class ModelProbe(BaseModel):
-    """One target's answer to one probe."""
+class TargetFacts(BaseModel):
+    """Which target answered, and what it says of itself."""
 
     target: str = Field(description="The probe target's name")
     protocol: str = Field(description="How the target is asked: ours, torchserve or oip")
     model: ModelInfo | None = Field(description="What our handler says of the model; null for other servers")
     weights: WeightsInfo | None = Field(description="The weights our handler serves; null for other servers")
+
+
+class ModelProbe(TargetFacts):
+    """One target's answer to one probe."""
+
     score: float = Field(description="Stability score: consistency of top-1 over the plan's pairs")
     metrics: StabilityMetrics
     majority_label: str
@@ -64,6 +70,24 @@ class CompareResponse(BaseModel):
     request_timings: RequestTimings
 
 
+class ModelSequence(TargetFacts):
+    """One target's answer to one sequence probe."""
+
+    metrics: SequenceMetrics
+    majority_label: str
+    frames: list[list[Prediction]] = Field(description="Each frame's top-k, in the order of the frames")
+    class_probabilities: dict[str, list[float]] = Field(
+        description="Per class that is top-1 at some frame: its probability at each frame"
+    )
+    timings: ModelTimings
+
+
+class SequenceResponse(BaseModel):
+    frames: int
+    results: list[ModelSequence]
+    request_timings: RequestTimings
+
+
 class ServiceConfig(BaseModel):
     """What the page needs to know: targets (`models`), protocols, defaults and limits."""
 
@@ -71,8 +95,11 @@ class ServiceConfig(BaseModel):
     default_model: str
     protocols: list[str]
     protocol_descriptions: dict[str, str]
+    protocol_max_shift: dict[str, int] = Field(description="Each protocol's max_shift when none is given")
     max_shifts: int
     max_topk: int
     max_upload_bytes: int
+    sequence: SequenceLimits = Field(description="Limits of a frame sequence (/v1/sequence)")
+    sequence_description: str
     api_key_required: bool
     api_key_header: str

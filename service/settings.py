@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 from antialiased.contract import MAX_TOPK
 from antialiased.default_models import DEFAULT_MODELS
 from antialiased.imagefile import MAX_PIXELS_PER_BATCH, ImageLimits
+from antialiased.sequences import SequenceLimits
 from service.params import MULTIPART_OVERHEAD_BYTES, body_limit
 from service.targets.config import AnyTargetConfig, OursConfig, TargetConfig
 
@@ -58,6 +59,12 @@ class Settings(BaseSettings):
         description="What an accepted image may be (antialiased.imagefile.ImageLimits): PROBE_IMAGE__MAX_BYTES, "
         "PROBE_IMAGE__MAX_PIXELS (checked on the header, before decoding), PROBE_IMAGE__MIN_SIDE, "
         "PROBE_IMAGE__MAX_ASPECT_RATIO.",
+    )
+    sequence: SequenceLimits = Field(
+        default_factory=SequenceLimits,
+        description="What an accepted frame sequence (/v1/sequence) may be (antialiased.sequences.SequenceLimits): "
+        "PROBE_SEQUENCE__MAX_FRAMES, PROBE_SEQUENCE__MAX_BYTES (at most what one client may upload at once, "
+        "PROBE_MAX_UPLOAD_BYTES_PER_CLIENT, less the multipart framing), PROBE_SEQUENCE__MAX_PIXELS.",
     )
     max_shifts: int = Field(289, ge=1, description="Distinct shifts per probe (289: a 17x17 grid).")
     max_topk: int = Field(
@@ -182,6 +189,11 @@ class Settings(BaseSettings):
     def target_names(self) -> list[str]:
         """The names the probe API takes (`model`, `models`)."""
         return [target.name for target in self.probe_targets]
+
+    @property
+    def sequence_max_bytes(self) -> int:
+        """The most bytes of one sequence's frames: PROBE_SEQUENCE__MAX_BYTES, within one client's upload share."""
+        return min(self.sequence.max_bytes, self.upload_bytes_per_client - MULTIPART_OVERHEAD_BYTES)
 
     @property
     def probe_model(self) -> str:

@@ -67,9 +67,12 @@ class TorchServeClient:
         call = self._client.classify(model, image, topk=topk, timeout_s=timeout_s, purpose="readiness")
         return await self._observed(model, "readiness", call)
 
-    async def classify_every_class(self, model: str, image: bytes) -> Classification:
-        """The handler's answer for the center crop of `image` with every class's probability (for /v2)."""
-        return await self._observed(model, "oip", self._client.classify_every_class(model, image))
+    async def classify_every_class(
+        self, model: str, image: bytes, *, topk: int = 1, purpose: str = "oip"
+    ) -> Classification:
+        """The handler's answer for the center crop of `image`: its top-k and every class's probability (for /v2,
+        and each frame of a sequence probe: `purpose` "sequence")."""
+        return await self._observed(model, purpose, self._client.classify_every_class(model, image, topk))
 
     async def classify_shifts(
         self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int

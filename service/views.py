@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from antialiased.imagefile import ImageInfo, ImageLimits, decode_rgb
+from antialiased.preprocessing import CROP_SIZE, RESIZE_SIZE
 from antialiased.shifts import ShiftRequest
 
 
@@ -68,6 +69,18 @@ def image_views(image: bytes, request: ShiftRequest, limits: ImageLimits, info: 
     """The views of an encoded image (`info`: its header, when read already); a corrupt image is an ApiError
     (invalid_image), never grey pixels."""
     return cut_views(decode_rgb(image, limits, info), request)
+
+
+def frame_views(frames: list[bytes], limits: ImageLimits, infos: list[ImageInfo]) -> np.ndarray:
+    """The (len(frames), 224, 224, 3) uint8 center crops of a sequence's frames (a plain classification's view), the
+    frames decoded one at a time."""
+    pairs = zip(frames, infos, strict=True)
+    return np.stack([resize_center_crop(decode_rgb(f, limits, i), CROP_SIZE, RESIZE_SIZE) for f, i in pairs])
+
+
+def frame_view_pixels(frame_pixels: list[int]) -> int:
+    """Pixels held while a sequence's center crops are cut and sent: the largest frame and the crops."""
+    return max(frame_pixels) + len(frame_pixels) * CROP_SIZE**2
 
 
 def view_pixels(image_pixels: int, request: ShiftRequest) -> int:

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from antialiased.contract import ErrorBody
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.imagefile import ImageInfo
-from antialiased.protocols import PROTOCOL_DESCRIPTIONS, PROTOCOLS, ShiftPlan
+from antialiased.protocols import PROTOCOL_DESCRIPTIONS, PROTOCOLS, ProbeSpec, ShiftPlan
+from antialiased.sequences import SEQUENCE_DESCRIPTION
 from service.dependencies import get_settings, get_targets, require_api_key
 from service.errors import documented_errors
 from service.params import MULTIPART_SCHEMA, CompareParams, Params, StabilityParams, read_upload, upload_lease
@@ -39,7 +40,7 @@ _IMAGE_BODY: dict[str, Any] = {
 }
 
 
-_ERRORS = documented_errors(
+PROBE_ERRORS = documented_errors(
     ErrorBody,
     {
         400: "Bad parameter or image (code names it)",
@@ -54,7 +55,7 @@ _ERRORS = documented_errors(
 
 
 _POST_OPTIONS: dict[str, Any] = {
-    "responses": _ERRORS,
+    "responses": PROBE_ERRORS,
     "openapi_extra": _IMAGE_BODY,
     "dependencies": [Depends(require_api_key)],
 }
@@ -62,6 +63,16 @@ _POST_OPTIONS: dict[str, Any] = {
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TargetsDep = Annotated[dict[str, Target], Depends(get_targets)]
+
+
+def compared_models(models: list[str] | None, settings: Settings, targets: dict[str, Target]) -> list[str]:
+    """The targets a comparison names (default: all of them), at most PROBE_MAX_COMPARE_MODELS."""
+    names = list(dict.fromkeys(models or targets))
+    if len(names) > settings.max_compare_models:
+        raise ApiError(
+            ErrorCode.TOO_MANY_MODELS, f"{len(names)} models exceed the limit of {settings.max_compare_models}"
+        )
+    return names
 
 
 @router.post("/stability", response_model=StabilityResponse, **_POST_OPTIONS)
@@ -82,12 +93,7 @@ async def compare(
     """Probe several targets with the same image and the same offsets, side by side."""
 
     def models_of(given: CompareParams) -> list[str]:
-        models = list(dict.fromkeys(given.models or targets))
-        if len(models) > settings.max_compare_models:
-            raise ApiError(
-                ErrorCode.TOO_MANY_MODELS, f"{len(models)} models exceed the limit of {settings.max_compare_models}"
-            )
-        return models
+        return compared_models(given.models, settings, targets)
 
     results, plan, timings = await _probe_request(request, params, settings, targets, models_of)
     return CompareResponse(plan=Plan(**plan.to_json()), results=results, request_timings=timings)
@@ -111,7 +117,7 @@ async def _probe_request(
         info = check_image(image, settings)
         validated = time.perf_counter()
         results = await _probe(request, [targets[model] for model in models], image, info, plan, params.topk)
-    return results, plan, _timings(start, validated)
+    return results, plan, request_timings(start, validated)
 
 
 @router.get("/config", response_model=ServiceConfig)
@@ -122,9 +128,12 @@ async def config(settings: SettingsDep) -> ServiceConfig:
         default_model=settings.probe_model,
         protocols=list(PROTOCOLS),
         protocol_descriptions=PROTOCOL_DESCRIPTIONS,
+        protocol_max_shift={name: ProbeSpec(protocol=name).shift_range for name in PROTOCOLS},
         max_shifts=settings.max_shifts,
         max_topk=settings.max_topk,
         max_upload_bytes=settings.image.max_bytes,
+        sequence=settings.sequence.model_copy(update={"max_bytes": settings.sequence_max_bytes}),
+        sequence_description=SEQUENCE_DESCRIPTION,
         api_key_required=settings.api_key is not None,
         api_key_header=settings.api_key_header,
     )
@@ -141,6 +150,6 @@ async def _probe(
         return await gather_or_fail(probe_target(target, probe, plan, topk) for target in targets)
 
 
-def _timings(start: float, validated: float) -> RequestTimings:
+def request_timings(start: float, validated: float) -> RequestTimings:
     now = time.perf_counter()
     return RequestTimings(validate_ms=(validated - start) * 1000, total_ms=(now - start) * 1000)

@@ -1,9 +1,10 @@
-// The probe page: pick an image and models, call /v1/compare, draw the crop window, heatmaps and curves.
+// The probe page: pick an image and models, call /v1/compare (or /v1/sequence), draw the crop window, heatmaps and
+// curves (protocols.js: the pictures of the protocols beyond the paper and of sequences).
 "use strict";
 
-const state = { config: null, blob: null, bitmap: null, plan: null };
+const state = { config: null, blob: null, bitmap: null, plan: null, files: null };
 const $ = (id) => document.getElementById(id);
-const PARAMS = ["protocol", "pairs", "step", "max_shift", "crop_size", "seed", "topk"];
+const PARAMS = ["protocol", "pairs", "step", "max_shift", "crop_size", "seed", "topk", "subpixel_step"];
 
 // One colour per class, the same in every panel (golden-angle hues).
 function classHue(index) {
@@ -20,10 +21,15 @@ function setStatus(text, isError = false) {
 }
 
 async function init() {
-  $("protocol").addEventListener("change", showProtocolFields);
+  $("protocol").addEventListener("change", () => {
+    showProtocolFields();
+    const shift = state.config.protocol_max_shift[$("protocol").value];
+    if (shift) $("max_shift").value = shift;
+  });
   $("file").addEventListener("change", () => {
     const file = $("file").files[0];
-    if (file) setImage(file, file.name);
+    state.files = $("file").files.length > 1 ? [...$("file").files] : null;
+    if (file) setImage(file, state.files ? `${state.files.length} frames` : file.name);
   });
   for (const button of document.querySelectorAll(".sample")) {
     button.addEventListener("click", () => pickSample(button));
@@ -49,6 +55,7 @@ function showProtocolFields() {
   for (const label of document.querySelectorAll("label[data-for]")) {
     label.hidden = !label.dataset.for.split(" ").includes(protocol);
   }
+  $("file").multiple = protocol === SEQUENCE; // several files: the frames of a sequence
 }
 
 function renderProtocolChoices(config) {
@@ -60,6 +67,10 @@ function renderProtocolChoices(config) {
     option.textContent = `${name} — ${config.protocol_descriptions[name]}`;
     select.append(option);
   }
+  const sequence = document.createElement("option");
+  sequence.value = SEQUENCE;
+  sequence.textContent = `${SEQUENCE} — ${config.sequence_description}`;
+  select.append(sequence);
   if (config.protocols.includes("grid")) select.value = "grid"; // its heatmap shows the most at a glance
   showProtocolFields();
 }
@@ -107,6 +118,7 @@ function readParams() {
 async function runProbe() {
   const models = [...document.querySelectorAll("#models input:checked")].map((input) => input.value);
   if (!models.length) return setStatus("choose at least one model", true);
+  if ($("protocol").value === SEQUENCE) return runSequenceProbe(models);
   const query = new URLSearchParams(readParams());
   for (const model of models) query.append("models", model);
   const form = new FormData();
@@ -131,6 +143,20 @@ async function runProbe() {
   }
 }
 
+async function runSequenceProbe(models) {
+  const headers = {};
+  if (state.config.api_key_required) headers[state.config.api_key_header || "X-API-Key"] = $("api_key").value;
+  $("run").disabled = true;
+  setStatus(`classifying the frames with ${models.join(" and ")}…`);
+  try {
+    setStatus(await runSequence(models, headers));
+  } catch (error) {
+    setStatus(error.code ? `${error.code}: ${error.message}` : `request failed: ${error}`, true);
+  } finally {
+    $("run").disabled = false;
+  }
+}
+
 function renderResults(body) {
   const results = $("results");
   results.textContent = "";
@@ -142,8 +168,19 @@ function renderResults(body) {
     article.querySelector(".weights").append(...describeWeights(result.weights));
     article.querySelector(".score-value").textContent = result.score.toFixed(3);
     results.append(article); // attached first: canvas text needs the document's fonts
-    drawHeatmap(article.querySelector(".heatmap"), body.plan, result, (offset) => drawImage(offset));
-    drawCurve(article.querySelector(".curve"), body.plan, result);
+    const [heatmap, curve] = [article.querySelector(".heatmap"), article.querySelector(".curve")];
+    if (body.plan.protocol === "worst-case") {
+      drawWindowHeatmap(heatmap, body.plan, result);
+      heatmap.nextElementSibling.textContent = "Probability of the unshifted view's top class at each shift of the window (darker: higher, relative to the window's highest); the worst shift ringed.";
+    } else {
+      drawHeatmap(heatmap, body.plan, result, (offset) => drawImage(offset));
+    }
+    if (body.plan.protocol === "fractional") {
+      drawSubpixelCurve(curve, body.plan, result);
+      curve.nextElementSibling.textContent = "Probability of the unshifted view's top class against the sub-pixel shift t.";
+    } else {
+      drawCurve(curve, body.plan, result);
+    }
     fillLegend(article.querySelector(".legend"), result);
     fillMetrics(article.querySelector(".metrics"), body.plan, result);
   }

@@ -16,9 +16,10 @@ from antialiased.contract import ModelInfo, Prediction, WeightsInfo
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.imagefile import ImageInfo, ImageLimits
 from antialiased.metrics import TOP5
+from antialiased.preprocessing import CROP_SIZE
 from antialiased.shifts import ShiftRequest
 from service.targets.config import LabelledConfig, TargetConfig
-from service.views import image_views
+from service.views import frame_views, image_views
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,23 @@ class ProbeImage:
     async def views(self) -> np.ndarray:
         """The (n, crop, crop, 3) uint8 views (see service.views); ApiError for an undecodable image."""
         if self._views is None:
-            self._views = asyncio.ensure_future(
-                asyncio.to_thread(image_views, self.image, self.request, self._limits, self._info)
-            )
+            self._views = asyncio.ensure_future(asyncio.to_thread(self._cut))
         return await asyncio.shield(self._views)
+
+    def _cut(self) -> np.ndarray:
+        return image_views(self.image, self.request, self._limits, self._info)
+
+
+class FramesProbe(ProbeImage):
+    """The frames of a sequence probe: the views are their center crops, one per frame, in order."""
+
+    def __init__(self, frames: list[bytes], limits: ImageLimits, infos: list[ImageInfo]) -> None:
+        super().__init__(frames[0], ShiftRequest(offsets=((0, 0),), base_size=CROP_SIZE), limits, infos[0])
+        self.frames = frames
+        self._infos = infos
+
+    def _cut(self) -> np.ndarray:
+        return frame_views(self.frames, self._limits, self._infos)
 
 
 class Target(ABC):
@@ -67,6 +81,10 @@ class Target(ABC):
     @abstractmethod
     async def classify(self, probe: ProbeImage, topk: int) -> TargetAnswer:
         """The top `topk` (at least) at every view of `probe`; ApiError when the target fails."""
+
+    async def classify_frames(self, frames: FramesProbe, topk: int) -> TargetAnswer:
+        """The top `topk` (at least) of every frame's center crop: by default the crops as the views of a probe."""
+        return await self.classify(frames, topk)
 
     async def aclose(self) -> None:  # noqa: B027 - most targets hold nothing to release
         """Release the target's connections."""

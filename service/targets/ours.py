@@ -3,7 +3,9 @@ cuts the views itself (on its GPU when it has one) and classifies them in one fo
 
 from __future__ import annotations
 
-from service.targets.base import ProbeImage, Target, TargetAnswer
+import asyncio
+
+from service.targets.base import FramesProbe, ProbeImage, Target, TargetAnswer
 from service.targets.config import OursConfig
 from service.torchserve_client import TorchServeClient
 
@@ -28,3 +30,15 @@ class OursTarget(Target):
             model=answer.model,
             weights=answer.weights,
         )
+
+    async def classify_frames(self, frames: FramesProbe, topk: int) -> TargetAnswer:
+        """One plain request per frame (TorchServe batches them), each answering every class's probability, so the
+        majority class's probability is known at every frame."""
+        name = self.config.served_name
+        answers = await asyncio.gather(
+            *(self._client.classify_every_class(name, f, topk=topk, purpose="sequence") for f in frames.frames)
+        )
+        top1 = sorted({answer.topk[0].index for answer in answers})
+        curves = {c: [answer.probabilities[c] for answer in answers] for c in top1}  # type: ignore[index]
+        first = answers[0]
+        return TargetAnswer([a.topk for a in answers], curves, model=first.model, weights=first.weights)

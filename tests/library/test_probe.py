@@ -6,10 +6,13 @@ import pytest
 import torch
 from torch import nn
 
+from antialiased.errors import ApiError
 from antialiased.images import decode_image
 from antialiased.metrics import consistency
-from antialiased.probe import probe
+from antialiased.probe import probe, probe_sequence
 from antialiased.protocols import ProbeSpec, make_plan
+from antialiased.sequences import sequence_metrics
+from antialiased.transforms import preprocess
 from tests.models.circular_invariant import CircularInvariant
 
 PHOTO = Path(__file__).resolve().parents[2] / "service" / "static" / "samples" / "chelsea.jpg"
@@ -74,3 +77,20 @@ def test_probe_of_a_tensor_equals_probe_of_the_file(models: dict[str, nn.Module]
 def test_probe_rejects_an_image_that_is_not_uint8_rgb(models: dict[str, nn.Module]) -> None:
     with pytest.raises(ValueError, match="uint8 RGB tensor"):
         probe(models["invariant"], torch.rand(3, 64, 64), ProbeSpec(pairs=1))
+
+
+def test_the_sequence_probe_scores_frames_with_the_library_s_metrics(models: dict[str, nn.Module]) -> None:
+    """Frames cut from the photo a few pixels apart: each frame's top-k is its plain classification's, and the
+    metrics are `antialiased.sequences`' of those predictions."""
+    image = decode_image(PHOTO.read_bytes())
+    frames = [image[:, :, 8 * k : 8 * k + 400] for k in range(4)]
+    result = probe_sequence(models["sensitive"], frames, topk=3)
+    plain = torch.stack([models["sensitive"](preprocess(f)[None])[0].softmax(0) for f in frames]).detach()
+    assert [[c for c, _ in top] for top in result.topk] == plain.topk(3, dim=1).indices.tolist()
+    rankings = plain.topk(5, dim=1).indices.tolist()
+    expected = sequence_metrics(rankings, {c: plain[:, c].tolist() for c in {r[0] for r in rankings}})
+    assert result.metrics.frames == 4
+    assert result.metrics.flip_rate == expected.flip_rate
+    assert result.metrics.wobble == pytest.approx(expected.wobble, abs=1e-6)
+    with pytest.raises(ApiError):
+        probe_sequence(models["sensitive"], frames[:1])

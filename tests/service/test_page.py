@@ -3,6 +3,7 @@ pick a sample photo, probe two models side by side, and check that the heatmaps 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,72 @@ def test_page_shows_the_service_error_for_a_bad_image(browser, service: ServiceP
     page.wait_for_function("document.getElementById('status').classList.contains('error')")
     assert page.locator("#status").inner_text().startswith("invalid_image:")
     assert page.locator(".result").count() == 0
+
+
+# The colour of one canvas pixel: [r, g, b, a].
+PIXEL = "(canvas, [x, y]) => [...canvas.getContext('2d').getImageData(Math.round(x), Math.round(y), 1, 1).data]"
+
+
+def _inked(canvas, x: float, y: float) -> list[int]:
+    r, g, b, a = canvas.evaluate(PIXEL, [x, y])
+    assert a > 0 and min(r, g, b) < 235, f"nothing drawn at ({x:.0f}, {y:.0f}): {[r, g, b, a]}"
+    return [r, g, b]
+
+
+def _probe(page, protocol: str, fields: dict[str, str], endpoint: str, status: str) -> dict:
+    page.select_option("#protocol", protocol)
+    for selector, value in fields.items():
+        page.fill(selector, value)
+    with page.expect_response(lambda response: endpoint in response.url, timeout=180_000) as answered:
+        page.click("#run")
+    page.wait_for_function(f"document.getElementById('status').innerText.includes({status!r})", timeout=30_000)
+    return answered.value.json()
+
+
+def test_page_draws_each_protocol_beyond_the_paper_from_the_answer(browser, service: ServiceProcess) -> None:
+    """The sub-pixel curve, the worst-case window's heatmap with its worst shift, and the per-frame curve of a
+    sequence: what each canvas plotted is the answer's numbers, and there is ink where it says it drew them."""
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{service.url}/")
+    page.wait_for_selector("#models input")
+    for box in page.locator("#models input").all():
+        box.set_checked(box.get_attribute("value") in ("circular_invariant", "resnet50"))
+    page.get_by_role("button", name="Cat").click()
+    page.wait_for_function("!document.getElementById('run').disabled")
+
+    answer = _probe(page, "fractional", {"#subpixel_step": "0.5"}, "/v1/compare", "3 shifts")
+    for result in answer["results"]:
+        canvas = page.locator(f'.result[data-model="{result["target"]}"] canvas.curve')
+        points = json.loads(canvas.get_attribute("data-plotted"))
+        assert [p["x"] for p in points] == [0, 0.5, 1] and [p["p"] for p in points] == result["metrics"]["origin"][
+            "curve"
+        ]
+        for point in points:
+            _inked(canvas, point["px"], point["py"])
+
+    answer = _probe(page, "worst-case", {"#max_shift": "2"}, "/v1/compare", "25 shifts")
+    for result in answer["results"]:
+        origin = result["metrics"]["origin"]
+        canvas = page.locator(f'.result[data-model="{result["target"]}"] canvas.heatmap')
+        plotted = json.loads(canvas.get_attribute("data-plotted"))
+        assert [c["p"] for c in plotted["cells"]] == origin["curve"]
+        assert [c["shift"] for c in plotted["cells"]] == [[dy - 2, dx - 2] for dy, dx in answer["plan"]["offsets"]]
+        assert plotted["worst"]["shift"] == origin["worst_shift"] and plotted["worst"]["p"] == origin["min_probability"]
+        darkest = max(plotted["cells"], key=lambda c: c["p"])
+        _inked(canvas, darkest["px"], darkest["py"])
+        r, g, _ = _inked(canvas, plotted["worst"]["px"] + plotted["worst"]["ring"], plotted["worst"]["py"])
+        assert r > 150 and g < 120, "the worst shift's red ring"
+
+    answer = _probe(page, "sequence", {}, "/v1/sequence", "8 frames")
+    assert [r["target"] for r in answer["results"]] == ["resnet50", "circular_invariant"]
+    for result in answer["results"]:
+        article = page.locator(f'.result[data-model="{result["target"]}"]')
+        canvas = article.locator("canvas.frames")
+        points = json.loads(canvas.get_attribute("data-plotted"))
+        assert [p["x"] for p in points] == list(range(8)) and [p["p"] for p in points] == result["metrics"]["curve"]
+        for point in points:
+            _inked(canvas, point["px"], point["py"])
+        assert float(article.locator(".score-value").inner_text()) == round(result["metrics"]["flip_rate"], 3)
+    assert not errors, errors

@@ -12,7 +12,7 @@ from launcher.probe import PROJECT_ROOT
 
 BLOCKED = ("torch", "torchvision", "ts")
 TORCH_FREE = ("errors", "contract", "imagefile", "labels", "preprocessing", "shifts", "protocols", "metrics",
-              "handler_client", "torchserve_keys", "readiness_probe", "default_models")  # fmt: skip
+              "sequences", "handler_client", "torchserve_keys", "readiness_probe", "default_models")  # fmt: skip
 PROGRAM = """
 import importlib, importlib.abc, os, sys
 
@@ -36,7 +36,7 @@ from service.app import create_app
 with TestClient(create_app()) as client:
     assert set(client.app.state.targets) == {{"resnet50_lpf4", "resnet50", "k", "t"}}
     assert client.get("/v2").status_code == 200
-    assert "/v1/stability" in client.get("/openapi.json").json()["paths"]
+    assert {{"/v1/stability", "/v1/sequence"}} <= set(client.get("/openapi.json").json()["paths"])
 print("torch-free")
 """
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from launcher.probe import ServiceProcess
 from launcher.torchserve import TorchServe
@@ -77,6 +78,18 @@ def test_the_probe_commands(probe_service: ServiceProcess, workdir: Path) -> Non
         answer = _answer(command, workdir, {"http://127.0.0.1:8000": probe_service.url})
         probes = answer["results"] if "/v1/compare" in command.text else [answer]
         assert probes and all(0 <= probe["score"] <= 1 and probe["shifts"] for probe in probes), command.text
+
+
+def test_the_sequence_command(probe_service: ServiceProcess, workdir: Path) -> None:
+    """The docs' frames are three crops of the photo, 4 pixels apart."""
+    (command,) = _commands("test_the_sequence_command")
+    photo = Image.open(workdir / "photo.jpg")
+    for k in range(3):
+        photo.crop((4 * k, 0, 4 * k + 400, photo.height)).save(workdir / f"frame{k}.jpg", quality=95)
+    answer = _answer(command, workdir, {"http://127.0.0.1:8000": probe_service.url})
+    assert answer["frames"] == 3 and len(answer["results"]) == 2, command.text
+    for result in answer["results"]:
+        assert all(len(frame) == 3 for frame in result["frames"]) and 0 <= result["metrics"]["flip_rate"] <= 1
 
 
 def test_the_open_inference_protocol_command(probe_service: ServiceProcess, workdir: Path) -> None:

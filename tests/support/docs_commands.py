@@ -23,6 +23,7 @@ RUN = {
     r"^curl .*127\.0\.0\.1:8080/predictions/resnet50_lpf4 (?!.*Authorization)": f"{RUNNER}::test_the_classify_commands",
     r"^curl .*127\.0\.0\.1:8000/v1/\w+\?models?=resnet50_lpf4(&|,resnet50&)": f"{RUNNER}::test_the_probe_commands",
     r"^curl .*127\.0\.0\.1:8000/v2/": f"{RUNNER}::test_the_open_inference_protocol_command",
+    r"^curl .*127\.0\.0\.1:8000/v1/sequence\?": f"{RUNNER}::test_the_sequence_command",
     r"-m antialiased\.weights list$": f"{RUNNER}::test_the_weights_list_command",
     r"-m antialiased\.evaluate --data path/to/val --model my\.pth": f"{RUNNER}::test_the_evaluate_command",
     r"^import numpy as np\nimport tritonclient": f"{EXAMPLES}::test_the_tritonclient_example_runs",

@@ -1,6 +1,7 @@
 """A fake TorchServe for fast tests of the probe service's routing, parameters and error answers: a real HTTP server
 on 127.0.0.1 (uvicorn in a thread) that answers `POST /predictions/<model>` in the handler contract without any
-model. A view's top-1 class is (dy + dx) mod 3, so the answers are deterministic and a probe's score is known; it
+model. A view's top-1 class is (dy + dx) mod 3, and a plain request's the red value of the image's top-left pixel
+mod 3 (with every class's probability when asked), so the answers are deterministic and a probe's score is known; it
 counts the requests it got, and can be told to answer a failure instead, or to leave predictions unanswered (as
 TorchServe 0.12 does with those a dying worker had gathered). Its management API (`GET /models/<model>`, on the same
 port) reports one READY worker with `worker_pid`. Tests that need the real handler's predictions use the real
@@ -9,6 +10,7 @@ TorchServe (tests/conftest.py)."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import math
 import threading
@@ -17,8 +19,12 @@ from dataclasses import dataclass, field
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
+from PIL import Image
+from starlette.datastructures import UploadFile
 
 from antialiased.contract import (
+    IMAGE_FIELD,
+    PROBABILITIES_FIELD,
     SHIFTS_FIELD,
     TOPK_FIELD,
     Classification,
@@ -49,11 +55,28 @@ def _topk(top1: int, k: int) -> list[Prediction]:
     ]
 
 
-def _answer(model: str, topk: int, shifts: ShiftRequest | None) -> Classification | ShiftClassification:
+def plain_top1(image: bytes) -> int:
+    """The fake's top-1 class for a plain request: the red value of the image's top-left pixel mod 3 (0 if none)."""
+    try:
+        with Image.open(io.BytesIO(image)) as decoded:
+            return decoded.convert("RGB").getpixel((0, 0))[0] % 3
+    except OSError:
+        return 0
+
+
+def _answer(
+    model: str, topk: int, shifts: ShiftRequest | None, image: bytes = b"", probabilities: bool = False
+) -> Classification | ShiftClassification:
     info = ModelInfo(name=model, arch="fake", antialiased=False)
     weights = WeightsInfo(name=None, sha256="0" * 64, untrained=True)
     if shifts is None:
-        return Classification(model=info, weights=weights, topk=_topk(0, topk))
+        top = _topk(plain_top1(image), topk)
+        every = None
+        if probabilities:
+            every = [0.0] * len(IMAGENET_CATEGORIES)
+            for prediction in top:
+                every[prediction.index] = prediction.probability
+        return Classification(model=info, weights=weights, topk=top, probabilities=every)
     views = [ShiftPrediction(offset=offset, topk=_topk(top1_class(offset), topk)) for offset in shifts.offsets]
     classes = {top1_class(offset) for offset in shifts.offsets}
     curves = {
@@ -94,7 +117,10 @@ class FakeTorchServe:
             form = await request.form()
             shifts = form.get(SHIFTS_FIELD)
             request_ = ShiftRequest.from_json(json.loads(shifts)) if isinstance(shifts, str) else None
-            answer = _answer(model, int(form.get(TOPK_FIELD, "5")), request_)
+            image = form.get(IMAGE_FIELD)
+            data = await image.read() if isinstance(image, UploadFile) else b""
+            every = form.get(PROBABILITIES_FIELD) == "true"
+            answer = _answer(model, int(form.get(TOPK_FIELD, "5")), request_, data, every)
             return Response(answer.model_dump_json(), media_type="application/json")
 
         @app.get("/models/{model}")
