@@ -284,6 +284,11 @@ class HandlerClient:
         response = self.post(model, prediction_request(image, topk=topk, shifts=shifts))
         return matching(model, read_answer(model, response, ShiftClassification), shifts)
 
+    def classify_every_class(self, model: str, image: bytes, topk: int = 1) -> Classification:
+        """The handler's answer for the center crop of `image`: its top-k and every class's probability."""
+        response = self.post(model, prediction_request(image, topk=topk, probabilities=True))
+        return every_class(model, read_answer(model, response, Classification))
+
 
 class AsyncHandlerClient:
     """Predictions from our handler on TorchServe, for asyncio (one pooled connection set; aclose() when done); with

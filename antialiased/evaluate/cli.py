@@ -1,4 +1,5 @@
-"""Command line: `python -m antialiased.evaluate --data DIR --model NAME [--model ...] [options]`.
+"""Command line: `python -m antialiased.evaluate --data DIR --model NAME [--model ...] [options]`; a folder of frame
+sequences (one folder per sequence): `--sequences DIR`, the same as `--data DIR --measure sequence`.
 
 Prints the figures and where the outputs are; failures print one line, `error: ...`, and exit with status 2;
 an interruption (Ctrl-C) prints one line and exits with status 130 (the shards written are kept: the same command
@@ -21,7 +22,7 @@ from antialiased.evaluate.data import DataError
 from antialiased.evaluate.engines.endpoint import EndpointError
 from antialiased.evaluate.engines.kinds import ENGINE_KINDS
 from antialiased.evaluate.models import ModelSpecError
-from antialiased.evaluate.plans import MEASURES, MODES, EvaluationProtocol
+from antialiased.evaluate.plans import MEASURES, MODES, SEQUENCE, EvaluationProtocol
 from antialiased.evaluate.run import ClassMismatchError, evaluate
 from antialiased.evaluate.store import IMAGES_FILE, REPORT_FILE, RESULTS_FILE, RunDirectoryError
 from antialiased.evaluate.summary import FIGURES
@@ -49,11 +50,18 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     data = parser.add_argument_group("data")
-    data.add_argument(
+    where = data.add_mutually_exclusive_group(required=True)
+    where.add_argument(
         "--data",
         type=Path,
-        required=True,
         help="ImageFolder tree (class folders), or with --ground-truth a flat ImageNet validation folder",
+    )
+    where.add_argument(
+        "--sequences",
+        type=Path,
+        metavar="DIR",
+        help="a folder of frame sequences, one folder each (frames in name order, no labels): the flip rate, mean "
+        "top-5 distance and wobble from frame to frame; the same as --data DIR --measure sequence",
     )
     data.add_argument(
         "--labels",
@@ -61,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         help="JSON object {folder: class index or ImageNet synset} for folders not named by ImageNet synsets",
     )
     data.add_argument("--ground-truth", type=Path, help="LOC_val_solution.csv for a flat ImageNet validation folder")
-    data.add_argument("--limit", type=int, help="evaluate this many evenly spaced images")
+    data.add_argument("--limit", type=int, help="evaluate this many evenly spaced images (or sequences)")
     models = parser.add_argument_group("models")
     models.add_argument(
         "--model",
@@ -82,8 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     protocol = parser.add_argument_group("protocol")
     protocol.add_argument(
         "--measure",
-        default=",".join(EvaluationProtocol.measures),
-        help=f"comma-separated, of {', '.join(MEASURES)} (accuracy is always measured)",
+        help=f"comma-separated, of {', '.join(MEASURES)} (accuracy is always measured, but for sequence: alone) "
+        f"(default: {','.join(EvaluationProtocol.measures)}; with --sequences: {SEQUENCE})",
     )
     protocol.add_argument(
         "--mode",
@@ -135,16 +143,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _measures(args: argparse.Namespace) -> tuple[str, ...]:
+    """--measure's, or the default of --data or --sequences (which is --measure sequence and nothing else)."""
+    if args.measure is None:
+        return (SEQUENCE,) if args.sequences else EvaluationProtocol.measures
+    measures = tuple(m.strip() for m in args.measure.split(",") if m.strip())
+    if args.sequences and measures != (SEQUENCE,):
+        raise ValueError(f"--sequences is measured by the {SEQUENCE} measure alone: leave out --measure")
+    return measures
+
+
 def config_from_args(args: argparse.Namespace) -> EvaluationConfig:
     protocol = EvaluationProtocol(
         mode=args.mode,
         seed=args.seed,
         epochs_shift=args.epochs_shift,
         batch_size=args.batch_size,
-        measures=tuple(m.strip() for m in args.measure.split(",") if m.strip()),
+        measures=_measures(args),
     )
     return EvaluationConfig(
-        data=args.data,
+        data=args.sequences or args.data,
         models=args.models,
         out=args.out,
         protocol=protocol,
@@ -173,8 +191,9 @@ def _estimate(e: dict, sign: str = "") -> str:
 def _print_summary(results: dict, out: Path) -> None:
     figures = [f for f in FIGURES if f.measure in results["protocol"]["measures"]]
     dataset = results["dataset"]
+    unit = dataset["unit"]
     print(
-        f"{dataset['evaluated']} images evaluated, {len(dataset['unreadable'])} unreadable, "
+        f"{dataset['evaluated']} {unit} evaluated, {len(dataset['unreadable'])} unreadable, "
         f"{len(dataset['skipped_folders'])} folders and {len(dataset['skipped_files'])} files skipped"
     )
     for model in results["models"]:
@@ -186,7 +205,8 @@ def _print_summary(results: dict, out: Path) -> None:
         for name, d in comparison["differences"].items():
             mark = "  (significant)" if d["significant"] else ""
             print(f"{comparison['a']} - {comparison['b']} {name}: {_estimate(d, '+')}{mark}")
-    print(f"results: {out / RESULTS_FILE}, report: {out / REPORT_FILE}, per-image table: {out / IMAGES_FILE}")
+    table = "per-sequence" if unit == "sequences" else "per-image"
+    print(f"results: {out / RESULTS_FILE}, report: {out / REPORT_FILE}, {table} table: {out / IMAGES_FILE}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

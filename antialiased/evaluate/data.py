@@ -7,6 +7,13 @@ its ImageNet class index, as in the paper's set-up; any other folder needs an en
 Folders that do not map, and empty folders, are skipped and listed, never silently dropped; so are link cycles,
 files that are not regular files, and second names of one file (see `files`: a hostile tree cannot loop or hang
 the listing).
+
+A folder of frame sequences (`discover_sequences`, the sequence measure) is another layout: each folder of the root
+is one sequence, its frames the image files in it, in name order (sorted as strings: number frames with zeros in
+front, as ffmpeg's `frame%02d.png` does). Sequences need no labels (frames are compared with each other, not with
+a true class): a sequence's label is `NO_LABEL`. Under the same file rules, a sequence that is empty, has one frame,
+more than the sequence limit's frames, or a frame the walk skips (a FIFO, a broken link, a second name of a file:
+the frames left would not be consecutive) is skipped and listed, with the reason.
 """
 
 from __future__ import annotations
@@ -24,10 +31,13 @@ from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extensi
 
 from antialiased.evaluate.files import Skipped, TreeWalk
 from antialiased.labels import IMAGENET_CATEGORIES, SYNSET_INDEX
+from antialiased.sequences import MIN_FRAMES, SequenceLimits
 
 log = logging.getLogger(__name__)
 SYNSET_PATTERN = re.compile(r"n\d{8}")
 LOC_HEADER = "ImageId,PredictionString"
+NO_LABEL = -1  # a sequence's: the sequence measure compares frames with each other
+SEQUENCE_LIMITS = SequenceLimits()  # at most as many frames as the probe service and antialiased.probe_sequence take
 
 
 class DataError(ValueError):
@@ -36,12 +46,14 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class Sample:
-    """One image: its path, its path relative to the data root (the join key across runs), its label."""
+    """One image: its path, its path relative to the data root (the join key across runs), its label; or one
+    sequence: its folder, the folder's name, NO_LABEL and its frames in order."""
 
     path: Path
     relpath: str
     label: int
-    folder: str  # the class folder (or the synset of a validation image)
+    folder: str  # the class folder (or the synset of a validation image; a sequence's own folder)
+    frames: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -55,7 +67,7 @@ class Fingerprint:
 @dataclass(frozen=True)
 class Dataset:
     root: Path
-    kind: str  # "imagefolder" or "imagenet-val"
+    kind: str  # "imagefolder", "imagenet-val" or "sequences"
     samples: tuple[Sample, ...]
     skipped_folders: tuple[Skipped, ...] = ()
     total_images: int = 0  # before --limit
@@ -63,7 +75,13 @@ class Dataset:
 
     @cached_property
     def fingerprint(self) -> Fingerprint:
-        lines = sorted(f"{s.relpath}\t{s.path.stat().st_size}\n" for s in self.samples)
+        """Of the image files; of a folder of sequences, of every frame (`sequence/frame`)."""
+        files = [
+            (f"{s.relpath}/{frame.name}", frame) if s.frames else (s.relpath, s.path)
+            for s in self.samples
+            for frame in (s.frames or (s.path,))
+        ]
+        lines = sorted(f"{relpath}\t{path.stat().st_size}\n" for relpath, path in files)
         return Fingerprint(len(lines), hashlib.sha256("".join(lines).encode()).hexdigest())
 
     def limited(self, limit: int | None) -> Dataset:
@@ -111,6 +129,12 @@ def discover(
     if not root.is_dir():
         raise DataError(f"--data {root} is not a directory")
     dataset = _imagenet_val(root, Path(ground_truth)) if ground_truth else _image_folder(root, label_map or {})
+    _warn_skipped(dataset)
+    return dataset
+
+
+def _warn_skipped(dataset: Dataset) -> None:
+    root = dataset.root
     if dataset.skipped_files:
         first = dataset.skipped_files[0]
         log.warning(
@@ -120,6 +144,47 @@ def discover(
             first.name,
             first.reason,
         )
+
+
+def discover_sequences(root: str | os.PathLike, limits: SequenceLimits = SEQUENCE_LIMITS) -> Dataset:
+    """The frame sequences under `root`: one per folder, its frames the folder's image files in name order."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"--sequences {root} is not a directory")
+    walk = TreeWalk(root)
+    folders = sorted(entry.name for entry in os.scandir(root) if entry.is_dir())
+    if not folders:
+        raise DataError(
+            f"{root} holds no sequence folders (expected {root}/<sequence>/<frame>: the frames of each sequence in a "
+            "folder of their own, in name order)"
+        )
+    samples, skipped = [], []
+    for folder in folders:
+        before = len(walk.skipped)
+        frames = [path for path, _ in walk.files(root / folder, _is_image, recursive=False)]
+        # The folder itself not listed (a link cycle, a second link), or a frame that is not read: not the sequence
+        broken = [s for s in walk.skipped[before:] if s.name == folder or _is_image(s.name)]
+        if broken:
+            more = f" (and {len(broken) - 1} more)" if len(broken) > 1 else ""
+            why = (
+                "its folder is not listed"
+                if broken[0].name == folder
+                else "a frame is not read: the rest would not be consecutive"
+            )
+            skipped.append(Skipped(folder, f"{why}: {broken[0].name}: {broken[0].reason}{more}"))
+        elif not frames:
+            skipped.append(Skipped(folder, "empty: no image file"))
+        elif len(frames) < MIN_FRAMES:
+            skipped.append(Skipped(folder, f"one frame: a sequence needs at least {MIN_FRAMES}"))
+        elif len(frames) > limits.max_frames:
+            skipped.append(Skipped(folder, f"{len(frames)} frames: more than the limit, {limits.max_frames}"))
+        else:
+            samples.append(Sample(root / folder, folder, NO_LABEL, folder, tuple(frames)))
+    if not samples:
+        reasons = "; ".join(f"{s.name}: {s.reason}" for s in skipped[:3])
+        raise DataError(f"no sequence of {root} can be scored ({reasons}{', …' if len(skipped) > 3 else ''})")
+    dataset = Dataset(root, "sequences", tuple(samples), tuple(skipped), len(samples), tuple(walk.skipped))
+    _warn_skipped(dataset)
     return dataset
 
 

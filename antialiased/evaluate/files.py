@@ -63,9 +63,12 @@ class TreeWalk:
     def __post_init__(self) -> None:
         self._directories[_file_id(os.stat(self.root))] = "the data root"
 
-    def files(self, directory: Path, wanted: Callable[[str], bool]) -> list[tuple[Path, str]]:
+    def files(
+        self, directory: Path, wanted: Callable[[str], bool], *, recursive: bool = True
+    ) -> list[tuple[Path, str]]:
         """The regular files under `directory` whose names are `wanted`, with their paths relative to the root, in
-        ImageFolder's order (the sorted paths of the directories, then the sorted names in each)."""
+        ImageFolder's order (the sorted paths of the directories, then the sorted names in each); not `recursive`:
+        the files of `directory` itself in name order, its folders skipped (and reported)."""
         listed: list[tuple[str, list[tuple[Path, str]]]] = []
         stack = [(directory, directory.relative_to(self.root).as_posix())]
         while stack:
@@ -77,7 +80,10 @@ class TreeWalk:
             for entry in entries:
                 path, name = current / entry.name, f"{relpath}/{entry.name}"
                 if _is_directory(entry):
-                    subdirectories.append((path, name))
+                    if recursive:
+                        subdirectories.append((path, name))
+                    else:
+                        self._skip(name, "a folder here: only the files of the folder above it are read")
                 elif wanted(entry.name) and self.regular(path, name):
                     files.append((path, name))
             listed.append((str(current), files))

@@ -51,6 +51,7 @@ def finish(run: Run) -> dict[str, Any]:
         "dataset": {
             "root": str(Path(config.data).resolve()),
             "kind": dataset.kind,
+            "unit": "sequences" if config.protocol.sequences else "images",  # what "images" and "evaluated" count
             "images": dataset.total_images,
             "evaluated": len(dataset.samples) - len(unreadable),
             "limit": config.limit,
@@ -70,7 +71,9 @@ def finish(run: Run) -> dict[str, Any]:
         "files": {"images": IMAGES_FILE, "report": REPORT_FILE},
     }
     models = {m["name"]: m for m in results["models"]}
-    pngs = {"Accuracy vs consistency": (PLOT_FILES[0], plots.accuracy_consistency_png(models))}
+    pngs = {}
+    if "accuracy" in config.protocol.measures:
+        pngs["Accuracy vs consistency"] = (PLOT_FILES[0], plots.accuracy_consistency_png(models))
     if "diagonal" in config.protocol.measures:
         pngs["Diagonal shifts"] = (PLOT_FILES[1], plots.diagonal_png(models))
     if "fractional" in config.protocol.measures:

@@ -11,6 +11,11 @@ library's protocols (`antialiased.protocols.make_plan`); two ways to seed them:
 - ``paper``: the paper's `validate_shift`: for each pass, for each batch of `batch_size` images in
   loader order, `off0 = randint(32, size=2)` then `off1 = randint(32, size=2)` from numpy's legacy
   generator seeded with `seed`; the whole batch shares the pair.
+
+The ``sequence`` measure is of another data layout (`data.discover_sequences`: one folder per sequence, its frames
+in name order): each frame is classified as a plain image (its 224 center crop, the view the probe service's
+/v1/sequence and `antialiased.probe_sequence` classify) and the sequence scored from frame to frame
+(`antialiased.sequences`); it is measured alone, with no labels, and its plan is `sequence_plan`.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from antialiased.protocols import DEFAULT_MAX_SHIFT, ProbeSpec, ShiftPlan, make_
 from antialiased.shifts import Offset, ShiftRequest
 
 MODES = ("per-image", "paper")
-MEASURES = ("accuracy", "consistency", "diagonal", "circular", "worst-case", "fractional")
+MEASURES = ("accuracy", "consistency", "diagonal", "circular", "worst-case", "fractional", "sequence")
+SEQUENCE = "sequence"  # the measure of a folder of frame sequences, alone
 # CenterCrop(224) of the resized image is the window at this offset of its CenterCrop(256).
 CENTER_OFFSET = ((SHIFT_BASE_SIZE - CROP_SIZE) // 2,) * 2
 _CROP_STREAM, _CIRCULAR_STREAM = 0, 1
@@ -52,8 +58,21 @@ class EvaluationProtocol:
             raise ValueError(f"unknown measure(s) {', '.join(sorted(unknown))}; use {', '.join(MEASURES)}")
         if self.epochs_shift < 1 or self.batch_size < 1:
             raise ValueError("--epochs-shift and --batch-size must be at least 1")
+        if SEQUENCE in self.measures:
+            if set(self.measures) != {SEQUENCE}:
+                raise ValueError(
+                    "the sequence measure is measured alone: it scores a folder of frame sequences, each frame "
+                    "classified as a plain image (no shifts, no labels)"
+                )
+            object.__setattr__(self, "measures", (SEQUENCE,))
+            return
         # Accuracy is always measured (one view per image); the order is MEASURES' order.
         object.__setattr__(self, "measures", tuple(m for m in MEASURES if m in self.measures or m == "accuracy"))
+
+    @property
+    def sequences(self) -> bool:
+        """Whether the run scores a folder of sequences (the sequence measure) rather than labelled images."""
+        return self.measures == (SEQUENCE,)
 
     def to_json(self) -> dict:
         return {
@@ -78,10 +97,12 @@ class ImagePlan:
     circular_pairs: tuple[tuple[int, int], ...]  # one per pass, indices past the crop views
     worst_case: tuple[int, ...] = ()  # the crop views of the ±8 window (the library's worst-case protocol)
     fractional_offsets: tuple[tuple[float, float], ...] = ()  # the library's fractional protocol (Fourier)
+    frames: int = 0  # a sequence of this many frames, each classified by its center view (sequence_plan)
 
     @property
     def views(self) -> int:
-        return len(self.crop_offsets) + len(self.circular_offsets) + len(self.fractional_offsets)
+        per_image = len(self.crop_offsets) + len(self.circular_offsets) + len(self.fractional_offsets)
+        return per_image * max(self.frames, 1)
 
     @property
     def fractional(self) -> tuple[int, ...]:
@@ -129,6 +150,11 @@ def image_plan(protocol: EvaluationProtocol, index: int, paper_pairs: Sequence[O
     return ImagePlan(tuple(crop), tuple(circular), 0, diagonal, shift_pairs, circular_pairs, worst_case, fractional)
 
 
+def sequence_plan(frames: int) -> ImagePlan:
+    """The plan of a sequence of `frames` frames: each frame's center view (the 224 center crop), nothing else."""
+    return ImagePlan((CENTER_OFFSET,), (), 0, (), (), (), frames=frames)
+
+
 @functools.cache
 def _diagonal_offsets() -> tuple[Offset, ...]:
     """The paper's diagonal (d, d), d = 0..32: the same for every image."""
@@ -172,8 +198,11 @@ def paper_offset_pairs(protocol: EvaluationProtocol, images: int) -> list[list[O
     return pairs
 
 
-def all_plans(protocol: EvaluationProtocol, images: int) -> list[ImagePlan]:
-    """The plan of every image of the evaluation, in loader order."""
+def all_plans(protocol: EvaluationProtocol, images: int, frames: Sequence[int] = ()) -> list[ImagePlan]:
+    """The plan of every image of the evaluation, in loader order; of the sequence measure, of every sequence
+    (`frames`: how many frames each has)."""
+    if protocol.sequences:
+        return [sequence_plan(count) for count in frames]
     if protocol.mode == "paper" and "consistency" in protocol.measures:
         return [image_plan(protocol, i, pairs) for i, pairs in enumerate(paper_offset_pairs(protocol, images))]
     return [image_plan(protocol, i) for i in range(images)]

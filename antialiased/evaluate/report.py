@@ -46,16 +46,26 @@ def render_report(results: dict[str, Any], plots: dict[str, bytes]) -> str:
     models = results["models"]
     figures = [f for f in FIGURES if f.measure in results["protocol"]["measures"]]
     dataset, protocol = results["dataset"], results["protocol"]
+    unit = dataset.get("unit", "images")
+    if "sequence" in protocol["measures"]:
+        how = (
+            "each frame classified as a plain image (its 224 center crop of the image resized to 256); flip rate, "
+            "mean top-5 distance and wobble between consecutive frames (ImageNet-P), the sequences the units"
+        )
+    else:
+        how = (
+            f"consistency mode <b>{escape(protocol['mode'])}</b>, seed {protocol['seed']}, "
+            f"{protocol['epochs_shift']} shift passes, batch {protocol['batch_size']}"
+        )
     parts = [
         "<!doctype html><html lang=en><head><meta charset=utf-8>",
         f"<title>Shift-robustness evaluation: {escape(', '.join(m['name'] for m in models))}</title>",
         f"<style>{_STYLE}</style></head><body>",
         "<h1>Shift-robustness evaluation</h1>",
         f"<p>Data <code>{escape(dataset['root'])}</code> ({escape(dataset['kind'])}): "
-        f"{dataset['evaluated']} images evaluated of {dataset['images']}, {len(dataset['unreadable'])} unreadable, "
+        f"{dataset['evaluated']} {unit} evaluated of {dataset['images']}, {len(dataset['unreadable'])} unreadable, "
         f"fingerprint <code>{dataset['fingerprint']['sha256'][:16]}…</code>. "
-        f"Protocol: consistency mode <b>{escape(protocol['mode'])}</b>, seed {protocol['seed']}, "
-        f"{protocol['epochs_shift']} shift passes, batch {protocol['batch_size']}. "
+        f"Protocol: {how}. "
         f"Engine {escape(results['engine'])}, {escape(results['device'])} {escape(results['precision'])}.</p>",
         "<h2>Figures (percent, 95% confidence interval)</h2>",
         _table(
@@ -68,7 +78,7 @@ def render_report(results: dict[str, Any], plots: dict[str, bytes]) -> str:
             "figures",
         ),
         _table(
-            ["model", "source", "weights sha256", "images"],
+            ["model", "source", "weights sha256", unit],
             [
                 [escape(m["name"]), escape(m["spec"]), f"<code>{escape(str(m['sha256']))}</code>", str(m["images"])]
                 for m in models
@@ -76,7 +86,8 @@ def render_report(results: dict[str, Any], plots: dict[str, bytes]) -> str:
         ),
     ]
     if results["comparisons"]:
-        parts.append("<h2>Paired differences (first − second, same images and offsets)</h2>")
+        same = "sequences" if unit == "sequences" else "images and offsets"
+        parts.append(f"<h2>Paired differences (first − second, same {same})</h2>")
         parts.append("<p>Bold: the 95% interval excludes 0, a real difference.</p>")
         rows = []
         for c in results["comparisons"]:
@@ -86,9 +97,14 @@ def render_report(results: dict[str, Any], plots: dict[str, bytes]) -> str:
                 cells.append(f'<span class="{"significant" if d["significant"] else ""}">{_estimate(d)}</span>')
             rows.append(cells)
         parts.append(_table(["models", *[f.title for f in figures]], rows, "comparisons"))
-    parts.append("<h2>Plots</h2>")
-    parts.extend(_image(title, png) for title, png in plots.items())
+    if any(m.get("sequences") for m in models):
+        parts.append(_sequence_table(models))
+    if plots:
+        parts.append("<h2>Plots</h2>")
+        parts.extend(_image(title, png) for title, png in plots.items())
     for m in models:
+        if not m["per_class"]:
+            continue
         parts.append(f"<h2>Classes: {escape(m['name'])}</h2>")
         if m["least_consistent_classes"]:
             parts.append("<h3>Least consistent classes</h3>")
@@ -99,6 +115,29 @@ def render_report(results: dict[str, Any], plots: dict[str, bytes]) -> str:
     parts.append(_skipped(dataset))
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _sequence_table(models: list[dict[str, Any]]) -> str:
+    """Each sequence's flip rate (percent of consecutive frames whose top-1 changes) by each model, then its mean
+    top-5 distance and wobble; a sequence a model did not score (an unreadable frame) is left out."""
+    scored = [{s["name"]: s for s in m["sequences"] or ()} for m in models]
+    names = [s["name"] for s in models[0]["sequences"] or ()]
+    metrics = (("flip rate %", "flip_rate", 100, 1), ("top-5 distance", "mean_top5_distance", 1, 2),
+               ("wobble %", "wobble", 100, 1))  # fmt: skip
+    header = ["sequence", "frames"]
+    header += [f"{title}: {m['name']}" for title, *_ in metrics for m in models]
+    rows = []
+    for name in names:
+        cells = [f'<span class="text">{escape(name)}</span>', str(scored[0][name]["frames"])]
+        for _, key, scale, digits in metrics:
+            cells += [f"{scale * by[name][key]:.{digits}f}" if name in by else "–" for by in scored]
+        rows.append(cells)
+    heading = "<h2>Sequences: flip rate from frame to frame</h2>"
+    note = (
+        "<p>Per sequence: the share of consecutive frames whose top-1 changes (ImageNet-P's flip probability), the "
+        "mean top-5 distance between consecutive frames (0–15) and the wobble (mean |Δp| of the majority class).</p>"
+    )
+    return heading + note + _table(header, rows, "sequences")
 
 
 def _class_table(classes: list[dict[str, Any]]) -> str:

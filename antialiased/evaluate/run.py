@@ -8,7 +8,7 @@ from typing import Any
 from tqdm import tqdm
 
 from antialiased.evaluate.config import EvaluationConfig
-from antialiased.evaluate.data import Dataset, discover, load_label_map
+from antialiased.evaluate.data import NO_LABEL, Dataset, discover, discover_sequences, load_label_map
 from antialiased.evaluate.engines.base import Engine, ImageResult, WorkItem
 from antialiased.evaluate.engines.kinds import engine_kind
 from antialiased.evaluate.models import LoadedModel, ModelSource, load_model, parse_model_spec, unique_names
@@ -33,23 +33,38 @@ def evaluate(config: EvaluationConfig) -> dict[str, Any]:
         return _evaluate(config, store)
 
 
-def _evaluate(config: EvaluationConfig, store: RunStore) -> dict[str, Any]:
+def _dataset(config: EvaluationConfig) -> Dataset:
+    """The images (with their labels), or for the sequence measure the sequences, that `config` evaluates."""
+    if config.protocol.sequences:
+        if config.labels or config.ground_truth:
+            raise ValueError(
+                "sequences need no labels (each frame's prediction is compared with the previous frame's, not with "
+                "a true class): leave out --labels and --ground-truth"
+            )
+        return discover_sequences(config.data).limited(config.limit)
     label_map = load_label_map(config.labels) if config.labels else None
-    dataset = discover(config.data, label_map=label_map, ground_truth=config.ground_truth).limited(config.limit)
+    return discover(config.data, label_map=label_map, ground_truth=config.ground_truth).limited(config.limit)
+
+
+def _evaluate(config: EvaluationConfig, store: RunStore) -> dict[str, Any]:
     kind = engine_kind(config.engine)
+    if config.protocol.sequences and not kind.scores_sequences:
+        raise ValueError(f"the {kind.name} engine does not score sequences yet: use the local engine or --endpoint")
+    dataset = _dataset(config)
     sources = unique_names([parse_model_spec(spec, served=not kind.loads_models) for spec in config.models])
     device = kind.device(config)
     precision = kind.precision(config, device)
     loaded = [load_model(source) for source in sources] if kind.loads_models else []
     sources = [model.source for model in loaded] or sources  # with the registry's arch and filter
     run = Run(config, dataset, sources, loaded, store, kind, device, precision)
-    _check_classes(dataset, loaded)
-    plans = all_plans(config.protocol, len(dataset.samples))
+    if not config.protocol.sequences:
+        _check_classes(dataset, loaded)
+    plans = all_plans(config.protocol, len(dataset.samples), [len(s.frames) for s in dataset.samples])
     store.open(_manifest(run), config.overwrite)
     images = len(dataset.samples)
     pending = store.pending_shards(images, len(sources))
     items = [
-        WorkItem(i, dataset.samples[i].path, dataset.samples[i].label, plans[i])
+        WorkItem(i, dataset.samples[i].path, dataset.samples[i].label, plans[i], dataset.samples[i].frames)
         for shard in sorted(pending)
         for i in store.shard_indices(shard, images)
     ]
@@ -85,7 +100,8 @@ def _manifest(run: Run) -> dict[str, Any]:
 
 def _rows(result: ImageResult, dataset: Dataset, sources: list[ModelSource]) -> list[dict[str, Any]]:
     sample = dataset.samples[result.index]
-    base = {"index": result.index, "relpath": sample.relpath, "label": sample.label, "error": result.error}
+    label = None if sample.label == NO_LABEL else sample.label
+    base = {"index": result.index, "relpath": sample.relpath, "label": label, "error": result.error}
     return [{"model": s.name, **base, **((result.records or {}).get(s.name) or {})} for s in sources]
 
 
@@ -96,7 +112,8 @@ def _run_engine(engine: Engine, items: list[WorkItem], run: Run, pending: set[in
     writer = ShardWriter(store, images, pending)
     views_per_image = {item.index: item.plan.views for item in items}
     views = 0
-    progress = {"total": len(items), "unit": "img", "desc": f"evaluating ({run.kind.name})", "smoothing": 0.1}
+    unit = "seq" if run.config.protocol.sequences else "img"
+    progress = {"total": len(items), "unit": unit, "desc": f"evaluating ({run.kind.name})", "smoothing": 0.1}
     with tqdm(**progress, disable=run.config.quiet) as bar:
         for result in engine.run(items):
             writer.add(result.index, _rows(result, run.dataset, run.sources))

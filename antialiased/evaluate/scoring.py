@@ -5,6 +5,11 @@ top 5, p(true class) and the highest probability of another class), from logits 
 the handler's answer; `image_record` then reads the plan's views: the center crop (accuracy), the
 shift pairs (consistency: the two top-1 classes agree), the diagonal and the circular pairs, with
 the library's metric (`antialiased.metrics.consistency`).
+
+A sequence (the sequence measure) is scored as the probe service's /v1/sequence and `antialiased.probe_sequence`
+score it: each frame's top-5 classes and the probability at every frame of each class top-1 at some frame, from
+every class's probabilities (a model's softmax, or our handler's answer), into `antialiased.sequences`' metrics;
+`sequence_record` is its row.
 """
 
 from __future__ import annotations
@@ -16,7 +21,11 @@ import torch
 
 from antialiased.evaluate.plans import ImagePlan
 from antialiased.metrics import TOP5, consistency
-from antialiased.transforms import shifted_views
+from antialiased.sequences import sequence_metrics
+from antialiased.transforms import preprocess, shifted_views
+
+Rankings = list[list[int]]  # per frame, the top-5 class indices by descending probability
+Curves = dict[int, list[float]]  # class top-1 at some frame -> its probability at every frame
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,41 @@ class ViewScores:
 def cut_views(image: torch.Tensor, plan: ImagePlan) -> torch.Tensor:
     """All views of `plan` from one decoded uint8 image (3, H, W), normalised, in plan order."""
     return torch.cat([shifted_views(image, request) for request in plan.requests()])
+
+
+def frame_views(frames: list[torch.Tensor]) -> torch.Tensor:
+    """Each decoded frame's plain-classification view (its 224 center crop, normalised), in order."""
+    return torch.stack([preprocess(frame) for frame in frames])
+
+
+def sequence_rankings(logits: torch.Tensor) -> tuple[Rankings, Curves]:
+    """The frames' rankings and curves from a model's logits (frames, classes), as `antialiased.probe_sequence`
+    reads them: from the float32 softmax."""
+    probabilities = logits.float().softmax(dim=1)
+    rankings = probabilities.topk(TOP5, dim=1).indices.tolist()
+    return rankings, {c: probabilities[:, c].tolist() for c in sorted({r[0] for r in rankings})}
+
+
+def sequence_record(rankings: Rankings, curves: Curves) -> dict[str, Any]:
+    """The per-sequence table's result columns of one sequence and one model (see store.SCHEMA)."""
+    metrics = sequence_metrics(rankings, curves)
+    return {
+        "seq_frames": metrics.frames,
+        "seq_flip_rate": metrics.flip_rate,
+        "seq_top5_distance": metrics.mean_top5_distance,
+        "seq_wobble": metrics.wobble,
+        "seq_majority": metrics.majority_class,
+        "seq_majority_share": metrics.majority_share,
+        "seq_top1": [ranking[0] for ranking in rankings],
+        "seq_curve": metrics.curve,
+    }
+
+
+def record_from_logits(plan: ImagePlan, logits: torch.Tensor, label: int) -> dict[str, Any]:
+    """The record of one image (or, for a sequence's plan, of one sequence) from the logits of its views."""
+    if plan.frames:
+        return sequence_record(*sequence_rankings(logits))
+    return image_record(plan, scores_from_logits(logits, label), label)
 
 
 def scores_from_logits(logits: torch.Tensor, label: int) -> ViewScores:

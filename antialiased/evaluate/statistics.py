@@ -7,7 +7,10 @@ the passes of one image are never counted as independent samples.
   and does not collapse to a point at 0% or 100%;
 - fractions: the normal interval mean ± z·s/√n with the sample standard deviation s of the per-image values;
 - paired differences (model A − model B on the same images and offsets): the normal interval of the
-  per-image differences, so the shared variation of the images cancels.
+  per-image differences, so the shared variation of the images cancels;
+- a mean of values of another range (`percent=False`: a sequence's mean top-5 distance, 0 to 15): as it is, not
+  in percent, with the normal interval, never below 0.
+For a folder of sequences the sequences are the units, as images are otherwise.
 In the paper's mode one offset pair is shared by a batch, which correlates its images a little: the
 interval there is slightly too narrow.
 """
@@ -43,13 +46,17 @@ class Estimate:
         return self.low > 0 or self.high < 0
 
 
-def mean_estimate(values: np.ndarray) -> Estimate:
-    """Mean of per-image values in [0, 1], in percent, with its 95% interval (see the module docstring)."""
+def mean_estimate(values: np.ndarray, *, percent: bool = True) -> Estimate:
+    """Mean of per-image values in [0, 1], in percent, with its 95% interval (see the module docstring); with
+    `percent=False` the mean of non-negative values of any size, as it is."""
     values = np.asarray(values, dtype=np.float64)
     n = len(values)
     if n == 0 or np.isnan(values).any():
         return Estimate(math.nan, math.nan, math.nan, n)
     mean = float(values.mean())
+    if not percent:
+        low, high = _normal(values)
+        return Estimate(mean, min(max(low, 0.0), mean), max(high, mean), n)
     if np.isin(values, (0.0, 1.0)).all():
         low, high = _wilson(mean, n)
     else:
@@ -59,13 +66,15 @@ def mean_estimate(values: np.ndarray) -> Estimate:
     return Estimate(100 * mean, 100 * min(low, mean), 100 * max(high, mean), n)
 
 
-def paired_difference(a: np.ndarray, b: np.ndarray) -> Estimate:
-    """Mean of a − b over the same images, in percentage points, with its 95% interval."""
+def paired_difference(a: np.ndarray, b: np.ndarray, *, percent: bool = True) -> Estimate:
+    """Mean of a − b over the same images, in percentage points (as it is with `percent=False`), with its 95%
+    interval."""
     differences = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
     if len(differences) == 0:
         return Estimate(math.nan, math.nan, math.nan, 0)
     low, high = _normal(differences)
-    return Estimate(100 * float(differences.mean()), 100 * low, 100 * high, len(differences))
+    scale = 100 if percent else 1
+    return Estimate(scale * float(differences.mean()), scale * low, scale * high, len(differences))
 
 
 def _wilson(p: float, n: int) -> tuple[float, float]:

@@ -38,8 +38,8 @@ IMAGES_FILE = "images.parquet"
 REPORT_FILE = "report.html"
 PLOT_FILES = ("accuracy_consistency.png", "diagonal.png", "fractional.png")
 
-# One row per (model, image). Result columns are null for an unreadable image (error says why) and for
-# what the protocol does not measure.
+# One row per (model, image) (per (model, sequence) for the sequence measure). Result columns are null for an
+# unreadable image (error says why) and for what the protocol does not measure.
 SCHEMA = pa.schema(
     [
         ("model", pa.string()),
@@ -63,6 +63,15 @@ SCHEMA = pa.schema(
         ("wc_kept", pa.float64()),
         ("wc_flip", pa.bool_()),
         ("frac_agree", pa.list_(pa.bool_())),
+        # a sequence (the sequence measure; label null): antialiased.sequences' metrics, each frame's top-1, the curve
+        ("seq_frames", pa.int64()),
+        ("seq_flip_rate", pa.float64()),
+        ("seq_top5_distance", pa.float64()),
+        ("seq_wobble", pa.float64()),
+        ("seq_majority", pa.int64()),
+        ("seq_majority_share", pa.float64()),
+        ("seq_top1", pa.list_(pa.int64())),
+        ("seq_curve", pa.list_(pa.float64())),
     ]
 )
 

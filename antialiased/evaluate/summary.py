@@ -4,6 +4,10 @@ Figures follow the paper's script: top-1 / top-5 accuracy of the 224 center crop
 as the fraction of shift pairs whose top-1 classes agree (`validate_shift`), and over the 33 diagonal
 crops the mean p(true class) and top-1 / top-5 accuracy (`validate_diagonal`); circular consistency is the
 same agreement under circular shifts. Each is in percent, with a 95% interval (see `statistics`).
+
+A folder of sequences (the sequence measure) has the probe's sequence metrics (`antialiased.sequences`) per sequence
+and their means over the sequences: the flip rate and the wobble in percent, the mean top-5 distance as it is (0 to
+15); each with its interval and the paired differences between models, the sequences being the units.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ class Figure:
     title: str
     column: str
     measure: str  # the protocol measure that produces the column
+    percent: bool = True  # a mean of values in [0, 1], in percent; else as it is
 
 
 FIGURES = (
@@ -40,7 +45,18 @@ FIGURES = (
     Figure("worst_case_accuracy", "worst-case accuracy (±8 window)", "wc_correct", "worst-case"),
     Figure("worst_case_flips", "images with a flipping shift (±8)", "wc_flip", "worst-case"),
     Figure("fractional_consistency", "sub-pixel consistency (Fourier, ≤ 1 px)", "frac_agree", "fractional"),
+    Figure("flip_rate", "flip rate (consecutive frames)", "seq_flip_rate", "sequence"),
+    Figure("mean_top5_distance", "mean top-5 distance (0-15)", "seq_top5_distance", "sequence", percent=False),
+    Figure("wobble", "wobble (majority class, |Δp|)", "seq_wobble", "sequence"),
 )
+SEQUENCE_COLUMNS = {  # per-sequence results in results.json: key -> column
+    "frames": "seq_frames",
+    "flip_rate": "seq_flip_rate",
+    "mean_top5_distance": "seq_top5_distance",
+    "wobble": "seq_wobble",
+    "majority_class": "seq_majority",
+    "majority_share": "seq_majority_share",
+}
 LEAST_CONSISTENT = 10  # classes listed by lowest consistency
 
 
@@ -81,10 +97,15 @@ def summarize(
     for name, model_rows in rows.items():
         per_model[name] = {
             "images": len(model_rows.index),
-            "figures": {f.name: mean_estimate(model_rows.per_image(f.column)).to_json() for f in figures},
+            "figures": {
+                f.name: mean_estimate(model_rows.per_image(f.column), percent=f.percent).to_json() for f in figures
+            },
             "diagonal": _diagonal_curves(model_rows) if "diagonal" in measures else None,
             "fractional": _fractional_curve(model_rows) if "fractional" in measures else None,
-            "per_class": _per_class(model_rows, "consistency" in measures, class_name),
+            "per_class": _per_class(model_rows, "consistency" in measures, class_name)
+            if "accuracy" in measures
+            else [],
+            "sequences": _sequences(model_rows) if "sequence" in measures else None,
         }
         consistent = [c for c in per_model[name]["per_class"] if c.get("consistency") is not None]
         per_model[name]["least_consistent_classes"] = sorted(consistent, key=lambda c: c["consistency"]["value"])[
@@ -107,6 +128,13 @@ def _fractional_curve(rows: ModelRows) -> dict[str, list[float]]:
     """The agreement with the unshifted view (percent) at each sub-pixel shift t of the fractional protocol."""
     shifts = [dy for dy, _ in make_plan(ProbeSpec(protocol="fractional")).offsets[1:]]
     return {"shift": shifts, "agree": (100 * rows.matrix("frac_agree").mean(axis=0)).tolist()}
+
+
+def _sequences(rows: ModelRows) -> list[dict[str, Any]]:
+    """Each sequence's metrics (as antialiased.sequences computes them), by its folder's name, in order."""
+    columns = {key: rows.table.column(column).to_pylist() for key, column in SEQUENCE_COLUMNS.items()}
+    names = rows.table.column("relpath").to_pylist()
+    return [{"name": name, **{key: values[i] for key, values in columns.items()}} for i, name in enumerate(names)]
 
 
 def _per_class(rows: ModelRows, with_consistency: bool, class_name: Callable[[int], str]) -> list[dict[str, Any]]:
@@ -134,7 +162,8 @@ def _comparisons(rows: dict[str, ModelRows], figures: list[Figure]) -> list[dict
         common, in_a, in_b = np.intersect1d(a.index, b.index, return_indices=True)
         differences = {}
         for figure in figures:
-            estimate: Estimate = paired_difference(a.per_image(figure.column)[in_a], b.per_image(figure.column)[in_b])
+            values_a, values_b = a.per_image(figure.column)[in_a], b.per_image(figure.column)[in_b]
+            estimate: Estimate = paired_difference(values_a, values_b, percent=figure.percent)
             differences[figure.name] = {**estimate.to_json(), "significant": estimate.excludes_zero()}
         comparisons.append({"a": name_a, "b": name_b, "images": len(common), "differences": differences})
     return comparisons

@@ -10,6 +10,8 @@ from antialiased.evaluate.store import SCHEMA
 from antialiased.evaluate.summary import FIGURES, summarize
 
 MEASURES = ("accuracy", "consistency", "diagonal", "circular", "worst-case", "fractional")
+IMAGE_FIGURES = [f for f in FIGURES if f.measure in MEASURES]
+SEQUENCE_FIGURES = [f for f in FIGURES if f.measure == "sequence"]
 
 
 def _simulated_table(rng: np.random.Generator, images: int, truth: dict) -> pa.Table:
@@ -74,11 +76,11 @@ def test_every_figure_and_difference_has_about_95_percent_coverage() -> None:
     true = _true_means(truth)
     rng = np.random.default_rng(0)
     simulations, images = 120, 300
-    covered = {f.name: 0 for f in FIGURES}
-    covered_difference = {f.name: 0 for f in FIGURES}
+    covered = {f.name: 0 for f in IMAGE_FIGURES}
+    covered_difference = {f.name: 0 for f in IMAGE_FIGURES}
     for _ in range(simulations):
         summary = summarize(_simulated_table(rng, images, truth), ["a", "b"], MEASURES, str)
-        for figure in FIGURES:
+        for figure in IMAGE_FIGURES:
             estimate = summary["models"]["a"]["figures"][figure.name]
             covered[figure.name] += estimate["ci_low"] <= true["a"][figure.name] <= estimate["ci_high"]
             difference = summary["comparisons"][0]["differences"][figure.name]
@@ -87,7 +89,61 @@ def test_every_figure_and_difference_has_about_95_percent_coverage() -> None:
     for name in covered:
         assert 0.88 <= covered[name] / simulations <= 1.0, (name, covered[name])
         assert 0.88 <= covered_difference[name] / simulations <= 1.0, (name, covered_difference[name])
-    assert sum(covered.values()) / (simulations * len(FIGURES)) <= 0.985, "intervals are not uselessly wide"
+    assert sum(covered.values()) / (simulations * len(IMAGE_FIGURES)) <= 0.985, "intervals are not uselessly wide"
+
+
+FRAMES = 8  # per simulated sequence: 7 consecutive pairs
+
+
+def _sequence_model(shared: np.ndarray, shift: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per sequence: the chance of a flip between two frames, the mean top-5 distance's rate, the wobble's mean."""
+    q = 1 / (1 + np.exp(-(-1.5 + shift + shared)))
+    return q, 3 * q, 0.4 * q
+
+
+def _simulated_sequences(rng: np.random.Generator, sequences: int) -> pa.Table:
+    """Two models on the same sequences (a shared difficulty): flips, top-5 distances and wobbles per sequence."""
+    rows = []
+    shared = rng.normal(0, 1, sequences)
+    for model, shift in (("a", 0.0), ("b", 0.5)):
+        q, rate, wobble = _sequence_model(shared, shift)
+        for i in range(sequences):
+            rows.append(
+                {
+                    "model": model, "index": i, "relpath": f"seq_{i}", "label": None, "error": None,
+                    "seq_frames": FRAMES,
+                    "seq_flip_rate": rng.binomial(FRAMES - 1, q[i]) / (FRAMES - 1),
+                    "seq_top5_distance": np.minimum(rng.poisson(rate[i], FRAMES - 1), 15).mean(),
+                    "seq_wobble": rng.beta(8 * wobble[i] + 0.1, 8 * (1 - wobble[i]) + 0.1, FRAMES - 1).mean(),
+                }
+            )  # fmt: skip
+    return pa.Table.from_pylist(rows, schema=SCHEMA)
+
+
+def test_every_sequence_figure_and_difference_has_about_95_percent_coverage() -> None:
+    """The sequences are the units: the flip rate and wobble in percent, the top-5 distance (0-15) as it is."""
+    shared = np.random.default_rng(123).normal(0, 1, 400_000)
+    true = {}
+    for model, shift in (("a", 0.0), ("b", 0.5)):
+        q, rate, wobble = _sequence_model(shared, shift)
+        w = (8 * wobble + 0.1) / (8 * wobble + 0.1 + 8 * (1 - wobble) + 0.1)
+        true[model] = {"flip_rate": 100 * q.mean(), "mean_top5_distance": rate.mean(), "wobble": 100 * w.mean()}
+    rng = np.random.default_rng(2)
+    simulations = 150
+    covered = {f.name: 0 for f in SEQUENCE_FIGURES}
+    covered_difference = {f.name: 0 for f in SEQUENCE_FIGURES}
+    for _ in range(simulations):
+        summary = summarize(_simulated_sequences(rng, 200), ["a", "b"], ("sequence",), str)
+        for figure in SEQUENCE_FIGURES:
+            estimate = summary["models"]["a"]["figures"][figure.name]
+            covered[figure.name] += estimate["ci_low"] <= true["a"][figure.name] <= estimate["ci_high"]
+            difference = summary["comparisons"][0]["differences"][figure.name]
+            real = true["a"][figure.name] - true["b"][figure.name]
+            covered_difference[figure.name] += difference["ci_low"] <= real <= difference["ci_high"]
+    for name in covered:
+        assert 0.88 <= covered[name] / simulations <= 1.0, (name, covered[name])
+        assert 0.88 <= covered_difference[name] / simulations <= 1.0, (name, covered_difference[name])
+    assert len(summary["models"]["a"]["sequences"]) == 200 and summary["models"]["a"]["per_class"] == []
 
 
 def test_binary_interval_coverage_and_edges() -> None:

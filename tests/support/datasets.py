@@ -5,6 +5,8 @@
 - `write_colour_folder`: nearly uniform images whose dominant channel (red, green, blue) is the class of
   tests.support.eval_models.ColourClassifier; a known number of images per folder have another colour, so
   that model's accuracy is known by construction.
+- `write_sequence_folder`: a folder of frame sequences (one folder each), crops of a photo panned a few pixels from
+  frame to frame, PNG and JPEG.
 - `assert_same_rows`: two runs' per-image tables agree.
 """
 
@@ -59,6 +61,19 @@ def write_image(path: Path, colour: tuple[int, int, int] = (90, 20, 200)) -> Pat
     return path
 
 
+def write_sequence_folder(root: Path, sequences: int = 4, frames: int = 4, step: int = 6) -> Path:
+    """`sequences` folders `seq_00`, … of `frames` frames `00.png`, `01.jpg`, …: 64 x 80 crops of one photo each,
+    `step` pixels apart, downscaled by 2 (so that small models change their minds now and then)."""
+    for s in range(sequences):
+        photo = _photo(PHOTOS[s % len(PHOTOS)])
+        for k in range(frames):
+            top, left = 20 + 3 * s, 20 + step * k
+            pixels = np.ascontiguousarray(photo[top : top + 128 : 2, left : left + 160 : 2])
+            fmt, suffix = ("JPEG", "jpg") if k % 2 else ("PNG", "png")
+            _save(pixels, root / f"seq_{s:02d}" / f"{k:02d}.{suffix}", fmt)
+    return root
+
+
 def write_photo_folder(root: Path, images_per_class: int = 40, seed: int = 0) -> Path:
     """An ImageFolder of len(PHOTO_SYNSETS) classes, half photo crops and half synthetic patterns per class."""
     rng = np.random.default_rng(seed)
@@ -104,7 +119,7 @@ def expected_colour_accuracy() -> float:
     return 100 * (total - sum(COLOUR_WRONG)) / total
 
 
-FLOAT_COLUMNS = ("p_true", "diag_p_true", "diag_p_other")
+FLOAT_COLUMNS = ("p_true", "diag_p_true", "diag_p_other", "seq_wobble", "seq_curve")
 
 
 def assert_same_rows(a: pa.Table, b: pa.Table, rtol: float = 1e-5, atol: float = 1e-30) -> None:

@@ -13,19 +13,21 @@ from torch import nn
 from antialiased.errors import ApiError
 from antialiased.evaluate.files import read_image_file
 from antialiased.evaluate.plans import ImagePlan
-from antialiased.evaluate.scoring import cut_views, image_record, scores_from_logits
+from antialiased.evaluate.scoring import cut_views, frame_views, record_from_logits
 from antialiased.images import decode_image
 from antialiased.inference import PRECISIONS, prepare_for_inference, to_model_input
 
 
 @dataclass(frozen=True)
 class WorkItem:
-    """One image to evaluate: its index in the evaluation order, file, label and plan."""
+    """One image to evaluate: its index in the evaluation order, file, label and plan; or one sequence: its folder,
+    NO_LABEL, its plan (`plans.sequence_plan`) and its frames' files in order."""
 
     index: int
     path: Path
     label: int
     plan: ImagePlan
+    frames: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,11 @@ def unreadable(error: OSError | ApiError) -> str:
     if isinstance(error, ApiError):
         return f"{error.code}: {error.message}"
     return f"unreadable_file: cannot read the file: {error.strerror}"
+
+
+def frame_error(number: int, path: Path, error: str) -> str:
+    """Why a sequence cannot be scored: its frame `number` (from 0, as /v1/sequence names a frame) cannot be read."""
+    return f"frame {number} ({path.name}): {error}"
 
 
 def decode_for(item: WorkItem) -> tuple[torch.Tensor | None, str | None]:
@@ -116,11 +123,20 @@ class PreparedModels:
         records: list[dict[str, dict[str, Any]]] = [{} for _ in items]
         for name, model in self.models.items():
             for record, (item, _), logits in zip(records, items, self.logits(model, views).split(sizes), strict=True):
-                record[name] = image_record(item.plan, scores_from_logits(logits, item.label), item.label)
+                record[name] = record_from_logits(item.plan, logits, item.label)
         return [ImageResult(item.index, record) for (item, _), record in zip(items, records, strict=True)]
 
 
 def views_for(item: WorkItem) -> tuple[torch.Tensor | None, str | None]:
-    """All views of `item` cut from its one decoded image, or the reason the image cannot be read."""
+    """All views of `item` cut from its one decoded image, or the reason the image cannot be read; of a sequence,
+    each frame's view (a frame decoded at a time), or the reason its first bad frame cannot be read."""
+    if item.frames:
+        views = []
+        for number, path in enumerate(item.frames):
+            try:
+                views.append(frame_views([read_image(path)]))
+            except (OSError, ApiError) as error:
+                return None, frame_error(number, path, unreadable(error))
+        return torch.cat(views), None
     image, error = decode_for(item)
     return (None, error) if image is None else (cut_views(image, item.plan), None)

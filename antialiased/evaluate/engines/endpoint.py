@@ -4,27 +4,34 @@ One request per image and model with every crop view of the image (and one more 
 when circular consistency is measured), at most `concurrency` in flight, through the handler contract's client
 (`antialiased.handler_client`: its retries of 503, 507 and refused connections). On the same weights the answers
 are the local engine's, so the figures are.
+
+A sequence (the sequence measure) is asked as the probe service's /v1/sequence asks our handler: one plain request
+per frame, answering its top 5 and every class's probability, so the majority class's probability is known at every
+frame; its record is the local engine's (`scoring.sequence_record`).
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from antialiased.contract import MAX_TOPK
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.evaluate.config import EndpointOptions
 from antialiased.evaluate.engines import wire
-from antialiased.evaluate.engines.base import ImageResult, WorkItem, unreadable
+from antialiased.evaluate.engines.base import ImageResult, WorkItem, frame_error, unreadable
 from antialiased.evaluate.files import read_image_file
-from antialiased.evaluate.scoring import ViewScores, image_record
+from antialiased.evaluate.scoring import ViewScores, image_record, sequence_record
 from antialiased.handler_client import ClientOptions, HandlerClient, RetryPolicy
+from antialiased.metrics import TOP5
 from antialiased.shifts import ShiftRequest
 
 TOKEN_ENV = "ANTIALIASED_ENDPOINT_TOKEN"  # bearer key for a TorchServe with token authorization
 MAX_BACKOFF_S = 30.0
+Answer = TypeVar("Answer")
 
 
 class ImageRefused(Exception):
@@ -60,6 +67,8 @@ class EndpointEngine:
                 pool.shutdown(cancel_futures=True)
 
     def _evaluate(self, client: HandlerClient, item: WorkItem) -> ImageResult:
+        if item.frames:
+            return self._sequence(client, item)
         try:
             image = read_image_file(item.path)
         except (OSError, ApiError) as error:
@@ -73,11 +82,32 @@ class EndpointEngine:
             return ImageResult(item.index, error=str(error))
         return ImageResult(item.index, records)
 
-    def _scores(self, client: HandlerClient, model: str, image: bytes, request: ShiftRequest, label: int) -> ViewScores:
-        # The most the handler answers: p(true class) is known where the true class is in a view's top-k, or is
-        # top-1 at some view (then class_probabilities holds its whole curve); elsewhere it is NaN.
+    def _sequence(self, client: HandlerClient, item: WorkItem) -> ImageResult:
+        frames = []
+        for number, path in enumerate(item.frames):
+            try:
+                frames.append(read_image_file(path))
+            except (OSError, ApiError) as error:
+                return ImageResult(item.index, error=frame_error(number, path, unreadable(error)))
+        records = {}
+        for model in self.models:
+            answers = []
+            for number, (path, frame) in enumerate(zip(item.frames, frames, strict=True)):
+                try:
+                    answers.append(self._ask(model, functools.partial(client.classify_every_class, model, frame, TOP5)))
+                except ImageRefused as error:
+                    return ImageResult(item.index, error=frame_error(number, path, str(error)))
+            self.served_weights.setdefault(model, answers[0].weights.sha256)
+            rankings = [[entry.index for entry in answer.topk] for answer in answers]
+            top1 = sorted({ranking[0] for ranking in rankings})
+            curves = {c: [answer.probabilities[c] for answer in answers] for c in top1}  # type: ignore[index]
+            records[model] = sequence_record(rankings, curves)
+        return ImageResult(item.index, records)
+
+    def _ask(self, model: str, call: Callable[[], Answer]) -> Answer:
+        """`call()`'s answer; ImageRefused when the endpoint refuses the image, EndpointError when it fails."""
         try:
-            answer = client.classify_shifts(model, image, request, topk=MAX_TOPK)
+            return call()
         except ApiError as error:
             refused = f"{error.code}: {error.message}"
             if 400 <= error.status < 500 and not error.code.startswith("bad_"):
@@ -86,5 +116,10 @@ class EndpointEngine:
                 tries = f"{self.options.retries + 1} tries"
                 raise EndpointError(f"{model} is busy or not ready ({error.status}) after {tries}: {refused}") from None
             raise EndpointError(f"{model} answered {error.status}: {refused}") from None
+
+    def _scores(self, client: HandlerClient, model: str, image: bytes, request: ShiftRequest, label: int) -> ViewScores:
+        # The most the handler answers: p(true class) is known where the true class is in a view's top-k, or is
+        # top-1 at some view (then class_probabilities holds its whole curve); elsewhere it is NaN.
+        answer = self._ask(model, functools.partial(client.classify_shifts, model, image, request, topk=MAX_TOPK))
         self.served_weights.setdefault(model, answer.weights.sha256)
         return wire.view_scores(answer, label)

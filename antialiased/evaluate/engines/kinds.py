@@ -25,6 +25,7 @@ class EngineKind:
     name: str
     loads_models: bool = True  # False: the models are served elsewhere, named only
     packages: tuple[str, ...] = ()  # beyond the common ones, reported in results.json's versions
+    scores_sequences: bool = True  # whether it takes a folder of sequences (the sequence measure)
 
     def device(self, config: EvaluationConfig) -> torch.device:
         """Where the models run."""
@@ -84,7 +85,7 @@ ENGINE_KINDS: dict[str, EngineKind] = {
     kind.name: kind
     for kind in (
         LocalKind("local"),
-        RayKind("ray", packages=("ray",)),
+        RayKind("ray", packages=("ray",), scores_sequences=False),
         EndpointKind("endpoint", loads_models=False),
     )
 }
