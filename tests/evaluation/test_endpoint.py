@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.datasets import assert_same_rows
+from tests.support.datasets import assert_same_rows, write_sequence_folder
 from tests.support.served_models import CIRCULAR_MODEL, LPF_MODEL
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
@@ -50,6 +50,21 @@ def test_served_models_give_the_local_engines_results(torchserve, served_checkpo
         assert theirs["sha256"] == ours["sha256"], "the served weights are the checkpoint's"
     assert served["results"]["dataset"]["unreadable"] == local["results"]["dataset"]["unreadable"] != []
     assert served["results"]["models"][0]["figures"]["circular_consistency"]["value"] == 100.0
+
+
+def test_served_sequences_give_the_local_engines_results(torchserve, served_checkpoints, run_cli, tmp_path):
+    """A folder of frame sequences through our handler (one plain request per frame, every class's probability) and
+    in-process: the same per-sequence metrics and figures."""
+    sequences = write_sequence_folder(tmp_path / "clips")
+    served = run_cli("--sequences", str(sequences), "--endpoint", torchserve.inference_url, "--model", LPF_MODEL,
+                     out=tmp_path / "served")  # fmt: skip
+    local = run_cli("--sequences", str(sequences), "--model", f"{served_checkpoints[LPF_MODEL]}:resnet50:4",
+                    out=tmp_path / "local")  # fmt: skip
+    assert served["images"].num_rows == local["images"].num_rows > 0
+    assert_same_rows(_without_model_names(served["images"]), _without_model_names(local["images"]), 1e-3, 1e-6)
+    (theirs,), (ours,) = served["results"]["models"], local["results"]["models"]
+    for name, figure in ours["figures"].items():
+        assert theirs["figures"][name]["value"] == pytest.approx(figure["value"], rel=1e-3, abs=1e-4), name
 
 
 class _FlakyProxy(BaseHTTPRequestHandler):
