@@ -4,7 +4,7 @@
   (stripes, checkerboards, gradients, noise), 64-96 px, PNG and JPEG, under real ImageNet synset folders.
 - `write_colour_folder`: nearly uniform images whose dominant channel (red, green, blue) is the class of
   tests.support.eval_models.ColourClassifier; a known number of images per folder have another colour, so
-  that model's accuracy is known by construction.
+  that model's accuracy is known by construction (`images_per_class` and `wrong` choose other counts).
 - `write_sequence_folder`: a folder of frame sequences (one folder each), crops of a photo panned a few pixels from
   frame to frame, PNG and JPEG.
 - `assert_same_rows`: two runs' per-image tables agree.
@@ -99,12 +99,14 @@ COLOUR_IMAGES_PER_CLASS = 20
 COLOUR_WRONG = (2, 3, 5)
 
 
-def write_colour_folder(root: Path, seed: int = 0) -> Path:
-    """Nearly uniform 64-96 px images; in folder c, all but COLOUR_WRONG[c] have dominant channel c."""
+def write_colour_folder(
+    root: Path, seed: int = 0, images_per_class: int = COLOUR_IMAGES_PER_CLASS, wrong: tuple[int, ...] = COLOUR_WRONG
+) -> Path:
+    """Nearly uniform 64-96 px images; in folder c, all but `wrong[c]` have dominant channel c."""
     rng = np.random.default_rng(seed)
     for channel, synset in enumerate(COLOUR_SYNSETS):
-        for i in range(COLOUR_IMAGES_PER_CLASS):
-            dominant = (channel + 1) % 3 if i < COLOUR_WRONG[channel] else channel
+        for i in range(images_per_class):
+            dominant = (channel + 1) % 3 if i < wrong[channel] else channel
             height, width = (int(v) for v in rng.integers(64, 97, 2))
             colour = np.full(3, 50.0)
             colour[dominant] = 210.0
