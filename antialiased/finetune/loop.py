@@ -169,7 +169,14 @@ def _run(config: FinetuneConfig, processes: Processes) -> Result:
     if processes.main:
         figures = _last_validation(folder)
         path, entry = write_output(
-            training.network, config.out, config.name, built.arch, built.filter_size, classes, figures
+            training.network,
+            config.out,
+            config.name,
+            built.arch,
+            built.filter_size,
+            classes,
+            figures,
+            config.crop_size,
         )
         result = Result(True, training.step, path, entry.name if entry else None)
     processes.barrier()
