@@ -29,7 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     model = parser.add_argument_group("model")
     model.add_argument("--model", required=True, metavar="SPEC",
-                       help="registry name, [torchvision:|timm:]ARCH (--weights), PATH:MODULE:CALLABLE")  # fmt: skip
+                       help="registry name, [torchvision:|timm:]ARCH (--weights), PATH:MODULE:CALLABLE; a bare "
+                            "name is the registry's first: torchvision:ARCH for torchvision's")  # fmt: skip
     model.add_argument("--weights", help="baseline weights of ARCH: a checkpoint file or a torchvision weights name")
     model.add_argument("--filter-size", type=int, default=D.filter_size, help="the blur's taps (1-7)")
     model.add_argument("--num-classes", type=int, help="replace the classifier by one of this many classes")

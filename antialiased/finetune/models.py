@@ -2,7 +2,9 @@
 
 `--model` names one of:
 - a registry name: a torchvision baseline (`resnet50_baseline`) is antialiased, an antialiased checkpoint
-  (`resnet50_lpf4`) is trained further as it is;
+  (`resnet50_lpf4`) is trained further as it is; a bare name is looked up in the registry first, so an entry
+  spelled like a torchvision architecture takes it over (`torchvision:ARCH` always means torchvision's, and a
+  registry name given with `--weights` is an error that says so);
 - a torchvision architecture (`resnet50`, or `torchvision:resnet50`) or a timm one (`timm:resnet50d`), with its
   baseline weights from `--weights` (a checkpoint file, or a torchvision weights name such as IMAGENET1K_V1);
 - `PATH:MODULE:CALLABLE`: a checkpoint PATH of the network the Python callable builds (the evaluation's notation).
@@ -51,11 +53,20 @@ def build_model(
         network = load_weights(_import(f"{module}:{attribute}")(), _checkpoint(path, spec))
         return _antialiased(network, filter_size, num_classes, crop_size)
     source, _, arch = spec.rpartition(":")
-    if not source:
+    if not source:  # a bare name: the registry's first, then torchvision's (`torchvision:ARCH` skips the registry)
         try:
-            return _from_registry(spec, filter_size, num_classes)
+            entry = get_entry(spec)
         except UnknownWeightsError:
-            pass
+            entry = None
+        if entry is not None and weights is not None:
+            also = spec in torchvision.models.list_models()
+            hint = f", or for torchvision's {spec} with these weights write --model torchvision:{spec}" if also else ""
+            raise ModelError(
+                f"--model {spec!r} is a registry name, whose weights are the registry's, yet --weights was given: "
+                f"drop --weights{hint}"
+            )
+        if entry is not None:
+            return _from_registry(spec, filter_size, num_classes)
     if source not in ("", "torchvision", "timm"):
         raise ModelError(
             f"--model {spec!r}: use a registry name, ARCH, torchvision:ARCH, timm:ARCH or PATH:MODULE:CALLABLE"

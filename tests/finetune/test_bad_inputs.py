@@ -1,5 +1,6 @@
 """Each bad input is a clear error before training (status 2, one line) or a listed skip: an unknown architecture,
-a baseline checkpoint of another architecture, an empty or unlabelled data folder, corrupt images, a resume of
+a registry name given with --weights (a registry entry spelled like a torchvision architecture), a baseline
+checkpoint of another architecture, an empty or unlabelled data folder, corrupt images, a resume of
 other settings."""
 
 from __future__ import annotations
@@ -10,7 +11,11 @@ from pathlib import Path
 import pytest
 
 from antialiased.finetune.cli import main
+from antialiased.finetune.models import build_model
+from antialiased.finetune.output import REGISTRY_FILE, write_output
 from antialiased.finetune.state import STATE_FILE
+from antialiased.models import create_model
+from antialiased.weights.registry import REGISTRY_ENV
 from tests.support.finetune import NAME, baseline_checkpoint, finetune_args, small_data, step_losses
 
 
@@ -29,6 +34,14 @@ def test_unknown_architecture(inputs, tmp_path, capsys) -> None:
     args = finetune_args(*inputs, tmp_path)
     args[1] = "resnet81"
     assert "not a registry name nor a torchvision architecture; did you mean resnet18" in _error(args, capsys)
+
+
+def test_a_registry_name_spelled_like_an_architecture(inputs, tmp_path, capsys, monkeypatch) -> None:
+    write_output(create_model("resnet18"), tmp_path, "resnet18", "resnet18", 4, 1000, None)  # a run --name resnet18
+    monkeypatch.setenv(REGISTRY_ENV, str(tmp_path / REGISTRY_FILE))
+    error = _error(finetune_args(*inputs, tmp_path), capsys)  # --model resnet18 --weights baseline
+    assert "'resnet18' is a registry name" in error and "write --model torchvision:resnet18" in error
+    assert build_model("torchvision:resnet18", str(inputs[1]), 4, None, 64).arch == "resnet18"
 
 
 def test_a_baseline_of_another_architecture(inputs, tmp_path, capsys) -> None:
