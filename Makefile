@@ -101,6 +101,6 @@ clean:
 finetune: setup-eval
 	$(PY) -m antialiased.finetune $(ARGS)
 
-## Training throughput of antialiased.finetune's loop against a bare PyTorch loop (batch 32, 224x224), as a ratio.
+## Training throughput of antialiased.finetune's loop against a bare PyTorch loop (batch 32, 224x224), the two in alternation: ratios per step and per run.
 bench-train: setup-dev
 	$(PY) -m benchmarks.bench_train
