@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torchvision.models import resnet50 as tv_resnet50
 
-from antialiased.antialias import antialias
+from antialiased.antialiasing import antialias
 from antialiased.inference import PRECISIONS, prepare_for_inference, to_model_input
 from antialiased.models import create_model
 from benchmarks.timing import describe_device, median_ratio, median_seconds

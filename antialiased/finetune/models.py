@@ -24,7 +24,7 @@ import torch
 import torchvision
 from torch import nn
 
-from antialiased.antialias import antialias
+from antialiased.antialiasing import antialias
 from antialiased.convert import from_baseline
 from antialiased.models.zoo import ZOO
 from antialiased.weights import UnknownWeightsError, fetch, get_entry, load_entry_weights, load_weights

@@ -80,7 +80,7 @@ def no_entry_message(path: Path, arch: str | None, filter_size: int, num_classes
     return (
         f"{path}: no registry entry (not an architecture of the zoo, the only ones serving builds by name); load it "
         f"in Python into the network fine-tuning built: network = <your network, its last linear layer of "
-        f"{num_classes} outputs>; from antialiased.antialias import antialias; from antialiased.weights import "
+        f"{num_classes} outputs>; from antialiased.antialiasing import antialias; from antialiased.weights import "
         f"load_weights; model = antialias(network, {filter_size}, input_shape=(1, 3, {crop_size}, {crop_size}))"
         f".model; load_weights(model, {str(path)!r})"
     )

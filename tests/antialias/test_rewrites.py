@@ -229,3 +229,13 @@ def test_a_stride_given_as_a_pair_gives_an_integer_blur_stride() -> None:
     model, report = antialias(baseline, filter_size=1, input_shape=SMALL_INPUT)
     assert [model.get_submodule(item.blur).stride for item in report.rewritten] == [2, 2]
     assert _forward(model, torch.randn(1, 3, 34, 34)).shape == (1, 4, 8, 8)
+
+
+def test_the_package_name_stays_the_function_after_its_modules_are_imported() -> None:
+    """`antialiased.antialias(model)`, as the docs show it, works in a process that imported the library's modules
+    (the function's module has another name, so importing it cannot put a module in the function's place)."""
+    import antialiased.antialias_report
+    import antialiased.antialiasing
+    import antialiased.finetune.output
+
+    assert callable(antialiased.antialias) and antialiased.antialias is antialiased.antialiasing.antialias

@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from antialiased.antialias import antialias
+from antialiased.antialiasing import antialias
 from antialiased.finetune.output import REGISTRY_FILE, write_output
 from antialiased.models import create_model
 
