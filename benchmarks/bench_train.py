@@ -63,9 +63,12 @@ def _ours(config: FinetuneConfig) -> list[float]:
     return [record["seconds"] for record in read_records(config.out / config.name / STEPS_FILE)]
 
 
-def _bare(config: FinetuneConfig) -> list[float]:
-    """One run of the textbook loop; its step times."""
-    model = build_model(config.model, config.weights, config.filter_size, None, config.crop_size).network.train()
+def _bare(config: FinetuneConfig, device: torch.device) -> list[float]:
+    """One run of the textbook loop on `device` (on CUDA as ours runs there: channels_last, bfloat16 autocast);
+    its step times."""
+    cuda = device.type == "cuda"
+    model = build_model(config.model, config.weights, config.filter_size, None, config.crop_size).network
+    model = model.to(device, memory_format=torch.channels_last if cuda else torch.contiguous_format).train()
     augment = transforms.Compose([
         transforms.RandomResizedCrop(config.crop_size), transforms.RandomHorizontalFlip(), transforms.ToTensor(),
         transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
@@ -77,10 +80,15 @@ def _bare(config: FinetuneConfig) -> list[float]:
     optimizer = torch.optim.SGD(model.parameters(), config.lr, momentum=config.momentum, weight_decay=1e-4)
     seconds, last = [], time.perf_counter()
     for inputs, labels in loader:
-        loss = F.cross_entropy(model(inputs), labels)
+        inputs, labels = inputs.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        if cuda:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, torch.bfloat16, enabled=cuda):
+            loss = F.cross_entropy(model(inputs), labels)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        loss.item()  # the step is done (as ours, which logs each step's loss)
         now = time.perf_counter()
         seconds.append(now - last)
         last = now
@@ -96,7 +104,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--crop", type=int, default=224)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: CUDA if there is one")
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args()
+    cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
+    device = torch.device("cuda" if cuda else "cpu")
     steps: dict[str, list[float]] = {"ours": [], "bare": []}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -104,21 +116,21 @@ def main() -> None:
         images = _write_data(root / "data", args.batch * args.steps)
         config = FinetuneConfig(model=args.arch, weights=str(weights), data=images, name="bench", out=root / "out",
                                 epochs=1, batch_size=args.batch, crop_size=args.crop, workers=args.workers,
-                                quiet=True)  # fmt: skip
+                                device=device.type, quiet=True)  # fmt: skip
         runs = itertools.count()
 
         def ours() -> None:  # a fresh run folder each time: the same one would resume a finished run
             steps["ours"] += _ours(dataclasses.replace(config, out=root / f"out{next(runs)}"))[1:]
 
         def bare() -> None:
-            steps["bare"] += _bare(config)[1:]
+            steps["bare"] += _bare(config, device)[1:]
 
         run_ratio = median_ratio(bare, ours, repeats=args.repeats, warmup=args.warmup)
     warm = args.warmup * (args.steps - 1)  # the warm-up runs' steps are not counted
     ours_step, bare_step = (statistics.median(steps[name][warm:]) for name in ("ours", "bare"))
     result = {
         "arch": args.arch,
-        "device": describe_device(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
+        "device": describe_device(device),
         "batch": args.batch,
         "crop": args.crop,
         "steps_per_run": args.steps,
@@ -129,6 +141,8 @@ def main() -> None:
         "run_ratio": run_ratio,
     }
     print(json.dumps(result, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
     print(f"ours / bare throughput: {result['step_ratio']:.2f}x per step, {run_ratio:.2f}x per whole run of "
           f"{args.steps} steps with its checkpoint and outputs (goal >= 0.9)")  # fmt: skip
 

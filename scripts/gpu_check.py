@@ -4,7 +4,9 @@ Sections, each a child process with its own time limit, so that a failure or a h
 figures (results are written after every section):
 - model: bench_model on CUDA at batch 256 in bfloat16: torchvision prepared, ours prepared, ours + compile;
 - tests: the tests marked `gpu`, with the figures they record (pytest's record_property);
-- serve: bench_serve on CUDA, JPEG payloads at high concurrency, a sweep of workers x batch size.
+- serve: bench_serve on CUDA, JPEG payloads at high concurrency, a sweep of workers x batch size;
+- train: bench_train on CUDA, resnet50 at batch 32 in bfloat16: the fine-tuning loop against a bare PyTorch loop
+  (last: it gets what time is left).
 Without a CUDA device the benchmarks are marked "skipped: no CUDA device" and the tests run their CPU
 part and skip: the script runs anywhere and never writes a figure it did not measure.
 Writes build/gpu-check/results.json, results.md and log.txt (every section's output), and copies them
@@ -77,6 +79,15 @@ SECTIONS = (
         "serve.json",
         needs_cuda=True,
         timeout_s=240,
+    ),
+    Section(
+        "train",
+        "Training throughput (bench_train, CUDA, resnet50, batch 32, bfloat16: the fine-tuning loop vs a bare one)",
+        "-m benchmarks.bench_train --device cuda --arch resnet50 --steps 8 --repeats 2 --warmup 1 --workers 8 "
+        "--json {out}",
+        "train.json",
+        needs_cuda=True,
+        timeout_s=120,
     ),
 )
 

@@ -12,6 +12,7 @@ from benchmarks.bench_model import OURS_COMPILED, OURS_PREPARED
 H100_GOAL = 10_000  # images/s of ours in the model-only benchmark, on an H100
 MODEL_GOAL = 0.8  # ours prepared / torchvision prepared throughput
 SERVE_GOAL = 0.5  # served JPEG-in/JSON-out / in-process forward throughput
+TRAIN_GOAL = 0.9  # the fine-tuning loop's / a bare PyTorch loop's training throughput, per step
 
 
 def goals(sections: dict[str, dict[str, Any]], device: dict[str, Any]) -> list[dict[str, Any]]:
@@ -25,6 +26,7 @@ def goals(sections: dict[str, dict[str, Any]], device: dict[str, Any]) -> list[d
         default=None,
     )
     best = max(serve, key=lambda row: row["served / in-process"], default=None)
+    train = sections.get("train", {}).get("results")
     card = device.get("card", "")
     found = [
         {
@@ -46,6 +48,11 @@ def goals(sections: dict[str, dict[str, Any]], device: dict[str, Any]) -> list[d
             "goal": f"on an H100, ours >= {H100_GOAL} images/s in the model-only benchmark",
             "figure": f"{fastest['images_per_second']:.0f} images/s ({fastest['name']})" if fastest else None,
             "met": fastest["images_per_second"] >= H100_GOAL if fastest and "H100" in card else None,
+        },
+        {
+            "goal": f"fine-tuning loop >= {TRAIN_GOAL}x a bare PyTorch loop's training throughput (per step)",
+            "figure": f"{train['step_ratio']:.2f}x ({train['ours_images_per_s']:.0f} images/s)" if train else None,
+            "met": train["step_ratio"] >= TRAIN_GOAL if train else None,
         },
     ]
     return found
@@ -80,7 +87,7 @@ def markdown(report: dict[str, Any]) -> str:
             [(g["goal"], g["figure"] or "not measured", _met(g["met"])) for g in report["goals"]],
         ),
     ]
-    renderers = {"model": _model_lines, "serve": _serve_lines, "tests": _tests_lines}
+    renderers = {"model": _model_lines, "train": _train_lines, "serve": _serve_lines, "tests": _tests_lines}
     for name, section in report["sections"].items():
         if "results" in section:
             lines += ["", f"## {section['title']}", "", *renderers[name](section["results"])]
@@ -94,6 +101,12 @@ def _model_lines(results: dict[str, Any]) -> list[str]:
     ]
     header = ("variant", "ms / batch", "images/s", "x torchvision prepared")
     return [_config_line(results["config"]), "", *_table(header, rows)]
+
+
+def _train_lines(results: dict[str, Any]) -> list[str]:
+    """bench_train's one result: its figures as a two-column table."""
+    rows = [(key, f"{value:.2f}" if key.endswith("ratio") else _number(key, value)) for key, value in results.items()]
+    return _table(("figure", "value"), rows)
 
 
 def _serve_lines(results: dict[str, Any]) -> list[str]:

@@ -13,7 +13,7 @@ from benchmarks.bench_serve import HEADER
 from scripts.gpu_check import NO_CUDA, SECTIONS, Section, run_section
 from scripts.gpu_report import goals, write_report
 
-MODEL_SECTION, TESTS_SECTION, SERVE_SECTION = SECTIONS
+MODEL_SECTION, TESTS_SECTION, SERVE_SECTION, TRAIN_SECTION = SECTIONS
 CARD = {"cuda": True, "card": "NVIDIA H100 80GB HBM3", "memory_gib": 79.2, "capability": "9.0",
         "cuda_runtime": "13.0", "driver": "580.159.04", "python": "3.12.3", "torch": "2.11.0",
         "torchvision": "0.26.0", "cpu_cores": 16}  # fmt: skip
@@ -42,17 +42,17 @@ def _report(sections: dict, device: dict) -> dict:
 def test_without_cuda_the_benchmarks_are_skipped_and_no_goal_has_a_figure(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with open(tmp_path / "log.txt", "w") as log:
-        sections = {s.name: run_section(s, tmp_path, 60, log) for s in (MODEL_SECTION, SERVE_SECTION)}
-    assert [s["status"] for s in sections.values()] == [NO_CUDA, NO_CUDA]
+        sections = {s.name: run_section(s, tmp_path, 60, log) for s in (MODEL_SECTION, TRAIN_SECTION, SERVE_SECTION)}
+    assert [s["status"] for s in sections.values()] == [NO_CUDA, NO_CUDA, NO_CUDA]
     assert all("results" not in s for s in sections.values())
     report = _report(sections, {"cuda": False, "python": "3.11", "torch": "x", "torchvision": "y", "cpu_cores": 2})
-    assert [(g["figure"], g["met"]) for g in report["goals"]] == [(None, None)] * 3
+    assert [(g["figure"], g["met"]) for g in report["goals"]] == [(None, None)] * 4
 
     out = tmp_path / "out"
     write_report(report, tmp_path, out)
     text = (out / "results.md").read_text()
-    assert text.count(f"| {NO_CUDA} |") == 2 and "no CUDA device;" in text
-    assert text.count("| not measured | not measured |") == 3
+    assert text.count(f"| {NO_CUDA} |") == 3 and "no CUDA device;" in text
+    assert text.count("| not measured | not measured |") == 4
     assert json.loads((out / "results.json").read_text()) == report
 
 
@@ -60,9 +60,11 @@ def test_goals_are_judged_on_the_figures_and_the_card(tmp_path):
     sections = {
         "model": {"title": "Model", "status": "ok", "results": _model_results(ours=10_200.0, compiled=11_000.0)},
         "serve": {"title": "Served", "status": "ok", "results": _serve_results(0.3, 0.45)},
+        "train": {"title": "Training", "status": "ok", "results": {"step_ratio": 0.95, "ours_images_per_s": 1210.4}},
     }
     on_h100 = _report(sections, CARD)
-    assert [g["met"] for g in on_h100["goals"]] == [True, False, True]
+    assert [g["met"] for g in on_h100["goals"]] == [True, False, True, True]
+    assert on_h100["goals"][3]["figure"] == "0.95x (1210 images/s)"
     assert on_h100["goals"][0]["figure"] == "0.85x"
     assert on_h100["goals"][1]["figure"].startswith("0.45x (1800 images/s, 1 workers, batch 64")
     assert on_h100["goals"][2]["figure"] == "11000 images/s (ours resnet50_lpf4 prepared+compile)"
@@ -75,6 +77,7 @@ def test_goals_are_judged_on_the_figures_and_the_card(tmp_path):
     assert "| ours resnet50_lpf4 prepared | 25.1 | 10200 | 0.85 |" in text
     assert "| 1 | 64 | 256 | 1800 | 60 | 90 | 4000 | 0.45 |" in text
     assert "| met |" in text and "| NOT met |" in text
+    assert "| step_ratio | 0.95 |" in text and "| ours_images_per_s | 1210 |" in text
 
 
 def test_a_pytest_section_reports_each_test_with_its_outcome_message_and_figures(tmp_path):
