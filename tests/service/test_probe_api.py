@@ -166,7 +166,7 @@ def test_healthz_readyz_metrics_and_docs(service: ServiceProcess, cat_jpeg: byte
         assert {"/v1/stability", "/v1/compare", "/healthz", "/readyz"} <= set(paths)
         config = client.get("/v1/config").json()
         assert config["models"] == ["resnet50_lpf4", "resnet50", "circular_invariant"]
-        assert config["protocols"] == ["paper", "diagonal", "grid", "circular"]
+        assert config["protocols"] == ["paper", "diagonal", "grid", "circular", "fractional", "worst-case"]
 
 
 def test_api_key_is_required_when_configured(keyed_service: ServiceProcess, cat_jpeg: bytes) -> None:
