@@ -58,4 +58,4 @@ def shift_classification(
             for offset, entries in zip(request.offsets, topk_predictions(probabilities, k), strict=True)
         ],
         class_probabilities={str(c): probabilities[:, c].tolist() for c in top1_classes},
-    ).model_dump_json()
+    ).model_dump_json(exclude={"shift": {"method"}} if request.method is None else None)  # integer offsets: absent
