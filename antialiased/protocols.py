@@ -189,8 +189,7 @@ def _against_origin(spec: ProbeSpec, max_shifts: int) -> ShiftPlan:
     reach = spec.shift_range
     if spec.protocol == "fractional":
         mode, method, origin = "circular", spec.method, (0, 0)
-        offsets = fractional_offsets(spec.subpixel_step, reach)
-        _check_count("fractional shifts", len(offsets), max_shifts)
+        offsets = fractional_offsets(spec.subpixel_step, reach, max_shifts)
     else:
         mode, method = spec.mode, spec.method if spec.half_pixel else None
         if reach <= MAX_WORST_CASE_WINDOW:

@@ -130,6 +130,24 @@ BAD_REQUESTS: list[tuple[str, str, dict[str, Any], Any, int, str]] = [
         400,
         "invalid_parameter",
     ),
+    # A step so small that max_shift / step overflows (found by schemathesis: a 500 before), or one that would make
+    # a million views: refused before any offset is made.
+    (
+        "fractional-step-underflows",
+        "/v1/stability",
+        {"protocol": "fractional", "subpixel_step": 1e-300},
+        CAT,
+        400,
+        "too_many_shifts",
+    ),
+    (
+        "fractional-step-tiny",
+        "/v1/stability",
+        {"protocol": "fractional", "subpixel_step": 1e-6},
+        CAT,
+        400,
+        "too_many_shifts",
+    ),
     (
         "fractional-step-above-one",
         "/v1/compare",
