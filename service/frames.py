@@ -18,7 +18,7 @@ from antialiased.imagefile import ImageInfo, inspect_image
 from antialiased.metrics import TOP5
 from antialiased.sequences import MIN_FRAMES, check_frame_count, check_sequence_pixels
 from service.admission import Lease
-from service.params import MULTIPART_OVERHEAD_BYTES, merge_form, parse_multipart, read_body
+from service.params import MULTIPART_OVERHEAD_BYTES, merge_form, parse_multipart, read_body, split_commas
 from service.settings import Settings
 
 FRAME_FIELD = "frame"
@@ -34,14 +34,7 @@ class SequenceParams(BaseModel):
     )
     topk: int = Field(TOP5, ge=1, le=MAX_TOPK, description="Predictions returned per frame.")
 
-    @field_validator("models", mode="before")
-    @classmethod
-    def _split_commas(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [value]
-        if isinstance(value, list):
-            return [name.strip() for item in value for name in str(item).split(",") if name.strip()]
-        return value
+    _split_commas = field_validator("models", mode="before")(lambda value: split_commas(value))
 
 
 @dataclass(frozen=True)

@@ -56,14 +56,16 @@ class CompareParams(ProbeParams):
         None, description="Served models to compare (repeated or comma-separated); default: all configured."
     )
 
-    @field_validator("models", mode="before")
-    @classmethod
-    def _split_commas(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [value]
-        if isinstance(value, list):
-            return [name.strip() for item in value for name in str(item).split(",") if name.strip()]
-        return value
+    _split_commas = field_validator("models", mode="before")(lambda value: split_commas(value))
+
+
+def split_commas(value: Any) -> Any:
+    """A `models` parameter, repeated or comma-separated, as one list of names."""
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list):
+        return [name.strip() for item in value for name in str(item).split(",") if name.strip()]
+    return value
 
 
 Params = TypeVar("Params", bound=ProbeParams)
