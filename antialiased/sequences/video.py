@@ -9,8 +9,9 @@ Bounds hold before and while decoding:
   count the header declares, or its duration times its frame rate), against `SequenceLimits` before any frame is
   decoded (FFmpeg reads the header with frame decoding switched off);
 - the decoder refuses any frame much larger than the header's size before allocating it (FFmpeg's `max_pixels`),
-  runs on one thread, and each frame must be of the header's size; the frames are counted against `max_video_frames` whatever the header
-  said; decoding stops at the last frame used, or when `decode_seconds` of wall-clock time are spent;
+  runs on one thread, and each frame must be of the header's size; the frames are counted against
+  `max_video_frames` whatever the header said; decoding stops at the last frame used, or when `decode_seconds` of
+  wall-clock time are spent;
 - a video that ends before the frames its header declares is refused as cut short.
 Every refusal is an `ApiError` naming the problem: invalid_video, no_video_stream, too_few_frames,
 too_many_frames, too_many_pixels (413), image_too_small, aspect_ratio_too_large, video_too_slow (413).
@@ -182,7 +183,9 @@ def _checked_info(
     if codec not in VIDEO_CODECS:
         raise ApiError(ErrorCode.INVALID_VIDEO, f"the video codec {codec} is not accepted: {', '.join(VIDEO_CODECS)}")
     if stream.width <= 0 or stream.height <= 0:
-        raise ApiError(ErrorCode.INVALID_VIDEO, "the video header gives no frame size FFmpeg accepts (malformed, or far too large)")
+        raise ApiError(
+            ErrorCode.INVALID_VIDEO, "the video header gives no frame size FFmpeg accepts (malformed, or far too large)"
+        )
     check_dimensions(stream.width, stream.height, image_limits, "the video's frame")
     fps = float(stream.average_rate) if stream.average_rate else None
     frames = stream.frames or None
