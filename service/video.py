@@ -9,14 +9,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-import numpy as np
-
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.imagefile import ImageInfo
 from antialiased.sequences import FrameSelection
-from antialiased.sequences.video import DECODER_FRAMES, VideoInfo, open_video
+from antialiased.sequences.video import DECODER_FRAMES, VideoInfo, frame_png, open_video
 from service.settings import Settings
-from service.views import encode_view
 
 VIDEO_FIELD = "video"
 
@@ -64,13 +61,9 @@ async def decode_frames(
         frames, infos, indices = [], [], []
         with open_video(video, settings.sequence, settings.image, selection) as reader:
             for index, pixels in reader.frames():
-                frames.append(_png(pixels))
+                frames.append(frame_png(pixels))
                 infos.append(ImageInfo("PNG", "RGB", reader.info.width, reader.info.height))
                 indices.append(index)
         return frames, infos, indices
 
     return await asyncio.to_thread(decode)
-
-
-def _png(pixels: np.ndarray) -> bytes:
-    return encode_view(pixels, "PNG")

@@ -60,8 +60,9 @@ def _parser() -> argparse.ArgumentParser:
         "--sequences",
         type=Path,
         metavar="DIR",
-        help="a folder of frame sequences, one folder each (frames in name order, no labels): the flip rate, mean "
-        "top-5 distance and wobble from frame to frame; the same as --data DIR --measure sequence",
+        help="a folder of sequences: folders of frames (in name order), folders of videos, or ImageNet-P (its "
+        "perturbation folders); no labels: the flip rate, mean top-5 distance and wobble from frame to frame, and "
+        "ImageNet-P's figures; the same as --data DIR --measure sequence",
     )
     data.add_argument(
         "--labels",
@@ -70,6 +71,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     data.add_argument("--ground-truth", type=Path, help="LOC_val_solution.csv for a flat ImageNet validation folder")
     data.add_argument("--limit", type=int, help="evaluate this many evenly spaced images (or sequences)")
+    data.add_argument(
+        "--alexnet",
+        type=Path,
+        metavar="FILE",
+        help="ImageNet-P: AlexNet's figures for mFR and mT5D (an earlier run's results.json with --model "
+        "alexnet_baseline, or {perturbation: {flip_probability, top5_distance}}); default: an AlexNet of this run",
+    )
     models = parser.add_argument_group("models")
     models.add_argument(
         "--model",
@@ -168,6 +176,7 @@ def config_from_args(args: argparse.Namespace) -> EvaluationConfig:
         protocol=protocol,
         labels=args.labels,
         ground_truth=args.ground_truth,
+        alexnet=args.alexnet,
         limit=args.limit,
         engine="endpoint" if args.endpoint else args.engine,
         device=args.device,
@@ -205,8 +214,26 @@ def _print_summary(results: dict, out: Path) -> None:
         for name, d in comparison["differences"].items():
             mark = "  (significant)" if d["significant"] else ""
             print(f"{comparison['a']} - {comparison['b']} {name}: {_estimate(d, '+')}{mark}")
+    if "imagenet_p" in results:
+        _print_imagenet_p(results)
     table = "per-sequence" if unit == "sequences" else "per-image"
     print(f"results: {out / RESULTS_FILE}, report: {out / REPORT_FILE}, {table} table: {out / IMAGES_FILE}")
+
+
+def _print_imagenet_p(results: dict) -> None:
+    """mFR and mT5D of each model (AlexNet-normalised, difficulty 1), then the leaderboard's, marked published."""
+    imagenet_p = results["imagenet_p"]
+    by = imagenet_p["normalised_by"] or "no AlexNet figures: run --model alexnet_baseline or pass --alexnet FILE"
+    print(f"ImageNet-P, difficulty 1, normalised by AlexNet ({by}):")
+    for model in results["models"]:
+        mfr, mt5d = (model["imagenet_p"][key] for key in ("mFR", "mT5D"))
+        values = [f"{key} {m['value']:.1f}%" if m["value"] is not None else f"{key} -" for key, m in (
+            ("mFR", mfr), ("mT5D", mt5d))]  # fmt: skip
+        count = f" ({len(mfr['perturbations'])} of {len(imagenet_p['test_perturbations'])} perturbations)"
+        print(f"  {model['name']:32s} {'  '.join(values)}{count if mfr['value'] is not None else ''}")
+    for row in imagenet_p["published"]:
+        mt5d = f"mT5D {row['mt5d']:.1f}%" if row["mt5d"] is not None else "mT5D -"
+        print(f"  {row['method'] + ' (published)':32s} mFR {row['mfr']:.1f}%  {mt5d}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,13 +8,14 @@ from typing import Any
 from tqdm import tqdm
 
 from antialiased.evaluate.config import EvaluationConfig
-from antialiased.evaluate.data import NO_LABEL, Dataset, discover, discover_sequences, load_label_map
+from antialiased.evaluate.data import NO_LABEL, Dataset, discover, load_label_map
 from antialiased.evaluate.engines.base import Engine, ImageResult, WorkItem
 from antialiased.evaluate.engines.kinds import engine_kind
 from antialiased.evaluate.models import LoadedModel, ModelSource, load_model, parse_model_spec, unique_names
 from antialiased.evaluate.outputs import finish
 from antialiased.evaluate.plans import all_plans
 from antialiased.evaluate.resolved import Run
+from antialiased.evaluate.sequence_data import discover_sequences
 from antialiased.evaluate.store import RunStore, ShardWriter
 from antialiased.labels import NUM_CLASSES
 
@@ -59,7 +60,7 @@ def _evaluate(config: EvaluationConfig, store: RunStore) -> dict[str, Any]:
     run = Run(config, dataset, sources, loaded, store, kind, device, precision)
     if not config.protocol.sequences:
         _check_classes(dataset, loaded)
-    plans = all_plans(config.protocol, len(dataset.samples), [len(s.frames) for s in dataset.samples])
+    plans = all_plans(config.protocol, len(dataset.samples), [s.sequence for s in dataset.samples])
     store.open(_manifest(run), config.overwrite)
     images = len(dataset.samples)
     pending = store.pending_shards(images, len(sources))

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import av
 import av.error
 import numpy as np
+from PIL import Image
 
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.imagefile import ImageLimits, check_dimensions, error_text
@@ -199,3 +200,11 @@ def _checked_info(
 
 def _too_many(message: str) -> ApiError:
     return ApiError(ErrorCode.TOO_MANY_FRAMES, message, 413)
+
+
+def frame_png(pixels: np.ndarray) -> bytes:
+    """A decoded frame, (H, W, 3) uint8 RGB, as a lossless PNG file (fast compression): how a frame of a video is
+    sent on to a classifier that takes image files."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG", compress_level=1)
+    return buffer.getvalue()

@@ -121,7 +121,7 @@ def expected_colour_accuracy() -> float:
     return 100 * (total - sum(COLOUR_WRONG)) / total
 
 
-FLOAT_COLUMNS = ("p_true", "diag_p_true", "diag_p_other", "seq_wobble", "seq_curve")
+FLOAT_COLUMNS = ("p_true", "diag_p_true", "diag_p_other", "seq_wobble", "seq_curve", "seq_zipf")
 
 
 def assert_same_rows(a: pa.Table, b: pa.Table, rtol: float = 1e-5, atol: float = 1e-30) -> None:
