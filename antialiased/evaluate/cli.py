@@ -225,15 +225,17 @@ def _print_imagenet_p(results: dict) -> None:
     imagenet_p = results["imagenet_p"]
     by = imagenet_p["normalised_by"] or "no AlexNet figures: run --model alexnet_baseline or pass --alexnet FILE"
     print(f"ImageNet-P, difficulty 1, normalised by AlexNet ({by}):")
+    tests = len(imagenet_p["test_perturbations"])
     for model in results["models"]:
-        mfr, mt5d = (model["imagenet_p"][key] for key in ("mFR", "mT5D"))
-        values = [f"{key} {m['value']:.1f}%" if m["value"] is not None else f"{key} -" for key, m in (
-            ("mFR", mfr), ("mT5D", mt5d))]  # fmt: skip
-        count = f" ({len(mfr['perturbations'])} of {len(imagenet_p['test_perturbations'])} perturbations)"
-        print(f"  {model['name']:32s} {'  '.join(values)}{count if mfr['value'] is not None else ''}")
+        mfr, mt5d = model["imagenet_p"]["mFR"], model["imagenet_p"]["mT5D"]
+        count = f"  ({len(mfr['perturbations'])} of {tests} perturbations)" if mfr["perturbations"] else ""
+        print(f"  {model['name']:40s} mFR {_percent(mfr['value'])}  mT5D {_percent(mt5d['value'])}{count}")
     for row in imagenet_p["published"]:
-        mt5d = f"mT5D {row['mt5d']:.1f}%" if row["mt5d"] is not None else "mT5D -"
-        print(f"  {row['method'] + ' (published)':32s} mFR {row['mfr']:.1f}%  {mt5d}")
+        print(f"  {row['method'] + ' (published)':40s} mFR {_percent(row['mfr'])}  mT5D {_percent(row['mt5d'])}")
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}%"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -243,6 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.endpoint and args.engine != "local":
             raise ValueError("--endpoint evaluates served models: it cannot be combined with --engine")
+        if args.alexnet and not args.sequences:
+            raise ValueError("--alexnet normalises ImageNet-P's figures: it goes with --sequences")
         config = config_from_args(args)
         results = evaluate(config)
     except _USER_ERRORS as error:

@@ -11,6 +11,7 @@ paired differences over the videos both scored. The leaderboard's published valu
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from dataclasses import asdict
 from itertools import combinations
@@ -31,6 +32,8 @@ from antialiased.sequences.imagenet_p import (
 )
 
 ALEXNET_NAMES = ("alexnet", "alexnet_baseline")
+# A model named so (a checkpoint file may carry its hash, `alexnet_baseline-7be5be79.pth`) is the run's AlexNet.
+ALEXNET_PATTERN = re.compile(r"(alexnet|alexnet_baseline)(-[0-9a-f]{8,})?")
 HEADLINE_DIFFICULTY = 1
 # figure -> (per-sequence column, in percent)
 COLUMNS = {"flip_probability": ("seq_flip_probability", True), "top5_distance": ("seq_top5", False),
@@ -53,6 +56,10 @@ def per_video(rows: ModelRows) -> dict[Key, dict[int, dict[str, float]]]:
     return dict(sorted(grouped.items(), key=lambda item: (ORDER.get(item[0][0], len(ORDER)), item[0])))
 
 
+def is_alexnet(name: str) -> bool:
+    return ALEXNET_PATTERN.fullmatch(name) is not None
+
+
 def alexnet_figures(path: Path) -> dict[str, dict[str, float]]:
     """AlexNet's difficulty-1 figures from `--alexnet FILE` (see the module docstring); DataError if unreadable."""
     try:
@@ -60,7 +67,7 @@ def alexnet_figures(path: Path) -> dict[str, dict[str, float]]:
     except (OSError, ValueError) as error:
         raise DataError(f"cannot read --alexnet {path}: {error}") from None
     if isinstance(document, dict) and "models" in document:
-        models = [m for m in document["models"] if m.get("name") in ALEXNET_NAMES and m.get("imagenet_p")]
+        models = [m for m in document["models"] if is_alexnet(str(m.get("name"))) and m.get("imagenet_p")]
         if not models:
             raise DataError(f"--alexnet {path}: no model named {' or '.join(ALEXNET_NAMES)} with ImageNet-P figures")
         document = models[0]["imagenet_p"]["figures"]
@@ -79,7 +86,7 @@ def summarize_imagenet_p(
     """The run's ImageNet-P facts (normaliser, leaderboard), each model's figures, and the paired comparisons."""
     videos = {name: per_video(model_rows) for name, model_rows in rows.items()}
     headline = {name: _figures(grouped) for name, grouped in videos.items()}
-    reference = next((name for name in rows if name in ALEXNET_NAMES), None)
+    reference = next((name for name in rows if is_alexnet(name)), None)
     alexnet = headline[reference] if reference else alexnet_figures(alexnet_file) if alexnet_file else None
     models = {}
     for name, grouped in videos.items():
