@@ -6,7 +6,10 @@ earlier run's figures, with the leaderboard printed beside them, marked publishe
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +20,7 @@ from PIL import Image
 from antialiased.evaluate.models import load_model, parse_model_spec
 from antialiased.evaluate.statistics import mean_estimate
 from antialiased.imagefile import ImageLimits, decode_rgb
+from antialiased.models import create_model
 from antialiased.sequences import SequenceLimits
 from antialiased.sequences.__main__ import main as sequences_main
 from antialiased.sequences.imagenet_p import LEADERBOARD, normalised_mean, video_figures
@@ -25,6 +29,7 @@ from antialiased.sequences.video import open_video
 from antialiased.transforms import preprocess
 from antialiased.weights import save_checkpoint
 from tests.support.datasets import write_photo_folder
+from tests.support.docs_commands import ROOT, RUN, commands_matching
 from tests.support.eval_models import TinyStridedNet
 
 SEQUENCE_COLUMNS = ("seq_frames", "seq_top1", "seq_flip_rate", "seq_top5_distance", "seq_difficulty",
@@ -198,3 +203,23 @@ def test_a_bad_alexnet_file_is_refused_with_a_message(imagenet_p, run_cli, model
     run_cli("--sequences", str(imagenet_p), "--model", model_specs["tiny"], "--workers", "0", "--alexnet", str(bad),
             expect_status=2)  # fmt: skip
     assert "--alexnet" in capsys.readouterr().err
+
+
+def test_the_docs_make_commands(tmp_path: Path) -> None:
+    """docs/evaluation.md's two commands, as written (ImageNet-P's defaults), on one small photo and a random
+    antialiased resnet18 (`my.pth`)."""
+    commands = commands_matching(next(p for p, test in RUN.items() if test.endswith("::test_the_docs_make_commands")))
+    assert len(commands) == 2
+    photos = write_photo_folder(tmp_path / "images", images_per_class=1)
+    for extra in sorted(photos.iterdir())[1:]:
+        shutil.rmtree(extra)
+    torch.manual_seed(0)
+    checkpoint = save_checkpoint(create_model("resnet18", filter_size=4), tmp_path, "mine")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for command in commands:
+        text = command.text.replace(".venv/bin/python", sys.executable).replace("my.pth", str(checkpoint))
+        text = text.replace("path/to/images", str(photos))
+        done = subprocess.run(["bash", "-c", text], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, f"{text}\n{done.stderr[-3000:]}"
+    assert len(list((tmp_path / "build/sequences/translate").rglob("*.mp4"))) == 1
+    assert "1 sequences evaluated" in done.stdout and (tmp_path / "build/translate/report.html").is_file()

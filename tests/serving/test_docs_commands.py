@@ -15,11 +15,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from launcher.probe import ServiceProcess
 from launcher.torchserve import TorchServe
+from tests.support import videos
 from tests.support.datasets import write_photo_folder
 from tests.support.docs_commands import ROOT, RUN, DocCommand, commands_matching
 from tests.support.served_models import LPF_MODEL
@@ -90,6 +92,17 @@ def test_the_sequence_command(probe_service: ServiceProcess, workdir: Path) -> N
     assert answer["frames"] == 3 and len(answer["results"]) == 2, command.text
     for result in answer["results"]:
         assert all(len(frame) == 3 for frame in result["frames"]) and 0 <= result["metrics"]["flip_rate"] <= 1
+
+
+def test_the_video_sequence_command(probe_service: ServiceProcess, workdir: Path) -> None:
+    """The docs' clip is an H.264 MP4 of eight crops of the photo, 4 pixels apart: frames 0, 2, 4, 6 are used."""
+    (command,) = _commands("test_the_video_sequence_command")
+    photo = np.asarray(Image.open(workdir / "photo.jpg").convert("RGB"))
+    (workdir / "clip.mp4").write_bytes(videos.mp4([photo[:224, 4 * k : 4 * k + 224] for k in range(8)]))
+    answer = _answer(command, workdir, {"http://127.0.0.1:8000": probe_service.url})
+    assert answer["frames_used"] == [0, 2, 4, 6] and answer["video"]["codec"] == "h264", command.text
+    for result in answer["results"]:
+        assert len(result["frames"]) == 4 and 0 <= result["metrics"]["flip_rate"] <= 1
 
 
 def test_the_open_inference_protocol_command(probe_service: ServiceProcess, workdir: Path) -> None:
