@@ -136,7 +136,7 @@ def lying_duration(frames: int, claimed_seconds: float) -> bytes:
 def huge_gif(side: int = 16_000, frames: int = 3) -> bytes:
     """A GIF of a few hundred bytes whose header declares a `side` x `side` canvas (its frames are 32 x 32): decoded,
     each frame would take side² x 4 bytes."""
-    pictures = [Image.new("P", (32, 32), k) for k in range(frames)]
+    pictures = [Image.new("RGB", (32, 32), (80 * k % 256, 0, 0)).convert("P") for k in range(frames)]
     buffer = io.BytesIO()
     pictures[0].save(buffer, "GIF", save_all=True, append_images=pictures[1:], duration=100)
     data = bytearray(buffer.getvalue())
