@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support import videos
 from tests.support.datasets import assert_same_rows, write_sequence_folder
 from tests.support.served_models import CIRCULAR_MODEL, LPF_MODEL
 
@@ -65,6 +66,24 @@ def test_served_sequences_give_the_local_engines_results(torchserve, served_chec
     (theirs,), (ours,) = served["results"]["models"], local["results"]["models"]
     for name, figure in ours["figures"].items():
         assert theirs["figures"][name]["value"] == pytest.approx(figure["value"], rel=1e-3, abs=1e-4), name
+
+
+def test_served_videos_give_the_local_engines_results(torchserve, served_checkpoints, run_cli, tmp_path):
+    """ImageNet-P's layout of two short videos (each frame sent to our handler as a lossless PNG) and in-process:
+    the same per-sequence metrics and ImageNet-P figures (the Zipf distance to the last bits: the handler's
+    probabilities rank the far tail of the classes where float32 rounds them alike)."""
+    for k, name in enumerate(("a", "b")):
+        clip = videos.mp4(videos.moving_square(6, side=64)[k : k + 5])
+        (tmp_path / "ImageNet-P" / "translate" / "n01440764").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "ImageNet-P" / "translate" / "n01440764" / f"{name}.mp4").write_bytes(clip)
+    common = ["--sequences", str(tmp_path / "ImageNet-P")]
+    served = run_cli(*common, "--endpoint", torchserve.inference_url, "--model", LPF_MODEL, out=tmp_path / "served")
+    local = run_cli(*common, "--model", f"{served_checkpoints[LPF_MODEL]}:resnet50:4", out=tmp_path / "local")
+    assert served["images"].num_rows == local["images"].num_rows == 2
+    assert_same_rows(_without_model_names(served["images"]), _without_model_names(local["images"]), 1e-3, 1e-4)
+    (theirs,), (ours,) = served["results"]["models"], local["results"]["models"]
+    assert [r["perturbation"] for r in theirs["imagenet_p"]["perturbations"]] == ["translate"] * 3
+    assert theirs["imagenet_p"]["figures"] == ours["imagenet_p"]["figures"], "flips and top-5 ranks: the same"
 
 
 class _FlakyProxy(BaseHTTPRequestHandler):

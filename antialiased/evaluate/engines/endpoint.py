@@ -71,7 +71,7 @@ class EndpointEngine:
                 pool.shutdown(cancel_futures=True)
 
     def _evaluate(self, client: HandlerClient, item: WorkItem) -> ImageResult:
-        if item.frames:
+        if item.plan.sequence is not None:
             return self._sequence(client, item)
         try:
             image = read_image_file(item.path)
