@@ -23,9 +23,9 @@ import yaml
 
 import antialiased
 import handlers
-from antialiased.contract import DEFAULT_TOPK, MAX_TOPK
 from antialiased.imagefile import MAX_PIXELS_PER_BATCH, ImageLimits
 from antialiased.preprocessing import CROP_SIZE
+from antialiased.serving.contract import DEFAULT_TOPK, MAX_TOPK
 from antialiased.shifts import MAX_CROP_SIZE, MAX_SHIFTS_PER_REQUEST
 from antialiased.weights import sha256_file
 from antialiased.weights.registry import WeightsEntry

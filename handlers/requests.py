@@ -1,5 +1,5 @@
 """One TorchServe request row -> what to classify: the image bytes, k, and the shifts (if any); see
-`antialiased.contract` for the wire format."""
+`antialiased.serving.contract` for the wire format."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from antialiased.contract import (
+from antialiased.errors import ApiError, ErrorCode
+from antialiased.preprocessing import CROP_SIZE
+from antialiased.serving.contract import (
     IMAGE_FIELD,
     PROBABILITIES_FIELD,
     PROBABILITIES_HEADER,
@@ -18,8 +20,6 @@ from antialiased.contract import (
     TOPK_FIELD,
     TOPK_HEADER,
 )
-from antialiased.errors import ApiError, ErrorCode
-from antialiased.preprocessing import CROP_SIZE
 from antialiased.shifts import ShiftRequest
 from handlers.settings import Limits
 

@@ -9,10 +9,10 @@ from typing import Any
 import torch
 from pydantic import BaseModel
 
-from antialiased.contract import WeightsInfo
 from antialiased.imagefile import ImageLimits
 from antialiased.inference import PRECISIONS
 from antialiased.preprocessing import CROP_SIZE
+from antialiased.serving.contract import WeightsInfo
 from antialiased.shifts import MAX_IMAGE_SIDE, MIN_CROP_SIZE
 
 DEVICES = ("auto", "cpu", "cuda")

@@ -1,4 +1,5 @@
-"""Every error leaves the service as the contract's JSON error body {"code", "message"} (see antialiased.contract)."""
+"""Every error leaves the service as the contract's JSON error body {"code", "message"} (see
+antialiased.serving.contract)."""
 
 from __future__ import annotations
 

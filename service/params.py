@@ -12,10 +12,10 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from antialiased.contract import MAX_TOPK
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.metrics import TOP5
 from antialiased.protocols import ProbeSpec
+from antialiased.serving.contract import MAX_TOPK
 from service.admission import Lease
 from service.errors import validation_error
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-from antialiased.contract import ShiftPrediction
 from antialiased.metrics import TOP5, summarize
 from antialiased.protocols import ShiftPlan
 from antialiased.sequences import sequence_metrics
+from antialiased.serving.contract import ShiftPrediction
 from service.schemas import ModelProbe, ModelSequence, ModelTimings
 from service.targets.base import FramesProbe, ProbeImage, Target
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from antialiased.contract import ModelInfo, Prediction, ShiftPrediction, WeightsInfo
 from antialiased.metrics import StabilityMetrics
 from antialiased.sequences import SequenceLimits, SequenceMetrics
+from antialiased.serving.contract import ModelInfo, Prediction, ShiftPrediction, WeightsInfo
 from antialiased.shifts import ShiftMode, SubpixelMethod
 
 

@@ -12,10 +12,10 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
-from antialiased.contract import MAX_TOPK
-from antialiased.default_models import DEFAULT_MODELS
 from antialiased.imagefile import MAX_PIXELS_PER_BATCH, ImageLimits
 from antialiased.sequences import SequenceLimits
+from antialiased.serving.contract import MAX_TOPK
+from antialiased.serving.default_models import DEFAULT_MODELS
 from service.params import MULTIPART_OVERHEAD_BYTES, body_limit
 from service.targets.config import AnyTargetConfig, OursConfig, TargetConfig
 

@@ -1,13 +1,13 @@
-"""The handler contract's page (docs/contract.md) says what antialiased/contract.py and antialiased/errors.py define:
-every field name, every answer field and every error code, and no code that does not exist."""
+"""The handler contract's page (docs/contract.md) says what antialiased/serving/contract.py and antialiased/errors.py
+define: every field name, every answer field and every error code, and no code that does not exist."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from antialiased import contract
 from antialiased.errors import ErrorCode
+from antialiased.serving import contract
 from antialiased.shifts import ShiftRequest
 
 SECTION = (Path(__file__).resolve().parents[1] / "docs" / "contract.md").read_text()

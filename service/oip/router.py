@@ -21,9 +21,9 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 import antialiased
-from antialiased.contract import Classification
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.labels import NUM_CLASSES
+from antialiased.serving.contract import Classification
 from service.dependencies import get_client, get_settings, require_api_key
 from service.errors import documented_errors, validation_error
 from service.oip.calls import INPUT, OUTPUT, answer_call, parse_call

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from antialiased.contract import ErrorBody
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.imagefile import ImageInfo
 from antialiased.protocols import PROTOCOL_DESCRIPTIONS, PROTOCOLS, ProbeSpec, ShiftPlan
 from antialiased.sequences import SEQUENCE_DESCRIPTION
+from antialiased.serving.contract import ErrorBody
 from service.dependencies import get_settings, get_targets, require_api_key
 from service.errors import documented_errors
 from service.params import MULTIPART_SCHEMA, CompareParams, Params, StabilityParams, read_upload, upload_lease

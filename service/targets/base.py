@@ -12,11 +12,11 @@ from typing import Any, ClassVar
 import httpx
 import numpy as np
 
-from antialiased.contract import ModelInfo, Prediction, WeightsInfo
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.imagefile import ImageInfo, ImageLimits
 from antialiased.metrics import TOP5
 from antialiased.preprocessing import CROP_SIZE
+from antialiased.serving.contract import ModelInfo, Prediction, WeightsInfo
 from antialiased.shifts import ShiftRequest
 from service.targets.config import LabelledConfig, TargetConfig
 from service.views import frame_views, image_views

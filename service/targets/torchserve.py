@@ -8,7 +8,7 @@ import asyncio
 
 import numpy as np
 
-from antialiased.contract import Prediction
+from antialiased.serving.contract import Prediction
 from service.targets.base import ProbeImage, RemoteTarget, TargetAnswer
 from service.targets.config import TorchServeConfig
 from service.views import encode_view

@@ -15,9 +15,9 @@ from typing import ClassVar
 
 import pytest
 
-from antialiased.contract import PURPOSE_HEADER, Classification, ShiftClassification
 from antialiased.errors import ApiError, ErrorCode
-from antialiased.handler_client import (
+from antialiased.serving.contract import PURPOSE_HEADER, Classification, ShiftClassification
+from antialiased.serving.handler_client import (
     AsyncHandlerClient,
     ClientOptions,
     HandlerClient,
@@ -25,9 +25,9 @@ from antialiased.handler_client import (
     prediction_request,
     read_answer,
 )
+from antialiased.serving.torchserve_keys import KEY_REFUSED
+from antialiased.serving.worker_restarts import WorkerRestarts
 from antialiased.shifts import ShiftRequest
-from antialiased.torchserve_keys import KEY_REFUSED
-from antialiased.worker_restarts import WorkerRestarts
 from launcher.ports import free_port
 
 OK = {

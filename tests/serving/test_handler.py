@@ -15,9 +15,10 @@ import torch
 import yaml
 from ts.context import Context
 
-from antialiased import contract, imagefile
+from antialiased import imagefile
 from antialiased.models import create_model
 from antialiased.preprocessing import CROP_SIZE
+from antialiased.serving import contract
 from antialiased.shifts import MAX_CROP_SIZE, MAX_SHIFTS_PER_REQUEST, MIN_CROP_SIZE, ShiftRequest
 from antialiased.weights import WeightsError, get_entry, save_checkpoint, sha256_file
 from archives.archive import TEMPLATE, model_config, model_spec

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from antialiased.torchserve_keys import api_headers
+from antialiased.serving.torchserve_keys import api_headers
 from launcher.keys import KeyRenewal, seconds_until_due
 from launcher.probe import start_service
 from launcher.torchserve import TorchServe, start_torchserve
