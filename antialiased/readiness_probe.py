@@ -2,4 +2,4 @@
 
 from antialiased._moved import moved
 
-moved(__name__)
+moved(__name__, "antialiased.serving.readiness")

@@ -12,7 +12,7 @@ from service.dependencies import require_api_key
 from service.frames import FRAME_FIELD, SEQUENCE_BODY_SCHEMA, Frames, SequenceParams, read_frames
 from service.params import upload_lease
 from service.probing import sequence_target
-from service.routers.probe import PROBE_ERRORS, SettingsDep, TargetsDep, compared_models, request_timings
+from service.routers.stability import PROBE_ERRORS, SettingsDep, TargetsDep, compared_models, request_timings
 from service.schemas import ModelSequence, SequenceResponse
 from service.targets.base import FramesProbe, Target
 from service.tasks import gather_or_fail

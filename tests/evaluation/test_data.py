@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from torchvision.datasets import ImageFolder
 
-from antialiased.evaluate.data import DataError, discover, load_label_map
+from antialiased.datasets import DataError, discover, load_label_map
 from antialiased.labels import SYNSET_INDEX
 from tests.support.datasets import PHOTO_SYNSETS, write_image
 

@@ -13,10 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from antialiased.datasets import discover, read_image, read_image_file
 from antialiased.errors import ApiError
-from antialiased.evaluate.data import discover
-from antialiased.evaluate.engines.base import read_image
-from antialiased.evaluate.files import read_image_file
 from antialiased.imagefile import MAX_IMAGE_BYTES
 from tests.support.datasets import write_image
 

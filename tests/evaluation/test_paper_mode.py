@@ -12,7 +12,7 @@ from skimage import data
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
-from antialiased.evaluate.engines.base import read_image
+from antialiased.datasets import read_image
 from antialiased.evaluate.plans import EvaluationProtocol, image_plan
 from antialiased.evaluate.scoring import cut_views
 from antialiased.preprocessing import IMAGENET_MEAN, IMAGENET_STD

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 import torch
 
-from antialiased.evaluate.models import load_model, parse_model_spec
+from antialiased.evaluate.model_specs import load_model, parse_model_spec
 from antialiased.evaluate.statistics import mean_estimate, paired_difference
+from antialiased.local_probe import probe_sequence
 from antialiased.models import create_model
-from antialiased.probe import probe_sequence
 from antialiased.weights import save_checkpoint
 from tests.support.datasets import assert_same_rows, write_image, write_sequence_folder
 from tests.support.docs_commands import ROOT, RUN, commands_matching

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from antialiased.finetune.cli import main
-from antialiased.finetune.models import build_model
+from antialiased.finetune.network import build_model
 from antialiased.finetune.output import REGISTRY_FILE, write_output
 from antialiased.finetune.state import STATE_FILE
 from antialiased.models import create_model

@@ -28,12 +28,12 @@ import httpx
 import pytest
 import torch
 
-from antialiased.evaluate.data import discover
+from antialiased.datasets import discover
+from antialiased.evaluate import validate_network
 from antialiased.evaluate.plans import EvaluationProtocol
 from antialiased.evaluate.store import RESULTS_FILE
-from antialiased.evaluate.validate import validate_network
 from antialiased.finetune.logs import EPOCHS_FILE, STEPS_FILE, read_records
-from antialiased.finetune.models import build_model
+from antialiased.finetune.network import build_model
 from antialiased.weights import load_pretrained
 from antialiased.weights.registry import REGISTRY_ENV
 from tests.support.datasets import write_colour_folder

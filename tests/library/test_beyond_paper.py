@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from antialiased.errors import ApiError
 from antialiased.images import decode_image
+from antialiased.local_probe import probe
 from antialiased.metrics import against_origin
-from antialiased.probe import probe
 from antialiased.protocols import ProbeSpec, make_plan
 from antialiased.transforms import normalize, resize_center_crop
 from tests.models.circular_invariant import CircularInvariant

@@ -8,8 +8,8 @@ from torch import nn
 
 from antialiased.errors import ApiError
 from antialiased.images import decode_image
+from antialiased.local_probe import probe, probe_sequence
 from antialiased.metrics import consistency
-from antialiased.probe import probe, probe_sequence
 from antialiased.protocols import ProbeSpec, make_plan
 from antialiased.sequences import sequence_metrics
 from antialiased.transforms import preprocess

@@ -11,7 +11,7 @@ import pytest
 
 from antialiased.metrics import consistency
 from antialiased.protocols import ProbeSpec, make_plan
-from launcher.probe import ServiceProcess
+from launcher.probe_service import ServiceProcess
 from launcher.torchserve import TorchServe
 from tests.support.service import API_KEY, MAX_SHIFTS, http_client, sample_value, torchserve_requests
 

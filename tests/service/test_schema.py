@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from antialiased.shifts import MAX_CROP_SIZE
-from launcher.probe import ServiceProcess
+from launcher.probe_service import ServiceProcess
 from launcher.torchserve import TorchServe
 from tests.support.served_models import CIRCULAR_MODEL
 from tests.support.service import MAX_SHIFTS, start_test_service, torchserve_env

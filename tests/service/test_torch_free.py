@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 
-from launcher.probe import PROJECT_ROOT
+from launcher.probe_service import PROJECT_ROOT
 
 BLOCKED = ("torch", "torchvision", "ts")
 TORCH_FREE = ("errors", "contract", "imagefile", "labels", "preprocessing", "shifts", "protocols", "metrics",

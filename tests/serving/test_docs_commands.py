@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from launcher.probe import ServiceProcess
+from launcher.probe_service import ServiceProcess
 from launcher.torchserve import TorchServe
 from tests.support.datasets import write_photo_folder
 from tests.support.docs_commands import ROOT, RUN, DocCommand, commands_matching

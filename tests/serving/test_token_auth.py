@@ -17,7 +17,7 @@ import pytest
 
 from antialiased.serving.torchserve_keys import api_headers
 from launcher.keys import KeyRenewal, seconds_until_due
-from launcher.probe import start_service
+from launcher.probe_service import start_service
 from launcher.torchserve import TorchServe, start_torchserve
 from tests.support.served_models import CIRCULAR_MODEL
 from tests.support.serving import encode, photo

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from launcher.probe import ServiceProcess, start_service
+from launcher.probe_service import ServiceProcess, start_service
 from launcher.torchserve import TorchServe
 from tests.support.served_models import SERVED_MODELS
 

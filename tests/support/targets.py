@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from antialiased.labels import IMAGENET_CATEGORIES
-from launcher.probe import ServiceProcess
+from launcher.probe_service import ServiceProcess
 from launcher.torchserve import TorchServe
 from service.views import encode_view
 from tests.support.service import start_test_service, torchserve_env

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from launcher.ports import free_port
-from launcher.probe import PROJECT_ROOT, ServiceProcess
+from launcher.probe_service import PROJECT_ROOT, ServiceProcess
 from launcher.torchserve import TorchServe, start_torchserve
 from tests.support.targets import (
     SLOW_TIMEOUT_S,

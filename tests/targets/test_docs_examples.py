@@ -18,7 +18,7 @@ import torch
 
 from antialiased.imagefile import ImageLimits
 from antialiased.protocols import ProbeSpec, make_plan
-from launcher.probe import PROJECT_ROOT, ServiceProcess
+from launcher.probe_service import PROJECT_ROOT, ServiceProcess
 from launcher.torchserve import TorchServe
 from service.settings import Settings
 from service.views import encode_view, image_views

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from antialiased.protocols import ProbeSpec, make_plan
-from launcher.probe import ServiceProcess
+from launcher.probe_service import ServiceProcess
 from launcher.torchserve import TorchServe
 from tests.support.service import MAX_SHIFTS, http_client
 from tests.support.targets import SLOW_TIMEOUT_S

@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from antialiased.datasets import read_image_file, unreadable
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.evaluate.config import EndpointOptions
 from antialiased.evaluate.engines import wire
-from antialiased.evaluate.engines.base import ImageResult, WorkItem, frame_error, unreadable
-from antialiased.evaluate.files import read_image_file
+from antialiased.evaluate.engines.base import ImageResult, WorkItem, frame_error
 from antialiased.evaluate.scoring import ViewScores, image_record, sequence_record
 from antialiased.metrics import TOP5
 from antialiased.serving.contract import MAX_TOPK
