@@ -16,10 +16,9 @@ import antialiased
 from service.admission import Budget
 from service.errors import install_error_handlers
 from service.observability import ServiceMetrics, install_request_metrics
-from service.oip import router as oip
 from service.openapi import state_settings_in_schema
 from service.readiness import ReadinessMonitor
-from service.routers import health, page, sequence, stability
+from service.routers import health, oip, page, sequence, stability
 from service.routers.page import STATIC_DIR
 from service.settings import Settings
 from service.targets.registry import build_targets

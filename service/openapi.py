@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from service.frames import FRAME_FIELD
-from service.oip.router import request_schemas
+from service.routers.oip import request_schemas
 from service.settings import Settings
 
 PROBE_PATHS = ("/v1/stability", "/v1/compare", "/v1/sequence")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from pydantic import BaseModel, Field
 
 from antialiased.metrics import StabilityMetrics
@@ -103,3 +105,9 @@ class ServiceConfig(BaseModel):
     sequence_description: str
     api_key_required: bool
     api_key_header: str
+
+
+def request_timings(start: float, validated: float) -> RequestTimings:
+    """The timings of a request that began at `start` and was validated at `validated` (perf_counter), ending now."""
+    now = time.perf_counter()
+    return RequestTimings(validate_ms=(validated - start) * 1000, total_ms=(now - start) * 1000)

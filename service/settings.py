@@ -16,10 +16,10 @@ from antialiased.imagefile import MAX_PIXELS_PER_BATCH, ImageLimits
 from antialiased.sequences import SequenceLimits
 from antialiased.serving.contract import MAX_TOPK
 from antialiased.serving.default_models import DEFAULT_MODELS
-from service.params import MULTIPART_OVERHEAD_BYTES, body_limit
-from service.targets.config import AnyTargetConfig, OursConfig, TargetConfig
+from service.target_settings import AnyTargetConfig, OursConfig, TargetConfig
 
 log = logging.getLogger(__name__)
+MULTIPART_OVERHEAD_BYTES = 64 * 1024  # room for boundaries and parameter fields around the image
 CommaList = Annotated[tuple[str, ...], NoDecode]
 OIP_WAVES = 8  # the default /v2 request holds 8 waves of what one handler batch decodes (880 MP)
 # The image limits' flat spellings from before they were nested (PROBE_IMAGE__<LIMIT>): still read, deprecated.
@@ -29,6 +29,11 @@ DEPRECATED_IMAGE_ENV = {
     "PROBE_MIN_IMAGE_SIDE": "min_side",
     "PROBE_MAX_ASPECT_RATIO": "max_aspect_ratio",
 }
+
+
+def body_limit(max_bytes: int) -> int:
+    """The most bytes a request body may hold: the largest image and room for multipart framing and fields."""
+    return max_bytes + MULTIPART_OVERHEAD_BYTES
 
 
 class Settings(BaseSettings):
@@ -50,7 +55,7 @@ class Settings(BaseSettings):
         "answered at /v2, watched by /readyz.",
     )
     targets: tuple[AnyTargetConfig, ...] = Field(
-        (), description="Other classifiers to probe (a JSON list; see service/targets/config.py)."
+        (), description="Other classifiers to probe (a JSON list; see service/target_settings.py)."
     )
     default_model: str = Field("", description="Target of /v1/stability when none is named; default: the first.")
     # Limits of one request.

@@ -39,3 +39,13 @@ def plan_for(params: ProbeParams, settings: Settings) -> ShiftPlan:
 def check_image(image: bytes, settings: Settings) -> ImageInfo:
     """The image's header facts within the service's limits; a bad header is a 4xx here."""
     return inspect_image(image, settings.image)
+
+
+def compared_models(models: list[str] | None, settings: Settings, targets: Iterable[str]) -> list[str]:
+    """The targets a comparison names (default: all of them), at most PROBE_MAX_COMPARE_MODELS."""
+    names = list(dict.fromkeys(models or targets))
+    if len(names) > settings.max_compare_models:
+        raise ApiError(
+            ErrorCode.TOO_MANY_MODELS, f"{len(names)} models exceed the limit of {settings.max_compare_models}"
+        )
+    return names

@@ -8,20 +8,26 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from antialiased.errors import ApiError, ErrorCode
 from antialiased.imagefile import ImageInfo
 from antialiased.protocols import PROTOCOL_DESCRIPTIONS, PROTOCOLS, ProbeSpec, ShiftPlan
 from antialiased.sequences import SEQUENCE_DESCRIPTION
-from antialiased.serving.contract import ErrorBody
-from service.dependencies import get_settings, get_targets, require_api_key
-from service.errors import documented_errors
+from service.dependencies import SettingsDep, TargetsDep, require_api_key
+from service.errors import PROBE_ERRORS
 from service.params import MULTIPART_SCHEMA, CompareParams, Params, StabilityParams, read_upload, upload_lease
 from service.probing import probe_target
-from service.schemas import CompareResponse, ModelProbe, Plan, RequestTimings, ServiceConfig, StabilityResponse
+from service.schemas import (
+    CompareResponse,
+    ModelProbe,
+    Plan,
+    RequestTimings,
+    ServiceConfig,
+    StabilityResponse,
+    request_timings,
+)
 from service.settings import Settings
 from service.targets.base import ProbeImage, Target
 from service.tasks import gather_or_fail
-from service.validation import check_image, check_models, plan_for
+from service.validation import check_image, check_models, compared_models, plan_for
 from service.views import view_pixels
 
 router = APIRouter(prefix="/v1", tags=["probe"])
@@ -40,39 +46,11 @@ _IMAGE_BODY: dict[str, Any] = {
 }
 
 
-PROBE_ERRORS = documented_errors(
-    ErrorBody,
-    {
-        400: "Bad parameter or image (code names it)",
-        401: "Missing or wrong API key",
-        408: "The request body did not arrive in time",
-        413: "Upload or image too large",
-        502: "TorchServe or another target failed (the message names it)",
-        503: "TorchServe unreachable, or the service or TorchServe overloaded (see Retry-After)",
-        504: "TorchServe or another target too slow",
-    },
-)
-
-
 _POST_OPTIONS: dict[str, Any] = {
     "responses": PROBE_ERRORS,
     "openapi_extra": _IMAGE_BODY,
     "dependencies": [Depends(require_api_key)],
 }
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-TargetsDep = Annotated[dict[str, Target], Depends(get_targets)]
-
-
-def compared_models(models: list[str] | None, settings: Settings, targets: dict[str, Target]) -> list[str]:
-    """The targets a comparison names (default: all of them), at most PROBE_MAX_COMPARE_MODELS."""
-    names = list(dict.fromkeys(models or targets))
-    if len(names) > settings.max_compare_models:
-        raise ApiError(
-            ErrorCode.TOO_MANY_MODELS, f"{len(names)} models exceed the limit of {settings.max_compare_models}"
-        )
-    return names
 
 
 @router.post("/stability", response_model=StabilityResponse, **_POST_OPTIONS)
@@ -148,8 +126,3 @@ async def _probe(
     pixels = view_pixels(info.pixels, plan.request) if any(target.cuts_views for target in targets) else 0
     async with request.app.state.pixels.hold(pixels):
         return await gather_or_fail(probe_target(target, probe, plan, topk) for target in targets)
-
-
-def request_timings(start: float, validated: float) -> RequestTimings:
-    now = time.perf_counter()
-    return RequestTimings(validate_ms=(validated - start) * 1000, total_ms=(now - start) * 1000)

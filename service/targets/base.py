@@ -18,7 +18,7 @@ from antialiased.metrics import TOP5
 from antialiased.preprocessing import CROP_SIZE
 from antialiased.serving.contract import ModelInfo, Prediction, WeightsInfo
 from antialiased.shifts import ShiftRequest
-from service.targets.config import LabelledConfig, TargetConfig
+from service.target_settings import LabelledConfig, TargetConfig
 from service.views import frame_views, image_views
 
 

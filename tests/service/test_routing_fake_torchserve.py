@@ -20,7 +20,7 @@ from PIL import Image
 from antialiased.imagefile import ImageLimits
 from service.app import create_app
 from service.settings import Settings
-from service.targets.config import OursConfig
+from service.target_settings import OursConfig
 from tests.support.fake_torchserve import FakeTorchServe, top1_class
 from tests.support.served_models import SERVED_MODELS
 from tests.support.service import MAX_PIXELS, MAX_SHIFTS, MAX_UPLOAD_BYTES, SAMPLES, sample_value

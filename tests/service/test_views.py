@@ -10,7 +10,7 @@ from antialiased.imagefile import ImageLimits
 from antialiased.images import decode_image
 from antialiased.shifts import ShiftRequest
 from antialiased.transforms import shifted_views
-from service.targets.config import OipConfig
+from service.target_settings import OipConfig
 from service.targets.oip import OipTarget
 from service.views import image_views
 from tests.support.serving import encode, photo
