@@ -16,11 +16,12 @@ from PIL import Image
 from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
+from antialiased._deprecated import renamed_keywords
 from antialiased.images import decode_image
 from antialiased.metrics import TOP5, StabilityMetrics, summarize
 from antialiased.protocols import ProbeSpec, ShiftPlan, make_plan
 from antialiased.sequences import SequenceLimits, SequenceMetrics, check_frame_count, sequence_metrics
-from antialiased.shifts import MAX_SHIFTS_PER_REQUEST
+from antialiased.shifts import MAX_OFFSETS_PER_REQUEST
 from antialiased.transforms import preprocess, shifted_views
 
 TopK = tuple[tuple[int, float], ...]  # (class index, probability), descending
@@ -43,6 +44,7 @@ class ProbeResult:
         return self.metrics.score
 
 
+@renamed_keywords(max_shifts="max_offsets")
 def probe(
     model: nn.Module,
     image: torch.Tensor | Image.Image | bytes | str | Path,
@@ -50,7 +52,7 @@ def probe(
     *,
     topk: int = TOP5,
     batch_size: int = 64,
-    max_shifts: int = MAX_SHIFTS_PER_REQUEST,
+    max_offsets: int = MAX_OFFSETS_PER_REQUEST,
 ) -> ProbeResult:
     """Classify the shifted views of `image` that `spec` picks (see `antialiased.protocols`) and score them.
 
@@ -58,7 +60,7 @@ def probe(
     on the device of its parameters, `batch_size` views at a time. `image` is a uint8 (3, H, W) tensor,
     a PIL image, or an image file's bytes or path (decoded by `antialiased.images.decode_image`).
     """
-    plan = make_plan(spec, max_shifts)
+    plan = make_plan(spec, max_offsets)
     probabilities = _classify(model, _as_uint8_image(image), plan, batch_size)
     ranked = probabilities.topk(max(topk, TOP5), dim=1)
     rankings = ranked.indices.tolist()

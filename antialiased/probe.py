@@ -1,5 +1,5 @@
 """Deprecated: moved to `antialiased.local_probe` (this path goes in the next release)."""
 
-from antialiased._moved import moved
+from antialiased._deprecated import moved
 
 moved(__name__, "antialiased.local_probe")

@@ -1,5 +1,5 @@
 """Deprecated: moved to `antialiased.serving.readiness` (this path goes in the next release)."""
 
-from antialiased._moved import moved
+from antialiased._deprecated import moved
 
 moved(__name__, "antialiased.serving.readiness")

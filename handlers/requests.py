@@ -121,7 +121,7 @@ def _shifts(value: Any, limits: Limits) -> ShiftRequest | None:
         except ValueError as error:
             raise ApiError(ErrorCode.BAD_SHIFT_REQUEST, f"shifts is not valid JSON: {error}") from None
     try:
-        return ShiftRequest.from_json(value, max_shifts=limits.max_shifts, max_crop_size=limits.max_crop_size)
+        return ShiftRequest.from_json(value, max_offsets=limits.max_offsets, max_crop_size=limits.max_crop_size)
     except ApiError as error:  # on the wire, every problem of a shift request is a bad shift request
         raise ApiError(ErrorCode.BAD_SHIFT_REQUEST, error.message) from None
 

@@ -50,4 +50,4 @@ def _constrain(name: str, schema: dict[str, Any], settings: Settings) -> None:
     elif name == "topk":
         value["maximum"] = settings.max_topk
     elif name == "pairs":
-        value["maximum"] = settings.max_shifts
+        value["maximum"] = settings.max_offsets

@@ -38,7 +38,10 @@ class TargetFacts(BaseModel):
     """Which target answered, and what it says of itself."""
 
     target: str = Field(description="The probe target's name")
-    protocol: str = Field(description="How the target is asked: ours, torchserve or oip")
+    target_kind: str = Field(description="How the target is asked (its settings' `kind`): ours, torchserve or oip")
+    protocol: str = Field(
+        description="Deprecated: the same as target_kind, its old name (sent for one release)", deprecated=True
+    )
     model: ModelInfo | None = Field(description="What our handler says of the model; null for other servers")
     weights: WeightsInfo | None = Field(description="The weights our handler serves; null for other servers")
 
@@ -98,7 +101,10 @@ class ServiceConfig(BaseModel):
     protocols: list[str]
     protocol_descriptions: dict[str, str]
     protocol_max_shift: dict[str, int] = Field(description="Each protocol's max_shift when none is given")
-    max_shifts: int
+    max_offsets: int = Field(description="Distinct offsets (views) per probe (PROBE_MAX_OFFSETS)")
+    max_shifts: int = Field(
+        description="Deprecated: the same as max_offsets, its old name (sent for one release)", deprecated=True
+    )
     max_topk: int
     max_upload_bytes: int
     sequence: SequenceLimits = Field(description="Limits of a frame sequence (/v1/sequence)")

@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 MULTIPART_OVERHEAD_BYTES = 64 * 1024  # room for boundaries and parameter fields around the image
 CommaList = Annotated[tuple[str, ...], NoDecode]
 OIP_WAVES = 8  # the default /v2 request holds 8 waves of what one handler batch decodes (880 MP)
+# Renamed settings (old -> new): the old names are still read, deprecated (logged when set).
+RENAMED_ENV = {"PROBE_MAX_SHIFTS": "PROBE_MAX_OFFSETS", "PROBE_MAX_TOP_K": "PROBE_MAX_TOPK"}
 # The image limits' flat spellings from before they were nested (PROBE_IMAGE__<LIMIT>): still read, deprecated.
 DEPRECATED_IMAGE_ENV = {
     "PROBE_MAX_UPLOAD_BYTES": "max_bytes",
@@ -71,7 +73,12 @@ class Settings(BaseSettings):
         "PROBE_SEQUENCE__MAX_FRAMES, PROBE_SEQUENCE__MAX_BYTES (at most what one client may upload at once, "
         "PROBE_MAX_UPLOAD_BYTES_PER_CLIENT, less the multipart framing), PROBE_SEQUENCE__MAX_PIXELS.",
     )
-    max_shifts: int = Field(289, ge=1, description="Distinct shifts per probe (289: a 17x17 grid).")
+    max_offsets: int = Field(
+        289,
+        ge=1,
+        validation_alias=AliasChoices("PROBE_MAX_OFFSETS", "PROBE_MAX_SHIFTS"),  # the last: deprecated
+        description="Distinct offsets (views) per probe (289: a 17x17 grid).",
+    )
     max_topk: int = Field(
         MAX_TOPK,
         ge=5,
@@ -187,8 +194,8 @@ class Settings(BaseSettings):
 
     @cached_property
     def probe_targets(self) -> tuple[TargetConfig, ...]:
-        """What the probe may probe: each of PROBE_MODELS (protocol `ours`), then PROBE_TARGETS."""
-        return tuple(OursConfig(name=model, protocol="ours") for model in self.models) + self.targets
+        """What the probe may probe: each of PROBE_MODELS (kind `ours`), then PROBE_TARGETS."""
+        return tuple(OursConfig(name=model, kind="ours") for model in self.models) + self.targets
 
     @cached_property
     def target_names(self) -> list[str]:
@@ -221,6 +228,9 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """The environment, then the deprecated spellings of the image limits (the new ones win)."""
+        for old, new in RENAMED_ENV.items():
+            if old in os.environ:
+                log.warning("deprecated setting %s: use %s", old, new)
         deprecated = _DeprecatedImageEnv(settings_cls)
         return init_settings, env_settings, deprecated, dotenv_settings, file_secret_settings
 

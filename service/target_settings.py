@@ -1,4 +1,5 @@
-"""How a probe target is named in the settings (`PROBE_TARGETS`, a JSON list): one model per protocol.
+"""How a probe target is named in the settings (`PROBE_TARGETS`, a JSON list): one model each, of one `kind` (the
+way it is asked; its old name `protocol` is still read, deprecated, and logged):
 
 - `ours`: a model served by our handler on TorchServe; the service sends the image once with its shift request.
 - `torchserve`: any TorchServe model whose handler answers `{label: probability}` (TorchServe's stock
@@ -9,15 +10,29 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import logging
+import warnings
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 
 from antialiased.labels import IMAGENET_CATEGORIES
 from antialiased.metrics import TOP5
 from antialiased.preprocessing import IMAGENET_MEAN, IMAGENET_STD
 
 TARGET_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+DEPRECATED_KIND = "protocol"  # the old name of a target's `kind`
+log = logging.getLogger(__name__)
+
+
+def renamed_kind(value: Any) -> Any:
+    """A target's settings with the deprecated key `protocol` as `kind` (logged), unless `kind` is given too."""
+    if isinstance(value, dict) and DEPRECATED_KIND in value and "kind" not in value:
+        log.warning(
+            "PROBE_TARGETS: the key %r of target %r is deprecated: use 'kind'", DEPRECATED_KIND, value.get("name")
+        )
+        value = {("kind" if key == DEPRECATED_KIND else key): item for key, item in value.items()}
+    return value
 
 
 class TargetConfig(BaseModel):
@@ -33,6 +48,14 @@ class TargetConfig(BaseModel):
     timeout_s: float = Field(60.0, gt=0, description="Longest wait for one answer.")
     max_concurrency: int = Field(4, ge=1, le=256, description="Requests in flight to this target at once.")
 
+    _renamed_kind = model_validator(mode="before")(renamed_kind)
+
+    @property
+    def protocol(self) -> str:
+        """Deprecated: the target's `kind`."""
+        warnings.warn("a target's 'protocol' is now its 'kind'", DeprecationWarning, stacklevel=2)
+        return self.kind  # type: ignore[attr-defined]
+
     @property
     def served_name(self) -> str:
         return self.model or self.name
@@ -45,7 +68,7 @@ class TargetConfig(BaseModel):
 
 
 class OursConfig(TargetConfig):
-    protocol: Literal["ours"]
+    kind: Literal["ours"]
 
 
 class LabelledConfig(TargetConfig):
@@ -58,11 +81,11 @@ class LabelledConfig(TargetConfig):
 
 
 class TorchServeConfig(LabelledConfig):
-    protocol: Literal["torchserve"]
+    kind: Literal["torchserve"]
 
 
 class OipConfig(LabelledConfig):
-    protocol: Literal["oip"]
+    kind: Literal["oip"]
     version: str | None = Field(None, description="Model version (the /versions/<v> of the URL), if any.")
     input: str = Field("input", description="Name of the input tensor.")
     datatype: Literal["BYTES", "UINT8", "FP32"] = Field(
@@ -85,4 +108,6 @@ class OipConfig(LabelledConfig):
     max_batch_size: int = Field(32, ge=1, le=1024, description="Views per request.")
 
 
-AnyTargetConfig = Annotated[OursConfig | TorchServeConfig | OipConfig, Field(discriminator="protocol")]
+AnyTargetConfig = Annotated[
+    OursConfig | TorchServeConfig | OipConfig, Field(discriminator="kind"), BeforeValidator(renamed_kind)
+]

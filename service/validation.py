@@ -33,7 +33,7 @@ def plan_for(params: ProbeParams, settings: Settings) -> ShiftPlan:
     """The plan the parameters ask for, within the service's limits."""
     if params.topk > settings.max_topk:
         raise ApiError(ErrorCode.INVALID_PARAMETER, f"topk {params.topk} exceeds the limit of {settings.max_topk}")
-    return make_plan(params, settings.max_shifts)
+    return make_plan(params, settings.max_offsets)
 
 
 def check_image(image: bytes, settings: Settings) -> ImageInfo:

@@ -1,5 +1,5 @@
 """Deprecated: moved to `service.routers.stability` (this path goes in the next release)."""
 
-from antialiased._moved import moved
+from antialiased._deprecated import moved
 
 moved(__name__, "service.routers.stability")

@@ -75,8 +75,9 @@ class Target(ABC):
         self.name = config.name
 
     @property
-    def protocol(self) -> str:
-        return self.config.protocol
+    def kind(self) -> str:
+        """How the target is asked (its settings' `kind`): ours, torchserve or oip."""
+        return self.config.kind
 
     @abstractmethod
     async def classify(self, probe: ProbeImage, topk: int) -> TargetAnswer:

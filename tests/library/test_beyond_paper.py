@@ -56,16 +56,16 @@ def test_worst_case_window_holds_every_shift_and_the_half_pixel_grid() -> None:
     [
         ({"protocol": "worst-case", "max_shift": 33, "mode": "circular"}, "invalid_parameter"),
         ({"protocol": "worst-case", "max_shift": 32}, "too_many_shifts"),  # 65² views
-        ({"protocol": "worst-case", "max_shift": 24, "max_shifts": 5000}, "crop_larger_than_image"),  # 224 + 48 > 256
+        ({"protocol": "worst-case", "max_shift": 24, "max_offsets": 5000}, "crop_larger_than_image"),  # 224 + 48 > 256
         ({"protocol": "worst-case", "half_pixel": True, "max_shift": 9}, "too_many_shifts"),
         ({"protocol": "fractional", "max_shift": 300}, "too_many_shifts"),
-        ({"protocol": "fractional", "max_shift": 225, "subpixel_step": 1, "max_shifts": 5000}, "invalid_parameter"),
+        ({"protocol": "fractional", "max_shift": 225, "subpixel_step": 1, "max_offsets": 5000}, "invalid_parameter"),
     ],
 )
 def test_bad_windows_raise_a_coded_error(kwargs: dict, code: str) -> None:
-    max_shifts = kwargs.pop("max_shifts", 1089)
+    max_offsets = kwargs.pop("max_offsets", 1089)
     with pytest.raises(ApiError) as raised:
-        make_plan(ProbeSpec(**kwargs), max_shifts)
+        make_plan(ProbeSpec(**kwargs), max_offsets)
     assert raised.value.code == code
 
 

@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from antialiased.errors import ApiError
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("antialiased", "handlers", "service", "archives", "launcher", "scripts")
 # In a fresh interpreter: imports each old path twice; per path, whether it is the new module and what was warned.
@@ -58,3 +62,27 @@ def test_every_old_path_is_the_moved_module_and_warns_its_importer_once() -> Non
         for old, new in MOVED.items()
     }
     assert json.loads(run.stdout) == expected
+
+
+def test_the_old_names_of_the_count_of_views_still_work_and_warn() -> None:
+    """`max_offsets` was `max_shifts` (and MAX_OFFSETS_PER_REQUEST was MAX_SHIFTS_PER_REQUEST): the old names are still
+    taken for one release, each with a DeprecationWarning; both at once is an error."""
+    import antialiased.shifts
+    from antialiased.protocols import ProbeSpec, make_plan
+    from antialiased.shifts import ShiftRequest
+
+    with pytest.warns(DeprecationWarning, match="MAX_OFFSETS_PER_REQUEST"):
+        assert antialiased.shifts.MAX_SHIFTS_PER_REQUEST == antialiased.shifts.MAX_OFFSETS_PER_REQUEST
+    spec = ProbeSpec(protocol="diagonal", max_shift=3)
+    with pytest.warns(DeprecationWarning, match=r"make_plan\(max_shifts=...\) is now max_offsets"):
+        assert make_plan(spec, max_shifts=4).request.max_offsets == 4
+    with pytest.raises(ApiError, match="exceed the limit of 3"), pytest.warns(DeprecationWarning):
+        make_plan(spec, max_shifts=3)
+    with pytest.warns(DeprecationWarning, match="from_json"):
+        assert ShiftRequest.from_json({"offsets": [[0, 0]]}, max_shifts=2).max_offsets == 2
+    with pytest.warns(DeprecationWarning, match="__init__"):
+        assert ShiftRequest(offsets=((0, 0),), max_shifts=2).max_offsets == 2
+    with pytest.raises(TypeError, match="both 'max_shifts' \\(deprecated\\) and 'max_offsets'"):
+        make_plan(spec, max_offsets=4, max_shifts=4)
+    with pytest.raises(AttributeError, match="NOTHING"):
+        antialiased.shifts.NOTHING  # noqa: B018

@@ -10,11 +10,11 @@ from pydantic import ValidationError
 
 from antialiased.errors import ApiError
 from antialiased.protocols import PROTOCOLS, ProbeSpec, ShiftPlan, make_plan
-from antialiased.shifts import MAX_CROP_SIZE, MAX_SHIFTS_PER_REQUEST
+from antialiased.shifts import MAX_CROP_SIZE, MAX_OFFSETS_PER_REQUEST
 
 
-def plan_of(protocol: str = "paper", max_shifts: int = MAX_SHIFTS_PER_REQUEST, **spec: int) -> ShiftPlan:
-    return make_plan(ProbeSpec(protocol=protocol, **spec), max_shifts)
+def plan_of(protocol: str = "paper", max_offsets: int = MAX_OFFSETS_PER_REQUEST, **spec: int) -> ShiftPlan:
+    return make_plan(ProbeSpec(protocol=protocol, **spec), max_offsets)
 
 
 def test_paper_pairs_are_offsets_in_0_to_31_inside_the_256_crop() -> None:
@@ -106,10 +106,10 @@ def test_plan_json_carries_geometry_offsets_and_pairs() -> None:
         ("circular", {"crop_size": 300}, "crop_larger_than_image", "crop_size 300 is larger"),
         ("circular", {"crop_size": 64, "resize_size": 64, "max_shift": 65}, "invalid_parameter", r"\[-64, 64\]"),
         ("grid", {"step": 40}, "invalid_parameter", "step must be in"),
-        ("paper", {"pairs": 11, "max_shifts": 10}, "too_many_shifts", "11 pairs exceed the limit of 10"),
-        ("grid", {"step": 1, "max_shifts": 100}, "too_many_shifts", "1089 grid shifts exceed"),
-        ("diagonal", {"max_shifts": 8}, "too_many_shifts", "33 diagonal shifts exceed"),
-        ("paper", {"pairs": 10, "max_shifts": 12}, "too_many_shifts", "20 distinct shifts exceed the limit of 12"),
+        ("paper", {"pairs": 11, "max_offsets": 10}, "too_many_shifts", "11 pairs exceed the limit of 10"),
+        ("grid", {"step": 1, "max_offsets": 100}, "too_many_shifts", "1089 grid shifts exceed"),
+        ("diagonal", {"max_offsets": 8}, "too_many_shifts", "33 diagonal shifts exceed"),
+        ("paper", {"pairs": 10, "max_offsets": 12}, "too_many_shifts", "20 distinct shifts exceed the limit of 12"),
     ],
 )
 def test_bad_parameters_raise_a_coded_error(protocol: str, kwargs: dict, code: str, message: str) -> None:

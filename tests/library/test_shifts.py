@@ -7,7 +7,7 @@ import torchvision.transforms as T
 from PIL import Image
 
 from antialiased.errors import ApiError
-from antialiased.shifts import MAX_CROP_SIZE, MAX_SHIFTS_PER_REQUEST, ShiftRequest
+from antialiased.shifts import MAX_CROP_SIZE, MAX_OFFSETS_PER_REQUEST, ShiftRequest
 from antialiased.transforms import normalize, preprocess, resize_center_crop, shifted_views
 
 
@@ -92,9 +92,11 @@ def test_bad_requests_name_the_problem(payload: object, message: str) -> None:
 def test_too_many_shifts_is_refused() -> None:
     offsets = [[0, 0]] * 11
     with pytest.raises(ApiError, match="too many shifts: 11 > 10") as refused:
-        ShiftRequest.from_json({"offsets": offsets}, max_shifts=10)
+        ShiftRequest.from_json({"offsets": offsets}, max_offsets=10)
     assert refused.value.code == "too_many_shifts"
-    assert len(ShiftRequest.from_json({"offsets": [[0, 0]] * MAX_SHIFTS_PER_REQUEST}).offsets) == MAX_SHIFTS_PER_REQUEST
+    assert (
+        len(ShiftRequest.from_json({"offsets": [[0, 0]] * MAX_OFFSETS_PER_REQUEST}).offsets) == MAX_OFFSETS_PER_REQUEST
+    )
 
 
 def test_a_larger_crop_limit_can_be_given_and_the_view_pixels_follow() -> None:

@@ -43,8 +43,8 @@ print("torch-free")
 
 def test_the_service_and_its_targets_import_without_torch() -> None:
     targets = json.dumps([
-        {"name": "k", "protocol": "oip", "url": "http://127.0.0.1:9"},
-        {"name": "t", "protocol": "torchserve", "url": "http://127.0.0.1:9"},
+        {"name": "k", "kind": "oip", "url": "http://127.0.0.1:9"},
+        {"name": "t", "kind": "torchserve", "url": "http://127.0.0.1:9"},
     ])  # fmt: skip
     program = PROGRAM.format(blocked=set(BLOCKED), torch_free=TORCH_FREE, targets=targets)
     result = subprocess.run([sys.executable, "-c", program], cwd=PROJECT_ROOT, capture_output=True, text=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from antialiased import imagefile
 from antialiased.models import create_model
 from antialiased.preprocessing import CROP_SIZE
 from antialiased.serving import contract
-from antialiased.shifts import MAX_CROP_SIZE, MAX_SHIFTS_PER_REQUEST, MIN_CROP_SIZE, ShiftRequest
+from antialiased.shifts import MAX_CROP_SIZE, MAX_OFFSETS_PER_REQUEST, MIN_CROP_SIZE, ShiftRequest
 from antialiased.weights import WeightsError, get_entry, save_checkpoint, sha256_file
 from archives.archive import TEMPLATE, model_config, model_spec
 from handlers import image_classifier
@@ -209,7 +210,7 @@ def test_the_smallest_crop_the_model_takes_is_found_at_load_time(checkpoint):
 
 
 def test_configured_limits_are_applied(checkpoint):
-    context = _context(checkpoint, {"handler": {"limits": {"max_shifts": 2, "image": {"max_bytes": 50_000}}}})
+    context = _context(checkpoint, {"handler": {"limits": {"max_offsets": 2, "image": {"max_bytes": 50_000}}}})
     handler, _ = _handler(context)
     small = encode(photo("coffee")[:100, :100])
     three = json.dumps(ShiftRequest(offsets=((0, 0), (1, 1), (2, 2))).to_json())
@@ -222,7 +223,7 @@ def test_configured_limits_are_applied(checkpoint):
 
 
 def test_requests_beyond_the_batch_view_budget_are_told_to_retry(checkpoint):
-    context = _context(checkpoint, {"handler": {"limits": {"max_images_per_batch": 7, "max_shifts": 5}}})
+    context = _context(checkpoint, {"handler": {"limits": {"max_images_per_batch": 7, "max_offsets": 5}}})
     handler, counter = _handler(context)
     image = bytearray(encode(photo("coffee")))
     three = json.dumps(ShiftRequest(offsets=((0, 0), (1, 1), (2, 2))).to_json())
@@ -297,7 +298,7 @@ def test_settings_refuse_unknown_and_missing_keys(checkpoint):
         *(
             {**config, "handler": {**config["handler"], "limits": {**config["handler"]["limits"], **limits}}}
             for limits in (
-                {"max_shifts": 10**6},
+                {"max_offsets": 10**6},
                 {"max_crop_size": MIN_CROP_SIZE - 1},
                 {"max_view_pixels_per_forward": MAX_CROP_SIZE**2 - 1},
                 {"max_view_pixels_per_batch": config["handler"]["limits"]["max_view_pixels_per_forward"] - 1},
@@ -311,17 +312,31 @@ def test_settings_refuse_unknown_and_missing_keys(checkpoint):
             HandlerSettings.from_model_config(broken)
 
 
+def test_an_archive_built_before_the_rename_still_loads_its_max_shifts_as_max_offsets(caplog):
+    """handler.limits.max_shifts (archives built before it was max_offsets) is read for one release and logged."""
+    config = model_config(SPEC, {"name": None, "sha256": "0" * 64, "untrained": True})
+    limits = dict(config["handler"]["limits"])
+    limits["max_shifts"] = limits.pop("max_offsets") - 1
+    with caplog.at_level(logging.WARNING, logger="handlers.settings"):
+        settings = HandlerSettings.from_model_config({**config, "handler": {**config["handler"], "limits": limits}})
+    assert settings.limits.max_offsets == MAX_OFFSETS_PER_REQUEST - 1
+    assert "handler.limits.max_shifts is deprecated" in caplog.text
+    both = {**config["handler"]["limits"], "max_shifts": 5}
+    with pytest.raises(SettingsError, match="max_shifts"):
+        HandlerSettings.from_model_config({**config, "handler": {**config["handler"], "limits": both}})
+
+
 def test_the_archive_limits_are_the_library_constants_written_once():
     """The template holds only the handler's own limit; the build writes the library's constants into each archive."""
     assert set(yaml.safe_load(TEMPLATE.read_text())["handler"]["limits"]) == {"max_view_pixels_per_forward"}
     limits = model_config(SPEC, {"name": None, "sha256": "0" * 64, "untrained": True})["handler"]["limits"]
     assert limits["image"] == dataclasses.asdict(imagefile.ImageLimits())
     assert limits["image"]["max_bytes"] == imagefile.MAX_IMAGE_BYTES
-    assert limits["max_shifts"] == limits["max_images_per_batch"] == MAX_SHIFTS_PER_REQUEST
+    assert limits["max_offsets"] == limits["max_images_per_batch"] == MAX_OFFSETS_PER_REQUEST
     assert (limits["default_topk"], limits["max_topk"]) == (contract.DEFAULT_TOPK, contract.MAX_TOPK)
     assert limits["max_pixels_per_batch"] == imagefile.MAX_PIXELS_PER_BATCH >= limits["image"]["max_pixels"]
     assert limits["max_crop_size"] == MAX_CROP_SIZE
-    assert limits["max_view_pixels_per_batch"] == MAX_SHIFTS_PER_REQUEST * CROP_SIZE**2, "the paper's range fits"
+    assert limits["max_view_pixels_per_batch"] == MAX_OFFSETS_PER_REQUEST * CROP_SIZE**2, "the paper's range fits"
     assert limits["max_view_pixels_per_forward"] >= MAX_CROP_SIZE**2
     overridden = model_config(SPEC, {}, {"handler": {"limits": {"image": {"max_pixels": 1000}}}})["handler"]["limits"]
     assert overridden["image"] == {**limits["image"], "max_pixels": 1000}, "an override changes only what it names"

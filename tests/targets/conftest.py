@@ -91,17 +91,17 @@ def misbehaving_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
 
 def target_settings(stock: TorchServe, kserve: str, misbehaving: str) -> list[dict]:
     """PROBE_TARGETS: the stock TorchServe model, the three KServe models, and the misbehaving ones."""
-    tiny = {"protocol": "oip", "url": kserve, "labels": tiny_classifier.LABELS, "output": "probabilities"}
-    broken = {"protocol": "oip", "url": misbehaving, "labels": tiny_classifier.LABELS}
+    tiny = {"kind": "oip", "url": kserve, "labels": tiny_classifier.LABELS, "output": "probabilities"}
+    broken = {"kind": "oip", "url": misbehaving, "labels": tiny_classifier.LABELS}
     return [
-        {"name": "stock", "protocol": "torchserve", "url": stock.inference_url, "model": STOCK_MODEL},
+        {"name": "stock", "kind": "torchserve", "url": stock.inference_url, "model": STOCK_MODEL},
         {**tiny, "name": "tiny_fp32", "input": "input", "datatype": "FP32", "layout": "NCHW"},
         {**tiny, "name": "tiny_uint8", "input": "pixels", "datatype": "UINT8", "layout": "NHWC", "max_batch_size": 4},
         {**tiny, "name": "tiny_png", "input": "image", "datatype": "BYTES", "max_batch_size": 5, "binary_data": False},
         *({**broken, "name": name} for name in ("error", "not_json", "wrong_classes", "no_output", "lying_size")),
         {**broken, "name": "slow", "timeout_s": SLOW_TIMEOUT_S},
         {**broken, "name": "unreachable", "url": f"http://127.0.0.1:{free_port()}"},
-        {"name": "unknown_label", "protocol": "torchserve", "url": misbehaving},
+        {"name": "unknown_label", "kind": "torchserve", "url": misbehaving},
     ]
 
 

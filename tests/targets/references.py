@@ -13,7 +13,7 @@ from ts.torch_handler.image_classifier import ImageClassifier as StockHandler
 from antialiased.images import decode_image
 from antialiased.protocols import ProbeSpec, make_plan
 from antialiased.transforms import resize_center_crop, shifted_views
-from tests.support.service import MAX_SHIFTS, SAMPLES
+from tests.support.service import MAX_OFFSETS, SAMPLES
 from tests.support.targets import stock_network
 from tests.targets import tiny_classifier
 
@@ -26,7 +26,7 @@ def stock_reference(weights: Path, spec: ProbeSpec) -> torch.Tensor:
     and center-crops what it gets) and the same ResNet-18, softmax: (views, 1000)."""
     network = stock_network()
     network.load_state_dict(torch.load(weights, weights_only=True))
-    request = make_plan(spec, MAX_SHIFTS).request
+    request = make_plan(spec, MAX_OFFSETS).request
     base = resize_center_crop(decode_image(CAT), request.base_size, request.resize_size).permute(1, 2, 0).numpy()
     size = request.crop_size
     crops = [Image.fromarray(base[dy : dy + size, dx : dx + size]) for dy, dx in request.offsets]
@@ -35,7 +35,7 @@ def stock_reference(weights: Path, spec: ProbeSpec) -> torch.Tensor:
 
 def tiny_reference(spec: ProbeSpec) -> np.ndarray:
     """In process: the library's normalised views of the photo through the tiny classifier: (views, 10)."""
-    views = shifted_views(decode_image(CAT), make_plan(spec, MAX_SHIFTS).request)
+    views = shifted_views(decode_image(CAT), make_plan(spec, MAX_OFFSETS).request)
     return tiny_classifier.probabilities(views.numpy())
 
 

@@ -24,7 +24,7 @@ from service.settings import Settings
 from service.views import encode_view, image_views
 from tests.support.served_models import BASELINE_MODEL
 from tests.support.service import (
-    MAX_SHIFTS,
+    MAX_OFFSETS,
     SAMPLES,
     http_client,
     wait_until_ready,
@@ -71,7 +71,7 @@ def example_targets_service(
     targets = [
         {**stock, "url": stock_torchserve[0].inference_url, "model": STOCK_MODEL},
         {**kserve, "url": kserve_server, "model": "tiny_png", "labels": tiny_classifier.LABELS},
-        {"name": "own_v2", "protocol": "oip", "url": target_service.url, "model": BASELINE_MODEL, "input": "image",
+        {"name": "own_v2", "kind": "oip", "url": target_service.url, "model": BASELINE_MODEL, "input": "image",
          "datatype": "BYTES", "output": "probabilities"},
     ]  # fmt: skip
     log = tmp_path_factory.mktemp("example_targets_service") / "service.log"
@@ -93,7 +93,7 @@ def test_the_target_examples_probe_a_stock_torchserve_and_a_kserve_model(
     assert_shifts_match(kserve["shifts"], tiny_reference(spec), 1e-6)
     # Our /v2 classifies each PNG view as it classifies any image: resized to 256, center crop 224.
     network = reference_network(BASELINE_MODEL, served_checkpoints[BASELINE_MODEL])
-    views = image_views(CAT, make_plan(spec, MAX_SHIFTS).request, ImageLimits())
+    views = image_views(CAT, make_plan(spec, MAX_OFFSETS).request, ImageLimits())
     expected = torch.cat([reference_probabilities(network, encode_view(view, "PNG")) for view in views])
     assert_shifts_match(own["shifts"], expected.numpy(), 1e-5)
 

@@ -11,7 +11,7 @@ import pytest
 from antialiased.protocols import ProbeSpec, make_plan
 from launcher.probe_service import ServiceProcess
 from launcher.torchserve import TorchServe
-from tests.support.service import MAX_SHIFTS, http_client
+from tests.support.service import MAX_OFFSETS, http_client
 from tests.support.targets import SLOW_TIMEOUT_S
 from tests.targets import tiny_classifier
 from tests.targets.references import CAT, assert_shifts_match, stock_reference, tiny_reference
@@ -31,9 +31,10 @@ def test_stock_torchserve_model_answers_as_in_process_on_the_same_crops(
     response = probe(target_service, "/v1/stability", model="stock", protocol="paper", pairs=3, seed=4, topk=5)
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["target"] == "stock" and body["protocol"] == "torchserve" and body["model"] is None
+    assert body["target"] == "stock" and body["target_kind"] == "torchserve" and body["model"] is None
+    assert body["protocol"] == "torchserve", "the deprecated name of target_kind, still sent for one release"
     expected = stock_reference(stock_torchserve[1], spec)
-    assert len(body["shifts"]) == len(make_plan(spec, MAX_SHIFTS).offsets)
+    assert len(body["shifts"]) == len(make_plan(spec, MAX_OFFSETS).offsets)
     # Each view is its own TorchServe batch, the reference one batch of all views: float rounding differs.
     assert_shifts_match(body["shifts"], expected.numpy(), 1e-5)
     assert body["shifts"][0]["topk"][0]["probability"] > 10 / 1000, "far from uniform: the comparison means something"
@@ -50,7 +51,7 @@ def test_kserve_models_answer_as_in_process_for_fp32_uint8_and_png_inputs(
     expected = tiny_reference(ProbeSpec(**{k: v for k, v in parameters.items() if k != "topk"}))
     assert [r["target"] for r in body["results"]] == ["tiny_fp32", "tiny_uint8", "tiny_png"]
     for result in body["results"]:
-        assert result["protocol"] == "oip"
+        assert result["target_kind"] == "oip"
         assert_shifts_match(result["shifts"], expected, 1e-6)
         assert all(p["label"] == tiny_classifier.LABELS[p["index"]] for s in result["shifts"] for p in s["topk"])
         for cls, curve in result["class_probabilities"].items():
@@ -65,7 +66,7 @@ def test_compare_puts_ours_the_stock_torchserve_and_kserve_side_by_side_on_the_s
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["plan"]["offsets"] == [[d, d] for d in range(4)]
-    assert [(r["target"], r["protocol"]) for r in body["results"]] == [
+    assert [(r["target"], r["target_kind"]) for r in body["results"]] == [
         ("resnet50_lpf4", "ours"),
         ("stock", "torchserve"),
         ("tiny_png", "oip"),
