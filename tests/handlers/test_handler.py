@@ -27,15 +27,15 @@ from handlers import image_classifier
 from handlers.image_classifier import ImageClassifier
 from handlers.model import load_prepared_model, select_device
 from handlers.settings import HandlerSettings, SettingsError
-from tests.models.circular_invariant import CircularInvariant
-from tests.models.circular_invariant import model_spec as circular_spec
-from tests.models.white_intolerant import OVERRIDES as WHITE_INTOLERANT_OVERRIDES
-from tests.models.white_intolerant import WhiteIntolerant
-from tests.models.white_intolerant import model_spec as white_intolerant_spec
+from tests.support.models.circular_invariant import CircularInvariant
+from tests.support.models.circular_invariant import model_spec as circular_spec
+from tests.support.models.white_intolerant import OVERRIDES as WHITE_INTOLERANT_OVERRIDES
+from tests.support.models.white_intolerant import WhiteIntolerant
+from tests.support.models.white_intolerant import model_spec as white_intolerant_spec
 from tests.support.serving import encode, handle_batch, handler_context, photo
 
-SPEC = {**circular_spec(), "builder": "tests.models.circular_invariant:CircularInvariant"}
-WHITE_INTOLERANT_SPEC = {**white_intolerant_spec(), "builder": "tests.models.white_intolerant:WhiteIntolerant"}
+SPEC = {**circular_spec(), "builder": "tests.support.models.circular_invariant:CircularInvariant"}
+WHITE_INTOLERANT_SPEC = {**white_intolerant_spec(), "builder": "tests.support.models.white_intolerant:WhiteIntolerant"}
 
 
 class ForwardCounter(torch.nn.Module):

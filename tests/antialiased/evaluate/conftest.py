@@ -12,14 +12,14 @@ import torch
 
 from antialiased.evaluate.cli import main
 from antialiased.weights import save_checkpoint
-from tests.models.circular_invariant import CircularInvariant
 from tests.support.datasets import write_colour_folder, write_photo_folder
 from tests.support.eval_models import ColourClassifier, TinyStridedNet
+from tests.support.models.circular_invariant import CircularInvariant
 
 BUILDERS = {
     "colour": "tests.support.eval_models:ColourClassifier",
     "tiny": "tests.support.eval_models:TinyStridedNet",
-    "circular": "tests.models.circular_invariant:CircularInvariant",
+    "circular": "tests.support.models.circular_invariant:CircularInvariant",
 }
 
 

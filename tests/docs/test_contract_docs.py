@@ -10,7 +10,7 @@ from antialiased.errors import ErrorCode
 from antialiased.serving import contract
 from antialiased.shifts import ShiftRequest
 
-SECTION = (Path(__file__).resolve().parents[1] / "docs" / "contract.md").read_text()
+SECTION = (Path(__file__).resolve().parents[2] / "docs" / "contract.md").read_text()
 QUOTED = set(re.findall(r"`([^`]+)`", SECTION))
 
 

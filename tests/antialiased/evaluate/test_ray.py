@@ -12,7 +12,7 @@ import pytest
 from tests.support.datasets import assert_same_rows
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from antialiased.local_probe import probe
 from antialiased.metrics import against_origin
 from antialiased.protocols import ProbeSpec, make_plan
 from antialiased.transforms import normalize, resize_center_crop
-from tests.models.circular_invariant import CircularInvariant
+from tests.support.models.circular_invariant import CircularInvariant
 
 PHOTO = Path(__file__).resolve().parents[2] / "service" / "static" / "samples" / "chelsea.jpg"
 

@@ -22,6 +22,8 @@ from launcher.probe_service import PROJECT_ROOT, ServiceProcess
 from launcher.torchserve import TorchServe
 from service.settings import Settings
 from service.views import encode_view, image_views
+from tests.service.targets import tiny_classifier
+from tests.service.targets.references import CAT, assert_shifts_match, stock_reference, tiny_reference
 from tests.support.served_models import BASELINE_MODEL
 from tests.support.service import (
     MAX_OFFSETS,
@@ -31,8 +33,6 @@ from tests.support.service import (
 )
 from tests.support.serving import reference_network, reference_probabilities
 from tests.support.targets import STOCK_MODEL, start_target_service
-from tests.targets import tiny_classifier
-from tests.targets.references import CAT, assert_shifts_match, stock_reference, tiny_reference
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 

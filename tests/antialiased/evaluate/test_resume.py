@@ -20,7 +20,7 @@ from antialiased.evaluate.store import RunStore
 from tests.support.datasets import assert_same_rows
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SHARD = 10
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 

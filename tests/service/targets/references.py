@@ -13,9 +13,9 @@ from ts.torch_handler.image_classifier import ImageClassifier as StockHandler
 from antialiased.images import decode_image
 from antialiased.protocols import ProbeSpec, make_plan
 from antialiased.transforms import resize_center_crop, shifted_views
+from tests.service.targets import tiny_classifier
 from tests.support.service import MAX_OFFSETS, SAMPLES
 from tests.support.targets import stock_network
-from tests.targets import tiny_classifier
 
 CAT = (SAMPLES / "chelsea.jpg").read_bytes()
 

@@ -1,10 +1,11 @@
-"""Servers this project did not write, run for real, and the probe service pointed at them:
+"""Servers this project did not write, run for real, and the probe service pointed at them (session fixtures, a
+plugin of the root conftest: the target tests and the docs tests both use them):
 
 - `stock_torchserve`: a second TorchServe serving a random-weight torchvision ResNet-18 with TorchServe's stock
   `image_classifier` handler (it imports captum: see requirements-dev.txt);
-- `kserve_server`: the `kserve` package's model server hosting tests/targets/tiny_classifier.py in three input
-  forms (tests/targets/kserve_server.py), run from its own venv (kserve's pins clash with ours, see kserve_venv.py);
-- `misbehaving_server`: a real HTTP server that fails in one way per model name (tests/targets/misbehaving.py);
+- `kserve_server`: the `kserve` package's model server hosting tiny_classifier.py (beside this file) in three input
+  forms (kserve_server.py), run from its own venv (kserve's pins clash with ours, see kserve_venv.py);
+- `misbehaving_server`: a real HTTP server that fails in one way per model name (misbehaving.py);
 - `target_service`: the probe service with all of them as PROBE_TARGETS, beside the session's own TorchServe.
 """
 
@@ -20,6 +21,8 @@ import pytest
 from launcher.ports import free_port
 from launcher.probe_service import PROJECT_ROOT, ServiceProcess
 from launcher.torchserve import TorchServe, start_torchserve
+from tests.service.targets import tiny_classifier
+from tests.service.targets.kserve_venv import kserve_python
 from tests.support.targets import (
     SLOW_TIMEOUT_S,
     STOCK_MODEL,
@@ -29,8 +32,6 @@ from tests.support.targets import (
     stop,
     wait_for_http,
 )
-from tests.targets import tiny_classifier
-from tests.targets.kserve_venv import kserve_python
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +76,7 @@ def misbehaving_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     log = tmp_path_factory.mktemp("misbehaving") / "server.log"
     with open(log, "wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.targets.misbehaving", str(port)],
+            [sys.executable, "-m", "tests.service.targets.misbehaving", str(port)],
             cwd=PROJECT_ROOT,
             stdout=output,
             stderr=subprocess.STDOUT,

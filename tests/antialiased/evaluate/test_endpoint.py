@@ -40,7 +40,7 @@ def test_served_models_give_the_local_engines_results(torchserve, served_checkpo
                      out=tmp_path / "served")  # fmt: skip
     local = run_cli(
         *common,
-        "--model", f"{served_checkpoints[CIRCULAR_MODEL]}:tests.models.circular_invariant:CircularInvariant",
+        "--model", f"{served_checkpoints[CIRCULAR_MODEL]}:tests.support.models.circular_invariant:CircularInvariant",
         "--model", f"{served_checkpoints[LPF_MODEL]}:resnet50:4",
         out=tmp_path / "local",
     )  # fmt: skip

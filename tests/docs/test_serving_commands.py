@@ -2,7 +2,7 @@
 the session's TorchServe for the classify commands, a probe service in front of it for the probe and /v2
 commands, the library's command lines on a checkpoint and a data folder made here. The docs' addresses become the
 servers' (127.0.0.1:8080 TorchServe, 127.0.0.1:8000 the probe service), `photo.jpg` is a real photo in the working
-folder, `.venv/bin/python` this interpreter; nothing else of a command changes. tests/test_docs_commands.py checks
+folder, `.venv/bin/python` this interpreter; nothing else of a command changes. tests/docs/test_docs_commands.py checks
 that every command of the docs is run here (or elsewhere, or says what it needs)."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.serving, pytest.mark.slow]
 
 
 def _commands(test_name: str) -> list[DocCommand]:
-    """The docs' commands that tests/test_docs_commands.py says `test_name` runs."""
+    """The docs' commands that tests/docs/test_docs_commands.py says `test_name` runs."""
     (pattern,) = [pattern for pattern, test in RUN.items() if test.endswith(f"::{test_name}")]
     return commands_matching(pattern)
 

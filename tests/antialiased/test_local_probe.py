@@ -13,7 +13,7 @@ from antialiased.metrics import consistency
 from antialiased.protocols import ProbeSpec, make_plan
 from antialiased.sequences import sequence_metrics
 from antialiased.transforms import preprocess
-from tests.models.circular_invariant import CircularInvariant
+from tests.support.models.circular_invariant import CircularInvariant
 
 PHOTO = Path(__file__).resolve().parents[2] / "service" / "static" / "samples" / "chelsea.jpg"
 

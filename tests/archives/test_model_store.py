@@ -21,8 +21,8 @@ from archives.build import build_archives
 from launcher.ports import free_port
 from launcher.torchserve import start_torchserve
 from launcher.torchserve_config import Ports, write_server_config
-from tests.models import circular_invariant
-from tests.models.circular_invariant import CircularInvariant, model_spec
+from tests.support.models import circular_invariant
+from tests.support.models.circular_invariant import CircularInvariant, model_spec
 from tests.support.served_models import CIRCULAR_MODEL
 from tests.support.serving import encode, photo
 

@@ -11,10 +11,10 @@ import pytest
 from antialiased.protocols import ProbeSpec, make_plan
 from launcher.probe_service import ServiceProcess
 from launcher.torchserve import TorchServe
+from tests.service.targets import tiny_classifier
+from tests.service.targets.references import CAT, assert_shifts_match, stock_reference, tiny_reference
 from tests.support.service import MAX_OFFSETS, http_client
 from tests.support.targets import SLOW_TIMEOUT_S
-from tests.targets import tiny_classifier
-from tests.targets.references import CAT, assert_shifts_match, stock_reference, tiny_reference
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 

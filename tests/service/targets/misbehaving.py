@@ -1,5 +1,5 @@
 """A real HTTP server (uvicorn) that misbehaves as a probe target, one way per model name, for the tests of how the
-probe service answers when a target fails. Usage: python -m tests.targets.misbehaving PORT"""
+probe service answers when a target fails. Usage: python -m tests.service.targets.misbehaving PORT"""
 
 from __future__ import annotations
 
