@@ -53,6 +53,21 @@ def test_the_moves_are_found() -> None:
     assert len(MOVED) >= 14
 
 
+def test_the_project_itself_imports_no_old_path() -> None:
+    """Only users outside the project (and the other branches until they merge) may still use the old paths."""
+    wrong = []
+    for folder in (*PACKAGES, "benchmarks", "tests", "docker"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = []
+                if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+                elif isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                wrong += [f"{path.relative_to(ROOT)} imports {name}" for name in names if name in MOVED]
+    assert wrong == []
+
+
 def test_every_old_path_is_the_moved_module_and_warns_its_importer_once() -> None:
     run = subprocess.run(
         [sys.executable, "-c", PROGRAM, json.dumps(MOVED)], cwd=ROOT, capture_output=True, text=True, check=True
