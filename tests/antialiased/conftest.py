@@ -1,4 +1,5 @@
-"""Data sets, checkpoints and a runner shared by the evaluation tests (all generated, nothing downloaded)."""
+"""Data sets, checkpoints and an evaluation runner shared by the tests of the evaluation and of the data sets (all
+generated, nothing downloaded)."""
 
 from __future__ import annotations
 
