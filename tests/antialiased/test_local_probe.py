@@ -94,3 +94,11 @@ def test_the_sequence_probe_scores_frames_with_the_library_s_metrics(models: dic
     assert result.metrics.wobble == pytest.approx(expected.wobble, abs=1e-6)
     with pytest.raises(ApiError):
         probe_sequence(models["sensitive"], frames[:1])
+
+
+def test_the_function_antialiased_probe_stays_a_function_once_its_module_is_imported() -> None:
+    """Its module was `antialiased.probe`: importing it made `antialiased.probe` that module, no longer callable."""
+    import antialiased
+    import antialiased.local_probe
+
+    assert antialiased.probe is antialiased.local_probe.probe
