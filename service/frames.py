@@ -13,15 +13,15 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.datastructures import FormData, UploadFile
 
-from antialiased.contract import MAX_TOPK
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.imagefile import ImageInfo, inspect_image
 from antialiased.metrics import TOP5
 from antialiased.sequences import MIN_FRAMES, FrameSelection, check_frame_count, check_sequence_pixels
 from antialiased.sequences.video import VideoInfo
+from antialiased.serving.contract import MAX_TOPK
 from service.admission import Lease
-from service.params import MULTIPART_OVERHEAD_BYTES, merge_form, parse_multipart, read_body, split_commas
-from service.settings import Settings
+from service.params import merge_form, parse_multipart, read_body, split_commas
+from service.settings import MULTIPART_OVERHEAD_BYTES, Settings
 from service.video import VIDEO_FIELD
 
 FRAME_FIELD = "frame"

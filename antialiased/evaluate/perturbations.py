@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from antialiased.evaluate.data import DataError
+from antialiased.datasets import DataError
 from antialiased.evaluate.statistics import mean_estimate, paired_difference
 from antialiased.evaluate.summary import ModelRows
 from antialiased.sequences.imagenet_p import (

@@ -12,11 +12,11 @@ library's protocols (`antialiased.protocols.make_plan`); two ways to seed them:
   loader order, `off0 = randint(32, size=2)` then `off1 = randint(32, size=2)` from numpy's legacy
   generator seeded with `seed`; the whole batch shares the pair.
 
-The ``sequence`` measure is of another data layout (`sequence_data.discover_sequences`: folders of frames, videos,
-ImageNet-P): each frame is classified as a plain image (its 224 center crop, the view the probe service's
+The ``sequence`` measure is of another data layout (`antialiased.datasets.discover_sequences`: folders of frames,
+videos, ImageNet-P): each frame is classified as a plain image (its 224 center crop, the view the probe service's
 /v1/sequence and `antialiased.probe_sequence` classify) and the sequence scored from frame to frame
 (`antialiased.sequences`) and as ImageNet-P scores it at each difficulty (`antialiased.sequences.imagenet_p`); it is
-measured alone, with no labels, and its plan's `sequence` is a `SequencePlan`.
+measured alone, with no labels, and its plan's `sequence` is a `SequencePlan` (`antialiased.sequences.imagenet_p`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import numpy as np
 
 from antialiased.preprocessing import CROP_SIZE, RESIZE_SIZE, SHIFT_BASE_SIZE
 from antialiased.protocols import DEFAULT_MAX_SHIFT, ProbeSpec, ShiftPlan, make_plan
-from antialiased.sequences.imagenet_p import DIFFICULTIES, NOISE_PERTURBATIONS, perturbation_of
+from antialiased.sequences.imagenet_p import SequencePlan
 from antialiased.shifts import Offset, ShiftRequest
 
 MODES = ("per-image", "paper")
@@ -85,27 +85,6 @@ class EvaluationProtocol:
             "shift_base_size": SHIFT_BASE_SIZE,
             "crop_size": CROP_SIZE,
         }
-
-
-@dataclass(frozen=True)
-class SequencePlan:
-    """A sequence: its frames (a folder's; 0 for a video's, counted when it is decoded) and its ImageNet-P
-    perturbation folder ("" for other sequences), which says how its frames are compared (`imagenet_p`)."""
-
-    frames: int = 0
-    perturbation: str = ""
-
-    @property
-    def noise(self) -> bool:
-        """Whether every frame is compared with the first (ImageNet-P's noise perturbations)."""
-        known = perturbation_of(self.perturbation)
-        return known is not None and known[0] in NOISE_PERTURBATIONS
-
-    @property
-    def difficulties(self) -> tuple[int, ...]:
-        """The difficulties it is scored at: a noise folder's own, else each of ImageNet-P's."""
-        known = perturbation_of(self.perturbation)
-        return (known[1],) if known is not None and self.noise else DIFFICULTIES
 
 
 @dataclass(frozen=True)

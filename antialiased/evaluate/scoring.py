@@ -20,10 +20,10 @@ from typing import Any
 
 import torch
 
-from antialiased.evaluate.plans import ImagePlan, SequencePlan
+from antialiased.evaluate.plans import ImagePlan
 from antialiased.metrics import TOP5, consistency
 from antialiased.sequences import sequence_metrics
-from antialiased.sequences.imagenet_p import video_figures
+from antialiased.sequences.imagenet_p import SequencePlan, video_figures
 from antialiased.transforms import preprocess, shifted_views
 
 

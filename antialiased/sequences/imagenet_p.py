@@ -1,10 +1,11 @@
 """ImageNet-P's metrics as its own evaluation computes them (Hendrycks & Dietterich, ICLR 2019; hendrycks/robustness,
 `ImageNet-P/test.py`), from each frame's logits (numpy, torch-free).
 
-- Which frames are compared (`compared_pairs`): for a perturbation that moves through time (translate, rotate, blur,
-  brightness...) at difficulty d, the frames are d interleaved walks (i, i+d, i+2d, ...) for i < d, each frame
-  compared with the one before it in its walk; a noise perturbation's frames (independent draws; its difficulty is
-  its folder: `gaussian_noise`, `gaussian_noise_2`, `gaussian_noise_3`) are each compared with the first frame.
+- Which frames are compared (`compared_pairs`; a sequence's `SequencePlan` says how, from its perturbation
+  folder): for a perturbation that moves through time (translate, rotate, blur, brightness...) at difficulty d, the
+  frames are d interleaved walks (i, i+d, i+2d, ...) for i < d, each frame compared with the one before it in its
+  walk; a noise perturbation's frames (independent draws; its difficulty is its folder: `gaussian_noise`,
+  `gaussian_noise_2`, `gaussian_noise_3`) are each compared with the first frame.
 - Ranks are ordinal ranks of the logits, 1 for the highest (scipy's `rankdata(-logits, "ordinal")`: ties by class
   index); the top-1 class is the logits' argmax.
 - Flip probability: the fraction of compared pairs whose top-1 differs. Top-5 distance: with sigma the ranks in the
@@ -61,6 +62,27 @@ def perturbation_of(folder: str) -> tuple[str, int] | None:
     if folder in TEST_PERTURBATIONS or folder in VALIDATION_PERTURBATIONS:
         return folder, 1
     return None
+
+
+@dataclass(frozen=True)
+class SequencePlan:
+    """A sequence: its frames (a folder's; 0 for a video's, counted when it is decoded) and its ImageNet-P
+    perturbation folder ("" for other sequences), which says how its frames are compared (the module docstring)."""
+
+    frames: int = 0
+    perturbation: str = ""
+
+    @property
+    def noise(self) -> bool:
+        """Whether every frame is compared with the first (ImageNet-P's noise perturbations)."""
+        known = perturbation_of(self.perturbation)
+        return known is not None and known[0] in NOISE_PERTURBATIONS
+
+    @property
+    def difficulties(self) -> tuple[int, ...]:
+        """The difficulties it is scored at: a noise folder's own, else each of ImageNet-P's."""
+        known = perturbation_of(self.perturbation)
+        return (known[1],) if known is not None and self.noise else DIFFICULTIES
 
 
 def compared_pairs(frames: int, difficulty: int = 1, noise: bool = False) -> list[tuple[int, int]]:

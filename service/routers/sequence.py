@@ -10,15 +10,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from antialiased.preprocessing import CROP_SIZE
-from service.dependencies import require_api_key
+from service.dependencies import SettingsDep, TargetsDep, require_api_key
+from service.errors import PROBE_ERRORS
 from service.frames import FRAME_FIELD, SEQUENCE_BODY_SCHEMA, Frames, SequenceParams, read_sequence
 from service.params import upload_lease
 from service.probing import sequence_target
-from service.routers.probe import PROBE_ERRORS, SettingsDep, TargetsDep, compared_models, request_timings
-from service.schemas import ModelSequence, SequenceResponse, VideoFacts
+from service.schemas import ModelSequence, SequenceResponse, VideoFacts, request_timings
 from service.targets.base import FramesProbe, Target
 from service.tasks import gather_or_fail
-from service.validation import check_models
+from service.validation import check_models, compared_models
 from service.video import VIDEO_FIELD, decode_frames, read_header
 from service.views import frame_view_pixels
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from launcher.probe import ServiceProcess
+from launcher.probe_service import ServiceProcess
 from tests.support import videos
 from tests.support.fake_torchserve import FakeTorchServe
 from tests.support.service import start_test_service
