@@ -1,9 +1,10 @@
 """Data sets, checkpoints and an evaluation runner shared by the tests of the evaluation and of the data sets (all
-generated, nothing downloaded)."""
+generated, nothing downloaded); translate sequences made by `python -m antialiased.datasets make`."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,11 +12,13 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
+from antialiased.datasets.__main__ import main as datasets_main
 from antialiased.evaluate.cli import main
 from antialiased.weights import save_checkpoint
 from tests.support.datasets import write_colour_folder, write_photo_folder
 from tests.support.eval_models import ColourClassifier, TinyStridedNet
 from tests.support.models.circular_invariant import CircularInvariant
+from tests.support.videos import MAKE_FAST, MAKE_SHORT
 
 BUILDERS = {
     "colour": "tests.support.eval_models:ColourClassifier",
@@ -33,6 +36,18 @@ def photo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def colour_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_colour_folder(tmp_path_factory.mktemp("data") / "colours")
+
+
+@pytest.fixture(scope="session")
+def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(image folder, its translate sequences of 9 frames): 2 classes of 2 photos each. Read only."""
+    root = tmp_path_factory.mktemp("make")
+    photos = write_photo_folder(root / "photos", images_per_class=2)
+    for extra in sorted(photos.iterdir())[2:]:
+        shutil.rmtree(extra)
+    out = root / "imagenet-p"
+    assert datasets_main(["make", "--data", str(photos), "--out", str(out), *MAKE_FAST, *MAKE_SHORT]) == 0
+    return photos, out
 
 
 @pytest.fixture(scope="session")

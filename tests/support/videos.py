@@ -14,7 +14,15 @@ import av
 import numpy as np
 from PIL import Image
 
+from antialiased.imagefile import ImageLimits
+from antialiased.sequences import SequenceLimits
+from antialiased.sequences.video import open_video
+
 MKV_DURATION = b"\x44\x89\x88"  # Matroska's Segment Duration element, an 8-byte float (milliseconds)
+# `python -m antialiased.datasets make`'s arguments in tests: x264's fastest preset; 9 frames a sequence (enough for
+# ImageNet-P's difficulty 3, cheap to classify)
+MAKE_FAST = ["--preset", "ultrafast"]
+MAKE_SHORT = ["--max-shift", "4"]
 
 
 def colour_frames(reds: list[int], side: int = 64) -> list[np.ndarray]:
@@ -155,6 +163,12 @@ def audio_only() -> bytes:
             output.mux(stream.encode(frame))
         output.mux(stream.encode())
     return buffer.getvalue()
+
+
+def decoded(video: Path) -> list[np.ndarray]:
+    """The frames of a video file as the library decodes them (`antialiased.sequences.video`)."""
+    with open_video(video.read_bytes(), SequenceLimits(), ImageLimits()) as reader:
+        return [pixels for _, pixels in reader.frames()]
 
 
 def png() -> bytes:

@@ -1,8 +1,8 @@
-"""Videos in the evaluation: `python -m antialiased.sequences make` writes ImageNet-P's translate sequences of an image
-folder; evaluating those files gives what evaluating the same frames decoded to folders gives; ImageNet-P's layout
-(perturbation folders, noise difficulty folders) gives each perturbation's figures at each difficulty, mFR and mT5D
-against an AlexNet (a stand-in checkpoint named alexnet_baseline: no weights are downloaded here) or against an
-earlier run's figures, with the leaderboard printed beside them, marked published."""
+"""Videos in the evaluation: evaluating the translate sequences `python -m antialiased.datasets make` writes gives what
+evaluating the same frames decoded to folders gives; ImageNet-P's layout (perturbation folders, noise difficulty
+folders) gives each perturbation's figures at each difficulty, mFR and mT5D against an AlexNet (a stand-in checkpoint
+named alexnet_baseline: no weights are downloaded here) or against an earlier run's figures, with the leaderboard
+printed beside them, marked published."""
 
 from __future__ import annotations
 
@@ -19,78 +19,17 @@ from PIL import Image
 
 from antialiased.evaluate.model_specs import load_model, parse_model_spec
 from antialiased.evaluate.statistics import mean_estimate
-from antialiased.imagefile import ImageLimits, decode_rgb
 from antialiased.models import create_model
-from antialiased.sequences import SequenceLimits
-from antialiased.sequences.__main__ import main as sequences_main
 from antialiased.sequences.imagenet_p import LEADERBOARD, normalised_mean, video_figures
-from antialiased.sequences.make import TranslateOptions, translate_frames
-from antialiased.sequences.video import open_video
 from antialiased.transforms import preprocess
 from antialiased.weights import save_checkpoint
 from tests.support.datasets import write_photo_folder
 from tests.support.docs_commands import ROOT, RUN, commands_matching
 from tests.support.eval_models import TinyStridedNet
+from tests.support.videos import decoded
 
 SEQUENCE_COLUMNS = ("seq_frames", "seq_top1", "seq_flip_rate", "seq_top5_distance", "seq_difficulty",
                     "seq_flip_probability", "seq_top5")  # fmt: skip
-FAST = ["--preset", "ultrafast"]
-SHORT = ["--max-shift", "4"]  # 9 frames a sequence: enough for difficulty 3, cheap to classify
-
-
-@pytest.fixture(scope="module")
-def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(image folder, its translate sequences of 9 frames): 2 classes of 2 photos each."""
-    root = tmp_path_factory.mktemp("make")
-    photos = write_photo_folder(root / "photos", images_per_class=2)
-    for extra in sorted(photos.iterdir())[2:]:
-        shutil.rmtree(extra)
-    out = root / "imagenet-p"
-    assert sequences_main(["make", "--data", str(photos), "--out", str(out), *FAST, *SHORT]) == 0
-    return photos, out
-
-
-def _frames(video: Path) -> list[np.ndarray]:
-    with open_video(video.read_bytes(), SequenceLimits(), ImageLimits()) as reader:
-        return [pixels for _, pixels in reader.frames()]
-
-
-def test_make_writes_imagenet_p_translate_sequences(made, tmp_path, capsys) -> None:
-    photos, out = made
-    videos = sorted((out / "translate").rglob("*.mp4"))
-    images = sorted(p for p in photos.rglob("*") if p.is_file())
-    assert [v.relative_to(out / "translate").with_suffix("") for v in videos] == [
-        i.relative_to(photos).with_suffix("") for i in images
-    ], "translate/<class>/<image>.mp4 for each image"
-    # ImageNet-P's defaults: 41 frames of 224 x 224, H.264
-    assert sequences_main(["make", "--data", str(photos), "--out", str(tmp_path), "--limit", "1", *FAST]) == 0
-    (video,) = (tmp_path / "translate").rglob("*.mp4")
-    with open_video(video.read_bytes(), SequenceLimits(), ImageLimits()) as reader:
-        assert (reader.info.codec, reader.info.width, reader.info.height, reader.info.frames) == ("h264", 224, 224, 41)
-    expected = translate_frames(Image.fromarray(decode_rgb(images[0].read_bytes())), TranslateOptions())
-    decoded = _frames(video)
-    for k in (0, 20, 40):  # shifted by -20, 0, +20 pixels; H.264 at crf 20 keeps each close
-        error = np.abs(decoded[k].astype(int) - expected[k]).mean()
-        assert error < 6, (k, error)
-    assert (expected[0][:, :-20] == expected[20][:, 20:]).all(), "frame 0 is frame 20 moved 20 pixels left"
-    # A second run keeps what is there
-    capsys.readouterr()
-    assert sequences_main(["make", "--data", str(photos), "--out", str(out), *FAST, *SHORT]) == 0
-    printed = capsys.readouterr().out
-    assert "0 sequences written" in printed and "4 already there" in printed
-
-
-def test_make_refuses_bad_arguments_with_a_message(made, tmp_path, capsys) -> None:
-    photos, _ = made
-    for args, words in (
-        (["--data", str(tmp_path / "missing")], "is not a directory"),
-        (["--data", str(photos), "--crop", "300"], "--crop 300"),
-        (["--data", str(photos), "--max-shift", "0"], "--max-shift"),
-        (["--data", str(photos), "--preset", "nope"], "error:"),
-        (["--data", str(tmp_path)], "no image of"),
-    ):
-        assert sequences_main(["make", *FAST, *args, "--out", str(tmp_path / "out")]) == 2, args
-        assert words in capsys.readouterr().err, args
 
 
 def test_the_videos_evaluate_as_the_same_frames_decoded_to_folders(made, run_cli, model_specs, tmp_path) -> None:
@@ -98,7 +37,7 @@ def test_the_videos_evaluate_as_the_same_frames_decoded_to_folders(made, run_cli
     frames_root = tmp_path / "frames"
     videos = sorted((out / "translate").rglob("*.mp4"))
     for video in videos:
-        for k, pixels in enumerate(_frames(video)):
+        for k, pixels in enumerate(decoded(video)):
             folder = frames_root / f"{video.parent.name}_{video.stem}"
             folder.mkdir(parents=True, exist_ok=True)
             Image.fromarray(pixels).save(folder / f"{k:02d}.png")
@@ -131,7 +70,7 @@ def imagenet_p(made, tmp_path) -> Path:
 
 def _logits(spec: str, video: Path) -> np.ndarray:
     network = load_model(parse_model_spec(spec)).network.eval()
-    views = torch.stack([preprocess(torch.from_numpy(f).permute(2, 0, 1)) for f in _frames(video)])
+    views = torch.stack([preprocess(torch.from_numpy(f).permute(2, 0, 1)) for f in decoded(video)])
     with torch.no_grad():
         return network(views).double().numpy()
 

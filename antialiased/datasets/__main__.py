@@ -1,5 +1,5 @@
-"""Command line: `python -m antialiased.sequences make --data IMAGEFOLDER --out DIR` writes ImageNet-P's translate
-sequences of your own images (`antialiased.sequences.make`); then `python -m antialiased.evaluate --sequences DIR`
+"""Command line: `python -m antialiased.datasets make --data IMAGEFOLDER --out DIR` writes ImageNet-P's translate
+sequences of your own images (`antialiased.datasets.translate`); then `python -m antialiased.evaluate --sequences DIR`
 measures how stable a model is from frame to frame on them. Failures print one line, `error: ...`, and exit 2."""
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from antialiased.sequences.make import PERTURBATION, TranslateOptions, make_translate
+from antialiased.datasets.translate import PERTURBATION, TranslateOptions, make_translate
 
 DEFAULTS = TranslateOptions()
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m antialiased.sequences",
+        prog="python -m antialiased.datasets",
         description="Frame sequences as ImageNet-P makes them, from your own images.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

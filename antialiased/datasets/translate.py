@@ -24,9 +24,9 @@ import numpy as np
 import torchvision.transforms.v2.functional as F
 from PIL import Image
 
+from antialiased.datasets.files import TreeWalk, read_image_file
+from antialiased.datasets.folders import is_image
 from antialiased.errors import ApiError
-from antialiased.evaluate.data import is_image
-from antialiased.evaluate.files import TreeWalk, read_image_file
 from antialiased.imagefile import decode_rgb
 from antialiased.preprocessing import CROP_SIZE, RESIZE_SIZE
 
