@@ -19,6 +19,7 @@ from tests.support.eval_models import ColourClassifier, TinyStridedNet
 BUILDERS = {
     "colour": "tests.support.eval_models:ColourClassifier",
     "tiny": "tests.support.eval_models:TinyStridedNet",
+    "gated": "tests.support.eval_models:GatedTinyStridedNet",  # tiny's weights; held at tests/support/gate.py's gate
     "circular": "tests.models.circular_invariant:CircularInvariant",
 }
 
@@ -40,7 +41,9 @@ def model_specs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     directory = tmp_path_factory.mktemp("weights")
     torch.manual_seed(0)
     networks = {"colour": ColourClassifier(), "tiny": TinyStridedNet(), "circular": CircularInvariant()}
-    return {name: f"{save_checkpoint(net, directory, name)}:{BUILDERS[name]}" for name, net in networks.items()}
+    checkpoints = {name: save_checkpoint(net, directory, name) for name, net in networks.items()}
+    checkpoints["gated"] = checkpoints["tiny"]
+    return {name: f"{checkpoint}:{BUILDERS[name]}" for name, checkpoint in checkpoints.items()}
 
 
 @pytest.fixture
