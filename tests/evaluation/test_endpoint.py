@@ -1,5 +1,6 @@
 """The endpoint engine against the real TorchServe of the test session: on the same weights, the local engine's
-per-image results and figures; 503s retried through a flaky proxy in front of it."""
+per-image results and figures, knowing p(true class) wherever the served top-k holds it; 503s retried through a
+flaky proxy in front of it."""
 
 from __future__ import annotations
 
@@ -10,24 +11,54 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
+from antialiased.contract import MAX_TOPK
+from antialiased.labels import IMAGENET_SYNSETS
 from tests.support.datasets import assert_same_rows, write_sequence_folder
 from tests.support.served_models import CIRCULAR_MODEL, LPF_MODEL
+from tests.support.serving import reference_network, reference_probabilities
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 
 
+# Where each image's label ranks among the classes of its center view: inside the served top-k, and outside.
+LABEL_RANKS = (0, MAX_TOPK // 2, 2 * MAX_TOPK)
+
+
 @pytest.fixture(scope="module")
-def few_images(photo_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Six photos and patterns of two classes (PNG and JPEG), and one file that is not an image."""
+def few_images(photo_folder: Path, served_checkpoints, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six photos and patterns (PNG and JPEG), each in the folder of the class that the circular model (images 0-2)
+    or the antialiased ResNet50 (3-5) ranks LABEL_RANKS[i % 3] at its center view, and one file that is not an
+    image: the served top-k holds some of the labels and not others."""
     root = tmp_path_factory.mktemp("endpoint") / "data"
-    for folder in sorted(photo_folder.iterdir())[:2]:
-        (root / folder.name).mkdir(parents=True)
-        for image in sorted(folder.iterdir())[:3]:
-            shutil.copy(image, root / folder.name / image.name)
-    (root / folder.name / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    images = [image for folder in sorted(photo_folder.iterdir())[:2] for image in sorted(folder.iterdir())[:3]]
+    for number, image in enumerate(images):
+        model = (CIRCULAR_MODEL, LPF_MODEL)[number // 3]
+        network = reference_network(model, served_checkpoints[model])
+        ranked = reference_probabilities(network, image.read_bytes())[0].argsort(descending=True)
+        folder = root / IMAGENET_SYNSETS[int(ranked[LABEL_RANKS[number % 3]])]
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(image, folder / image.name)
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     return root
+
+
+def _served_top_k(torchserve, table, data: Path) -> np.ndarray:
+    """Row by row, whether TorchServe's own answer for the image's center view (every class's probability, a plain
+    request) ranks the label in its top MAX_TOPK: there the endpoint engine must know p(true class)."""
+    inside = []
+    for model, relpath, label in zip(
+        *(table.column(c).to_pylist() for c in ("model", "relpath", "label")), strict=True
+    ):
+        answer = torchserve.predict(model, (data / relpath).read_bytes(), probabilities="true")
+        if answer.status_code != 200:
+            inside.append(False)  # an unreadable image: no probability at all
+            continue
+        probabilities = np.array(answer.json()["probabilities"])
+        inside.append(int((probabilities > probabilities[label]).sum()) < MAX_TOPK)
+    return np.array(inside)
 
 
 def _without_model_names(table):
@@ -44,7 +75,10 @@ def test_served_models_give_the_local_engines_results(torchserve, served_checkpo
         "--model", f"{served_checkpoints[LPF_MODEL]}:resnet50:4",
         out=tmp_path / "local",
     )  # fmt: skip
-    assert_same_rows(_without_model_names(served["images"]), _without_model_names(local["images"]), 1e-3, 1e-6)
+    must_know = _served_top_k(torchserve, served["images"], few_images)
+    assert must_know.sum() >= 2 * 2, "at least the labels of rank 0 and MAX_TOPK // 2 of each model"
+    assert_same_rows(_without_model_names(served["images"]), _without_model_names(local["images"]), 1e-3, 1e-6,
+                     must_know={"p_true": must_know})  # fmt: skip
     for theirs, ours in zip(served["results"]["models"], local["results"]["models"], strict=True):
         assert theirs["figures"] == ours["figures"]
         assert theirs["sha256"] == ours["sha256"], "the served weights are the checkpoint's"
