@@ -18,7 +18,7 @@ import pytest
 from launcher.probe import ServiceProcess
 from launcher.torchserve import TorchServe
 from service.params import body_limit
-from tests.support.memory import MB, resident_bytes, sampled
+from tests.support.memory import MB, peak_memory, resident_bytes
 from tests.support.resilience import start_probe
 from tests.support.served_models import CIRCULAR_MODEL
 from tests.support.serving import encode, photo
@@ -66,7 +66,7 @@ def test_a_json_body_of_millions_of_values_is_refused_unparsed_and_the_loop_keep
     body = _nested_body(NESTED_BODY_BYTES)
     with start_probe(fragile_torchserve, tmp_path / "probe.log") as probe:
         time.sleep(1.0)  # let the service settle before taking its baseline
-        with sampled(probe.process.pid) as memory, _healthz_latencies(probe.url) as latencies:
+        with peak_memory(probe.process.pid) as memory, _healthz_latencies(probe.url) as latencies:
             time.sleep(0.2)
             response = httpx.post(
                 f"{probe.url}/v2/models/{CIRCULAR_MODEL}/infer",
