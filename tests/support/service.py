@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
@@ -11,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from launcher.probe import ServiceProcess, start_service
 from launcher.torchserve import TorchServe
 from tests.support.served_models import SERVED_MODELS
+from tests.support.waiting import wait_until
 
 SAMPLES = Path(__file__).resolve().parents[2] / "service" / "static" / "samples"
 MAX_UPLOAD_BYTES = 3_000_000
@@ -47,11 +47,8 @@ def start_test_service(torchserve_url: str, log_file: Path, **env: str) -> Servi
 
 def wait_until_ready(service: ServiceProcess, timeout_s: float = 120.0) -> None:
     """Until /readyz says ready: the readiness monitor makes its first predictions as the service starts."""
-    deadline = time.monotonic() + timeout_s
     with http_client(service) as client:
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, f"not ready within {timeout_s:g} s: {client.get('/readyz').text}"
-            time.sleep(0.5)
+        wait_until(lambda: client.get("/readyz").status_code == 200, timeout_s, "ready", every_s=0.5)
 
 
 def sample_value(metrics_text: str, name: str, **labels: str) -> float:
