@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import numpy as np
@@ -23,6 +25,7 @@ from tests.support.serving import reference_network, reference_probabilities
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 
 
+RETRY_AFTER_S = 1  # the flaky proxy's 503s ask for this wait (the client's backoff is jittered: it may be ~0)
 # Where each image's label ranks among the classes of its center view: inside the served top-k, and outside.
 LABEL_RANKS = (0, MAX_TOPK // 2, 2 * MAX_TOPK)
 
@@ -102,17 +105,21 @@ def test_served_sequences_give_the_local_engines_results(torchserve, served_chec
 
 
 class _FlakyProxy(BaseHTTPRequestHandler):
-    """Answers 503 to the first `failures` requests, then forwards each request to TorchServe."""
+    """Answers 503 (asking to retry after RETRY_AFTER_S) to the first `failures` requests, then forwards each request
+    to TorchServe; `times` holds when each request came."""
 
     upstream = ""
     failures = 0
     seen = 0
+    times: ClassVar[list[float]] = []  # a fresh list per fixture
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).seen += 1
+        self.times.append(time.monotonic())
         if type(self).seen <= type(self).failures:
             self.send_response(503)
+            self.send_header("Retry-After", str(RETRY_AFTER_S))
             self.end_headers()
             self.wfile.write(b'{"code": 503, "message": "busy"}')
             return
@@ -129,7 +136,9 @@ class _FlakyProxy(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def flaky_proxy(torchserve) -> Iterator[type[_FlakyProxy]]:
-    handler = type("Proxy", (_FlakyProxy,), {"upstream": torchserve.inference_url, "failures": 2, "seen": 0})
+    handler = type(
+        "Proxy", (_FlakyProxy,), {"upstream": torchserve.inference_url, "failures": 2, "seen": 0, "times": []}
+    )
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -139,10 +148,12 @@ def flaky_proxy(torchserve) -> Iterator[type[_FlakyProxy]]:
     server.server_close()
 
 
-def test_503_is_retried_with_backoff(flaky_proxy, run_cli, few_images, tmp_path, capsys) -> None:
+def test_503_is_retried_after_the_wait_the_server_asks(flaky_proxy, run_cli, few_images, tmp_path, capsys) -> None:
     args = ["--data", str(few_images), "--limit", "3", "--model", CIRCULAR_MODEL, "--concurrency", "1"]
     run = run_cli(*args, "--endpoint", flaky_proxy.url, "--retries", "3", out=tmp_path / "retried")
     assert run["results"]["dataset"]["evaluated"] == 3 and flaky_proxy.seen == 2 + 3, "two 503s, then 3 images"
+    first, second, third = flaky_proxy.times[:3]
+    assert min(second - first, third - second) >= RETRY_AFTER_S, "each retry waits at least the Retry-After"
     flaky_proxy.seen = 0
     run_cli(*args, "--endpoint", flaky_proxy.url, "--retries", "1", out=tmp_path / "gave_up", expect_status=2)
     assert "busy or not ready (503)" in capsys.readouterr().err

@@ -15,7 +15,8 @@ from tritonclient.utils import InferenceServerException
 
 from launcher.probe import ServiceProcess
 from launcher.torchserve import TorchServe
-from tests.support.service import SAMPLES, http_client, torchserve_requests, wait_until_ready
+from tests.support.access_log import prediction_requests
+from tests.support.service import SAMPLES, http_client, wait_until_ready
 from tests.support.serving import encode, photo
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
@@ -84,9 +85,9 @@ def test_a_batch_is_one_torchserve_request_per_image_and_each_row_is_that_images
     """The images of one inference request reach TorchServe at once, so they may share a forward pass: a convolution
     over a batch of 3 rounds differently from one over a single image (measured: up to 1.4e-6), hence 1e-5 here."""
     images = [cat_jpeg, coffee_jpeg, encode(photo("rocket"), "PNG")]
-    before = torchserve_requests(torchserve, MODEL)
+    before = len(prediction_requests(torchserve, MODEL))
     result = triton_client(service).infer(MODEL, [image_input(images, binary=True)])
-    after = torchserve_requests(torchserve, MODEL)
+    after = len(prediction_requests(torchserve, MODEL))
     probabilities = result.as_numpy("probabilities")
     assert probabilities.shape == (3, 1000)
     assert after - before == 3, "one TorchServe request per image"
@@ -162,9 +163,9 @@ def test_bad_inference_request_is_a_4xx_error_and_the_model_still_answers(
 ) -> None:
     body, headers = _body(inputs, binary, **fields)
     with http_client(service) as client:
-        before = torchserve_requests(torchserve, MODEL)
+        before = len(prediction_requests(torchserve, MODEL))
         response = client.post(f"/v2/models/{MODEL}/infer", content=body, headers=headers)
-        after = torchserve_requests(torchserve, MODEL)
+        after = len(prediction_requests(torchserve, MODEL))
     assert response.status_code == status, response.text
     assert response.json()["code"] == code
     assert words in response.json()["error"]
@@ -195,9 +196,9 @@ def test_corrupt_image_is_refused_by_the_handler_as_invalid_image(
     truncated = cat_jpeg[: len(cat_jpeg) // 2]
     body, headers = _body([_bytes_input(_element(truncated))], _element(truncated))
     with http_client(service) as client:
-        before = torchserve_requests(torchserve, MODEL)
+        before = len(prediction_requests(torchserve, MODEL))
         response = client.post(f"/v2/models/{MODEL}/infer", content=body, headers=headers)
-        after = torchserve_requests(torchserve, MODEL)
+        after = len(prediction_requests(torchserve, MODEL))
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "invalid_image" and response.json()["error"].startswith("image 0:")
     assert after == before + 1

@@ -13,7 +13,8 @@ from antialiased.metrics import consistency
 from antialiased.protocols import ProbeSpec, make_plan
 from launcher.probe import ServiceProcess
 from launcher.torchserve import TorchServe
-from tests.support.service import API_KEY, MAX_SHIFTS, http_client, sample_value, torchserve_requests
+from tests.support.access_log import prediction_requests
+from tests.support.service import API_KEY, MAX_SHIFTS, http_client, sample_value
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 
@@ -22,13 +23,13 @@ def test_stability_answers_each_shift_and_scores_it_in_one_torchserve_request(
     service: ServiceProcess, torchserve: TorchServe, cat_jpeg: bytes
 ) -> None:
     with http_client(service) as client:
-        before = torchserve_requests(torchserve, "resnet50_lpf4")
+        before = len(prediction_requests(torchserve, "resnet50_lpf4"))
         response = client.post(
             "/v1/stability",
             params={"model": "resnet50_lpf4", "protocol": "paper", "pairs": 3, "seed": 5, "topk": 3},
             files={"image": ("cat.jpg", cat_jpeg, "image/jpeg")},
         )
-        after = torchserve_requests(torchserve, "resnet50_lpf4")
+        after = len(prediction_requests(torchserve, "resnet50_lpf4"))
     assert response.status_code == 200, response.text
     body = response.json()
     plan = make_plan(ProbeSpec(pairs=3, seed=5), MAX_SHIFTS)
@@ -103,13 +104,13 @@ def test_compare_probes_every_model_with_the_same_offsets(
     service: ServiceProcess, torchserve: TorchServe, cat_jpeg: bytes
 ) -> None:
     with http_client(service) as client:
-        before = {m: torchserve_requests(torchserve, m) for m in ("resnet50_lpf4", "resnet50")}
+        before = {m: len(prediction_requests(torchserve, m)) for m in ("resnet50_lpf4", "resnet50")}
         response = client.post(
             "/v1/compare",
             params={"models": "resnet50_lpf4,resnet50", "protocol": "diagonal", "max_shift": 3},
             files={"image": ("cat.jpg", cat_jpeg, "image/jpeg")},
         )
-        after = {m: torchserve_requests(torchserve, m) for m in ("resnet50_lpf4", "resnet50")}
+        after = {m: len(prediction_requests(torchserve, m)) for m in ("resnet50_lpf4", "resnet50")}
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["plan"]["offsets"] == [[d, d] for d in range(4)]

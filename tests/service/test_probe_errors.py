@@ -11,15 +11,16 @@ import pytest
 
 from launcher.probe import ServiceProcess
 from launcher.torchserve import TorchServe
+from tests.support.access_log import prediction_requests
 from tests.support.served_models import SERVED_MODELS
-from tests.support.service import SLOW_BODY_TIMEOUT_S, http_client, sample_value, torchserve_requests
+from tests.support.service import SLOW_BODY_TIMEOUT_S, http_client, sample_value
 from tests.support.serving import corrupt_zlib_png, encode, jpeg_declaring, photo
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 
 
 def all_torchserve_requests(torchserve: TorchServe) -> int:
-    return sum(torchserve_requests(torchserve, model) for model in SERVED_MODELS)
+    return sum(len(prediction_requests(torchserve, model)) for model in SERVED_MODELS)
 
 
 @pytest.mark.parametrize("name", ["truncated_jpeg", "png_broken_zlib_stream", "jpeg_header_promises_4000x4000"])

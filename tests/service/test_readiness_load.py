@@ -5,7 +5,6 @@ traffic replaces it altogether; /readyz stays ready throughout."""
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -15,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from handlers import prometheus_metrics as handler_metrics
 from launcher.torchserve import TorchServe
+from tests.support.access_log import prediction_requests
 from tests.support.served_models import CIRCULAR_MODEL
 from tests.support.service import (
     http_client,
@@ -30,7 +30,6 @@ pytestmark = [pytest.mark.serving, pytest.mark.slow]
 
 IDLE_S = 3.0
 INTERVAL_S = 0.2  # the old monitor predicted at every interval without traffic: 15 times per IDLE_S
-ACCESS_LOG_TIME = "%Y-%m-%dT%H:%M:%S,%f"  # each access log line's first 23 characters: log4j's ISO8601
 
 
 def _readiness_env(torchserve: TorchServe) -> dict[str, str]:
@@ -66,10 +65,8 @@ def _watch(client: httpx.Client, seconds: float, work=None) -> tuple[list[float]
 
 
 def _readiness_times(torchserve: TorchServe) -> list[float]:
-    """When TorchServe answered each readiness prediction for the model (its access log's times, in seconds)."""
-    log = (torchserve.workdir / "logs" / "access_log.log").read_text().splitlines()
-    marked = f"/predictions/{CIRCULAR_MODEL}?purpose=readiness "
-    return [datetime.strptime(line[:23], ACCESS_LOG_TIME).timestamp() for line in log if marked in line]
+    """When TorchServe answered each readiness prediction for the model (its own times, in seconds)."""
+    return [access.time for access in prediction_requests(torchserve, CIRCULAR_MODEL, "readiness")]
 
 
 def test_an_idle_service_predicts_once_per_idle_period_and_marks_it(torchserve: TorchServe, tmp_path: Path) -> None:

@@ -59,11 +59,3 @@ def sample_value(metrics_text: str, name: str, **labels: str) -> float:
         for sample in family.samples
         if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
     )
-
-
-def torchserve_requests(torchserve: TorchServe, model: str) -> int:
-    """How many prediction requests for `model` TorchServe has received, counted by TorchServe itself: its access
-    log, a line per request written before the answer is sent (synthetic ones, marked `?purpose=`, left out)."""
-    log = torchserve.workdir / "logs" / "access_log.log"
-    request = f'"POST /predictions/{model} HTTP/'
-    return sum(request in line for line in log.read_text().splitlines()) if log.exists() else 0
