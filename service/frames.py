@@ -71,6 +71,10 @@ async def read_frames(
     if not images:
         raise ApiError(ErrorCode.EMPTY_BODY, f"no frames: send at least {MIN_FRAMES} files in field {FRAME_FIELD!r}")
     check_frame_count(len(images), limits)
+    if sum(map(len, images)) > settings.sequence_max_bytes:  # the body's limit left room for the multipart framing
+        held = sum(map(len, images))
+        message = f"the frames hold {held} bytes in all; the limit is {settings.sequence_max_bytes}"
+        raise ApiError(ErrorCode.IMAGE_TOO_LARGE, message, 413)
     params = merge_form(params, form, (FRAME_FIELD,))
     infos = [_frame_header(k, image, settings) for k, image in enumerate(images)]
     frames = Frames(images, infos)
