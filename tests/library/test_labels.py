@@ -29,8 +29,8 @@ def test_known_synsets_sit_at_their_class_index() -> None:
 
 
 def test_the_class_names_are_torchvisions_categories_in_order() -> None:
-    assert IMAGENET_CATEGORIES == tuple(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+    assert tuple(ResNet50_Weights.IMAGENET1K_V1.meta["categories"]) == IMAGENET_CATEGORIES
 
 
 def test_the_synsets_are_timms_imagenet_synsets_in_order() -> None:
-    assert IMAGENET_SYNSETS == tuple(timm.data.ImageNetInfo("imagenet-1k").label_names())
+    assert tuple(timm.data.ImageNetInfo("imagenet-1k").label_names()) == IMAGENET_SYNSETS

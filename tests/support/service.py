@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -59,3 +60,14 @@ def sample_value(metrics_text: str, name: str, **labels: str) -> float:
         for sample in family.samples
         if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
     )
+
+
+def served_assets(client: httpx.Client, page: str) -> list[str]:
+    """The assets an API docs page (/docs, /redoc) refers to, each asserted served by the service itself (the page
+    works without internet access)."""
+    text = client.get(page).text
+    assets = re.findall(r"""(?:src|href|url)\s*[:=]\s*['"]([^'"]+)['"]""", text)
+    for asset in assets:
+        assert asset.startswith("/"), asset
+        assert client.get(asset).status_code == 200, asset
+    return assets
