@@ -13,7 +13,7 @@ from antialiased.protocols import ProbeSpec, make_plan
 from launcher.probe import ServiceProcess
 from launcher.torchserve import TorchServe
 from tests.support.access_log import prediction_requests
-from tests.support.service import API_KEY, MAX_SHIFTS, http_client, sample_value, served_assets
+from tests.support.service import API_KEY, MAX_SHIFTS, http_client, sample_value, served_assets, wait_until_ready
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 
@@ -143,6 +143,7 @@ def test_twenty_concurrent_probes_all_succeed(service: ServiceProcess, cat_jpeg:
 
 
 def test_healthz_readyz_metrics_and_docs(service: ServiceProcess, cat_jpeg: bytes) -> None:
+    wait_until_ready(service)  # its first readiness predictions, when this test runs first
     with http_client(service) as client:
         assert client.get("/healthz").json() == {"status": "ok"}
         ready = client.get("/readyz")
