@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from launcher.probe import ServiceProcess
+from launcher.probe_service import ServiceProcess
 from launcher.torchserve import TorchServe
 from tests.support.access_log import prediction_requests
 from tests.support.served_models import SERVED_MODELS

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from launcher.probe import ServiceProcess
+from launcher.probe_service import ServiceProcess
 from tests.support.served_models import LPF_MODEL
 from tests.support.service import http_client
 from tests.support.serving import PROBABILITY_TOLERANCE, encode, photo, reference_network, reference_probabilities
