@@ -49,7 +49,10 @@ def start_test_service(torchserve_url: str, log_file: Path, **env: str) -> Servi
 def wait_until_ready(service: ServiceProcess, timeout_s: float = 120.0) -> None:
     """Until /readyz says ready: the readiness monitor makes its first predictions as the service starts."""
     with http_client(service) as client:
-        wait_until(lambda: client.get("/readyz").status_code == 200, timeout_s, "ready", every_s=0.5)
+        try:
+            wait_until(lambda: client.get("/readyz").status_code == 200, timeout_s, "ready", every_s=0.5)
+        except AssertionError as error:
+            raise AssertionError(f"{error}: {client.get('/readyz').text}") from None
 
 
 def sample_value(metrics_text: str, name: str, **labels: str) -> float:
