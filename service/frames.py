@@ -89,6 +89,10 @@ async def read_sequence(
         raise ApiError(
             ErrorCode.EMPTY_BODY, f"no frames: send at least {MIN_FRAMES} files in field {FRAME_FIELD!r}{_OR_VIDEO}"
         )
+    if sum(map(len, images)) > settings.sequence_max_bytes:  # the body's limit left room for the multipart framing
+        held = sum(map(len, images))
+        message = f"the frames hold {held} bytes in all; the limit is {settings.sequence_max_bytes}"
+        raise ApiError(ErrorCode.IMAGE_TOO_LARGE, message, 413)
     used = list(params.selection.indices(len(images), limits))
     check_frame_count(len(used), limits)
     infos = [_frame_header(k, images[k], settings) for k in used]

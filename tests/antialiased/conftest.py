@@ -23,6 +23,7 @@ from tests.support.videos import MAKE_FAST, MAKE_SHORT
 BUILDERS = {
     "colour": "tests.support.eval_models:ColourClassifier",
     "tiny": "tests.support.eval_models:TinyStridedNet",
+    "gated": "tests.support.eval_models:GatedTinyStridedNet",  # tiny's weights; held at tests/support/gate.py's gate
     "circular": "tests.support.models.circular_invariant:CircularInvariant",
 }
 
@@ -56,7 +57,9 @@ def model_specs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     directory = tmp_path_factory.mktemp("weights")
     torch.manual_seed(0)
     networks = {"colour": ColourClassifier(), "tiny": TinyStridedNet(), "circular": CircularInvariant()}
-    return {name: f"{save_checkpoint(net, directory, name)}:{BUILDERS[name]}" for name, net in networks.items()}
+    checkpoints = {name: save_checkpoint(net, directory, name) for name, net in networks.items()}
+    checkpoints["gated"] = checkpoints["tiny"]
+    return {name: f"{checkpoint}:{BUILDERS[name]}" for name, checkpoint in checkpoints.items()}
 
 
 @pytest.fixture

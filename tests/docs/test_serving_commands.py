@@ -19,10 +19,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from antialiased.weights import sha256_file
 from launcher.probe_service import ServiceProcess
 from launcher.torchserve import TorchServe
 from tests.support import videos
-from tests.support.datasets import write_photo_folder
+from tests.support.datasets import PHOTO_SYNSETS, write_photo_folder
 from tests.support.docs_commands import ROOT, RUN, DocCommand, commands_matching
 from tests.support.served_models import LPF_MODEL
 from tests.support.service import SAMPLES, start_test_service, torchserve_env, wait_until_ready
@@ -123,4 +124,10 @@ def test_the_evaluate_command(served_checkpoints: dict[str, Path], workdir: Path
     data = write_photo_folder(workdir / "val", images_per_class=1)
     _run(command, workdir, {"path/to/val": str(data), "my.pth": str(served_checkpoints[LPF_MODEL])})
     (results,) = workdir.rglob("results.json")
-    assert json.loads(results.read_text()), "the run wrote its results"
+    results = json.loads(results.read_text())
+    assert results["dataset"]["evaluated"] == len(PHOTO_SYNSETS), "one image of each class"
+    (model,) = results["models"]
+    assert model["sha256"] == sha256_file(served_checkpoints[LPF_MODEL]), "the checkpoint the command names"
+    measured = {"top1", "top5", "consistency", "diagonal_top1", "circular_consistency"}
+    assert measured <= set(model["figures"]), model["figures"].keys()
+    assert all(0 <= model["figures"][name]["value"] <= 100 for name in measured), model["figures"]
