@@ -11,8 +11,7 @@ sequences) import without torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from antialiased.lazy_exports import lazy_exports
 
 __version__ = "0.2.0"
 
@@ -49,15 +48,4 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = ["__version__", *_EXPORTS]
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'antialiased' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -10,7 +10,9 @@ Ray, a TorchServe endpoint: the same per-image results), `store` (the resumable 
 `run` (one run), `cli`.
 """
 
-from antialiased.evaluate.config import EvaluationConfig
-from antialiased.evaluate.run import evaluate
+from antialiased.lazy_exports import lazy_exports
 
-__all__ = ["EvaluationConfig", "evaluate"]
+# Imported on first use: `python -m antialiased.evaluate` without requirements-eval.txt says what to install.
+_EXPORTS = {"EvaluationConfig": "antialiased.evaluate.config", "evaluate": "antialiased.evaluate.run"}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -8,7 +8,10 @@ antialiased), `data` (the evaluation's listing, decoding, augmentation, the orde
 their registry entry), `loop` (one run), `cli`. Validation is the evaluation's (`antialiased.evaluate.validate`).
 """
 
-from antialiased.finetune.config import FinetuneConfig
-from antialiased.finetune.loop import Result, finetune
+from antialiased.lazy_exports import lazy_exports
 
-__all__ = ["FinetuneConfig", "Result", "finetune"]
+# Imported on first use: `python -m antialiased.finetune` without requirements-eval.txt says what to install.
+_EXPORTS = {"FinetuneConfig": "antialiased.finetune.config", "Result": "antialiased.finetune.loop",
+            "finetune": "antialiased.finetune.loop"}  # fmt: skip
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
