@@ -60,6 +60,7 @@ def write_output(
         finetuned=True,
         accuracy=figures["top1"]["value"] if figures else None,
         consistency=figures["consistency"]["value"] if figures else None,
+        size=path.stat().st_size,
     )
     registry = out / REGISTRY_FILE
     entries = [item for item in _read(registry) if item.get("name") != name]

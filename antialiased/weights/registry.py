@@ -4,7 +4,7 @@ Each entry is data (name, URL, sha256 prefix, architecture, filter size, how it 
 published ImageNet numbers). Add your own checkpoints with `register(WeightsEntry(...))` or with a
 JSON file named by the environment variable ANTIALIASED_WEIGHTS_REGISTRY: a list of objects with
 the keys name, url, sha256_prefix, arch, filter_size (null for a plain baseline) and optionally
-finetuned, accuracy, consistency.
+finetuned, accuracy, consistency, size (the file's bytes: a download is refused past it).
 """
 
 from __future__ import annotations
@@ -14,16 +14,17 @@ import json
 import os
 import re
 from dataclasses import MISSING, dataclass, fields
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from torch.hub import HASH_REGEX
 from torchvision.models import ResNet50_Weights, WeightsEnum
 
 from antialiased.data import lines
+from antialiased.regular_files import read_regular
 from antialiased.weights.errors import RegistryError, UnknownWeightsError
 
 REGISTRY_ENV = "ANTIALIASED_WEIGHTS_REGISTRY"
+MAX_REGISTRY_BYTES = 4 * 1024 * 1024  # thousands of entries; the file is read at every lookup, only if regular
 OFFICIAL_BASE_URL = "https://antialiased-cnns.s3.us-east-2.amazonaws.com/weights_v0.1/"
 OFFICIAL_LICENSE = "CC BY-NC-SA 4.0 (non-commercial)"
 
@@ -66,6 +67,7 @@ class WeightsEntry:
     finetuned: bool = False
     accuracy: float | None = None
     consistency: float | None = None
+    size: int | None = None  # bytes, when known: a download is refused past it
     source: str = "user"
 
     def __post_init__(self) -> None:
@@ -83,6 +85,8 @@ class WeightsEntry:
             raise RegistryError(f"{self.name}: arch is empty")
         if self.filter_size is not None and (isinstance(self.filter_size, bool) or self.filter_size not in range(1, 8)):
             raise RegistryError(f"{self.name}: filter_size {self.filter_size!r} must be 1..7, or null for a baseline")
+        if self.size is not None and (isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1):
+            raise RegistryError(f"{self.name}: size {self.size!r} must be a positive number of bytes, or absent")
 
     @property
     def antialiased(self) -> bool:
@@ -176,8 +180,10 @@ def _user_file_entries() -> dict[str, WeightsEntry]:
     if not path:
         return {}
     try:
-        items = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
+        items = json.loads(read_regular(path, MAX_REGISTRY_BYTES))
+    except OSError as exc:
+        raise RegistryError(f"{REGISTRY_ENV}={path}: cannot read a JSON registry: {exc.strerror or exc}") from None
+    except ValueError as exc:
         raise RegistryError(f"{REGISTRY_ENV}={path}: cannot read a JSON registry: {exc}") from None
     if not isinstance(items, list):
         raise RegistryError(f"{REGISTRY_ENV}={path}: expected a JSON list of entries")
