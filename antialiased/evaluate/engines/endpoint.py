@@ -16,6 +16,7 @@ import functools
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TypeVar
 
 from antialiased.contract import MAX_TOPK
@@ -25,11 +26,17 @@ from antialiased.evaluate.engines import wire
 from antialiased.evaluate.engines.base import ImageResult, WorkItem, frame_error, unreadable
 from antialiased.evaluate.files import read_image_file
 from antialiased.evaluate.scoring import ViewScores, image_record, sequence_record
-from antialiased.handler_client import ClientOptions, HandlerClient, RetryPolicy
+from antialiased.handler_answers import KeyRefused
+from antialiased.handler_client import ClientOptions, HandlerClient, Headers, RetryPolicy
 from antialiased.metrics import TOP5
 from antialiased.shifts import ShiftRequest
+from antialiased.torchserve_keys import bearer_headers
 
-TOKEN_ENV = "ANTIALIASED_ENDPOINT_TOKEN"  # bearer key for a TorchServe with token authorization
+# A TorchServe with token authorization: its key file (key_file.json in its working directory), read at every request
+# so that the keys TorchServe renews (every half lifetime, 30 min by default) are followed; or a fixed key, which
+# lasts until the next renewal.
+KEY_FILE_ENV = "ANTIALIASED_ENDPOINT_KEY_FILE"
+TOKEN_ENV = "ANTIALIASED_ENDPOINT_TOKEN"
 MAX_BACKOFF_S = 30.0
 Answer = TypeVar("Answer")
 
@@ -42,19 +49,31 @@ class EndpointError(RuntimeError):
     """The endpoint failed in a way that retrying does not fix; the run stops and can be resumed."""
 
 
+def _key_headers() -> Headers | None:
+    """The Authorization header, read at every try, from ANTIALIASED_ENDPOINT_KEY_FILE or ANTIALIASED_ENDPOINT_TOKEN."""
+    token, key_file = os.environ.get(TOKEN_ENV) or None, os.environ.get(KEY_FILE_ENV) or None
+    if token and key_file:
+        raise EndpointError(f"both {TOKEN_ENV} and {KEY_FILE_ENV} are set: give one (the key file follows renewals)")
+    if key_file and not Path(key_file).is_file():
+        raise EndpointError(f"{KEY_FILE_ENV}={key_file}: no such file (TorchServe writes key_file.json in its working "
+                            "directory when token authorization is on)")  # fmt: skip
+    if not (token or key_file):
+        return None
+    return functools.partial(bearer_headers, token, Path(key_file) if key_file else None)
+
+
 class EndpointEngine:
     def __init__(self, models: list[str], options: EndpointOptions) -> None:
         self.models = models
         self.options = options
         self.served_weights: dict[str, str | None] = {}
-        token = os.environ.get(TOKEN_ENV)
         self._client_options = ClientOptions(
             url=options.url,
             policy=RetryPolicy(options.retries, options.backoff_s, max_backoff_s=MAX_BACKOFF_S),
             timeout_s=options.timeout_s,
             connect_timeout_s=10.0,
             max_connections=options.concurrency,
-            headers=(lambda: {"Authorization": f"Bearer {token}"}) if token else None,
+            headers=_key_headers(),
         )
 
     def run(self, items: list[WorkItem]) -> Iterator[ImageResult]:
@@ -108,6 +127,10 @@ class EndpointEngine:
         """`call()`'s answer; ImageRefused when the endpoint refuses the image, EndpointError when it fails."""
         try:
             return call()
+        except KeyRefused as error:
+            fixed = os.environ.get(TOKEN_ENV)
+            hint = f"; {TOKEN_ENV} is a fixed key: set {KEY_FILE_ENV} to TorchServe's key file instead" if fixed else ""
+            raise EndpointError(f"{error.message}{hint}") from None
         except ApiError as error:
             refused = f"{error.code}: {error.message}"
             if 400 <= error.status < 500 and not error.code.startswith("bad_"):
