@@ -9,22 +9,29 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 from starlette.datastructures import UploadFile
 
-from antialiased.contract import MAX_TOPK
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.imagefile import ImageInfo, inspect_image
-from antialiased.metrics import TOP5
 from antialiased.sequences import MIN_FRAMES, check_frame_count, check_sequence_pixels
 from service.admission import Lease
-from service.params import MULTIPART_OVERHEAD_BYTES, merge_form, parse_multipart, read_body, split_commas
+from service.params import (
+    MULTIPART_OVERHEAD_BYTES,
+    TopK,
+    TopKSpelling,
+    merge_form,
+    parse_multipart,
+    read_body,
+    split_commas,
+    topk_field,
+)
 from service.settings import Settings
 
 FRAME_FIELD = "frame"
 
 
-class SequenceParams(BaseModel):
+class SequenceParams(TopKSpelling):
     """Which targets classify the frames, and how many predictions to return per frame."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -32,7 +39,7 @@ class SequenceParams(BaseModel):
     models: list[str] | None = Field(
         None, description="Targets to compare (repeated or comma-separated); default: all configured."
     )
-    topk: int = Field(TOP5, ge=1, le=MAX_TOPK, description="Predictions returned per frame.")
+    topk: TopK = topk_field("frame")
 
     _split_commas = field_validator("models", mode="before")(lambda value: split_commas(value))
 
