@@ -6,7 +6,6 @@ other settings."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -16,13 +15,7 @@ from antialiased.finetune.output import REGISTRY_FILE, write_output
 from antialiased.finetune.state import STATE_FILE
 from antialiased.models import create_model
 from antialiased.weights.registry import REGISTRY_ENV
-from tests.support.finetune import NAME, baseline_checkpoint, finetune_args, small_data, step_losses
-
-
-@pytest.fixture(scope="module")
-def inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("inputs")
-    return small_data(root / "data"), baseline_checkpoint(root / "baseline")
+from tests.support.finetune import NAME, baseline_checkpoint, finetune_args, step_losses
 
 
 def _error(args: list[str], capsys: pytest.CaptureFixture) -> str:

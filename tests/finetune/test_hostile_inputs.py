@@ -17,7 +17,7 @@ import torch
 from antialiased.finetune.cli import main
 from antialiased.finetune.logs import STEPS_FILE
 from antialiased.finetune.state import STATE_FILE
-from tests.support.finetune import NAME, ROOT, baseline_checkpoint, environment, finetune_args, small_data
+from tests.support.finetune import NAME, ROOT, environment, finetune_args
 
 
 class _Planted:
@@ -28,12 +28,6 @@ class _Planted:
 
     def __reduce__(self):
         return os.system, (f"touch {self.marker}",)
-
-
-@pytest.fixture(scope="module")
-def inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("inputs")
-    return small_data(root / "data"), baseline_checkpoint(root / "baseline")
 
 
 @pytest.fixture(scope="module")
