@@ -16,17 +16,8 @@ from antialiased.errors import ApiError, ErrorCode
 from antialiased.imagefile import ImageInfo, inspect_image
 from antialiased.sequences import MIN_FRAMES, check_frame_count, check_sequence_pixels
 from service.admission import Lease
-from service.params import (
-    MULTIPART_OVERHEAD_BYTES,
-    TopK,
-    TopKSpelling,
-    merge_form,
-    parse_multipart,
-    read_body,
-    split_commas,
-    topk_field,
-)
-from service.settings import Settings
+from service.params import TopK, TopKSpelling, merge_form, parse_multipart, read_body, split_commas, topk_field
+from service.settings import MULTIPART_OVERHEAD_BYTES, Settings
 
 FRAME_FIELD = "frame"
 

@@ -11,7 +11,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from antialiased.finetune.config import FinetuneConfig
 from antialiased.finetune.distributed import Processes
-from antialiased.finetune.models import BuiltModel
+from antialiased.finetune.network import BuiltModel
 
 
 class Training:

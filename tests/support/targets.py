@@ -19,11 +19,11 @@ import torch
 
 from antialiased.labels import IMAGENET_CATEGORIES
 from launcher.ports import free_port
-from launcher.probe import PROJECT_ROOT, ServiceProcess
+from launcher.probe_service import PROJECT_ROOT, ServiceProcess
 from launcher.torchserve import TorchServe
 from service.views import encode_view
+from tests.service.targets import stock_model
 from tests.support.service import start_test_service, torchserve_env
-from tests.targets import stock_model
 
 FC_SCALE = 20.0  # random weights give near-uniform probabilities; a larger classifier layer spreads them
 
@@ -93,11 +93,11 @@ def stop(process: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def running_misbehaving_server(log: Path) -> Iterator[str]:
-    """tests/targets/misbehaving.py in a process of its own (output to `log`): its URL while the block runs."""
+    """tests/service/targets/misbehaving.py in a process of its own (output to `log`): its URL while the block runs."""
     port = free_port()
     with open(log, "wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.targets.misbehaving", str(port)],
+            [sys.executable, "-m", "tests.service.targets.misbehaving", str(port)],
             cwd=PROJECT_ROOT,
             stdout=output,
             stderr=subprocess.STDOUT,

@@ -2,7 +2,7 @@
 
 One request per image and model with every crop view of the image (and one more with its circular views
 when circular consistency is measured), at most `concurrency` in flight, through the handler contract's client
-(`antialiased.handler_client`: its retries of 503, 507 and refused connections). On the same weights the answers
+(`antialiased.serving.handler_client`: its retries of 503, 507 and refused connections). On the same weights the answers
 are the local engine's, so the figures are.
 
 A sequence (the sequence measure) is asked as the probe service's /v1/sequence asks our handler: one plain request
@@ -19,18 +19,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from antialiased.contract import MAX_TOPK
+from antialiased.datasets import read_image_file, unreadable
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.evaluate.config import EndpointOptions
 from antialiased.evaluate.engines import wire
-from antialiased.evaluate.engines.base import ImageResult, WorkItem, frame_error, unreadable
-from antialiased.evaluate.files import read_image_file
+from antialiased.evaluate.engines.base import ImageResult, WorkItem, frame_error
 from antialiased.evaluate.scoring import ViewScores, image_record, sequence_record
-from antialiased.handler_answers import KeyRefused
-from antialiased.handler_client import ClientOptions, HandlerClient, Headers, RetryPolicy
 from antialiased.metrics import TOP5
+from antialiased.serving.contract import MAX_TOPK
+from antialiased.serving.handler_answers import KeyRefused
+from antialiased.serving.handler_client import ClientOptions, HandlerClient, Headers, RetryPolicy
+from antialiased.serving.torchserve_keys import bearer_headers
 from antialiased.shifts import ShiftRequest
-from antialiased.torchserve_keys import bearer_headers
 
 # A TorchServe with token authorization: its key file (key_file.json in its working directory), read at every request
 # so that the keys TorchServe renews (every half lifetime, 30 min by default) are followed; or a fixed key, which
