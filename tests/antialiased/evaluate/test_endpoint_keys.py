@@ -18,6 +18,7 @@ from antialiased.serving.torchserve_keys import read_keys
 from launcher.keys import renew_keys
 from launcher.torchserve import TorchServe, start_torchserve
 from tests.support.served_models import CIRCULAR_MODEL
+from tests.support.serving import encode, photo
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 
@@ -59,8 +60,7 @@ def _args(photo_folder: Path, torchserve: TorchServe) -> list[str]:
 
 
 def _refused(torchserve: TorchServe, key: str) -> bool:
-    image = (Path(__file__).parents[2] / "service/static/samples/chelsea.jpg").read_bytes()
-    answer = httpx.post(f"{torchserve.inference_url}/predictions/{CIRCULAR_MODEL}", content=image,
+    answer = httpx.post(f"{torchserve.inference_url}/predictions/{CIRCULAR_MODEL}", content=encode(photo("chelsea")),
                         headers={"Authorization": f"Bearer {key}"}, timeout=60)  # fmt: skip
     return answer.status_code == 400 and "Token Authorization failed" in answer.text
 
