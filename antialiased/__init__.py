@@ -27,6 +27,8 @@ TORCH_FREE_MODULES: tuple[str, ...] = (
     "protocols",
     "metrics",
     "sequences",
+    "sequences.video",
+    "sequences.imagenet_p",
     "antialias_report",
     "folder_lock",
     "lazy_exports",
