@@ -84,7 +84,7 @@ def check_program_file(path: str | os.PathLike) -> None:
             _check_program(archive.read_bytes(models[0]))
     except ProgramFormatError as error:
         raise ProgramFormatError(f"{path} is refused: {error}") from None
-    except (OSError, RuntimeError, ValueError, KeyError) as error:  # not a zip, a member missing, torch's reader
+    except (OSError, RuntimeError, ValueError, KeyError, zipfile.BadZipFile) as error:  # not a zip, a member missing
         reason = " ".join(str(error).split())[:200]
         raise ProgramFormatError(f"{path} is not a program written by torch.export.save (.pt2): {reason}") from None
 
@@ -100,12 +100,18 @@ def _check_members(path: Path) -> None:
         raise ProgramFormatError("its members are not under one root folder")
     if len(set(names)) != len(names):
         raise ProgramFormatError("a member is stored twice")
+    if any(name.endswith("/data.pkl") for name in names):
+        raise ProgramFormatError(
+            "it is a checkpoint written by torch.save, not an exported program: export the model with "
+            "python -m antialiased.export"
+        )
     for member in members:
         relative = member.filename.split("/", 1)[1]
         if member.compress_type != zipfile.ZIP_STORED:
             raise ProgramFormatError(f"member {relative} is compressed (torch.export.save stores members as they are)")
         if not _ALLOWED_MEMBERS.fullmatch(relative):
-            raise ProgramFormatError(f"member {relative} is not part of a plain exported program (compiled code?)")
+            raise ProgramFormatError(f"member {relative} is not part of a plain exported program (no compiled code, "
+                                     "no pickles)")  # fmt: skip
 
 
 def _check_payloads(archive: PT2ArchiveReader, config_file: str, prefix: str) -> None:
