@@ -67,6 +67,10 @@ def _first_payload(member: str, **changes):
     return edited_json(member, edit)
 
 
+def _custom_object(document: dict) -> None:
+    document["config"]["obj"] = {"path_name": "custom_obj_0", "use_pickle": False, "is_param": False}
+
+
 def _size_expression(marker: Path):
     def edit(document: dict) -> None:
         sizes = document["graph_module"]["graph"]["tensor_values"]["x"]["sizes"]
@@ -95,6 +99,10 @@ CASES = {
     "a weight stored as a pickle": (
         lambda m: {"change": _first_payload(WEIGHTS_CONFIG, use_pickle=True)},
         "stored as a pickle",
+    ),
+    "a custom object (a pickle)": (
+        lambda m: {"change": edited_json(CONSTANTS_CONFIG, _custom_object)},
+        "'obj' is not a tensor",
     ),
     "a compiled library": (lambda m: {"add": {"data/aotinductor/model/model.so": b"\x7fELF"}}, "data/aotinductor"),
     "legacy pickled weights": (lambda m: {"add": {"data/weights/model.pt": b"x"}}, "data/weights/model.pt"),
