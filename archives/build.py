@@ -26,7 +26,7 @@ from antialiased.default_models import DEFAULT_MODELS
 from antialiased.inference import PRECISIONS
 from antialiased.weights import WeightsError, WeightsUnavailableError, save_checkpoint
 from antialiased.weights.fetch import CACHE_ENV, fetch
-from antialiased.weights.load import build_model
+from antialiased.weights.load import build_model, load_entry_weights
 from antialiased.weights.registry import get_entry
 from archives.archive import build_archive, model_spec
 from handlers.settings import DEVICES
@@ -78,8 +78,10 @@ def build_archives(
         entry = get_entry(weights)
         try:
             path, untrained = fetch(weights, cache_dir=weights_dir, progress=progress), False
+            if entry.source == "user":  # yours: checked to fit its classes now, not when a worker loads it
+                load_entry_weights(entry, path)
         except WeightsUnavailableError as error:
-            if not untrained_fallback:
+            if not untrained_fallback or entry.format == "pt2":  # a program has no random stand-in
                 raise
             log.warning("%s: %s", name, error)
             torch.manual_seed(0)
@@ -94,6 +96,7 @@ def build_archives(
             weights_name=None if untrained else weights,
             untrained=untrained,
             overrides=overrides,
+            labels=None if entry.labels is None else Path(entry.labels),
         )
         built.append(BuiltArchive(name, archive, weights, untrained))
     return built

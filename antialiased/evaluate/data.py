@@ -152,7 +152,7 @@ def discover_sequences(root: str | os.PathLike, limits: SequenceLimits = SEQUENC
     if not root.is_dir():
         raise DataError(f"--sequences {root} is not a directory")
     walk = TreeWalk(root)
-    folders = sorted(entry.name for entry in os.scandir(root) if entry.is_dir())
+    folders = class_folders(root)
     if not folders:
         raise DataError(
             f"{root} holds no sequence folders (expected {root}/<sequence>/<frame>: the frames of each sequence in a "
@@ -188,9 +188,14 @@ def discover_sequences(root: str | os.PathLike, limits: SequenceLimits = SEQUENC
     return dataset
 
 
+def class_folders(root: Path) -> list[str]:
+    """The folders of `root`, sorted: the classes of an ImageFolder, in class-index order."""
+    return sorted(entry.name for entry in os.scandir(root) if entry.is_dir())
+
+
 def _image_folder(root: Path, label_map: dict[str, int]) -> Dataset:
     walk = TreeWalk(root)
-    folders = sorted(entry.name for entry in os.scandir(root) if entry.is_dir())
+    folders = class_folders(root)
     if not folders:
         raise DataError(f"{root} holds no class folders (expected an ImageFolder tree: {root}/<class>/<image>)")
     mapped, skipped = {}, []
