@@ -43,8 +43,7 @@ def load_prepared_model(settings: HandlerSettings, weights_path: Path, device: t
             f"{weights_path.name} has sha256 {digest}, model-config.yaml expects {settings.weights.sha256}"
         )
     spec = settings.model
-    program = spec.format == "pt2"
-    if program:
+    if spec.format == "pt2":
         model, _ = program_module(weights_path)
     else:
         model = load_weights(build_network(spec), weights_path, arch=spec.arch)
@@ -53,7 +52,7 @@ def load_prepared_model(settings: HandlerSettings, weights_path: Path, device: t
     return prepare_for_inference(
         model,
         device,
-        fold_bn=settings.fold_batch_norm and not program,  # a program's graph holds aten calls, not layers to fold
+        fold_bn=settings.fold_batch_norm,
         channels_last=settings.channels_last,
         compile=settings.compile,
         autocast_dtype=settings.autocast_dtype,
