@@ -12,12 +12,15 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 import timm
 import torch
 import yaml
 
 from antialiased.antialiasing import antialias
+from antialiased.evaluate.cli import main as evaluate_main
+from antialiased.evaluate.store import IMAGES_FILE, RESULTS_FILE
 from antialiased.export.cli import main as export_main
 from antialiased.shifts import ShiftRequest
 from antialiased.weights import load_weights, save_checkpoint
@@ -26,6 +29,7 @@ from archives.build import build_archives
 from launcher.torchserve import TorchServe, start_torchserve
 from tests.conftest import READY_TIMEOUT_S, TEST_OVERRIDES
 from tests.models.small_cnn import antialiased_small_cnn
+from tests.support.datasets import write_colour_folder
 from tests.support.programs import COLOURS, export_small
 from tests.support.serving import encode, photo, reference_probabilities
 
@@ -124,6 +128,18 @@ def test_shift_requests_answer_what_the_network_answers(served: TorchServe, expo
             assert abs(top["probability"] - expected[row, top["index"]].item()) <= TOLERANCE
     for index, curve in answer["class_probabilities"].items():
         assert curve == pytest.approx(expected[:, int(index)].tolist(), abs=TOLERANCE)
+
+
+def test_the_endpoint_evaluation_maps_folders_by_the_served_names(served: TorchServe, tmp_path: Path, capsys) -> None:
+    """Folders red/ green/ blue/ (not in a label map, not synsets) are the served model's classes by name."""
+    data = write_colour_folder(tmp_path / "colours", images_per_class=2, wrong=(0, 0, 0), folders=COLOURS)
+    options = ["--measure", "accuracy", "--workers", "0", "--quiet", "--data", str(data)]
+    assert evaluate_main(["--endpoint", served.inference_url, "--model", SMALL_MODEL, "--out", str(tmp_path / "out"),
+                          *options]) == 0  # fmt: skip
+    results = json.loads((tmp_path / "out" / RESULTS_FILE).read_text())
+    assert results["dataset"]["evaluated"] == 6 and not results["dataset"]["skipped_folders"], results["dataset"]
+    rows = pq.read_table(tmp_path / "out" / IMAGES_FILE).to_pylist()
+    assert {(row["relpath"].split("/")[0], row["label"]) for row in rows} == {(c, i) for i, c in enumerate(COLOURS)}
 
 
 def test_the_small_model_answers_with_its_own_classes(served: TorchServe) -> None:
