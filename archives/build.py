@@ -32,6 +32,7 @@ from archives.archive import build_archive, model_spec
 from handlers.settings import DEVICES
 
 DEFAULT_STORE = Path("build/archives")
+MODELS_ENV = "TORCHSERVE_MODELS"  # NAME=WEIGHTS,...: the served models where no --model is given (containers)
 DEFAULT_WEIGHTS_DIR = Path("build/weights")
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,18 @@ def _model_pair(text: str) -> tuple[str, str]:
     return name, weights
 
 
+def served_models(args: argparse.Namespace) -> dict[str, str]:
+    """Served name -> registry weights: the --model options, else $TORCHSERVE_MODELS (`NAME=WEIGHTS,...`, the
+    containers' setting), else the default models. ValueError for a malformed $TORCHSERVE_MODELS."""
+    if args.model:
+        return dict(args.model)
+    listed = [item.strip() for item in os.environ.get(MODELS_ENV, "").split(",") if item.strip()]
+    try:
+        return dict(map(_model_pair, listed)) or dict(DEFAULT_MODELS)
+    except argparse.ArgumentTypeError as error:
+        raise ValueError(f"{MODELS_ENV}: {error}") from None
+
+
 def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """model-config.yaml overrides from the serving options of the command line."""
     overrides: dict[str, Any] = {}
@@ -129,8 +142,8 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
 def add_serving_options(parser: argparse.ArgumentParser) -> None:
     """The options that choose models and override model-config.yaml (shared with scripts.run)."""
     parser.add_argument("--model", action="append", type=_model_pair, metavar="NAME=WEIGHTS",
-                        help="serve registry weights WEIGHTS as model NAME (repeatable; default: "
-                        + ", ".join(f"{n}={w}" for n, w in DEFAULT_MODELS.items()) + ")")  # fmt: skip
+                        help=f"serve registry weights WEIGHTS as model NAME (repeatable; default: ${MODELS_ENV}, "
+                        "else " + ", ".join(f"{n}={w}" for n, w in DEFAULT_MODELS.items()) + ")")  # fmt: skip
     parser.add_argument("--store", type=Path, default=DEFAULT_STORE, help="model store directory (the archives)")
     parser.add_argument("--weights-dir", type=Path, help=f"weights cache (default: ${CACHE_ENV} or build/weights)")
     parser.add_argument("--batch-size", type=int, help="TorchServe batchSize")
@@ -145,7 +158,7 @@ def build_from_args(args: argparse.Namespace, *, untrained_fallback: bool, progr
     """Build the archives that `add_serving_options` arguments ask for; print each and the untrained banner."""
     built = build_archives(
         args.store,
-        dict(args.model or DEFAULT_MODELS),
+        served_models(args),
         weights_dir=args.weights_dir,
         untrained_fallback=untrained_fallback,
         overrides=overrides_from_args(args),
@@ -174,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         build_from_args(args, untrained_fallback=args.untrained_fallback)
-    except WeightsError as error:
+    except (WeightsError, ValueError) as error:  # ValueError: a malformed TORCHSERVE_MODELS
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0
