@@ -17,12 +17,16 @@ from torch.export import Dim
 
 from antialiased.weights import ProgramFormatError
 from antialiased.weights.program import check_program_file, load_program, program_classes, program_module
-from tests.support.programs import edited_json, export_small, program_file, rewritten
-
-MODEL_JSON = "models/model.json"
-WEIGHTS_CONFIG = "data/weights/model_weights_config.json"
-CONSTANTS_CONFIG = "data/constants/model_constants_config.json"
-SAMPLE_INPUTS = "data/sample_inputs/model.pt"
+from tests.support.programs import (
+    CONSTANTS_CONFIG,
+    MODEL_JSON,
+    SAMPLE_INPUTS,
+    WEIGHTS_CONFIG,
+    edited_json,
+    export_small,
+    program_file,
+    rewritten,
+)
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,7 @@ from antialiased.models import create_model
 from antialiased.weights import save_checkpoint, sha256_file
 from antialiased.weights.registry import REGISTRY_ENV
 from archives.build import main as build_main
-from tests.library.test_program_files import MODEL_JSON
-from tests.support.programs import edited_json, export_small, program_file, rewritten
+from tests.support.programs import MODEL_JSON, edited_json, export_small, program_file, rewritten
 
 pytestmark = pytest.mark.serving
 

@@ -16,6 +16,11 @@ from antialiased.weights.registry_file import REGISTRY_FILE
 from tests.models import small_cnn
 
 SMALL_BUILDER = "tests.models.small_cnn:antialiased_small_cnn"
+# Members of a .pt2 archive, below its root folder (one program, named `model` by torch.export.save).
+MODEL_JSON = "models/model.json"
+WEIGHTS_CONFIG = "data/weights/model_weights_config.json"
+CONSTANTS_CONFIG = "data/constants/model_constants_config.json"
+SAMPLE_INPUTS = "data/sample_inputs/model.pt"
 COLOURS = ("red", "green", "blue")
 
 
