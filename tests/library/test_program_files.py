@@ -97,6 +97,14 @@ CASES = {
         lambda m: {"change": _first_node("target", "torch.os.system")},
         "'torch.os.system', not a PyTorch (aten) operator",
     ),
+    "an operator that reaches Python objects": (
+        lambda m: {"change": _first_node("target", "_operator.attrgetter")},
+        "'_operator.attrgetter', not a PyTorch (aten) operator",
+    ),
+    "an operator that reads a file": (
+        lambda m: {"change": _first_node("target", "torch.ops.aten.from_file.default")},
+        "calls torch.ops.aten.from_file.default, which reaches outside the model",
+    ),
     "a weight stored as a pickle": (
         lambda m: {"change": _first_payload(WEIGHTS_CONFIG, use_pickle=True)},
         "stored as a pickle",
