@@ -65,6 +65,20 @@ def test_it_loads_without_the_module(exported: tuple[Path, Path]) -> None:
     assert done.stdout.split() == ["3", "(2,", "3)"]
 
 
+def test_a_registered_program_is_exported_again(exported: tuple[Path, Path], monkeypatch, tmp_path: Path) -> None:
+    """A registry name of a program (an export, or a fine-tuning output outside the zoo) exports as it is, with its
+    label set."""
+    _, registry = exported
+    monkeypatch.setenv(REGISTRY_ENV, str(registry))
+    assert export_main(["--model", "small", "--out", str(tmp_path), "--name", "again"]) == 0
+    first = load_pretrained("small")
+    monkeypatch.setenv(REGISTRY_ENV, str(tmp_path / "registry.json"))
+    assert get_entry("again").label_set.names == COLOURS
+    batch = torch.randn(2, 3, 80, 64)
+    with torch.inference_mode():
+        assert torch.equal(load_pretrained("again")(batch), first(batch))
+
+
 def test_the_program_leaks_no_path_of_this_machine(exported: tuple[Path, Path]) -> None:
     assert str(ROOT).encode() not in program_file(exported[1], "small").read_bytes()
 
