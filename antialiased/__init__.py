@@ -20,6 +20,8 @@ TORCH_FREE_MODULES: tuple[str, ...] = (
     "errors",
     "imagefile",
     "labels",
+    "label_sets",
+    "regular_files",
     "data",
     "preprocessing",
     "shifts",

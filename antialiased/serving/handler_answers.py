@@ -1,7 +1,8 @@
 """What a client takes from the handler's answers (`antialiased.serving.contract`), trusting nothing: a refusal
 becomes the ApiError it stands for, and an answer is checked against the contract and against what was asked
-before anyone uses it. A top-k of the size asked, of distinct class indices within the classes, with probabilities
-in [0, 1] from the most probable down; every class's probabilities (when asked) one per class, in [0, 1]; a shift
+before anyone uses it. A top-k of the size asked (at most the model's classes, as it says: `model.num_classes`), of
+distinct class indices within the classes, with probabilities in [0, 1] from the most probable down; every class's
+probabilities (when asked) one per class, in [0, 1]; the label set (when asked) one distinct name per class; a shift
 answer's views those asked, in order, and a probability curve, one value per view, for each class top-1 at some
 view. Whatever breaks this is the server's fault: ApiError torchserve_error (502) saying what it broke.
 
@@ -18,8 +19,16 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from antialiased.errors import ApiError, ErrorCode
-from antialiased.labels import NUM_CLASSES
-from antialiased.serving.contract import MAX_TOPK, Classification, ErrorBody, Prediction, ShiftClassification
+from antialiased.label_sets import MAX_CLASSES, MAX_FILE_BYTES
+from antialiased.serving.contract import (
+    MAX_TOPK,
+    Classification,
+    ClassName,
+    ErrorBody,
+    ModelInfo,
+    Prediction,
+    ShiftClassification,
+)
 from antialiased.serving.torchserve_keys import KEY_REFUSED, key_refused
 from antialiased.shifts import ShiftRequest
 
@@ -32,12 +41,16 @@ _BASE_BYTES = 64 * 1024  # the model and weights descriptions, the geometry, an 
 _SLACK = 1e-3  # float32 rounding in the probabilities
 
 
-def answer_limit(topk: int = MAX_TOPK, probabilities: bool = True, shifts: ShiftRequest | None = None) -> int:
-    """The most bytes an answer to such a request can take; a longer one is refused unread."""
+def answer_limit(
+    topk: int = MAX_TOPK, probabilities: bool = True, shifts: ShiftRequest | None = None, labels: bool = False
+) -> int:
+    """The most bytes an answer to such a request can take (for a model of any class count the library takes, and
+    with the `labels` asked: a label set as large as its file may be); a longer one is refused unread."""
     views = len(shifts.offsets) if shifts is not None else 1
-    curves = min(views, NUM_CLASSES) * views if shifts is not None else 0  # one curve per class top-1 somewhere
-    every_class = NUM_CLASSES if probabilities else 0
-    return _BASE_BYTES + views * (topk * _ENTRY_BYTES + 64) + (curves + every_class) * _PROBABILITY_BYTES
+    curves = views * views if shifts is not None else 0  # one curve per class top-1 somewhere
+    every_class = MAX_CLASSES if probabilities else 0
+    label_set = 2 * MAX_FILE_BYTES if labels else 0  # JSON escapes may double what the file held
+    return _BASE_BYTES + views * (topk * _ENTRY_BYTES + 64) + (curves + every_class) * _PROBABILITY_BYTES + label_set
 
 
 class BrokenAnswer(ApiError):
@@ -113,28 +126,47 @@ def _torchserve_message(response: httpx.Response) -> str:
 
 
 def checked_classification(model: str, answer: Classification, topk: int, probabilities: bool) -> Classification:
-    """`answer`, checked to be a plain answer to a request of `topk` (and every class's `probabilities`)."""
-    _check_topk(model, answer.topk, topk, "the top-k")
+    """`answer`, checked to be a plain answer to a request of `topk` (and every class's `probabilities`) by a model of
+    the classes it says it has."""
+    classes = _classes(model, answer.model)
+    _check_topk(model, answer.topk, topk, "the top-k", classes)
     if probabilities:
-        if answer.probabilities is None or len(answer.probabilities) != NUM_CLASSES:
+        if answer.probabilities is None or len(answer.probabilities) != classes:
             got = "none" if answer.probabilities is None else len(answer.probabilities)
-            raise BrokenAnswer(model, f"{got} class probabilities, not one per class ({NUM_CLASSES})")
+            raise BrokenAnswer(model, f"{got} class probabilities, not one per class ({classes})")
         _check_probabilities(model, answer.probabilities, "the class probabilities")
     return answer
 
 
+def checked_labels(model: str, answer: Classification) -> list[ClassName]:
+    """The label set `answer` carries, checked to name each of the model's classes once."""
+    classes = _classes(model, answer.model)
+    if answer.labels is None or len(answer.labels) != classes:
+        got = "no" if answer.labels is None else len(answer.labels)
+        raise BrokenAnswer(model, f"{got} class names, not the model's label set ({classes} classes)")
+    names = [label.name for label in answer.labels]
+    if len(set(names)) != len(names):
+        raise BrokenAnswer(model, "its label set names one class twice")
+    return answer.labels
+
+
+def _classes(model: str, info: ModelInfo) -> int:
+    if not 1 <= info.num_classes <= MAX_CLASSES:
+        raise BrokenAnswer(model, f"a model of {info.num_classes} classes (1-{MAX_CLASSES})")
+    return info.num_classes
+
+
 def checked_shifts(model: str, answer: ShiftClassification, shifts: ShiftRequest, topk: int) -> ShiftClassification:
     """`answer`, checked to answer `shifts` (its views, in order) with a top-`topk` each and their class curves."""
+    classes = _classes(model, answer.model)
     offsets = [tuple(view.offset) for view in answer.shifts]
     if offsets != list(shifts.offsets):
         raise BrokenAnswer(model, f"{len(offsets)} views that are not the {len(shifts.offsets)} offsets asked")
     for number, view in enumerate(answer.shifts):
-        _check_topk(model, view.topk, topk, f"view {number}'s top-k")
+        _check_topk(model, view.topk, topk, f"view {number}'s top-k", classes)
     for key, curve in answer.class_probabilities.items():
-        if not (key.isascii() and key.isdigit() and int(key) < NUM_CLASSES):
-            raise BrokenAnswer(
-                model, f"class_probabilities names {key[:20]!r}, not a class index (0-{NUM_CLASSES - 1})"
-            )
+        if not (key.isascii() and key.isdigit() and int(key) < classes):
+            raise BrokenAnswer(model, f"class_probabilities names {key[:20]!r}, not a class index (0-{classes - 1})")
         if len(curve) != len(offsets):
             raise BrokenAnswer(model, f"class {key}'s curve has {len(curve)} values, not one per view ({len(offsets)})")
         _check_probabilities(model, curve, f"class {key}'s curve")
@@ -144,14 +176,14 @@ def checked_shifts(model: str, answer: ShiftClassification, shifts: ShiftRequest
     return answer
 
 
-def _check_topk(model: str, entries: Sequence[Prediction], topk: int, where: str) -> None:
-    asked = min(topk, NUM_CLASSES)
+def _check_topk(model: str, entries: Sequence[Prediction], topk: int, where: str, classes: int) -> None:
+    asked = min(topk, classes)  # a model of fewer classes answers all of them
     if len(entries) != asked:
         raise BrokenAnswer(model, f"{where} holds {len(entries)} classes, not the {asked} asked")
     indices = [entry.index for entry in entries]
-    wrong = next((index for index in indices if not 0 <= index < NUM_CLASSES), None)
+    wrong = next((index for index in indices if not 0 <= index < classes), None)
     if wrong is not None:
-        raise BrokenAnswer(model, f"{where} names class {wrong}, not a class index (0-{NUM_CLASSES - 1})")
+        raise BrokenAnswer(model, f"{where} names class {wrong}, not a class index (0-{classes - 1})")
     if len(set(indices)) != len(indices):
         raise BrokenAnswer(model, f"{where} names one class more than once ({indices})")
     values = [entry.probability for entry in entries]

@@ -23,10 +23,12 @@ import httpx
 
 from antialiased.serving.contract import (
     IMAGE_FIELD,
+    LABELS_FIELD,
     PROBABILITIES_FIELD,
     SHIFTS_FIELD,
     TOPK_FIELD,
     Classification,
+    ClassName,
     ShiftClassification,
     synthetic_marks,
 )
@@ -34,6 +36,7 @@ from antialiased.serving.handler_answers import (
     BrokenAnswer,
     answer_limit,
     checked_classification,
+    checked_labels,
     checked_shifts,
     read_answer,
 )
@@ -53,6 +56,7 @@ def prediction_request(
     *,
     topk: int | None = None,
     probabilities: bool = False,
+    labels: bool = False,
     shifts: ShiftRequest | None = None,
     purpose: str | None = None,
     fields: Mapping[str, str] | None = None,
@@ -64,6 +68,8 @@ def prediction_request(
         data[TOPK_FIELD] = str(topk)
     if probabilities:
         data[PROBABILITIES_FIELD] = "true"
+    if labels:
+        data[LABELS_FIELD] = "true"
     if shifts is not None:
         data[SHIFTS_FIELD] = json.dumps(shifts.to_json())
     headers, params = synthetic_marks(purpose) if purpose else ({}, {})
@@ -168,6 +174,13 @@ class AsyncHandlerClient:
         response = await self.post(model, request, max_bytes=answer_limit(topk, probabilities=False, shifts=shifts))
         return checked_shifts(model, read_answer(model, response, ShiftClassification), shifts, topk)
 
+    async def label_set(self, model: str, image: bytes, timeout_s: float | None = None) -> list[ClassName]:
+        """The served model's label set, asked with a synthetic prediction of `image` (purpose `labels`)."""
+        request = prediction_request(image, topk=1, labels=True, purpose="labels")
+        response = await self.post(model, request, timeout_s, answer_limit(1, probabilities=False, labels=True))
+        answer = checked_classification(model, read_answer(model, response, Classification), 1, probabilities=False)
+        return checked_labels(model, answer)
+
 
 class HandlerClient:
     """Predictions from our handler on TorchServe, blocking: `AsyncHandlerClient` run on an event loop of its own,
@@ -210,3 +223,7 @@ class HandlerClient:
     def classify_every_class(self, model: str, image: bytes, topk: int = 1) -> Classification:
         """See `AsyncHandlerClient.classify_every_class`."""
         return self._run(self._client.classify_every_class(model, image, topk))
+
+    def label_set(self, model: str, image: bytes) -> list[ClassName]:
+        """See `AsyncHandlerClient.label_set`."""
+        return self._run(self._client.label_set(model, image))
