@@ -1,0 +1,237 @@
+"""ONNX export of a classifier: opset 18 or newer, a dynamic batch, named input and output, and the facts a server
+needs in the file's metadata (the label set and the preprocessing), checked by `onnx.checker` in full.
+
+The model is traced by `torch.export` (non-strict) and translated by `torch.onnx`. BlurPool needs no help: its
+filter is a registered buffer (an initializer, a constant), its channel count is static, and its padding becomes
+one ONNX `Pad` (reflect, edge) or the convolution's own pads (zero). A model the exporter cannot take is an
+`ExportError` that names the layer (the innermost module running when `torch.export` failed, or the module of the
+graph node `torch.onnx` could not translate) and the exporter's reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import onnx
+import torch
+from torch import nn
+
+from antialiased.preprocessing import CROP_SIZE, IMAGENET_MEAN, IMAGENET_STD, RESIZE_SIZE
+
+OPSET = 18
+INPUT_NAME = "input"
+OUTPUT_NAME = "logits"
+BATCH_DIM = "batch"
+EXAMPLE_BATCH = 2  # torch.export specialises sizes 0 and 1; the exported batch dimension stays dynamic
+# Keys of the model's metadata_props.
+NAME_KEY, LABELS_KEY, PREPROCESSING_KEY = "name", "labels", "preprocessing"
+# Node metadata that torch.onnx writes and the export drops: source file paths of the machine that exported.
+PRIVATE_NODE_METADATA = ("pkg.torch.onnx.stack_trace",)
+_FAILED_NODE = re.compile(r"translating node %(\w+)")
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """What a client does to an image before the model: shorter side to `resize_size` (bilinear), center crop of
+    `input_size`, pixels / 255, then (x - mean) / std per RGB channel; NCHW float32."""
+
+    resize_size: int = RESIZE_SIZE
+    input_size: int = CROP_SIZE
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+
+@dataclass(frozen=True)
+class OnnxFacts:
+    """What an exported file says about itself: its model's name, labels (class index order), preprocessing, and the
+    names of its input and output tensors."""
+
+    name: str
+    labels: tuple[str, ...]
+    preprocessing: Preprocessing = field(default_factory=Preprocessing)
+    input_name: str = INPUT_NAME
+    output_name: str = OUTPUT_NAME
+
+
+class ExportError(ValueError):
+    """The exporter cannot take the model: `layer` (a module path, '' for the model itself) and its `reason`."""
+
+    def __init__(self, layer: str, layer_type: str, reason: str) -> None:
+        where = f"layer {layer!r} ({layer_type})" if layer else f"the model itself ({layer_type})"
+        super().__init__(f"cannot export {where}: {reason}")
+        self.layer, self.reason = layer, reason
+
+
+class OnnxFileError(ValueError):
+    """A file that is not an ONNX model this project exported (corrupt, truncated, or foreign)."""
+
+
+def export_onnx(
+    model: nn.Module,
+    path: Path,
+    *,
+    name: str,
+    labels: Sequence[str],
+    preprocessing: Preprocessing = Preprocessing(),
+    opset: int = OPSET,
+) -> Path:
+    """Write `model` (mapping normalised (N, 3, S, S) images to (N, classes) logits, S = `preprocessing.input_size`)
+    to the ONNX file `path` with `labels` and `preprocessing` in its metadata; return `path`.
+
+    The model runs in eval mode while it is traced (its mode is restored after). Raises `ExportError` naming the
+    layer the exporter cannot take, and ValueError when the model's classes are not the labels'.
+    """
+    if opset < OPSET:
+        raise ValueError(f"opset must be {OPSET} or newer, got {opset}")
+    size = preprocessing.input_size
+    parameter = next(model.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    example = torch.randn(EXAMPLE_BATCH, 3, size, size, generator=torch.Generator().manual_seed(0)).to(device)
+    was_training = model.training
+    model.eval()
+    try:
+        program = _exported_program(model, example)
+    finally:
+        model.train(was_training)
+    proto = _onnx_model(model, program, opset)
+    _check_classes(proto, len(labels))
+    facts = OnnxFacts(name, tuple(labels), preprocessing)
+    _annotate(proto, facts)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    large = proto.ByteSize() >= onnx.checker.MAXIMUM_PROTOBUF
+    onnx.save_model(proto, path, save_as_external_data=large, location=f"{path.name}.data")
+    onnx.checker.check_model(str(path), full_check=True)
+    return path
+
+
+@contextlib.contextmanager
+def _running_layers(model: nn.Module) -> Iterator[list[str]]:
+    """The path of every module whose forward is running, innermost last; left as it was when an error escapes."""
+    running: list[str] = []
+
+    def enter(name: str) -> Callable[..., None]:
+        return lambda *_: running.append(name)  # returns None: the hook leaves the arguments as they are
+
+    def leave(*_: object) -> None:
+        running.pop()
+
+    handles = []
+    for module_name, module in model.named_modules(remove_duplicate=False):
+        handles += [module.register_forward_pre_hook(enter(module_name)), module.register_forward_hook(leave)]
+    try:
+        yield running
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _exported_program(model: nn.Module, example: torch.Tensor) -> torch.export.ExportedProgram:
+    dynamic = ({0: torch.export.Dim(BATCH_DIM, min=1)},)
+    with _running_layers(model) as running:
+        try:
+            return torch.export.export(model, (example,), dynamic_shapes=dynamic, strict=False)
+        except Exception as error:
+            layer = running[-1] if running else ""
+            raise ExportError(layer, _type_name(model, layer), _root_reason(error)) from error
+
+
+def _onnx_model(model: nn.Module, program: torch.export.ExportedProgram, opset: int) -> onnx.ModelProto:
+    try:
+        onnx_program = torch.onnx.export(
+            program, opset_version=opset, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], verbose=False
+        )
+    except Exception as error:
+        layer = _failed_node_layer(program, error)
+        raise ExportError(layer, _type_name(model, layer), _root_reason(error)) from error
+    return onnx_program.model_proto
+
+
+def _failed_node_layer(program: torch.export.ExportedProgram, error: BaseException) -> str:
+    """The module path of the graph node that torch.onnx names in `error` ('' when it names none)."""
+    match = next((m for e in _chain(error) if (m := _FAILED_NODE.search(str(e)))), None)
+    node = next((n for n in program.graph.nodes if match and n.name == match.group(1)), None)
+    stack = node.meta.get("nn_module_stack") if node is not None else None
+    return list(stack.values())[-1][0] if stack else ""
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    chain = [error]
+    while chain[-1].__cause__ is not None and len(chain) < 20:
+        chain.append(chain[-1].__cause__)
+    return chain
+
+
+def _root_reason(error: BaseException) -> str:
+    """The first line of the innermost cause, with its type: the exporter's own reason, without its advice."""
+    root = _chain(error)[-1]
+    first = next((line.strip() for line in str(root).splitlines() if line.strip()), "")
+    return f"{type(root).__name__}: {first}" if first else type(root).__name__
+
+
+def _type_name(model: nn.Module, layer: str) -> str:
+    return type(model.get_submodule(layer)).__name__
+
+
+def _check_classes(proto: onnx.ModelProto, count: int) -> None:
+    dims = proto.graph.output[0].type.tensor_type.shape.dim
+    shape = [d.dim_value or d.dim_param for d in dims]
+    if len(shape) != 2 or shape[1] != count:
+        raise ValueError(f"the model answers {shape} (batch, classes); its label set has {count} classes")
+
+
+def _annotate(proto: onnx.ModelProto, facts: OnnxFacts) -> None:
+    """The facts into the model's metadata_props; the exporting machine's file paths out of the nodes'."""
+    onnx.helper.set_model_props(
+        proto,
+        {
+            NAME_KEY: facts.name,
+            LABELS_KEY: json.dumps(list(facts.labels)),
+            PREPROCESSING_KEY: json.dumps(asdict(facts.preprocessing)),
+        },
+    )
+    proto.doc_string = f"{facts.name}: {len(facts.labels)} classes, input {INPUT_NAME} [{BATCH_DIM}, 3, H, W]"
+    for graph in [proto.graph, *(f for f in proto.functions)]:
+        for node in graph.node:
+            kept = [p for p in node.metadata_props if p.key not in PRIVATE_NODE_METADATA]
+            del node.metadata_props[:]
+            node.metadata_props.extend(kept)
+
+
+def read_facts(path: Path) -> OnnxFacts:
+    """The facts an exported file carries, read without its weights; `OnnxFileError` for a file that is not an ONNX
+    model (corrupt, truncated) or not one this project exported (no label set, not one image input)."""
+    try:
+        proto = onnx.load_model(str(path), load_external_data=False)
+    except FileNotFoundError:
+        raise OnnxFileError(f"{path}: no such file") from None
+    except Exception as error:  # protobuf's DecodeError and friends: the bytes are not an ONNX model
+        raise OnnxFileError(f"{path} is not an ONNX model ({type(error).__name__}: {error})") from None
+    return facts_of(proto, str(path))
+
+
+def facts_of(proto: onnx.ModelProto, where: str) -> OnnxFacts:
+    """The facts in a loaded model's metadata; `OnnxFileError` naming `where` when they are missing or malformed."""
+    props = {p.key: p.value for p in proto.metadata_props}
+    if not proto.graph.node:
+        raise OnnxFileError(f"{where} is not an ONNX model (no graph: empty, truncated or another kind of file)")
+    if LABELS_KEY not in props or PREPROCESSING_KEY not in props:
+        raise OnnxFileError(
+            f"{where} was not exported by antialiased.export: its metadata has no {LABELS_KEY!r} and "
+            f"{PREPROCESSING_KEY!r} (it has {sorted(props) or 'none'})"
+        )
+    try:
+        labels = tuple(json.loads(props[LABELS_KEY]))
+        raw = json.loads(props[PREPROCESSING_KEY])
+        preprocessing = Preprocessing(**{**raw, "mean": tuple(raw["mean"]), "std": tuple(raw["std"])})
+    except (ValueError, TypeError, KeyError) as error:
+        raise OnnxFileError(f"{where}: malformed {LABELS_KEY!r} or {PREPROCESSING_KEY!r} metadata ({error})") from None
+    inputs = [i.name for i in proto.graph.input if i.name not in {t.name for t in proto.graph.initializer}]
+    if len(inputs) != 1 or len(proto.graph.output) != 1:
+        raise OnnxFileError(f"{where}: expected one image input and one output, found inputs {inputs}")
+    return OnnxFacts(props.get(NAME_KEY, ""), labels, preprocessing, inputs[0], proto.graph.output[0].name)

@@ -1,0 +1,84 @@
+"""The runtimes an exported ONNX file runs on here (ONNX Runtime and OpenVINO, on the CPU), behind one call, and an
+ONNX file as a PyTorch module, so that `antialiased.probe` runs its shift protocols on it as on the eager model.
+
+OpenVINO is asked for float32: on CPUs with bfloat16 instructions (AVX512-BF16, AMX) its CPU plugin computes in
+bfloat16 by default, which moved the antialiased ResNet50's logits by up to 6.5 here (probabilities far beyond
+the 1e-4 parity bound); ONNX Runtime's CPU provider computes float32 as written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from antialiased.export.onnx import OnnxFileError, read_facts
+
+RUNTIMES = ("onnxruntime", "openvino")
+OPENVINO_CONFIG = {"INFERENCE_PRECISION_HINT": "f32"}
+
+# (N, 3, H, W) float32 -> every output of the model, in the order of the model's outputs.
+Session = Callable[[np.ndarray], list[np.ndarray]]
+
+
+def runtime_version(runtime: str) -> str:
+    """The runtime and its installed version, e.g. 'onnxruntime 1.32.0', as parity tables name it."""
+    return f"{runtime} {version(_check_runtime(runtime))}"
+
+
+def open_session(model: Path | bytes, runtime: str = "onnxruntime", providers: Sequence[str] | None = None) -> Session:
+    """A session of the ONNX model (a file, or a serialised model) on `runtime`; `providers`: ONNX Runtime's
+    execution providers in order of preference (default: its CPU provider). `OnnxFileError` when the runtime
+    cannot load the model."""
+    _check_runtime(runtime)
+    source = str(model) if isinstance(model, Path) else model
+    try:
+        return _onnxruntime(source, providers) if runtime == "onnxruntime" else _openvino(source)
+    except Exception as error:  # each runtime has its own exception types for a model it cannot load
+        where = model if isinstance(model, Path) else "the model"
+        raise OnnxFileError(f"{runtime_version(runtime)} cannot load {where}: {error}") from None
+
+
+def _check_runtime(runtime: str) -> str:
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown runtime {runtime!r}; use one of {', '.join(RUNTIMES)}")
+    return runtime
+
+
+def _onnxruntime(source: str | bytes, providers: Sequence[str] | None) -> Session:
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(source, providers=list(providers or ["CPUExecutionProvider"]))
+    name = session.get_inputs()[0].name
+    return lambda x: session.run(None, {name: x})
+
+
+def _openvino(source: str | bytes) -> Session:
+    import openvino
+
+    core = openvino.Core()
+    model = core.read_model(source) if isinstance(source, str) else core.read_model(source, b"")
+    compiled = core.compile_model(model, "CPU", OPENVINO_CONFIG)
+    return lambda x: [np.asarray(value) for value in compiled(x).values()]
+
+
+class OnnxModule(nn.Module):
+    """An exported ONNX file as a module: normalised (N, 3, S, S) images -> (N, classes) logits, on the CPU, through
+    `runtime`. For the library's probes and evaluations; it has no parameters and computes no gradients."""
+
+    def __init__(self, path: Path, runtime: str = "onnxruntime") -> None:
+        super().__init__()
+        self.facts = read_facts(path)
+        self.runtime = runtime
+        self._session = open_session(Path(path), runtime)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        inputs = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
+        return torch.from_numpy(self._session(inputs)[0])
+
+    def extra_repr(self) -> str:
+        return f"{self.facts.name!r}, runtime={self.runtime!r}, classes={len(self.facts.labels)}"
