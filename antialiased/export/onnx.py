@@ -99,6 +99,7 @@ def export_onnx(
     finally:
         model.train(was_training)
     proto = _onnx_model(model, program, opset)
+    _name_batch_dimension(proto)
     _check_classes(proto, len(labels))
     facts = OnnxFacts(name, tuple(labels), preprocessing)
     _annotate(proto, facts)
@@ -181,8 +182,10 @@ def _type_name(model: nn.Module, layer: str) -> str:
 def _check_classes(proto: onnx.ModelProto, count: int) -> None:
     dims = proto.graph.output[0].type.tensor_type.shape.dim
     shape = [d.dim_value or d.dim_param for d in dims]
-    if len(shape) != 2 or shape[1] != count:
-        raise ValueError(f"the model answers {shape} (batch, classes); its label set has {count} classes")
+    if len(shape) != 2:
+        raise ValueError(f"the model's output has shape {shape}, not ({BATCH_DIM}, classes)")
+    if shape[1] != count:
+        raise ValueError(f"the model answers {shape[1]} classes, its label set has {count}")
 
 
 def _annotate(proto: onnx.ModelProto, facts: OnnxFacts) -> None:
@@ -201,6 +204,15 @@ def _annotate(proto: onnx.ModelProto, facts: OnnxFacts) -> None:
             kept = [p for p in node.metadata_props if p.key not in PRIVATE_NODE_METADATA]
             del node.metadata_props[:]
             node.metadata_props.extend(kept)
+
+
+def _name_batch_dimension(proto: onnx.ModelProto) -> None:
+    """The batch dimension named BATCH_DIM wherever it appears (torch.export calls it by a symbol, such as 's31')."""
+    symbol = proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param
+    for value in [*proto.graph.input, *proto.graph.output, *proto.graph.value_info]:
+        for dim in value.type.tensor_type.shape.dim:
+            if symbol and dim.dim_param == symbol:
+                dim.dim_param = BATCH_DIM
 
 
 def read_facts(path: Path) -> OnnxFacts:
