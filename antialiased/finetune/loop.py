@@ -31,9 +31,10 @@ from antialiased.finetune.config import FinetuneConfig
 from antialiased.finetune.data import Batch, StepSampler, TrainImages, TrainTransform, loader
 from antialiased.finetune.distributed import Processes
 from antialiased.finetune.logs import EPOCHS_FILE, RunLog, read_records
-from antialiased.finetune.models import BuiltModel, build_model, num_classes_of
+from antialiased.finetune.models import BuiltModel, build_model
 from antialiased.finetune.output import check_name, write_output
 from antialiased.finetune.state import STATE_FILE, load_state, save_state
+from antialiased.networks import num_classes_of
 
 log = logging.getLogger(__name__)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)

@@ -14,6 +14,8 @@ import os
 import urllib.error
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from torch.hub import download_url_to_file
 
@@ -47,6 +49,12 @@ def _hash_problem(path: str | os.PathLike, entry: WeightsEntry) -> str | None:
     return None if digest == entry.sha256_prefix else f"sha256 starts with {digest}, expected {entry.sha256_prefix}"
 
 
+def local_file(entry: WeightsEntry) -> Path | None:
+    """The path of a `file:` URL's file (whether it exists or not); None for a download."""
+    parts = urlsplit(entry.url)
+    return Path(url2pathname(parts.path)) if parts.scheme == "file" else None
+
+
 def verify_file(path: str | os.PathLike, entry: WeightsEntry) -> None:
     """Raise `HashMismatchError` unless the file's sha256 starts with the entry's prefix."""
     problem = _hash_problem(path, entry)
@@ -55,12 +63,17 @@ def verify_file(path: str | os.PathLike, entry: WeightsEntry) -> None:
 
 
 def fetch(name: str, cache_dir: str | os.PathLike | None = None, progress: bool = True) -> Path:
-    """The local path of checkpoint `name`, downloading and verifying it unless a verified copy is cached.
+    """The local path of checkpoint `name`, downloading and verifying it unless a verified copy is cached; a
+    `file:` URL's file (yours: a fine-tuning or export output) is verified and used where it is, not copied.
 
     Raises UnknownWeightsError, WeightsUnavailableError (offline, HTTP error, interrupted transfer)
     or HashMismatchError (the downloaded file is deleted).
     """
     entry = get_entry(name)
+    local = local_file(entry)
+    if local is not None and local.is_file() and not os.environ.get(MIRROR_ENV):
+        verify_file(local, entry)
+        return local
     directory = resolve_cache_dir(cache_dir)
     path = directory / entry.file_name
     if path.is_file():
