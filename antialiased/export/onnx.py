@@ -1,27 +1,31 @@
 """ONNX export of a classifier: opset 18 or newer, a dynamic batch, named input and output, and the facts a server
 needs in the file's metadata (the label set and the preprocessing), checked by `onnx.checker` in full.
 
-The model is traced by `torch.export` (non-strict) and translated by `torch.onnx`. BlurPool needs no help: its
+The network is traced by `torch.export` (non-strict) and translated by `torch.onnx`. BlurPool needs no help: its
 filter is a registered buffer (an initializer, a constant), its channel count is static, and its padding becomes
-one ONNX `Pad` (reflect, edge) or the convolution's own pads (zero). A model the exporter cannot take is an
-`ExportError` that names the layer (the innermost module running when `torch.export` failed, or the module of the
-graph node `torch.onnx` could not translate) and the exporter's reason.
+one ONNX `Pad` (reflect, edge) or the convolution's own pads (zero). A network the exporter cannot take is a
+`LayerExportError` that names the layer (the innermost module running when `torch.export` failed, or the module
+of the graph node `torch.onnx` could not translate) and the exporter's reason.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import onnx
 import torch
 from torch import nn
 
-from antialiased.preprocessing import CROP_SIZE, IMAGENET_MEAN, IMAGENET_STD, RESIZE_SIZE
+from antialiased.export.pt2 import _quiet_torch
+from antialiased.export.source import ExportError, ExportSource
+from antialiased.label_sets import LabelSet, LabelSetError, parse_label_set
+from antialiased.preprocessing import PAPER_PREPROCESSING, Preprocessing
 
 OPSET = 18
 INPUT_NAME = "input"
@@ -36,30 +40,19 @@ _FAILED_NODE = re.compile(r"translating node %(\w+)")
 
 
 @dataclass(frozen=True)
-class Preprocessing:
-    """What a client does to an image before the model: shorter side to `resize_size` (bilinear), center crop of
-    `input_size`, pixels / 255, then (x - mean) / std per RGB channel; NCHW float32."""
-
-    resize_size: int = RESIZE_SIZE
-    input_size: int = CROP_SIZE
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
-
-
-@dataclass(frozen=True)
 class OnnxFacts:
-    """What an exported file says about itself: its model's name, labels (class index order), preprocessing, and the
-    names of its input and output tensors."""
+    """What an exported file says about itself: its model's name, label set, preprocessing, and the names of its
+    input and output tensors."""
 
     name: str
-    labels: tuple[str, ...]
-    preprocessing: Preprocessing = field(default_factory=Preprocessing)
+    label_set: LabelSet
+    preprocessing: Preprocessing = field(default=PAPER_PREPROCESSING)
     input_name: str = INPUT_NAME
     output_name: str = OUTPUT_NAME
 
 
-class ExportError(ValueError):
-    """The exporter cannot take the model: `layer` (a module path, '' for the model itself) and its `reason`."""
+class LayerExportError(ExportError):
+    """The exporter cannot take the network: `layer` (a module path, '' for the network itself) and its `reason`."""
 
     def __init__(self, layer: str, layer_type: str, reason: str) -> None:
         where = f"layer {layer!r} ({layer_type})" if layer else f"the model itself ({layer_type})"
@@ -71,44 +64,50 @@ class OnnxFileError(ValueError):
     """A file that is not an ONNX model this project exported (corrupt, truncated, or foreign)."""
 
 
-def export_onnx(
-    model: nn.Module,
-    path: Path,
-    *,
-    name: str,
-    labels: Sequence[str],
-    preprocessing: Preprocessing = Preprocessing(),
-    opset: int = OPSET,
-) -> Path:
-    """Write `model` (mapping normalised (N, 3, S, S) images to (N, classes) logits, S = `preprocessing.input_size`)
-    to the ONNX file `path` with `labels` and `preprocessing` in its metadata; return `path`.
+def export_onnx(source: ExportSource, path: Path, opset: int = OPSET) -> Path:
+    """Write `source.network` (normalised (N, 3, S, S) images -> (N, classes) logits, S the preprocessing's crop
+    size) to the ONNX file `path`, with the source's name, label set and preprocessing in its metadata; return `path`.
 
-    The model runs in eval mode while it is traced (its mode is restored after). Raises `ExportError` naming the
-    layer the exporter cannot take, and ValueError when the model's classes are not the labels'.
+    The network runs in eval mode while it is traced (its mode is restored after). Raises `LayerExportError` naming
+    the layer the exporter cannot take, and ExportError when the network's classes are not its label set's.
     """
     if opset < OPSET:
         raise ValueError(f"opset must be {OPSET} or newer, got {opset}")
-    size = preprocessing.input_size
-    parameter = next(model.parameters(), None)
+    network, size = source.network, source.preprocessing.crop_size
+    parameter = next(network.parameters(), None)
     device = parameter.device if parameter is not None else torch.device("cpu")
     example = torch.randn(EXAMPLE_BATCH, 3, size, size, generator=torch.Generator().manual_seed(0)).to(device)
-    was_training = model.training
-    model.eval()
+    was_training = network.training
+    network.eval()
     try:
-        program = _exported_program(model, example)
+        with _quiet_torch(), _quiet_onnxscript():  # their logs are the details of a failure the error below tells
+            program = _exported_program(network, example)
+            proto = _onnx_model(network, program, opset)
     finally:
-        model.train(was_training)
-    proto = _onnx_model(model, program, opset)
+        network.train(was_training)
     _name_batch_dimension(proto)
-    _check_classes(proto, len(labels))
-    facts = OnnxFacts(name, tuple(labels), preprocessing)
-    _annotate(proto, facts)
+    _check_classes(proto, len(source.label_set))
+    _annotate(proto, OnnxFacts(source.name, source.label_set, source.preprocessing))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     large = proto.ByteSize() >= onnx.checker.MAXIMUM_PROTOBUF
     onnx.save_model(proto, path, save_as_external_data=large, location=f"{path.name}.data")
     onnx.checker.check_model(str(path), full_check=True)
     return path
+
+
+@contextlib.contextmanager
+def _quiet_onnxscript() -> Iterator[None]:
+    """The ONNX optimiser's INFO lines (a line per rewrite pass) silenced; its warnings kept."""
+    loggers = [logging.getLogger(name) for name in ("onnxscript", "onnx_ir")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 @contextlib.contextmanager
@@ -139,7 +138,7 @@ def _exported_program(model: nn.Module, example: torch.Tensor) -> torch.export.E
             return torch.export.export(model, (example,), dynamic_shapes=dynamic, strict=False)
         except Exception as error:
             layer = running[-1] if running else ""
-            raise ExportError(layer, _type_name(model, layer), _root_reason(error)) from error
+            raise LayerExportError(layer, _type_name(model, layer), _root_reason(error)) from error
 
 
 def _onnx_model(model: nn.Module, program: torch.export.ExportedProgram, opset: int) -> onnx.ModelProto:
@@ -149,7 +148,7 @@ def _onnx_model(model: nn.Module, program: torch.export.ExportedProgram, opset: 
         )
     except Exception as error:
         layer = _failed_node_layer(program, error)
-        raise ExportError(layer, _type_name(model, layer), _root_reason(error)) from error
+        raise LayerExportError(layer, _type_name(model, layer), _root_reason(error)) from error
     return onnx_program.model_proto
 
 
@@ -183,9 +182,9 @@ def _check_classes(proto: onnx.ModelProto, count: int) -> None:
     dims = proto.graph.output[0].type.tensor_type.shape.dim
     shape = [d.dim_value or d.dim_param for d in dims]
     if len(shape) != 2:
-        raise ValueError(f"the model's output has shape {shape}, not ({BATCH_DIM}, classes)")
+        raise ExportError(f"the network's output has shape {shape}, not ({BATCH_DIM}, classes)")
     if shape[1] != count:
-        raise ValueError(f"the model answers {shape[1]} classes, its label set has {count}")
+        raise ExportError(f"the network answers {shape[1]} classes, its label set names {count}")
 
 
 def _annotate(proto: onnx.ModelProto, facts: OnnxFacts) -> None:
@@ -194,11 +193,11 @@ def _annotate(proto: onnx.ModelProto, facts: OnnxFacts) -> None:
         proto,
         {
             NAME_KEY: facts.name,
-            LABELS_KEY: json.dumps(list(facts.labels)),
-            PREPROCESSING_KEY: json.dumps(asdict(facts.preprocessing)),
+            LABELS_KEY: json.dumps(facts.label_set.to_json(), ensure_ascii=False),
+            PREPROCESSING_KEY: json.dumps(facts.preprocessing.to_json()),
         },
     )
-    proto.doc_string = f"{facts.name}: {len(facts.labels)} classes, input {INPUT_NAME} [{BATCH_DIM}, 3, H, W]"
+    proto.doc_string = f"{facts.name}: {len(facts.label_set)} classes, input {INPUT_NAME} [{BATCH_DIM}, 3, H, W]"
     for graph in [proto.graph, *(f for f in proto.functions)]:
         for node in graph.node:
             kept = [p for p in node.metadata_props if p.key not in PRIVATE_NODE_METADATA]
@@ -238,12 +237,12 @@ def facts_of(proto: onnx.ModelProto, where: str) -> OnnxFacts:
             f"{PREPROCESSING_KEY!r} (it has {sorted(props) or 'none'})"
         )
     try:
-        labels = tuple(json.loads(props[LABELS_KEY]))
+        label_set = parse_label_set(json.loads(props[LABELS_KEY]))
         raw = json.loads(props[PREPROCESSING_KEY])
         preprocessing = Preprocessing(**{**raw, "mean": tuple(raw["mean"]), "std": tuple(raw["std"])})
-    except (ValueError, TypeError, KeyError) as error:
+    except (ValueError, TypeError, KeyError, LabelSetError) as error:
         raise OnnxFileError(f"{where}: malformed {LABELS_KEY!r} or {PREPROCESSING_KEY!r} metadata ({error})") from None
     inputs = [i.name for i in proto.graph.input if i.name not in {t.name for t in proto.graph.initializer}]
     if len(inputs) != 1 or len(proto.graph.output) != 1:
         raise OnnxFileError(f"{where}: expected one image input and one output, found inputs {inputs}")
-    return OnnxFacts(props.get(NAME_KEY, ""), labels, preprocessing, inputs[0], proto.graph.output[0].name)
+    return OnnxFacts(props.get(NAME_KEY, ""), label_set, preprocessing, inputs[0], proto.graph.output[0].name)

@@ -20,8 +20,9 @@ import onnx
 import torch
 from torch import nn
 
-from antialiased.export.onnx import Preprocessing, facts_of, read_facts
+from antialiased.export.onnx import facts_of, read_facts
 from antialiased.export.runtimes import open_session, runtime_version
+from antialiased.preprocessing import Preprocessing
 
 PROBABILITY_TOLERANCE = 1e-4
 LAYER_TOLERANCE = 1e-3  # of a layer's largest output: float32 rounding stays orders of magnitude below it
@@ -66,7 +67,7 @@ class ParityRow:
 
 def parity_inputs(preprocessing: Preprocessing, count: int = 4, seed: int = 0) -> torch.Tensor:
     """`count` random images of uniform pixels, normalised as `preprocessing` says: (count, 3, S, S) float32."""
-    size = preprocessing.input_size
+    size = preprocessing.crop_size
     pixels = torch.rand(count, 3, size, size, generator=torch.Generator().manual_seed(seed))
     mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (preprocessing.mean, preprocessing.std))
     return (pixels - mean) / std

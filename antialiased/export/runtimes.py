@@ -81,4 +81,4 @@ class OnnxModule(nn.Module):
         return torch.from_numpy(self._session(inputs)[0])
 
     def extra_repr(self) -> str:
-        return f"{self.facts.name!r}, runtime={self.runtime!r}, classes={len(self.facts.labels)}"
+        return f"{self.facts.name!r}, runtime={self.runtime!r}, classes={len(self.facts.label_set)}"

@@ -9,9 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from torch import nn
-
-from antialiased.export.onnx import OnnxFacts, Preprocessing, export_onnx, read_facts
+from antialiased.export.onnx import OnnxFacts, read_facts
 
 MODEL_FILE = "model.onnx"
 LABELS_FILE = "labels.txt"
@@ -20,24 +18,6 @@ VERSION = "1"
 MAX_BATCH_SIZE = 64
 MAX_QUEUE_DELAY_US = 20_000  # as TorchServe's maxBatchDelay of 20 ms in archives/model-config.yaml
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
-
-
-def export_triton(
-    model: nn.Module,
-    repository: Path,
-    *,
-    name: str,
-    labels: list[str] | tuple[str, ...],
-    preprocessing: Preprocessing = Preprocessing(),
-    max_batch_size: int = MAX_BATCH_SIZE,
-) -> list[Path]:
-    """Export `model` into the Triton model repository `repository` as model `name`; return the files written
-    (the ONNX file as `export_onnx` writes it, with its label set and preprocessing in its metadata)."""
-    _check_name(name)
-    onnx_file = export_onnx(
-        model, repository / name / VERSION / MODEL_FILE, name=name, labels=labels, preprocessing=preprocessing
-    )
-    return [*write_model_config(onnx_file, max_batch_size), onnx_file]
 
 
 def write_model_config(onnx_file: Path, max_batch_size: int = MAX_BATCH_SIZE) -> list[Path]:
@@ -49,24 +29,22 @@ def write_model_config(onnx_file: Path, max_batch_size: int = MAX_BATCH_SIZE) ->
     model_dir = onnx_file.parent.parent
     if onnx_file.name != MODEL_FILE or onnx_file.parent.name != VERSION or model_dir.name != facts.name:
         raise ValueError(f"{onnx_file} is not laid out as <repository>/{facts.name}/{VERSION}/{MODEL_FILE}")
-    if any("\n" in label or "\r" in label for label in facts.labels):
-        raise ValueError(f"{onnx_file}: a label with a line break cannot go into Triton's label file (one a line)")
     config, labels = model_dir / CONFIG_FILE, model_dir / LABELS_FILE
-    labels.write_text("".join(f"{label}\n" for label in facts.labels), encoding="utf-8")
+    labels.write_text("".join(f"{name}\n" for name in facts.label_set.names), encoding="utf-8")
     config.write_text(model_config(facts, max_batch_size), encoding="utf-8")
     return [config, labels]
 
 
 def model_config(facts: OnnxFacts, max_batch_size: int = MAX_BATCH_SIZE) -> str:
     """The text of config.pbtxt (Triton's `ModelConfig` protobuf in text format) for an exported model."""
-    _check_name(facts.name)
+    check_model_name(facts.name)
     p = facts.preprocessing
-    size = p.input_size
+    size = p.crop_size
     return f"""\
 # Triton model configuration of {facts.name}, written by `python -m antialiased.export --format triton`.
 # Input: (pixels / 255 - mean) / std per RGB channel, NCHW, after resizing the shorter side to {p.resize_size}
 # (bilinear) and a {size} center crop; mean {list(p.mean)}, std {list(p.std)}.
-# Output: the logits of the {len(facts.labels)} classes of {LABELS_FILE} (a softmax gives probabilities).
+# Output: the logits of the {len(facts.label_set)} classes of {LABELS_FILE} (a softmax gives probabilities).
 name: "{facts.name}"
 backend: "onnxruntime"
 max_batch_size: {max_batch_size}
@@ -81,7 +59,7 @@ output [
   {{
     name: "{facts.output_name}"
     data_type: TYPE_FP32
-    dims: [ {len(facts.labels)} ]
+    dims: [ {len(facts.label_set)} ]
     label_filename: "{LABELS_FILE}"
   }}
 ]
@@ -93,7 +71,7 @@ dynamic_batching {{
 
 def _tensorrt_block(facts: OnnxFacts, max_batch_size: int) -> str:
     """The TensorRT optimisation of config.pbtxt, commented out: one engine for batch sizes 1 to max_batch_size."""
-    image = f"3x{facts.preprocessing.input_size}x{facts.preprocessing.input_size}"
+    image = f"3x{facts.preprocessing.crop_size}x{facts.preprocessing.crop_size}"
     shapes = {"min": 1, "opt": min(8, max_batch_size), "max": max_batch_size}
     profiles = "".join(
         f'\n#         parameters {{ key: "trt_profile_{k}_shapes" value: "{facts.input_name}:{n}x{image}" }}'
@@ -119,6 +97,7 @@ def _tensorrt_block(facts: OnnxFacts, max_batch_size: int) -> str:
 """
 
 
-def _check_name(name: str) -> None:
+def check_model_name(name: str) -> None:
+    """ValueError for a name that cannot be a model's folder in a Triton repository."""
     if not _MODEL_NAME.fullmatch(name):
         raise ValueError(f"invalid model name {name!r}: a letter or digit, then letters, digits, '_', '.', '-'")

@@ -10,11 +10,15 @@ import pytest
 from torch import nn
 
 from antialiased.export.onnx import export_onnx
-from antialiased.labels import IMAGENET_CATEGORIES
+from antialiased.export.source import ExportSource
+from antialiased.label_sets import IMAGENET
 from antialiased.models import create_baseline, create_model
 from tests.support.export import photo_batch, seeded, spread_logits_
 
-PAIR = {"resnet50_lpf4": lambda: create_model("resnet50", 4), "resnet50": lambda: create_baseline("resnet50")}
+PAIR = {
+    "resnet50_lpf4": (lambda: create_model("resnet50", 4), 4),
+    "resnet50": (lambda: create_baseline("resnet50"), None),
+}
 
 
 class Exported(NamedTuple):
@@ -28,10 +32,10 @@ def resnet50_pair(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Exporte
     directory = tmp_path_factory.mktemp("resnet50_pair")
     photos = photo_batch()
     exported = {}
-    for name, build in PAIR.items():
+    for name, (build, filter_size) in PAIR.items():
         model = spread_logits_(seeded(build), photos)
-        exported[name] = Exported(model, export_onnx(model, directory / f"{name}.onnx", name=name,
-                                                     labels=IMAGENET_CATEGORIES))  # fmt: skip
+        source = ExportSource(name, model, IMAGENET, "resnet50", filter_size)
+        exported[name] = Exported(model, export_onnx(source, directory / f"{name}.onnx"))
     return exported
 
 

@@ -15,8 +15,11 @@ import torch
 from torch import nn
 
 from antialiased.blurpool import BlurPool
-from antialiased.export.onnx import Preprocessing, export_onnx
+from antialiased.export.onnx import export_onnx
 from antialiased.export.runtimes import open_session
+from antialiased.export.source import ExportSource
+from antialiased.label_sets import LabelSet
+from antialiased.preprocessing import Preprocessing
 from tests.export.blur_reference import blur
 
 FILTER_SIZES = range(1, 8)
@@ -50,8 +53,8 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[np.ndar
         with torch.inference_mode():
             eager = bank(x)
         path = tmp_path_factory.mktemp("blur") / f"{name}.onnx"
-        labels = [str(i) for i in range(eager.shape[1])]
-        export_onnx(bank, path, name=f"blur_{name}", labels=labels, preprocessing=Preprocessing(input_size=size))
+        labels = LabelSet.of_names(str(i) for i in range(eager.shape[1]))
+        export_onnx(ExportSource(f"blur_{name}", bank, labels, "blur", None, Preprocessing(crop_size=size)), path)
         found[name] = (x.numpy(), open_session(Path(path))(x.numpy())[0], eager.numpy())
     return found
 

@@ -18,15 +18,17 @@ from antialiased.export.onnx import (
     INPUT_NAME,
     OPSET,
     OUTPUT_NAME,
-    ExportError,
+    LayerExportError,
     OnnxFileError,
     export_onnx,
     read_facts,
 )
 from antialiased.export.parity import check_parity
 from antialiased.export.runtimes import OnnxModule, open_session
+from antialiased.export.source import ExportError
+from antialiased.label_sets import LabelSet
 from launcher.probe import PROJECT_ROOT
-from tests.export.tiny import LABELS, PREPROCESSING, SIZE, export_tiny, tiny_network
+from tests.export.tiny import LABELS, PREPROCESSING, SIZE, export_tiny, tiny_network, tiny_source
 
 pytestmark = pytest.mark.slow
 
@@ -52,11 +54,17 @@ def test_the_file_has_opset_18_a_dynamic_batch_and_named_tensors(tiny: tuple[nn.
 
 def test_the_metadata_carries_the_label_set_and_the_preprocessing(tiny: tuple[nn.Module, Path]) -> None:
     props = {p.key: p.value for p in onnx.load_model(str(tiny[1])).metadata_props}
-    assert json.loads(props["labels"]) == list(LABELS)
-    assert json.loads(props["preprocessing"]) == {"resize_size": 36, "input_size": SIZE, "mean": [0.5] * 3,
+    assert json.loads(props["labels"]) == list(LABELS.names)
+    assert json.loads(props["preprocessing"]) == {"resize_size": 36, "crop_size": SIZE, "mean": [0.5] * 3,
                                                   "std": [0.25] * 3}  # fmt: skip
     facts = read_facts(tiny[1])
-    assert (facts.name, facts.labels, facts.preprocessing) == ("tiny_lpf4", LABELS, PREPROCESSING)
+    assert (facts.name, facts.label_set, facts.preprocessing) == ("tiny_lpf4", LABELS, PREPROCESSING)
+
+
+def test_class_ids_of_the_label_set_travel_too(tmp_path: Path) -> None:
+    labels = LabelSet.of_names(LABELS.names, [f"id{index}" for index in range(len(LABELS))])
+    path = export_onnx(tiny_source(labels=labels), tmp_path / "ids.onnx")
+    assert read_facts(path).label_set == labels
 
 
 def test_no_path_of_the_exporting_machine_is_in_the_file(tiny: tuple[nn.Module, Path]) -> None:
@@ -82,15 +90,14 @@ def test_the_export_leaves_the_models_mode_as_it_was(tmp_path: Path) -> None:
 
 
 def test_a_label_set_of_another_size_than_the_models_classes_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="the model answers 5 classes, its label set has 3"):
-        export_onnx(tiny_network(), tmp_path / "x.onnx", name="x", labels=LABELS[:3], preprocessing=PREPROCESSING)
+    with pytest.raises(ExportError, match="the network answers 5 classes, its label set names 3"):
+        export_onnx(tiny_source(labels=LabelSet.of_names(LABELS.names[:3])), tmp_path / "x.onnx")
     assert not (tmp_path / "x.onnx").exists()
 
 
 def test_an_opset_older_than_18_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="opset must be 18 or newer, got 17"):
-        export_onnx(tiny_network(), tmp_path / "x.onnx", name="x", labels=LABELS, preprocessing=PREPROCESSING,
-                    opset=17)  # fmt: skip
+        export_onnx(tiny_source(), tmp_path / "x.onnx", opset=17)
 
 
 class DataDependent(nn.Module):
@@ -129,8 +136,8 @@ class WithHead(nn.Module):
 def test_a_model_the_exporter_cannot_take_names_the_layer_and_the_exporters_reason(
     tmp_path: Path, layer: nn.Module, reason: str
 ) -> None:
-    with pytest.raises(ExportError) as caught:
-        export_onnx(WithHead(layer), tmp_path / "x.onnx", name="x", labels=LABELS, preprocessing=PREPROCESSING)
+    with pytest.raises(LayerExportError) as caught:
+        export_onnx(tiny_source(WithHead(layer)), tmp_path / "x.onnx")
     assert caught.value.layer == "head.1"
     assert str(caught.value).startswith(f"cannot export layer 'head.1' ({type(layer).__name__}): {reason}")
     assert "\n" not in str(caught.value), "one line, without the exporter's advice"

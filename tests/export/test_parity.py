@@ -13,11 +13,13 @@ import timm
 import torch
 
 from antialiased import antialias
-from antialiased.export.onnx import Preprocessing, export_onnx
+from antialiased.export.onnx import export_onnx
 from antialiased.export.parity import PROBABILITY_TOLERANCE, check_parity
 from antialiased.export.runtimes import RUNTIMES, runtime_version
-from antialiased.labels import IMAGENET_CATEGORIES
+from antialiased.export.source import ExportSource
+from antialiased.label_sets import IMAGENET
 from antialiased.models import create_model
+from antialiased.preprocessing import Preprocessing
 from tests.export.conftest import Exported
 from tests.support.export import photo_batch, seeded, spread_logits_
 
@@ -35,7 +37,7 @@ def _assert_passes(row, inputs: int = 3) -> None:
 def test_zoo_architecture_at_its_default_filter_size_equals_eager_on_onnx_runtime(arch: str, tmp_path: Path) -> None:
     photos = photo_batch()
     model = spread_logits_(seeded(lambda: create_model(arch)), photos)
-    path = export_onnx(model, tmp_path / f"{arch}.onnx", name=arch, labels=IMAGENET_CATEGORIES)
+    path = export_onnx(ExportSource(arch, model, IMAGENET, arch, 4), tmp_path / f"{arch}.onnx")
     _assert_passes(check_parity(model, path, "onnxruntime", inputs=photos))
 
 
@@ -44,8 +46,9 @@ def test_antialias_rewritten_timm_network_equals_eager_on_onnx_runtime(tmp_path:
     rewritten = antialias(seeded(lambda: timm.create_model("efficientnet_b0", pretrained=False)),
                           input_shape=(1, 3, TIMM_SIZE, TIMM_SIZE)).model  # fmt: skip
     model = spread_logits_(rewritten, photos)
-    path = export_onnx(model, tmp_path / "efficientnet_b0_lpf4.onnx", name="efficientnet_b0_lpf4",
-                       labels=IMAGENET_CATEGORIES, preprocessing=Preprocessing(input_size=TIMM_SIZE))  # fmt: skip
+    source = ExportSource("efficientnet_b0_lpf4", model, IMAGENET, "timm:efficientnet_b0", 4,
+                          Preprocessing(crop_size=TIMM_SIZE))  # fmt: skip
+    path = export_onnx(source, tmp_path / "efficientnet_b0_lpf4.onnx")
     _assert_passes(check_parity(model, path, "onnxruntime", inputs=photos))
 
 

@@ -8,11 +8,14 @@ from pathlib import Path
 from torch import nn
 
 from antialiased import antialias
-from antialiased.export.onnx import Preprocessing, export_onnx
+from antialiased.export.onnx import export_onnx
+from antialiased.export.source import ExportSource
+from antialiased.label_sets import LabelSet
+from antialiased.preprocessing import Preprocessing
 
 SIZE = 32
-LABELS = ("ant", "bee", "cicada", "dragonfly", "earwig")
-PREPROCESSING = Preprocessing(resize_size=36, input_size=SIZE, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
+LABELS = LabelSet.of_names(["ant", "bee", "cicada", "dragonfly", "earwig"])
+PREPROCESSING = Preprocessing(resize_size=36, crop_size=SIZE, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
 
 
 def tiny_network(classes: int = len(LABELS)) -> nn.Module:
@@ -24,5 +27,10 @@ def tiny_network(classes: int = len(LABELS)) -> nn.Module:
     return antialias(network, input_shape=(1, 3, SIZE, SIZE), pool_only=False).model.eval()
 
 
-def export_tiny(path: Path, network: nn.Module | None = None, name: str = "tiny_lpf4") -> Path:
-    return export_onnx(network or tiny_network(), path, name=name, labels=LABELS, preprocessing=PREPROCESSING)
+def tiny_source(network: nn.Module | None = None, name: str = "tiny_lpf4", labels: LabelSet = LABELS) -> ExportSource:
+    """The tiny network (or `network`) as what the export command exports."""
+    return ExportSource(name, network or tiny_network(), labels, "tiny", 4, PREPROCESSING)
+
+
+def export_tiny(path: Path, network: nn.Module | None = None) -> Path:
+    return export_onnx(tiny_source(network), path)

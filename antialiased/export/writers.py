@@ -1,0 +1,57 @@
+"""The `onnx` and `triton` formats of `python -m antialiased.export`: each writes the ONNX file and proves it on
+ONNX Runtime before it is kept (probabilities within `parity.PROBABILITY_TOLERANCE` of the eager network's on
+`parity.parity_inputs`); a file that fails is removed and the error names the first diverging layer.
+
+- `onnx`: `OUT/NAME.onnx`;
+- `triton`: the model repository `OUT/NAME/config.pbtxt`, `OUT/NAME/1/model.onnx`, `OUT/NAME/labels.txt`.
+
+Their packages (onnx, onnxscript, onnxruntime) are requirements-export.txt's, not every installation's: the modules
+that need them are imported when a format runs, so that the `pt2` format works without them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from pathlib import Path
+
+from antialiased.export.source import ExportError, ExportSource
+
+logger = logging.getLogger(__name__)
+PACKAGES = ("onnx", "onnxscript", "onnxruntime")
+
+
+def write_onnx(source: ExportSource, out: Path) -> list[Path]:
+    """`source` as the ONNX file `out/NAME.onnx`, proven on ONNX Runtime; the paths written."""
+    return [_proven_onnx(source, out / f"{source.name}.onnx")]
+
+
+def write_triton(source: ExportSource, out: Path) -> list[Path]:
+    """`source` as model NAME of the Triton model repository `out`, its ONNX file proven on ONNX Runtime; the paths
+    written."""
+    _check_packages()
+    from antialiased.export.triton import MODEL_FILE, VERSION, check_model_name, write_model_config
+
+    check_model_name(source.name)
+    onnx_file = _proven_onnx(source, out / source.name / VERSION / MODEL_FILE)
+    return [*write_model_config(onnx_file), onnx_file]
+
+
+def _proven_onnx(source: ExportSource, path: Path) -> Path:
+    _check_packages()
+    from antialiased.export.onnx import export_onnx
+    from antialiased.export.parity import check_parity
+
+    export_onnx(source, path)
+    row = check_parity(source.network, path, "onnxruntime")
+    if not row.passed:
+        path.unlink()
+        raise ExportError(f"not written: {row.describe()}")
+    logger.info("parity: %s", row.describe())
+    return path
+
+
+def _check_packages() -> None:
+    missing = [name for name in PACKAGES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ExportError(f"this format needs {', '.join(missing)}: pip install -r requirements-export.txt")
