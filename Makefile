@@ -4,9 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_EVAL := $(VENV)/.installed-eval
+STAMP_EXPORT := $(VENV)/.installed-export
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: setup setup-dev setup-eval run test lint bench bench-serve bench-probe bench-oip bench-eval bench-idle bench-memory evaluate finetune export bench-train gpu-check \
+.PHONY: setup setup-dev setup-eval setup-export run test lint bench bench-serve bench-probe bench-oip bench-eval bench-idle bench-memory evaluate finetune export bench-train gpu-check \
 	gpu-bundle clean
 
 $(VENV)/bin/python:
@@ -20,7 +21,11 @@ $(STAMP_EVAL): requirements-eval.txt $(STAMP_RUN)
 	$(PY) -m pip install -q -r requirements-eval.txt
 	touch $@
 
-$(STAMP_DEV): requirements-dev.txt tests/targets/requirements-kserve.txt tests/kubernetes/requirements-checkov.txt $(STAMP_EVAL)
+$(STAMP_EXPORT): requirements-export.txt $(STAMP_RUN)
+	$(PY) -m pip install -q -r requirements-export.txt
+	touch $@
+
+$(STAMP_DEV): requirements-dev.txt requirements-export.txt tests/targets/requirements-kserve.txt tests/kubernetes/requirements-checkov.txt $(STAMP_EVAL)
 	$(PY) -m pip install -q -r requirements-dev.txt
 	# KServe's model server (a probe target in tests/targets) in a venv of its own: its pins clash with ours.
 	$(PY) -m tests.targets.kserve_venv
@@ -31,6 +36,8 @@ $(STAMP_DEV): requirements-dev.txt tests/targets/requirements-kserve.txt tests/k
 setup: $(STAMP_RUN)
 
 setup-eval: $(STAMP_EVAL)
+
+setup-export: $(STAMP_EXPORT)
 
 setup-dev: $(STAMP_DEV)
 
@@ -103,7 +110,7 @@ finetune: setup-eval
 
 ## Export a model to a file served without its source code, e.g.
 ## make export ARGS="--model my_resnet18_lpf4 --name mine" (docs/export.md)
-export: setup
+export: setup-export
 	$(PY) -m antialiased.export $(ARGS)
 
 ## Training throughput of antialiased.finetune's loop against a bare PyTorch loop (batch 32, 224x224), the two in alternation: ratios per step and per run.
