@@ -3,12 +3,12 @@ and the comparison of two probes' metrics (top-1-based ones equal, probability-b
 
 from __future__ import annotations
 
-import dataclasses
+import json
 
 import pytest
 
 from antialiased.export.parity import PROBABILITY_TOLERANCE
-from antialiased.metrics import OriginMetrics, StabilityMetrics
+from antialiased.metrics import StabilityMetrics
 from antialiased.protocols import ProbeSpec
 
 PROBES = {
@@ -22,13 +22,21 @@ PROBES = {
 PROBABILITY_METRICS = {"mean_abs_delta_p", "min_probability", "max_probability", "curve"}
 
 
-def assert_same_metrics(got: StabilityMetrics | OriginMetrics, expected: StabilityMetrics | OriginMetrics) -> None:
-    """Each metric of `got` is `expected`'s (those of the unshifted view's comparison too)."""
-    for field in dataclasses.fields(expected):
-        value, wanted = getattr(got, field.name), getattr(expected, field.name)
-        if dataclasses.is_dataclass(wanted):
-            assert_same_metrics(value, wanted)
-        elif field.name in PROBABILITY_METRICS:
-            assert value == pytest.approx(wanted, abs=PROBABILITY_TOLERANCE), field.name
+def assert_same_metrics(got: StabilityMetrics | dict, expected: StabilityMetrics | dict) -> None:
+    """Each metric of `got` is `expected`'s (those against the unshifted view too); either may be the JSON form."""
+    _assert_same(_as_json(got), _as_json(expected), "metrics")
+
+
+def _as_json(metrics: StabilityMetrics | dict) -> dict:
+    return json.loads(json.dumps(metrics if isinstance(metrics, dict) else metrics.to_json()))
+
+
+def _assert_same(got: dict, expected: dict, where: str) -> None:
+    assert got.keys() == expected.keys(), where
+    for name, wanted in expected.items():
+        if isinstance(wanted, dict):
+            _assert_same(got[name], wanted, f"{where}.{name}")
+        elif name in PROBABILITY_METRICS:
+            assert got[name] == pytest.approx(wanted, abs=PROBABILITY_TOLERANCE), f"{where}.{name}"
         else:
-            assert value == wanted, field.name
+            assert got[name] == wanted, f"{where}.{name}"
