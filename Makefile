@@ -59,6 +59,7 @@ lint: setup-dev
 
 bench: setup-dev
 	$(PY) -m benchmarks.bench_model
+	$(PY) -m benchmarks.bench_runtimes
 
 ## Served throughput and latency through a TorchServe it starts, against the same model in-process.
 bench-serve: setup-dev
