@@ -7,7 +7,7 @@ STAMP_EVAL := $(VENV)/.installed-eval
 STAMP_EXPORT := $(VENV)/.installed-export
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: setup setup-dev setup-eval setup-export run test lint bench bench-serve bench-probe bench-oip bench-eval bench-idle bench-memory evaluate finetune export bench-train gpu-check \
+.PHONY: setup setup-dev setup-eval setup-export run test lint bench bench-serve bench-probe bench-oip bench-eval bench-idle bench-memory evaluate finetune export export-check bench-train gpu-check \
 	gpu-bundle clean
 
 $(VENV)/bin/python:
@@ -113,6 +113,11 @@ finetune: setup-eval
 ## make export ARGS="--model my_resnet18_lpf4 --name mine" (docs/export.md)
 export: setup-export
 	$(PY) -m antialiased.export $(ARGS)
+
+## The parity table of the ONNX export: every zoo architecture and antialiased timm networks on ONNX Runtime, the
+## ResNet50 pair on OpenVINO too, against eager PyTorch (docs/export.md); the tests run a sample of it.
+export-check: setup-dev
+	$(PY) -m scripts.export_check $(ARGS)
 
 ## Training throughput of antialiased.finetune's loop against a bare PyTorch loop (batch 32, 224x224), the two in alternation: ratios per step and per run.
 bench-train: setup-dev

@@ -35,11 +35,11 @@ from antialiased.export.source import ExportSource
 from antialiased.inference import PRECISIONS, prepare_for_inference, to_model_input
 from antialiased.label_sets import IMAGENET
 from antialiased.models import create_model
+from benchmarks.spread_logits import spread_logits_
 from benchmarks.timing import describe_device, median_ratio, median_seconds
 
 BASELINE = "ours resnet50_lpf4 prepared"
 RUNTIME_GOAL = 0.9  # time over the baseline's below which a handler `runtime` option is worth its code
-LOGIT_TEMPER = 5.0  # random weights' logits divided so that probabilities spread (as tests/gpu/cuda.py says why)
 
 Forward = Callable[[], torch.Tensor]
 
@@ -51,13 +51,10 @@ class Variant:
     why: str = ""
 
 
-def _tempered_model() -> torch.nn.Module:
+def _model(x: torch.Tensor) -> torch.nn.Module:
+    """The antialiased ResNet50, random weights (seeded) with its logits spread on `x`, on the CPU."""
     torch.manual_seed(0)
-    model = create_model("resnet50", 4).eval()
-    with torch.no_grad():
-        model.fc.weight /= LOGIT_TEMPER
-        model.fc.bias /= LOGIT_TEMPER
-    return model
+    return spread_logits_(create_model("resnet50", 4), x.cpu())
 
 
 def _onnx_forward(path: Path, x: torch.Tensor, runtime: str, providers: list | None = None) -> Forward:
@@ -105,7 +102,7 @@ def _aoti(source: ExportSource, x: torch.Tensor, workdir: Path) -> Variant:
 
 def variants(x: torch.Tensor, device: torch.device, precision: str, aoti: bool, workdir: Path) -> list[Variant]:
     """The baseline first, then each runtime of the export on `device`."""
-    model = _tempered_model()
+    model = _model(x)
     source = ExportSource("resnet50_lpf4", model, IMAGENET, "resnet50", 4)
     prepared = prepare_for_inference(model, device, autocast_dtype=PRECISIONS[precision])
     prepared_x = to_model_input(x)
@@ -178,7 +175,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_runtimes-") as workdir, torch.inference_mode():
         found = variants(x, device, precision, args.aoti, Path(workdir))
-        expected = _tempered_model().to(device)(x).float().softmax(dim=1).cpu()
+        expected = _model(x).to(device)(x).float().softmax(dim=1).cpu()
         for variant in found:
             rows.append(measure(variant, found[0].forward, expected, args.batch, args.repeats, device))
             print(_line(rows[-1]), flush=True)

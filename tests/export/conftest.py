@@ -3,27 +3,18 @@ torchvision's, random weights with spread logits (tests/support/export.py), each
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import NamedTuple
-
 import pytest
-from torch import nn
 
 from antialiased.export.onnx import export_onnx
 from antialiased.export.source import ExportSource
 from antialiased.label_sets import IMAGENET
 from antialiased.models import create_baseline, create_model
-from tests.support.export import photo_batch, seeded, spread_logits_
+from tests.support.export import Exported, photo_batch, seeded, spread_logits_
 
 PAIR = {
     "resnet50_lpf4": (lambda: create_model("resnet50", 4), 4),
     "resnet50": (lambda: create_baseline("resnet50"), None),
 }
-
-
-class Exported(NamedTuple):
-    model: nn.Module
-    path: Path
 
 
 @pytest.fixture(scope="session")

@@ -23,8 +23,9 @@ from antialiased.transforms import normalize
 from launcher.ports import free_port
 from launcher.probe import ServiceProcess
 from service.views import image_views
-from tests.export.conftest import Exported
 from tests.export.stability import PROBES, assert_same_metrics
+from tests.support.docs_commands import code_blocks
+from tests.support.export import Exported
 from tests.support.service import MAX_SHIFTS, SAMPLES, http_client, start_test_service
 from tests.support.targets import stop, wait_for_http
 from tests.targets.kserve_venv import kserve_python
@@ -58,10 +59,10 @@ def onnx_server(antialiased_resnet50: Exported, tmp_path_factory: pytest.TempPat
 
 @pytest.fixture(scope="module")
 def service(onnx_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    """The probe service with the served ONNX model as its only target (no TorchServe: PROBE_MODELS is empty)."""
-    target = {"name": TARGET, "protocol": "oip", "url": onnx_server, "model": SERVED_NAME, "input": "input",
-              "datatype": "FP32", "layout": "NCHW", "output": "logits", "scores": "logits",
-              "max_batch_size": 8}  # fmt: skip
+    """The probe service with the served ONNX model as its only target (no TorchServe: PROBE_MODELS is empty), its
+    settings docs/export.md's PROBE_TARGETS entry with this server's URL and model name."""
+    (target,) = json.loads(code_blocks("export.md", "json")[0])  # the docs' Triton entry, on this server
+    target = {**target, "name": TARGET, "url": onnx_server, "model": SERVED_NAME}
     log = tmp_path_factory.mktemp("oip_service") / "service.log"
     unused = f"http://127.0.0.1:{free_port()}"  # the service's TorchServe: no model of PROBE_MODELS is on it
     with start_test_service(unused, log, PROBE_MODELS="", PROBE_TARGETS=json.dumps([target])) as running:

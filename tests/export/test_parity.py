@@ -20,8 +20,7 @@ from antialiased.export.source import ExportSource
 from antialiased.label_sets import IMAGENET
 from antialiased.models import create_model
 from antialiased.preprocessing import Preprocessing
-from tests.export.conftest import Exported
-from tests.support.export import photo_batch, seeded, spread_logits_
+from tests.support.export import Exported, photo_batch, seeded, spread_logits_
 
 ZOO_SAMPLE = ("resnet18", "mobilenet_v2")  # BasicBlock and inverted-residual blurs; the pair covers Bottleneck
 TIMM_SIZE = 128

@@ -10,8 +10,8 @@ import pytest
 from antialiased.export.parity import PROBABILITY_TOLERANCE
 from antialiased.export.runtimes import OnnxModule
 from antialiased.probe import probe
-from tests.export.conftest import Exported
 from tests.export.stability import PROBES, assert_same_metrics
+from tests.support.export import Exported
 from tests.support.service import SAMPLES
 
 pytestmark = pytest.mark.slow

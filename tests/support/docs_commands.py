@@ -1,6 +1,7 @@
 r"""The commands the docs show: each command of a ```bash block of the README and docs/ (lines continued with `\`
 joined, comments dropped) and each ```python block, with what it needs where the docs say so: a comment
-`# needs a GPU` or `# needs the internet` on its line, or on a block's first line for the whole block."""
+`# needs a GPU`, `# needs the internet` or `# needs Triton` (or two of them: `# needs Triton and a GPU`) on its line,
+or on a block's first line for the whole block."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 _BLOCK = re.compile(r"^```(bash|python)\n(.*?)^```", re.MULTILINE | re.DOTALL)
-_NEEDS = re.compile(r"#.*\bneeds ((?:a GPU|the internet)(?: and (?:a GPU|the internet))?)")
+_NEEDS = re.compile(r"#.*\bneeds ((?:a GPU|the internet|Triton)(?: and (?:a GPU|the internet|Triton))?)")
 _COMMENT = re.compile(r"\s+#\s.*$|^#.*$")
 
 RUNNER = "tests/serving/test_docs_commands.py"
@@ -19,6 +20,7 @@ EXAMPLES = "tests/targets/test_docs_examples.py"
 FINETUNE = "tests/finetune/test_docs_commands.py"
 ANTIALIAS = "tests/antialias/test_docs_example.py"
 SEQUENCES = "tests/evaluation/test_sequences.py"
+EXPORT = "tests/export/test_docs_commands.py"
 # Pattern of a command -> the test that runs the docs' text of it (URLs and file names put in).
 RUN = {
     r"^curl .*127\.0\.0\.1:8080/predictions/resnet50_lpf4 (?!.*Authorization)": f"{RUNNER}::test_the_classify_commands",
@@ -32,6 +34,9 @@ RUN = {
     r"^import torch\nfrom torchvision\.models import resnet50\n": f"{ANTIALIAS}::test_the_example_runs",
     r"-m antialiased\.finetune --model resnet18 --weights baseline\.pth": f"{FINETUNE}::test_the_finetune_commands",
     r"^ANTIALIASED_WEIGHTS_REGISTRY=.* make run ARGS=\"--model mine=": f"{FINETUNE}::test_the_result_served_by_name",
+    r"-m antialiased\.export --model resnet18 --filter-size 4 --weights my_resnet18_lpf4\.pth --format (onnx|triton)": (
+        f"{EXPORT}::test_the_export_commands"
+    ),
 }
 # Pattern of a command -> where it runs in an equivalent form, and how that differs.
 EQUIVALENT = {
@@ -49,6 +54,11 @@ class DocCommand:
     page: str
     text: str
     needs: str | None = None
+
+
+def code_blocks(page: str, language: str) -> list[str]:
+    """The `language` code blocks of the docs page `page` (a file name in docs/)."""
+    return re.findall(rf"```{language}\n(.*?)```", (ROOT / "docs" / page).read_text(), flags=re.DOTALL)
 
 
 def doc_commands() -> list[DocCommand]:
