@@ -28,10 +28,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from antialiased.export.onnx import export_onnx
 from antialiased.export.pt2 import export_program
-from antialiased.export.runtimes import open_session, runtime_version
 from antialiased.export.source import ExportSource
+from antialiased.export.writers import missing_packages
 from antialiased.inference import PRECISIONS, prepare_for_inference, to_model_input
 from antialiased.label_sets import IMAGENET
 from antialiased.models import create_model
@@ -58,6 +57,8 @@ def _model(x: torch.Tensor) -> torch.nn.Module:
 
 
 def _onnx_forward(path: Path, x: torch.Tensor, runtime: str, providers: list | None = None) -> Forward:
+    from antialiased.export.runtimes import open_session
+
     session = open_session(path, runtime, providers)
     inputs = x.cpu().numpy()
     return lambda: torch.from_numpy(np.asarray(session(inputs)[0]))
@@ -65,6 +66,8 @@ def _onnx_forward(path: Path, x: torch.Tensor, runtime: str, providers: list | N
 
 def _onnxruntime_gpu(path: Path, x: torch.Tensor) -> list[Variant]:
     import onnxruntime
+
+    from antialiased.export.runtimes import runtime_version
 
     available = onnxruntime.get_available_providers()
     version = runtime_version("onnxruntime")
@@ -100,6 +103,22 @@ def _aoti(source: ExportSource, x: torch.Tensor, workdir: Path) -> Variant:
     return Variant(name, lambda: compiled(x))
 
 
+def _onnx_variants(source: ExportSource, x: torch.Tensor, workdir: Path) -> list[Variant]:
+    """The exported ONNX file on the runtimes of the device; one row saying why not where the packages are missing
+    (a GPU machine with its own Python: requirements-export.txt is not in the GPU bundle)."""
+    missing = missing_packages()
+    if missing:
+        return [Variant("ONNX", None, f"skipped: {', '.join(missing)} not installed (requirements-export.txt)")]
+    from antialiased.export.onnx import export_onnx
+    from antialiased.export.runtimes import runtime_version
+
+    path = export_onnx(source, workdir / "resnet50_lpf4.onnx")
+    if x.device.type == "cuda":
+        return _onnxruntime_gpu(path, x)
+    runtimes = ("onnxruntime", "openvino")
+    return [Variant(f"{runtime_version(r)} CPU fp32", _onnx_forward(path, x, r)) for r in runtimes]
+
+
 def variants(x: torch.Tensor, device: torch.device, precision: str, aoti: bool, workdir: Path) -> list[Variant]:
     """The baseline first, then each runtime of the export on `device`."""
     model = _model(x)
@@ -107,12 +126,7 @@ def variants(x: torch.Tensor, device: torch.device, precision: str, aoti: bool, 
     prepared = prepare_for_inference(model, device, autocast_dtype=PRECISIONS[precision])
     prepared_x = to_model_input(x)
     found = [Variant(BASELINE, lambda: prepared(prepared_x))]
-    path = export_onnx(source, workdir / "resnet50_lpf4.onnx")
-    if device.type == "cpu":
-        runtimes = ("onnxruntime", "openvino")
-        found += [Variant(f"{runtime_version(r)} CPU fp32", _onnx_forward(path, x, r)) for r in runtimes]
-    else:
-        found += _onnxruntime_gpu(path, x)
+    found += _onnx_variants(source, x, workdir)
     if aoti:
         found.append(_aoti(source, x, workdir))
     return found

@@ -51,7 +51,12 @@ def _proven_onnx(source: ExportSource, path: Path) -> Path:
     return path
 
 
+def missing_packages() -> list[str]:
+    """The packages of the onnx and triton formats that are not installed here."""
+    return [name for name in PACKAGES if importlib.util.find_spec(name) is None]
+
+
 def _check_packages() -> None:
-    missing = [name for name in PACKAGES if importlib.util.find_spec(name) is None]
+    missing = missing_packages()
     if missing:
         raise ExportError(f"this format needs {', '.join(missing)}: pip install -r requirements-export.txt")

@@ -16,6 +16,7 @@ import tritonclient
 from google.protobuf import text_format
 from torch import nn
 
+from antialiased.export import writers
 from antialiased.export.cli import main as export_main
 from antialiased.export.onnx import OnnxFacts, read_facts
 from antialiased.export.parity import check_parity
@@ -160,3 +161,16 @@ def test_write_model_config_refuses_a_file_outside_the_repository_layout(
         write_model_config(elsewhere)
     with pytest.raises(ValueError, match=r"max_batch_size must be in \[1, 4096\], got 0"):
         write_model_config(repository[0] / "small" / "1" / "model.onnx", max_batch_size=0)
+
+
+def test_a_format_whose_packages_are_missing_says_which_and_where(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writers, "PACKAGES", ("onnx", "no_such_package_here"))
+    classes = write_classes(tmp_path / "classes.json")
+    args = ["--model", f"{small_checkpoint(tmp_path)}:{SMALL_BUILDER}", "--classes", str(classes), "--format", "onnx",
+            "--out", str(tmp_path / "out"), "--name", "small"]  # fmt: skip
+    assert export_main(args) == 2
+    assert capsys.readouterr().err == (
+        "error: this format needs no_such_package_here: pip install -r requirements-export.txt\n"
+    )
