@@ -7,7 +7,6 @@ cuts itself (service.views; for sub-pixel shifts they are rounded to uint8, the 
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,8 +26,7 @@ from tests.export.stability import PROBES, assert_same_metrics
 from tests.support.docs_commands import code_blocks
 from tests.support.export import Exported
 from tests.support.service import MAX_SHIFTS, SAMPLES, http_client, start_test_service
-from tests.support.targets import stop, wait_for_http
-from tests.targets.kserve_venv import kserve_python
+from tests.support.targets import kserve_model_server
 from tests.targets.references import assert_shifts_match
 
 pytestmark = pytest.mark.slow
@@ -43,18 +41,8 @@ SERVER = Path(__file__).resolve().parents[1] / "targets" / "kserve_onnx_server.p
 def onnx_server(antialiased_resnet50: Exported, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """KServe's model server serving the exported file as SERVED_NAME: its base URL, once the model is ready."""
     log = tmp_path_factory.mktemp("kserve_onnx") / "kserve.log"
-    http_port, grpc_port = free_port(), free_port()
-    command = [str(kserve_python()), str(SERVER), str(http_port), str(grpc_port), SERVED_NAME,
-               str(antialiased_resnet50.path)]  # fmt: skip
-    with open(log, "wb") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{http_port}"
-    try:
-        wait_for_http(lambda client: client.get(f"{url}/v2/models/{SERVED_NAME}/ready").status_code == 200, 180,
-                      lambda: log.read_text(errors="replace")[-3000:], process)  # fmt: skip
+    with kserve_model_server(SERVER, [SERVED_NAME, str(antialiased_resnet50.path)], SERVED_NAME, log, 180) as url:
         yield url
-    finally:
-        stop(process)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -18,11 +18,13 @@ import numpy as np
 import torch
 
 from antialiased.labels import IMAGENET_CATEGORIES
+from launcher.ports import free_port
 from launcher.probe import ServiceProcess
 from launcher.torchserve import TorchServe
 from service.views import encode_view
 from tests.support.service import start_test_service, torchserve_env
 from tests.targets import stock_model
+from tests.targets.kserve_venv import kserve_python
 
 FC_SCALE = 20.0  # random weights give near-uniform probabilities; a larger classifier layer spreads them
 
@@ -88,6 +90,23 @@ def stop(process: subprocess.Popen) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+@contextlib.contextmanager
+def kserve_model_server(script: Path, args: list[str], ready_model: str, log: Path, timeout_s: float) -> Iterator[str]:
+    """KServe's model server running `script` with the KServe venv's Python, `HTTP_PORT GRPC_PORT *args` (free
+    ports): its base URL once the model `ready_model` is ready; stopped on exit."""
+    http_port, grpc_port = free_port(), free_port()
+    with open(log, "wb") as output:
+        process = subprocess.Popen([str(kserve_python()), str(script), str(http_port), str(grpc_port), *args],
+                                   stdout=output, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    url = f"http://127.0.0.1:{http_port}"
+    try:
+        wait_for_http(lambda client: client.get(f"{url}/v2/models/{ready_model}/ready").status_code == 200, timeout_s,
+                      lambda: log.read_text(errors="replace")[-3000:], process)  # fmt: skip
+        yield url
+    finally:
+        stop(process)
 
 
 def start_target_service(torchserve: TorchServe, targets: list[dict], log: Path, **env: str) -> ServiceProcess:

@@ -24,13 +24,13 @@ from tests.support.targets import (
     SLOW_TIMEOUT_S,
     STOCK_MODEL,
     build_stock_archive,
+    kserve_model_server,
     start_target_service,
     stock_answers,
     stop,
     wait_for_http,
 )
 from tests.targets import tiny_classifier
-from tests.targets.kserve_venv import kserve_python
 
 
 @pytest.fixture(scope="session")
@@ -51,22 +51,8 @@ def stock_torchserve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple
 def kserve_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The KServe model server's base URL, once its three models are ready."""
     log = tmp_path_factory.mktemp("kserve") / "kserve.log"
-    http_port, grpc_port = free_port(), free_port()
-    script = Path(__file__).with_name("kserve_server.py")
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            [str(kserve_python()), str(script), str(http_port), str(grpc_port)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{http_port}"
-    try:
-        wait_for_http(lambda client: client.get(f"{url}/v2/models/tiny_png/ready").status_code == 200, 120,
-                      lambda: log.read_text(errors="replace")[-3000:], process)  # fmt: skip
+    with kserve_model_server(Path(__file__).with_name("kserve_server.py"), [], "tiny_png", log, 120) as url:
         yield url
-    finally:
-        stop(process)
 
 
 @pytest.fixture(scope="session")
