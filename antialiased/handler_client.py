@@ -29,16 +29,17 @@ from pydantic import BaseModel, ValidationError
 
 from antialiased.contract import (
     IMAGE_FIELD,
+    LABELS_FIELD,
     PROBABILITIES_FIELD,
     SHIFTS_FIELD,
     TOPK_FIELD,
     Classification,
+    ClassName,
     ErrorBody,
     ShiftClassification,
     synthetic_marks,
 )
 from antialiased.errors import ApiError, ErrorCode
-from antialiased.labels import NUM_CLASSES
 from antialiased.shifts import ShiftRequest
 from antialiased.torchserve_keys import KEY_RETRY_DELAY_S, key_refused
 from antialiased.worker_restarts import WorkerRestarted, WorkerRestarts
@@ -55,6 +56,7 @@ def prediction_request(
     *,
     topk: int | None = None,
     probabilities: bool = False,
+    labels: bool = False,
     shifts: ShiftRequest | None = None,
     purpose: str | None = None,
     fields: Mapping[str, str] | None = None,
@@ -66,6 +68,8 @@ def prediction_request(
         data[TOPK_FIELD] = str(topk)
     if probabilities:
         data[PROBABILITIES_FIELD] = "true"
+    if labels:
+        data[LABELS_FIELD] = "true"
     if shifts is not None:
         data[SHIFTS_FIELD] = json.dumps(shifts.to_json())
     headers, params = synthetic_marks(purpose) if purpose else ({}, {})
@@ -209,11 +213,20 @@ def _torchserve_message(response: httpx.Response) -> str:
 
 
 def every_class(model: str, answer: Classification) -> Classification:
-    """`answer`, checked to hold one probability per class; ApiError torchserve_error if not."""
-    if answer.probabilities is None or len(answer.probabilities) != NUM_CLASSES:
-        message = f"{model}: the answer does not hold one probability per class ({NUM_CLASSES})"
+    """`answer`, checked to hold one probability per class of the model; ApiError torchserve_error if not."""
+    classes = answer.model.num_classes
+    if answer.probabilities is None or len(answer.probabilities) != classes:
+        message = f"{model}: the answer does not hold one probability per class ({classes})"
         raise ApiError(ErrorCode.TORCHSERVE_ERROR, message, 502)
     return answer
+
+
+def label_set(model: str, answer: Classification) -> list[ClassName]:
+    """The model's label set that `answer` carries, checked to name each of its classes; ApiError if not."""
+    if answer.labels is None or len(answer.labels) != answer.model.num_classes:
+        message = f"{model}: the answer does not hold the model's label set ({answer.model.num_classes} classes)"
+        raise ApiError(ErrorCode.TORCHSERVE_ERROR, message, 502)
+    return answer.labels
 
 
 def matching(model: str, answer: ShiftClassification, shifts: ShiftRequest) -> ShiftClassification:
@@ -289,6 +302,11 @@ class HandlerClient:
         response = self.post(model, prediction_request(image, topk=topk, probabilities=True))
         return every_class(model, read_answer(model, response, Classification))
 
+    def label_set(self, model: str, image: bytes) -> list[ClassName]:
+        """The served model's label set, asked with a synthetic prediction of `image` (purpose `labels`)."""
+        response = self.post(model, prediction_request(image, topk=1, labels=True, purpose="labels"))
+        return label_set(model, read_answer(model, response, Classification))
+
 
 class AsyncHandlerClient:
     """Predictions from our handler on TorchServe, for asyncio (one pooled connection set; aclose() when done); with
@@ -335,3 +353,8 @@ class AsyncHandlerClient:
         """The handler's top-k of every shifted view of `image` that `shifts` asks for."""
         response = await self.post(model, prediction_request(image, topk=topk, shifts=shifts))
         return matching(model, read_answer(model, response, ShiftClassification), shifts)
+
+    async def label_set(self, model: str, image: bytes, timeout_s: float | None = None) -> list[ClassName]:
+        """The served model's label set, asked with a synthetic prediction of `image` (purpose `labels`)."""
+        request = prediction_request(image, topk=1, labels=True, purpose="labels")
+        return label_set(model, read_answer(model, await self.post(model, request, timeout_s), Classification))

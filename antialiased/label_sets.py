@@ -127,7 +127,7 @@ def read_label_set(path: str | os.PathLike) -> LabelSet:
         raw = json.loads(path.read_bytes())
     except FileNotFoundError:
         raise LabelSetError(f"label set {path} does not exist") from None
-    except (OSError, ValueError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+    except (OSError, ValueError, RecursionError) as error:  # UnicodeDecodeError, JSONDecodeError: ValueErrors
         if isinstance(error, LabelSetError):
             raise
         raise LabelSetError(f"label set {path} is not readable JSON: {error}") from None

@@ -60,7 +60,7 @@ def probe(
     """
     plan = make_plan(spec, max_shifts)
     probabilities = _classify(model, _as_uint8_image(image), plan, batch_size)
-    ranked = probabilities.topk(max(topk, TOP5), dim=1)
+    ranked = probabilities.topk(min(max(topk, TOP5), probabilities.shape[1]), dim=1)  # a small model: all classes
     rankings = ranked.indices.tolist()
     top1_classes = sorted({ranking[0] for ranking in rankings})
     class_probabilities = {c: tuple(probabilities[:, c].tolist()) for c in top1_classes}

@@ -1,4 +1,5 @@
-"""Request dependencies: the app's settings, TorchServe client and probe targets, and the optional API key check."""
+"""Request dependencies: the app's settings, TorchServe client, probe targets and label sets, and the optional API key
+check."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import secrets
 from fastapi import Request
 
 from antialiased.errors import ApiError, ErrorCode
+from service.label_sets import LabelSets
 from service.settings import Settings
 from service.targets.base import Target
 from service.torchserve_client import TorchServeClient
@@ -22,6 +24,10 @@ def get_client(request: Request) -> TorchServeClient:
 
 def get_targets(request: Request) -> dict[str, Target]:
     return request.app.state.targets
+
+
+def get_label_sets(request: Request) -> LabelSets:
+    return request.app.state.label_sets
 
 
 def require_api_key(request: Request) -> None:

@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from pydantic import SecretStr
 
-from antialiased.contract import Classification, ShiftClassification, ShiftRequest
+from antialiased.contract import Classification, ClassName, ShiftClassification, ShiftRequest
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.handler_client import AsyncHandlerClient, ClientOptions, RetryPolicy
 from antialiased.torchserve_keys import api_headers
@@ -73,6 +73,10 @@ class TorchServeClient:
         """The handler's answer for the center crop of `image`: its top-k and every class's probability (for /v2,
         and each frame of a sequence probe: `purpose` "sequence")."""
         return await self._observed(model, purpose, self._client.classify_every_class(model, image, topk))
+
+    async def label_set(self, model: str, image: bytes, *, timeout_s: float) -> list[ClassName]:
+        """The served model's label set (a synthetic prediction of `image`, purpose `labels`)."""
+        return await self._observed(model, "labels", self._client.label_set(model, image, timeout_s))
 
     async def classify_shifts(
         self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int

@@ -58,7 +58,7 @@ def sequence_rankings(logits: torch.Tensor) -> tuple[Rankings, Curves]:
     """The frames' rankings and curves from a model's logits (frames, classes), as `antialiased.probe_sequence`
     reads them: from the float32 softmax."""
     probabilities = logits.float().softmax(dim=1)
-    rankings = probabilities.topk(TOP5, dim=1).indices.tolist()
+    rankings = probabilities.topk(min(TOP5, probabilities.shape[1]), dim=1).indices.tolist()
     return rankings, {c: probabilities[:, c].tolist() for c in sorted({r[0] for r in rankings})}
 
 

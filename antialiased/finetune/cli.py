@@ -15,8 +15,8 @@ from pathlib import Path
 
 from antialiased.finetune.config import BATCH_NORM_MODES, PRECISIONS, FinetuneConfig
 from antialiased.finetune.loop import finetune
-from antialiased.finetune.output import REGISTRY_FILE
 from antialiased.weights import WeightsError
+from antialiased.weights.registry_file import REGISTRY_FILE
 
 D = FinetuneConfig  # the defaults
 

@@ -24,17 +24,19 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from antialiased.evaluate.data import DataError, Dataset, discover, load_label_map
+from antialiased.evaluate.data import DataError, Dataset, discover
 from antialiased.evaluate.validate import validate_network
 from antialiased.finetune import distributed
+from antialiased.finetune.classes import run_classes
 from antialiased.finetune.config import FinetuneConfig
 from antialiased.finetune.data import Batch, StepSampler, TrainImages, TrainTransform, loader
 from antialiased.finetune.distributed import Processes
 from antialiased.finetune.logs import EPOCHS_FILE, RunLog, read_records
 from antialiased.finetune.models import BuiltModel, build_model
-from antialiased.finetune.output import check_name, write_output
+from antialiased.finetune.output import write_output
 from antialiased.finetune.state import STATE_FILE, load_state, save_state
 from antialiased.networks import num_classes_of
+from antialiased.weights.registry_file import check_name
 
 log = logging.getLogger(__name__)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -120,8 +122,7 @@ def _seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _dataset(config: FinetuneConfig, path: Path, limit: int | None = None) -> Dataset:
-    label_map = load_label_map(config.labels) if config.labels else None
+def _dataset(path: Path, label_map: dict[str, int] | None, limit: int | None = None) -> Dataset:
     dataset = discover(path, label_map=label_map).limited(limit)
     for skipped in dataset.skipped_folders:
         log.warning("%s: folder %s skipped: %s", path, skipped.name, skipped.reason)
@@ -135,18 +136,20 @@ def _run(config: FinetuneConfig, processes: Processes) -> Result:
         raise ValueError(
             f"--batch-size {config.batch_size} (global) must divide among {processes.world_size} processes"
         )
-    dataset = _dataset(config, config.data)
+    classes = run_classes(config.data, config.labels, config.num_classes)
+    dataset = _dataset(config.data, classes.label_map)
     if len(dataset.samples) < config.batch_size:
         raise DataError(f"{config.data} holds {len(dataset.samples)} images, fewer than a batch ({config.batch_size})")
-    val = _dataset(config, config.val, config.val_limit) if config.val else None
+    val = _dataset(config.val, classes.label_map, config.val_limit) if config.val else None
     _seed(config.seed)
-    built = build_model(config.model, config.weights, config.filter_size, config.num_classes, config.crop_size)
-    classes = num_classes_of(built.network, config.crop_size)
+    built = build_model(config.model, config.weights, config.filter_size, classes.num_classes, config.crop_size)
+    outputs = num_classes_of(built.network, config.crop_size)
     top = max(sample.label for sample in dataset.samples)
-    if top >= classes:
+    if top >= outputs or len(classes.label_set) != outputs:
         raise DataError(
-            f"the model outputs {classes} classes, but the labels go up to class index {top} "
-            f"({dataset.class_name(top)}): give --num-classes, or --labels mapping the folders to its classes"
+            f"the model outputs {outputs} classes, but the labels go up to class index {top} "
+            f"({dataset.class_name(top)}) of {len(classes.label_set)}: give --num-classes, or --labels mapping the "
+            "folders to its classes"
         )
     training = _Training(config, processes, built)
     settings = {**config.settings(), "data_files": dataset.fingerprint.__dict__}
@@ -169,17 +172,10 @@ def _run(config: FinetuneConfig, processes: Processes) -> Result:
     result = Result(True, training.step)
     if processes.main:
         figures = _last_validation(folder)
-        path, entry = write_output(
-            training.network,
-            config.out,
-            config.name,
-            built.arch,
-            built.filter_size,
-            classes,
-            figures,
-            config.crop_size,
+        path, registered = write_output(
+            training.network, config.out, config.name, built, classes.label_set, figures, config.crop_size
         )
-        result = Result(True, training.step, path, entry.name if entry else None)
+        result = Result(True, training.step, path, registered)
     processes.barrier()
     return result
 

@@ -38,11 +38,13 @@ from antialiased.weights.registry import WeightsEntry
 
 @dataclass(frozen=True)
 class BuiltModel:
-    """The antialiased network, and the zoo architecture and filter size its state_dict fits (None: not the zoo's)."""
+    """The antialiased network, the zoo architecture and filter size its state_dict fits (arch None: not the zoo's),
+    and what it was built from (`timm:ARCH`, `module:callable`, ...: the registry's `arch` of its export)."""
 
     network: nn.Module
     arch: str | None
     filter_size: int
+    source: str = ""
 
 
 def build_model(
@@ -54,17 +56,17 @@ def build_model(
         return _from_registry(parsed.entry, filter_size, num_classes)
     if parsed.builder is not None:
         network = load_weights(built_by(parsed.builder), parsed.path)
-        return _antialiased(network, filter_size, num_classes, crop_size)
+        return _antialiased(network, filter_size, num_classes, crop_size, parsed.builder)
     arch = parsed.arch
     if parsed.source == "timm":
         network = timm_network(arch)
     elif arch in ZOO:
         network = from_baseline(arch, architecture_weights(arch, weights), filter_size)
-        return BuiltModel(new_classifier(network, num_classes), arch, filter_size)
+        return BuiltModel(new_classifier(network, num_classes), arch, filter_size, arch)
     else:
         network = torchvision_network(arch, spec)
     network = load_weights(network, architecture_weights(arch, weights))
-    return _antialiased(network, filter_size, num_classes, crop_size)
+    return _antialiased(network, filter_size, num_classes, crop_size, f"{parsed.source}:{arch}")
 
 
 def _from_registry(entry: WeightsEntry, filter_size: int, num_classes: int | None) -> BuiltModel:
@@ -76,12 +78,14 @@ def _from_registry(entry: WeightsEntry, filter_size: int, num_classes: int | Non
     path = fetch(entry.name)
     if entry.antialiased:
         network = new_classifier(load_entry_weights(entry, path), num_classes)
-        return BuiltModel(network, entry.arch, entry.filter_size)
+        return BuiltModel(network, entry.arch, entry.filter_size, entry.arch)
     network = from_baseline(entry.arch, path, filter_size)
-    return BuiltModel(new_classifier(network, num_classes), entry.arch, filter_size)
+    return BuiltModel(new_classifier(network, num_classes), entry.arch, filter_size, entry.arch)
 
 
-def _antialiased(network: nn.Module, filter_size: int, num_classes: int | None, crop_size: int) -> BuiltModel:
+def _antialiased(
+    network: nn.Module, filter_size: int, num_classes: int | None, crop_size: int, source: str
+) -> BuiltModel:
     network = new_classifier(network, num_classes)
     rewritten = antialias(network, filter_size, input_shape=(1, 3, crop_size, crop_size)).model
-    return BuiltModel(rewritten, None, filter_size)
+    return BuiltModel(rewritten, None, filter_size, source)

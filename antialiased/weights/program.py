@@ -256,7 +256,23 @@ def program_classes(program: ExportedProgram, where: str) -> int:
     return classes
 
 
-def program_module(path: str | os.PathLike) -> tuple[nn.Module, int]:
-    """The checked program in `path` as a module (in its exported, evaluation behaviour), and its class count."""
+class ExportedClassifier(nn.Module):
+    """An exported program as a module: it computes as it was exported (evaluation behaviour) in either mode, so
+    that code written for modules (`.eval()`, `.to(device)`, deepcopy) takes it; its graph holds no layers to fold."""
+
+    def __init__(self, program: nn.Module) -> None:
+        super().__init__()
+        self.program = program
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.program(x)
+
+    def train(self, mode: bool = True) -> ExportedClassifier:
+        self.training = mode  # the program's own module refuses train() and eval()
+        return self
+
+
+def program_module(path: str | os.PathLike) -> tuple[ExportedClassifier, int]:
+    """The checked program in `path` as a module, and its class count."""
     program = load_program(path)
-    return program.module(), program_classes(program, os.fspath(path))
+    return ExportedClassifier(program.module()), program_classes(program, os.fspath(path))

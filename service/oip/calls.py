@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 from fastapi import Response
 
-from antialiased.labels import IMAGENET_CATEGORIES, NUM_CLASSES
 from service.oip.protocol import (
     BINARY_DATA,
     BINARY_OUTPUT,
@@ -50,8 +49,9 @@ class Call:
     outputs: list[Output]
 
 
-def parse_call(body: bytes, header_length: str | None, max_batch: int) -> Call:
-    """The images and outputs of an inference request; ProtocolError names what is wrong with it."""
+def parse_call(body: bytes, header_length: str | None, max_batch: int, classes: int) -> Call:
+    """The images and outputs of an inference request to a model of `classes` classes; ProtocolError names what is
+    wrong with it."""
     header, binary = split_body(body, header_length)
     request = parse_json(InferRequest, header, MAX_REQUEST_JSON_VALUES)
     names = [tensor.name for tensor in request.inputs]
@@ -68,17 +68,18 @@ def parse_call(body: bytes, header_length: str | None, max_batch: int) -> Call:
     images = list(images.reshape(-1))
     if BINARY_SIZE not in tensor.parameters:  # the JSON form carries each image as base64
         images = [_base64(index, image) for index, image in enumerate(images)]
-    return Call(id=request.id, images=images, outputs=_outputs(request))
+    return Call(id=request.id, images=images, outputs=_outputs(request, classes))
 
 
-def answer_call(model: str, version: str | None, call: Call, probabilities: np.ndarray) -> Response:
-    """The inference response: each requested output, in JSON or binary form."""
+def answer_call(model: str, version: str | None, call: Call, probabilities: np.ndarray, labels: list[str]) -> Response:
+    """The inference response: each requested output, in JSON or binary form, classes named by `labels`."""
     tensors, parts = [], []
     for output in call.outputs:
         if output.classes is None:
             tensor, part = write_tensor(OUTPUT, probabilities, "FP32", output.binary)
         else:
-            tensor, part = write_tensor(OUTPUT, _top_classes(probabilities, output.classes), "BYTES", output.binary)
+            top = _top_classes(probabilities, output.classes, labels)
+            tensor, part = write_tensor(OUTPUT, top, "BYTES", output.binary)
         tensors.append(tensor)
         parts.append(part)
     body, headers = encode_body(
@@ -87,7 +88,7 @@ def answer_call(model: str, version: str | None, call: Call, probabilities: np.n
     return Response(body, headers=headers)
 
 
-def _outputs(request: InferRequest) -> list[Output]:
+def _outputs(request: InferRequest, classes: int) -> list[Output]:
     """The requested output (the model has one), or all outputs when the request names none."""
     default_binary = request.parameters.get(BINARY_OUTPUT, False)
     if not request.outputs:
@@ -97,10 +98,10 @@ def _outputs(request: InferRequest) -> list[Output]:
     (output,) = request.outputs
     if output.name != OUTPUT:
         raise ProtocolError(f"unknown output {output.name!r}; the model's output is {OUTPUT!r}")
-    classes = output.parameters.get(CLASSIFICATION)
-    if classes is not None and (type(classes) is not int or not 1 <= classes <= NUM_CLASSES):
-        raise ProtocolError(f"{CLASSIFICATION} must be an integer in [1, {NUM_CLASSES}], got {classes!r}")
-    return [Output(binary=_flag(output.parameters.get(BINARY_DATA, default_binary), BINARY_DATA), classes=classes)]
+    top = output.parameters.get(CLASSIFICATION)
+    if top is not None and (type(top) is not int or not 1 <= top <= classes):
+        raise ProtocolError(f"{CLASSIFICATION} must be an integer in [1, {classes}] (the model's classes), got {top!r}")
+    return [Output(binary=_flag(output.parameters.get(BINARY_DATA, default_binary), BINARY_DATA), classes=top)]
 
 
 def _flag(value: Any, name: str) -> bool:
@@ -109,12 +110,11 @@ def _flag(value: Any, name: str) -> bool:
     return value
 
 
-def _top_classes(probabilities: np.ndarray, k: int) -> np.ndarray:
+def _top_classes(probabilities: np.ndarray, k: int, labels: list[str]) -> np.ndarray:
     """Each row's k most probable classes as "probability:index:label" (stable order among equal values)."""
     order = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
     rows = [
-        [f"{row[i]:.9g}:{i}:{IMAGENET_CATEGORIES[i]}".encode() for i in top]
-        for row, top in zip(probabilities, order, strict=True)
+        [f"{row[i]:.9g}:{i}:{labels[i]}".encode() for i in top] for row, top in zip(probabilities, order, strict=True)
     ]
     array = np.empty((len(rows), k), dtype=object)
     array[:] = rows

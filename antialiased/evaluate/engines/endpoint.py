@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from antialiased.contract import MAX_TOPK
+from antialiased.contract import MAX_TOPK, ClassName
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.evaluate.config import EndpointOptions
 from antialiased.evaluate.engines import wire
@@ -26,7 +26,9 @@ from antialiased.evaluate.engines.base import ImageResult, WorkItem, frame_error
 from antialiased.evaluate.files import read_image_file
 from antialiased.evaluate.scoring import ViewScores, image_record, sequence_record
 from antialiased.handler_client import ClientOptions, HandlerClient, RetryPolicy
+from antialiased.label_sets import ClassLabel, LabelSet
 from antialiased.metrics import TOP5
+from antialiased.readiness_probe import readiness_image
 from antialiased.shifts import ShiftRequest
 
 TOKEN_ENV = "ANTIALIASED_ENDPOINT_TOKEN"  # bearer key for a TorchServe with token authorization
@@ -42,20 +44,38 @@ class EndpointError(RuntimeError):
     """The endpoint failed in a way that retrying does not fix; the run stops and can be resumed."""
 
 
+def client_options(options: EndpointOptions) -> ClientOptions:
+    """How the engine calls the endpoint: its URL, retries, timeouts, connections and bearer key."""
+    token = os.environ.get(TOKEN_ENV)
+    return ClientOptions(
+        url=options.url,
+        policy=RetryPolicy(options.retries, options.backoff_s, max_backoff_s=MAX_BACKOFF_S),
+        timeout_s=options.timeout_s,
+        connect_timeout_s=10.0,
+        max_connections=options.concurrency,
+        headers=(lambda: {"Authorization": f"Bearer {token}"}) if token else None,
+    )
+
+
+def served_label_sets(models: list[str], options: EndpointOptions) -> dict[str, LabelSet]:
+    """Each served model's label set, as its handler tells it; EndpointError when the endpoint cannot."""
+    with HandlerClient(client_options(options)) as client:
+        try:
+            return {model: _label_set(client.label_set(model, readiness_image())) for model in models}
+        except ApiError as error:
+            raise EndpointError(f"{options.url}: cannot read a served model's label set: {error.message}") from None
+
+
+def _label_set(names: list[ClassName]) -> LabelSet:
+    return LabelSet(tuple(ClassLabel(name.name, name.id) for name in names))
+
+
 class EndpointEngine:
     def __init__(self, models: list[str], options: EndpointOptions) -> None:
         self.models = models
         self.options = options
         self.served_weights: dict[str, str | None] = {}
-        token = os.environ.get(TOKEN_ENV)
-        self._client_options = ClientOptions(
-            url=options.url,
-            policy=RetryPolicy(options.retries, options.backoff_s, max_backoff_s=MAX_BACKOFF_S),
-            timeout_s=options.timeout_s,
-            connect_timeout_s=10.0,
-            max_connections=options.concurrency,
-            headers=(lambda: {"Authorization": f"Bearer {token}"}) if token else None,
-        )
+        self._client_options = client_options(options)
 
     def run(self, items: list[WorkItem]) -> Iterator[ImageResult]:
         """The items' results; the endpoint's connections are closed when the run ends, however it ends."""
