@@ -22,7 +22,7 @@ import onnx
 import torch
 from torch import nn
 
-from antialiased.export.pt2 import _quiet_torch
+from antialiased.export.pt2 import EXAMPLE_BATCH, _quiet_torch
 from antialiased.export.source import ExportError, ExportSource
 from antialiased.label_sets import LabelSet, LabelSetError, parse_label_set
 from antialiased.preprocessing import PAPER_PREPROCESSING, Preprocessing
@@ -31,7 +31,6 @@ OPSET = 18
 INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
 BATCH_DIM = "batch"
-EXAMPLE_BATCH = 2  # torch.export specialises sizes 0 and 1; the exported batch dimension stays dynamic
 # Keys of the model's metadata_props.
 NAME_KEY, LABELS_KEY, PREPROCESSING_KEY = "name", "labels", "preprocessing"
 # Node metadata that torch.onnx writes and the export drops: source file paths of the machine that exported.
@@ -55,7 +54,7 @@ class LayerExportError(ExportError):
     """The exporter cannot take the network: `layer` (a module path, '' for the network itself) and its `reason`."""
 
     def __init__(self, layer: str, layer_type: str, reason: str) -> None:
-        where = f"layer {layer!r} ({layer_type})" if layer else f"the model itself ({layer_type})"
+        where = f"layer {layer!r} ({layer_type})" if layer else f"the network itself ({layer_type})"
         super().__init__(f"cannot export {where}: {reason}")
         self.layer, self.reason = layer, reason
 
