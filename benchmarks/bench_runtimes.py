@@ -59,7 +59,7 @@ def _model(x: torch.Tensor) -> torch.nn.Module:
 def _onnx_forward(path: Path, x: torch.Tensor, runtime: str, providers: list | None = None) -> Forward:
     from antialiased.export.runtimes import open_session
 
-    session = open_session(path, runtime, providers)
+    session = open_session(path, runtime, providers, threads=torch.get_num_threads())
     inputs = x.cpu().numpy()
     return lambda: torch.from_numpy(np.asarray(session(inputs)[0]))
 
@@ -177,9 +177,12 @@ def main() -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--precision", choices=tuple(PRECISIONS), default="bfloat16", help="autocast dtype on CUDA")
     parser.add_argument("--no-aoti", dest="aoti", action="store_false", help="skip AOTInductor (minutes to compile)")
+    parser.add_argument("--threads", type=int, help="CPU threads of every runtime (default: torch's, one per core)")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args()
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     precision = args.precision if device.type == "cuda" else "float32"
     x = torch.randn(args.batch, 3, 224, 224, generator=torch.Generator().manual_seed(0)).to(device)

@@ -30,14 +30,18 @@ def runtime_version(runtime: str) -> str:
     return f"{runtime} {version(_check_runtime(runtime))}"
 
 
-def open_session(model: Path | bytes, runtime: str = "onnxruntime", providers: Sequence[str] | None = None) -> Session:
+def open_session(
+    model: Path | bytes, runtime: str = "onnxruntime", providers: Sequence | None = None, threads: int | None = None
+) -> Session:
     """A session of the ONNX model (a file, or a serialised model) on `runtime`; `providers`: ONNX Runtime's
-    execution providers in order of preference (default: its CPU provider). `OnnxFileError` when the runtime
-    cannot load the model."""
+    execution providers in order of preference (default: its CPU provider); `threads`: the CPU threads of one
+    inference (default: the runtime's, one per core). `OnnxFileError` when the runtime cannot load the model."""
     _check_runtime(runtime)
     source = str(model) if isinstance(model, Path) else model
     try:
-        return _onnxruntime(source, providers) if runtime == "onnxruntime" else _openvino(source)
+        if runtime == "onnxruntime":
+            return _onnxruntime(source, providers, threads)
+        return _openvino(source, threads)
     except Exception as error:  # each runtime has its own exception types for a model it cannot load
         where = model if isinstance(model, Path) else "the model"
         raise OnnxFileError(f"{runtime_version(runtime)} cannot load {where}: {error}") from None
@@ -49,20 +53,24 @@ def _check_runtime(runtime: str) -> str:
     return runtime
 
 
-def _onnxruntime(source: str | bytes, providers: Sequence[str] | None) -> Session:
+def _onnxruntime(source: str | bytes, providers: Sequence | None, threads: int | None) -> Session:
     import onnxruntime
 
-    session = onnxruntime.InferenceSession(source, providers=list(providers or ["CPUExecutionProvider"]))
+    options = onnxruntime.SessionOptions()
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    session = onnxruntime.InferenceSession(source, options, providers=list(providers or ["CPUExecutionProvider"]))
     name = session.get_inputs()[0].name
     return lambda x: session.run(None, {name: x})
 
 
-def _openvino(source: str | bytes) -> Session:
+def _openvino(source: str | bytes, threads: int | None) -> Session:
     import openvino
 
     core = openvino.Core()
     model = core.read_model(source) if isinstance(source, str) else core.read_model(source, b"")
-    compiled = core.compile_model(model, "CPU", OPENVINO_CONFIG)
+    config = OPENVINO_CONFIG | ({} if threads is None else {"INFERENCE_NUM_THREADS": threads})
+    compiled = core.compile_model(model, "CPU", config)
     return lambda x: [np.asarray(value) for value in compiled(x).values()]
 
 
