@@ -29,7 +29,7 @@ from antialiased.weights.fetch import CACHE_ENV, fetch
 from antialiased.weights.load import build_model, load_entry_weights
 from antialiased.weights.registry import get_entry
 from archives.archive import build_archive, model_spec
-from handlers.settings import DEVICES
+from handlers.settings import DEVICES, RUNTIMES
 
 DEFAULT_STORE = Path("build/archives")
 MODELS_ENV = "TORCHSERVE_MODELS"  # NAME=WEIGHTS,...: the served models where no --model is given (containers)
@@ -131,7 +131,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
             overrides[key] = getattr(args, option)
     if args.workers is not None:
         overrides["minWorkers"] = overrides["maxWorkers"] = args.workers
-    for option in ("device", "precision"):
+    for option in ("device", "precision", "runtime"):
         if getattr(args, option) is not None:
             handler[option] = getattr(args, option)
     if args.compile:
@@ -152,6 +152,8 @@ def add_serving_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=DEVICES, help="handler device")
     parser.add_argument("--precision", choices=tuple(PRECISIONS), help="autocast dtype on CUDA")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (CUDA)")
+    parser.add_argument("--runtime", choices=RUNTIMES,
+                        help="what computes the forward pass on the CPU (docs/configuration.md)")  # fmt: skip
 
 
 def build_from_args(args: argparse.Namespace, *, untrained_fallback: bool, progress: bool = True) -> list[BuiltArchive]:

@@ -26,11 +26,14 @@ from antialiased.export.pt2 import EXAMPLE_BATCH, _quiet_torch
 from antialiased.export.source import ExportError, ExportSource
 from antialiased.label_sets import LabelSet, LabelSetError, parse_label_set
 from antialiased.preprocessing import PAPER_PREPROCESSING, Preprocessing
+from antialiased.weights import ProgramFormatError
+from antialiased.weights.program import program_classes
 
 OPSET = 18
 INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
 BATCH_DIM = "batch"
+SIZE_DIMS = ("height", "width")  # the image's, when the export leaves them dynamic
 # Keys of the model's metadata_props.
 NAME_KEY, LABELS_KEY, PREPROCESSING_KEY = "name", "labels", "preprocessing"
 # Node metadata that torch.onnx writes and the export drops: source file paths of the machine that exported.
@@ -63,9 +66,11 @@ class OnnxFileError(ValueError):
     """A file that is not an ONNX model this project exported (corrupt, truncated, or foreign)."""
 
 
-def export_onnx(source: ExportSource, path: Path, opset: int = OPSET) -> Path:
+def export_onnx(source: ExportSource, path: Path, opset: int = OPSET, dynamic_size: bool = False) -> Path:
     """Write `source.network` (normalised (N, 3, S, S) images -> (N, classes) logits, S the preprocessing's crop
     size) to the ONNX file `path`, with the source's name, label set and preprocessing in its metadata; return `path`.
+    `dynamic_size`: height and width dynamic too (down to the least the network takes), for a server that sends
+    other crop sizes; fixed by default, as Triton's configuration and TensorRT engines want them.
 
     The network runs in eval mode while it is traced (its mode is restored after). Raises `LayerExportError` naming
     the layer the exporter cannot take, and ExportError when the network's classes are not its label set's.
@@ -80,12 +85,12 @@ def export_onnx(source: ExportSource, path: Path, opset: int = OPSET) -> Path:
     network.eval()
     try:
         with _quiet_torch(), _quiet_onnxscript():  # their logs are the details of a failure the error below tells
-            program = _exported_program(network, example)
+            program = _exported_program(network, example, dynamic_size)
             proto = _onnx_model(network, program, opset)
     finally:
         network.train(was_training)
-    _name_batch_dimension(proto)
-    _check_classes(proto, len(source.label_set))
+    _check_classes(program, source)
+    _name_dimensions(proto)
     _annotate(proto, OnnxFacts(source.name, source.label_set, source.preprocessing))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -130,8 +135,9 @@ def _running_layers(model: nn.Module) -> Iterator[list[str]]:
             handle.remove()
 
 
-def _exported_program(model: nn.Module, example: torch.Tensor) -> torch.export.ExportedProgram:
-    dynamic = ({0: torch.export.Dim(BATCH_DIM, min=1)},)
+def _exported_program(model: nn.Module, example: torch.Tensor, dynamic_size: bool) -> torch.export.ExportedProgram:
+    sizes = {2: torch.export.Dim.AUTO, 3: torch.export.Dim.AUTO} if dynamic_size else {}
+    dynamic = ({0: torch.export.Dim(BATCH_DIM, min=1), **sizes},)
     with _running_layers(model) as running:
         try:
             return torch.export.export(model, (example,), dynamic_shapes=dynamic, strict=False)
@@ -177,13 +183,13 @@ def _type_name(model: nn.Module, layer: str) -> str:
     return type(model.get_submodule(layer)).__name__
 
 
-def _check_classes(proto: onnx.ModelProto, count: int) -> None:
-    dims = proto.graph.output[0].type.tensor_type.shape.dim
-    shape = [d.dim_value or d.dim_param for d in dims]
-    if len(shape) != 2:
-        raise ExportError(f"the network's output has shape {shape}, not ({BATCH_DIM}, classes)")
-    if shape[1] != count:
-        raise ExportError(f"the network answers {shape[1]} classes, its label set names {count}")
+def _check_classes(program: torch.export.ExportedProgram, source: ExportSource) -> None:
+    try:
+        classes = program_classes(program, f"the network of {source.name}")
+    except ProgramFormatError as error:
+        raise ExportError(str(error)) from None
+    if classes != len(source.label_set):
+        raise ExportError(f"the network answers {classes} classes, its label set names {len(source.label_set)}")
 
 
 def _annotate(proto: onnx.ModelProto, facts: OnnxFacts) -> None:
@@ -204,13 +210,15 @@ def _annotate(proto: onnx.ModelProto, facts: OnnxFacts) -> None:
             node.metadata_props.extend(kept)
 
 
-def _name_batch_dimension(proto: onnx.ModelProto) -> None:
-    """The batch dimension named BATCH_DIM wherever it appears (torch.export calls it by a symbol, such as 's31')."""
-    symbol = proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param
+def _name_dimensions(proto: onnx.ModelProto) -> None:
+    """The input's dynamic dimensions named BATCH_DIM (and SIZE_DIMS) wherever they appear (torch.export calls them
+    by symbols, such as 's31')."""
+    batch, _, height, width = proto.graph.input[0].type.tensor_type.shape.dim
+    names = {d.dim_param: name for d, name in zip((batch, height, width), (BATCH_DIM, *SIZE_DIMS), strict=True)}
+    names.pop("", None)
     for value in [*proto.graph.input, *proto.graph.output, *proto.graph.value_info]:
         for dim in value.type.tensor_type.shape.dim:
-            if symbol and dim.dim_param == symbol:
-                dim.dim_param = BATCH_DIM
+            dim.dim_param = names.get(dim.dim_param, dim.dim_param)
 
 
 def read_facts(path: Path) -> OnnxFacts:

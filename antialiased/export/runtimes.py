@@ -57,6 +57,7 @@ def _onnxruntime(source: str | bytes, providers: Sequence | None, threads: int |
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
+    options.log_severity_level = 4  # its errors are raised to the caller, not also logged
     if threads is not None:
         options.intra_op_num_threads = threads
     session = onnxruntime.InferenceSession(source, options, providers=list(providers or ["CPUExecutionProvider"]))
@@ -85,8 +86,14 @@ class OnnxModule(nn.Module):
         self._session = open_session(Path(path), runtime)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of `x`; ValueError for an input the file does not take (another size, or too small for the
+        network's reflect padding: the runtime refuses it, as PyTorch does)."""
         inputs = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
-        return torch.from_numpy(self._session(inputs)[0])
+        try:
+            return torch.from_numpy(self._session(inputs)[0])
+        except Exception as error:  # each runtime has its own exception types
+            first = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
+            raise ValueError(f"{self.runtime} refuses an input of shape {list(inputs.shape)}: {first}") from None
 
     def extra_repr(self) -> str:
         return f"{self.facts.name!r}, runtime={self.runtime!r}, classes={len(self.facts.label_set)}"

@@ -3,7 +3,8 @@ ONNX Runtime before it is kept (probabilities within `parity.PROBABILITY_TOLERAN
 `parity.parity_inputs`); a file that fails is removed and the error names the first diverging layer.
 
 - `onnx`: `OUT/NAME.onnx`;
-- `triton`: the model repository `OUT/NAME/config.pbtxt`, `OUT/NAME/1/model.onnx`, `OUT/NAME/labels.txt`.
+- `triton`: the model repository `OUT/NAME/config.pbtxt`, `OUT/NAME/1/model.onnx`, `OUT/NAME/labels.txt`;
+and `proven_module`, the network as a module that computes on ONNX Runtime or OpenVINO (the handler's `runtime`).
 
 Their packages (onnx, onnxscript, onnxruntime) are requirements-export.txt's, not every installation's: the modules
 that need them are imported when a format runs, so that the `pt2` format works without them.
@@ -13,7 +14,10 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import tempfile
 from pathlib import Path
+
+from torch import nn
 
 from antialiased.export.source import ExportError, ExportSource
 
@@ -37,13 +41,23 @@ def write_triton(source: ExportSource, out: Path) -> list[Path]:
     return [*write_model_config(onnx_file), onnx_file]
 
 
-def _proven_onnx(source: ExportSource, path: Path) -> Path:
+def proven_module(source: ExportSource, runtime: str) -> nn.Module:
+    """`source.network` exported with a dynamic image size and proven on `runtime` (`runtimes.RUNTIMES`), as a module
+    that computes on that runtime on the CPU (`runtimes.OnnxModule`); ExportError if it cannot be."""
+    _check_packages()
+    from antialiased.export.runtimes import OnnxModule
+
+    with tempfile.TemporaryDirectory(prefix="antialiased-onnx-") as folder:  # the runtime holds the model in memory
+        return OnnxModule(_proven_onnx(source, Path(folder) / "model.onnx", runtime, dynamic_size=True), runtime)
+
+
+def _proven_onnx(source: ExportSource, path: Path, runtime: str = "onnxruntime", dynamic_size: bool = False) -> Path:
     _check_packages()
     from antialiased.export.onnx import export_onnx
     from antialiased.export.parity import check_parity
 
-    export_onnx(source, path)
-    row = check_parity(source.network, path, "onnxruntime")
+    export_onnx(source, path, dynamic_size=dynamic_size)
+    row = check_parity(source.network, path, runtime)
     if not row.passed:
         path.unlink()
         raise ExportError(f"not written: {row.describe()}")
