@@ -218,7 +218,8 @@ def _name_dimensions(proto: onnx.ModelProto) -> None:
     names.pop("", None)
     for value in [*proto.graph.input, *proto.graph.output, *proto.graph.value_info]:
         for dim in value.type.tensor_type.shape.dim:
-            dim.dim_param = names.get(dim.dim_param, dim.dim_param)
+            if dim.dim_param in names:  # a dimension of a fixed size has no dim_param: setting one would erase it
+                dim.dim_param = names[dim.dim_param]
 
 
 def read_facts(path: Path) -> OnnxFacts:

@@ -179,3 +179,19 @@ def test_a_valid_model_a_runtime_cannot_load_is_an_onnx_file_error(tmp_path: Pat
     proto.graph.node[0].op_type = "NoSuchOperator"
     with pytest.raises(OnnxFileError, match=r"onnxruntime \d+\.\d+\.\d+ cannot load the model"):
         open_session(proto.SerializeToString())
+
+
+def test_a_dynamic_size_export_takes_other_sizes_and_refuses_too_small_ones(tmp_path: Path) -> None:
+    network = tiny_network()
+    path = export_onnx(tiny_source(network), tmp_path / "dynamic.onnx", dynamic_size=True)
+    (image,) = onnx.load_model(str(path)).graph.input
+    assert [d.dim_param or d.dim_value for d in image.type.tensor_type.shape.dim] == ["batch", 3, "height", "width"]
+    module = OnnxModule(path)
+    for shape in [(2, 3, 48, 40), (1, 3, 17, 17)]:
+        x = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+        with torch.inference_mode():
+            assert np.abs(module(x).numpy() - network(x).numpy()).max() < 1e-5, shape
+    with pytest.raises(ValueError):
+        network(torch.zeros(1, 3, 4, 4))  # PyTorch refuses it (the blur's reflect padding) ...
+    with pytest.raises(ValueError, match=r"onnxruntime refuses an input of shape \[1, 3, 4, 4\]"):
+        module(torch.zeros(1, 3, 4, 4))  # ... and so does the runtime, rather than answering
