@@ -46,7 +46,13 @@ _ALLOWED_MEMBERS = re.compile(
     r"|models/\w+\.json|data/weights/\w+(\.json)?|data/constants/\w+\.json|data/constants/tensor_\w+"
     r"|data/sample_inputs/\w+\.pt|extra/[\w.-]+)"
 )
-_OPERATOR = re.compile(r"torch\.ops\.aten\.\w+\.\w+|_operator\.\w+|torch\.sym_\w+|math\.\w+")
+# Graph node targets: aten operators, and the arithmetic of sizes (no `operator.attrgetter`, `operator.call`, ...).
+_OPERATOR = re.compile(
+    r"torch\.ops\.aten\.\w+\.\w+"
+    r"|_operator\.(getitem|add|sub|mul|floordiv|truediv|mod|pow|neg|pos|abs|eq|ne|lt|le|gt|ge|and_|or_|not_)"
+    r"|torch\.sym_(min|max|not|float|int|ite|sqrt|sum)|math\.(floor|ceil|trunc|sqrt)"
+)
+_OUTSIDE_EFFECTS = re.compile(r"torch\.ops\.aten\.(from_file|_print)\.\w+")  # aten's that read files or print
 # sympy's constructors in the program's shape expressions (torch.utils._sympy.functions and sympy's own).
 _SYMPY_CALLS = frozenset(
     {
@@ -152,6 +158,8 @@ def _check_program(data: bytes) -> None:
         target = node.get("target") if isinstance(node, dict) else None
         if not isinstance(target, str) or not _OPERATOR.fullmatch(target):
             raise ProgramFormatError(f"its graph calls {str(target)[:80]!r}, not a PyTorch (aten) operator")
+        if _OUTSIDE_EFFECTS.fullmatch(target):
+            raise ProgramFormatError(f"its graph calls {target}, which reaches outside the model (files, output)")
     for expression in _values_of(program, "expr_str"):
         _check_expression(expression, _sympy_node, "shape expression")
     for guard in program.get("guards_code") or []:

@@ -61,6 +61,9 @@ class WeightsEntry:
     `filter_size` None means a plain (not antialiased) torchvision baseline. `finetuned` tells a model
     fine-tuned from the torchvision baseline from one trained from scratch. `accuracy` and
     `consistency` are the published ImageNet top-1 and shift consistency in percent, when known.
+    `labels` names the label set file of its classes (read and checked against `num_classes` when the entry is
+    made); `format` says whether the file is a state_dict of the zoo's `arch` or an exported program (`arch` then
+    only describes it).
     """
 
     name: str

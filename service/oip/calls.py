@@ -49,9 +49,9 @@ class Call:
     outputs: list[Output]
 
 
-def parse_call(body: bytes, header_length: str | None, max_batch: int, classes: int) -> Call:
-    """The images and outputs of an inference request to a model of `classes` classes; ProtocolError names what is
-    wrong with it."""
+def parse_call(body: bytes, header_length: str | None, max_batch: int) -> Call:
+    """The images and outputs of an inference request; ProtocolError names what is wrong with it (a classification
+    of more classes than the model's: `check_classes`)."""
     header, binary = split_body(body, header_length)
     request = parse_json(InferRequest, header, MAX_REQUEST_JSON_VALUES)
     names = [tensor.name for tensor in request.inputs]
@@ -68,7 +68,15 @@ def parse_call(body: bytes, header_length: str | None, max_batch: int, classes: 
     images = list(images.reshape(-1))
     if BINARY_SIZE not in tensor.parameters:  # the JSON form carries each image as base64
         images = [_base64(index, image) for index, image in enumerate(images)]
-    return Call(id=request.id, images=images, outputs=_outputs(request, classes))
+    return Call(id=request.id, images=images, outputs=_outputs(request))
+
+
+def check_classes(call: Call, classes: int) -> None:
+    """ProtocolError when the call asks the top k of more classes than the model's."""
+    for output in call.outputs:
+        if output.classes is not None and output.classes > classes:
+            message = f"{CLASSIFICATION} must be at most {classes} (the model's classes), got {output.classes}"
+            raise ProtocolError(message)
 
 
 def answer_call(model: str, version: str | None, call: Call, probabilities: np.ndarray, labels: list[str]) -> Response:
@@ -88,7 +96,7 @@ def answer_call(model: str, version: str | None, call: Call, probabilities: np.n
     return Response(body, headers=headers)
 
 
-def _outputs(request: InferRequest, classes: int) -> list[Output]:
+def _outputs(request: InferRequest) -> list[Output]:
     """The requested output (the model has one), or all outputs when the request names none."""
     default_binary = request.parameters.get(BINARY_OUTPUT, False)
     if not request.outputs:
@@ -99,8 +107,8 @@ def _outputs(request: InferRequest, classes: int) -> list[Output]:
     if output.name != OUTPUT:
         raise ProtocolError(f"unknown output {output.name!r}; the model's output is {OUTPUT!r}")
     top = output.parameters.get(CLASSIFICATION)
-    if top is not None and (type(top) is not int or not 1 <= top <= classes):
-        raise ProtocolError(f"{CLASSIFICATION} must be an integer in [1, {classes}] (the model's classes), got {top!r}")
+    if top is not None and (type(top) is not int or top < 1):
+        raise ProtocolError(f"{CLASSIFICATION} must be a positive integer (at most the model's classes), got {top!r}")
     return [Output(binary=_flag(output.parameters.get(BINARY_DATA, default_binary), BINARY_DATA), classes=top)]
 
 

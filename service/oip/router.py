@@ -27,7 +27,7 @@ from antialiased.errors import ApiError, ErrorCode
 from service.dependencies import get_client, get_label_sets, get_settings, require_api_key
 from service.errors import documented_errors, validation_error
 from service.label_sets import LabelSets
-from service.oip.calls import INPUT, OUTPUT, answer_call, parse_call
+from service.oip.calls import INPUT, OUTPUT, answer_call, check_classes, parse_call
 from service.oip.protocol import (
     HEADER_LENGTH,
     ErrorResponse,
@@ -180,16 +180,20 @@ async def infer(
     """Classify a batch of encoded images: one TorchServe prediction per image, sent at once in waves of at most
     PROBE_OIP_PIXELS_AT_ONCE decoded pixels (what one handler batch decodes)."""
     _check_served(name, settings)
-    labels = await label_sets.get(name)
     async with upload_lease(request) as lease:
         body = await read_body(request, settings.upload_bytes_per_client, settings.body_timeout_s, lease)
         try:  # off the event loop: parsing a large JSON body takes a while
             call = await asyncio.to_thread(
-                parse_call, body, request.headers.get(HEADER_LENGTH), settings.oip_max_batch_size, len(labels)
+                parse_call, body, request.headers.get(HEADER_LENGTH), settings.oip_max_batch_size
             )
         except ProtocolError as error:
             raise ApiError(ErrorCode.INVALID_INFERENCE_REQUEST, str(error)) from None
         pixels = _check_images(call.images, settings)
+        labels = await label_sets.get(name)
+        try:
+            check_classes(call, len(labels))
+        except ProtocolError as error:
+            raise ApiError(ErrorCode.INVALID_INFERENCE_REQUEST, str(error)) from None
         answers = []
         for wave in _waves(pixels, settings.oip_pixels_at_once):
             answers += await _classify_all(client, name, [(index, call.images[index]) for index in wave])

@@ -13,16 +13,24 @@ from pathlib import Path
 import pytest
 import torch
 from torch import nn
-from torch.export import Dim
 
 from antialiased.weights import ProgramFormatError
 from antialiased.weights.program import check_program_file, load_program, program_classes, program_module
-from tests.support.programs import edited_json, export_small, program_file, rewritten
-
-MODEL_JSON = "models/model.json"
-WEIGHTS_CONFIG = "data/weights/model_weights_config.json"
-CONSTANTS_CONFIG = "data/constants/model_constants_config.json"
-SAMPLE_INPUTS = "data/sample_inputs/model.pt"
+from tests.support.programs import (
+    CONSTANTS_CONFIG,
+    MODEL_JSON,
+    SAMPLE_INPUTS,
+    WEIGHTS_CONFIG,
+    Features,
+    Pair,
+    PooledClassifier,
+    edited_json,
+    export_small,
+    marker_guard,
+    program_file,
+    rewritten,
+    saved_program,
+)
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +52,6 @@ class _Payload:
 
     def __reduce__(self):
         return os.system, (self.command,)
-
-
-def _marker_guard(marker: Path):
-    def edit(document: dict) -> None:
-        document["guards_code"].append(f"__import__('os').system('touch {marker}') == 0")
-
-    return edited_json(MODEL_JSON, edit)
 
 
 def _first_node(field: str, value):
@@ -86,7 +87,7 @@ def _pickled_inputs(marker: Path) -> bytes:
 
 
 CASES = {
-    "a guard that runs a command": (lambda m: {"change": _marker_guard(m)}, "a guard holds"),
+    "a guard that runs a command": (lambda m: {"change": marker_guard(m)}, "a guard holds"),
     "a shape expression that runs a command": (lambda m: {"change": _size_expression(m)}, "a shape expression holds"),
     "sample inputs that unpickle a command": (
         lambda m: {"change": lambda name, data: _pickled_inputs(m) if name == SAMPLE_INPUTS else data},
@@ -95,6 +96,14 @@ CASES = {
     "an operator outside PyTorch's": (
         lambda m: {"change": _first_node("target", "torch.os.system")},
         "'torch.os.system', not a PyTorch (aten) operator",
+    ),
+    "an operator that reaches Python objects": (
+        lambda m: {"change": _first_node("target", "_operator.attrgetter")},
+        "'_operator.attrgetter', not a PyTorch (aten) operator",
+    ),
+    "an operator that reads a file": (
+        lambda m: {"change": _first_node("target", "torch.ops.aten.from_file.default")},
+        "calls torch.ops.aten.from_file.default, which reaches outside the model",
     ),
     "a weight stored as a pickle": (
         lambda m: {"change": _first_payload(WEIGHTS_CONFIG, use_pickle=True)},
@@ -127,7 +136,7 @@ def test_hostile_programs_are_refused_and_nothing_runs(program: Path, tmp_path: 
 def test_torch_export_load_alone_would_run_the_guard(program: Path, tmp_path: Path) -> None:
     """Why the check exists: the same file, given to torch as it is, runs the command of its guard."""
     marker = tmp_path / "ran"
-    hostile = rewritten(program, tmp_path / "hostile.pt2", _marker_guard(marker))
+    hostile = rewritten(program, tmp_path / "hostile.pt2", marker_guard(marker))
     torch.export.load(hostile).module()(torch.zeros(2, 3, 64, 64))
     assert marker.exists()
 
@@ -150,53 +159,26 @@ def test_a_checkpoint_is_not_a_program(tmp_path: Path) -> None:
         load_program(path)
 
 
-class _Features(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * 2
-
-
-class _Pair(nn.Module):
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        pooled = x.mean(dim=(2, 3))
-        return pooled, pooled
-
-
-class _Classifier(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.fc = nn.Linear(3, 4)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(x.mean(dim=(2, 3)))
-
-
-def _saved(module: nn.Module, tmp_path: Path, dynamic: bool = True, channels: int = 3) -> Path:
-    shapes = ({0: Dim.AUTO},) if dynamic else None
-    program = torch.export.export(module, (torch.zeros(2, channels, 8, 8),), dynamic_shapes=shapes)
-    torch.export.save(program, tmp_path / "program.pt2")
-    return tmp_path / "program.pt2"
-
-
 @pytest.mark.parametrize(
     ("module", "dynamic", "channels", "expected"),
     [
-        (_Classifier(), False, 3, "exported for a fixed batch size of 2: export it with a dynamic batch"),
-        (_Features(), True, 3, "not one (batch, classes) tensor"),
-        (_Pair(), True, 3, "not one (batch, classes) tensor"),
+        (PooledClassifier(), False, 3, "exported for a fixed batch size of 2: export it with a dynamic batch"),
+        (Features(), True, 3, "not one (batch, classes) tensor"),
+        (Pair(), True, 3, "not one (batch, classes) tensor"),
         (nn.Flatten(), True, 5, "not an image batch (N, 3, H, W)"),
     ],
 )
 def test_programs_that_are_not_batch_classifiers(
     tmp_path: Path, module: nn.Module, dynamic: bool, channels: int, expected: str
 ) -> None:
-    program = load_program(_saved(module, tmp_path, dynamic, channels))
+    program = load_program(saved_program(module, tmp_path / "program.pt2", dynamic, channels))
     with pytest.raises(ProgramFormatError) as refused:
         program_classes(program, "mine.pt2")
     assert str(refused.value).startswith("mine.pt2 ") and expected in str(refused.value)
 
 
 def test_a_batch_classifier_tells_its_classes(tmp_path: Path) -> None:
-    assert program_classes(load_program(_saved(_Classifier(), tmp_path)), "mine") == 4
+    assert program_classes(load_program(saved_program(PooledClassifier(), tmp_path / "program.pt2")), "mine") == 4
 
 
 def test_the_payload_helper_really_runs_its_command(tmp_path: Path) -> None:

@@ -27,10 +27,10 @@ from antialiased.weights import load_weights, save_checkpoint
 from antialiased.weights.registry import REGISTRY_ENV
 from archives.build import build_archives
 from launcher.torchserve import TorchServe, start_torchserve
-from tests.conftest import READY_TIMEOUT_S, TEST_OVERRIDES
 from tests.models.small_cnn import antialiased_small_cnn
 from tests.support.datasets import write_colour_folder
 from tests.support.programs import COLOURS, export_small
+from tests.support.served_models import READY_TIMEOUT_S, TEST_OVERRIDES
 from tests.support.serving import encode, photo, reference_probabilities
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]

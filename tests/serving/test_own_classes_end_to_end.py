@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import signal
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +25,7 @@ from antialiased.weights import save_checkpoint
 from antialiased.weights.registry import REGISTRY_ENV
 from tests.support.datasets import write_colour_folder
 from tests.support.finetune import ROOT, baseline_checkpoint
+from tests.support.run_script import run_script
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 
@@ -71,24 +68,8 @@ def env(workdir: Path) -> dict[str, str]:
 def stack(workdir: Path, env: dict[str, str]) -> Iterator[dict[str, str]]:
     """`python -m scripts.run` serving both by name (with the probe service): its inference and probe URLs."""
     models = [option for name, weights in SERVED.items() for option in ("--model", f"{name}={weights}")]
-    command = [sys.executable, "-m", "scripts.run", *models, "--free-ports", "--store", "store", "--weights-dir", "w"]
-    process = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)  # fmt: skip
-    output: list[str] = []
-    threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")), daemon=True).start()
-    try:
-        deadline = time.monotonic() + 300
-        while not any("Ctrl-C stops everything" in line for line in output):
-            assert process.poll() is None and time.monotonic() < deadline, "".join(output[-50:])
-            time.sleep(0.5)
-        text = "".join(output)
-        yield {
-            "inference": re.search(r"inference\s+(http://127\.0\.0\.1:\d+)/predictions", text).group(1),
-            "probe": re.search(r"probe\s+(http://127\.0\.0\.1:\d+)/", text).group(1),
-        }
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(90)
+    with run_script([*models, "--free-ports", "--store", "store", "--weights-dir", "w"], workdir, env, 300) as run:
+        yield {"inference": run.inference, "probe": run.probe}
 
 
 def _image(workdir: Path, colour: str) -> bytes:

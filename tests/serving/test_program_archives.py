@@ -9,15 +9,20 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch import nn
-from torch.export import Dim
 
 from antialiased.models import create_model
 from antialiased.weights import save_checkpoint, sha256_file
 from antialiased.weights.registry import REGISTRY_ENV
 from archives.build import main as build_main
-from tests.library.test_program_files import MODEL_JSON
-from tests.support.programs import edited_json, export_small, program_file, rewritten
+from tests.support.programs import (
+    Features,
+    PooledClassifier,
+    export_small,
+    marker_guard,
+    program_file,
+    rewritten,
+    saved_program,
+)
 
 pytestmark = pytest.mark.serving
 
@@ -52,11 +57,7 @@ def _labels(folder: Path, count: int) -> str:
 
 def test_a_hostile_program_is_refused_and_its_guard_never_runs(program: Path, tmp_path: Path, monkeypatch, capsys):
     marker = tmp_path / "ran"
-
-    def guard(document: dict) -> None:
-        document["guards_code"].append(f"__import__('os').system('touch {marker}') == 0")
-
-    hostile = rewritten(program, tmp_path / "hostile.pt2", edited_json(MODEL_JSON, guard))
+    hostile = rewritten(program, tmp_path / "hostile.pt2", marker_guard(marker))
     _register(tmp_path, monkeypatch, hostile, num_classes=3, labels=_labels(tmp_path, 3))
     assert "hostile.pt2 is refused: a guard holds" in _refused(tmp_path, capsys)
     assert not marker.exists()
@@ -69,33 +70,15 @@ def test_a_label_set_of_another_size_than_the_program(program: Path, tmp_path: P
     assert f"{copy} outputs 3 classes, mine names 4" in _refused(tmp_path, capsys)
 
 
-class _Classifier(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.fc = nn.Linear(3, 1000)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(x.mean(dim=(2, 3)))
-
-
-class _Features(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.mean(dim=1)
-
-
 @pytest.mark.parametrize(
     ("module", "dynamic", "expected"),
     [
-        (_Classifier(), False, "was exported for a fixed batch size of 2"),
-        (_Features(), True, "not one (batch, classes) tensor"),
+        (PooledClassifier(1000), False, "was exported for a fixed batch size of 2"),
+        (Features(), True, "not one (batch, classes) tensor"),
     ],
 )
 def test_programs_that_are_not_batch_classifiers(tmp_path, monkeypatch, capsys, module, dynamic, expected) -> None:
-    shapes = ({0: Dim.AUTO},) if dynamic else None
-    exported = torch.export.export(module, (torch.zeros(2, 3, 8, 8),), dynamic_shapes=shapes)
-    path = tmp_path / "program.pt2"
-    torch.export.save(exported, path)
-    _register(tmp_path, monkeypatch, path)
+    _register(tmp_path, monkeypatch, saved_program(module, tmp_path / "program.pt2", dynamic))
     assert expected in _refused(tmp_path, capsys)
 
 

@@ -34,8 +34,9 @@ RUN = {
     r"^import torch\nfrom torchvision\.models import resnet50\n": f"{ANTIALIAS}::test_the_example_runs",
     r"-m antialiased\.finetune --model resnet18 --weights baseline\.pth": f"{FINETUNE}::test_the_finetune_commands",
     r"^ANTIALIASED_WEIGHTS_REGISTRY=.* make run ARGS=\"--model mine=": f"{FINETUNE}::test_the_result_served_by_name",
+    r"-m antialiased\.export --model timm:resnet10t --weights mine\.pth": f"{EXPORT}::test_the_export_command",
     r"-m antialiased\.export --model resnet18 --filter-size 4 --weights my_resnet18_lpf4\.pth --format (onnx|triton)": (
-        f"{EXPORT}::test_the_export_commands"
+        f"{EXPORT}::test_the_onnx_and_triton_export_commands"
     ),
 }
 # Pattern of a command -> where it runs in an equivalent form, and how that differs.
@@ -44,6 +45,12 @@ EQUIVALENT = {
     r"^make test$": ".ci/run runs it: it is the test command",
     r"^PROBE_TARGETS=.* make run$|models=resnet50_lpf4,my_kserve": f"{EXAMPLES} probes the docs' PROBE_TARGETS "
     "examples on a real stock TorchServe and a real KServe server through the probe service",
+    r"-m antialiased\.finetune --model torchvision:resnet18 --weights baseline\.pth --num-classes 3 --data colours ": (
+        "tests/serving/test_own_classes_end_to_end.py runs it (one epoch, 6 images) on generated colour folders, then "
+        "serves, probes and evaluates the result by name"
+    ),
+    r"make run ARGS=\"--model own=mine\"$": "tests/serving/test_exported_models.py serves exported programs by their "
+    "registry entries through TorchServe, tests/serving/test_own_classes_end_to_end.py through scripts.run",
 }
 
 

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from torch import nn
+from torch.export import Dim
 
 from antialiased.export.cli import main as export_main
 from antialiased.weights import save_checkpoint
@@ -16,6 +18,11 @@ from antialiased.weights.registry_file import REGISTRY_FILE
 from tests.models import small_cnn
 
 SMALL_BUILDER = "tests.models.small_cnn:antialiased_small_cnn"
+# Members of a .pt2 archive, below its root folder (one program, named `model` by torch.export.save).
+MODEL_JSON = "models/model.json"
+WEIGHTS_CONFIG = "data/weights/model_weights_config.json"
+CONSTANTS_CONFIG = "data/constants/model_constants_config.json"
+SAMPLE_INPUTS = "data/sample_inputs/model.pt"
 COLOURS = ("red", "green", "blue")
 
 
@@ -79,3 +86,45 @@ def edited_json(member: str, edit: Callable[[dict], None]) -> Callable[[str, byt
         return json.dumps(document).encode()
 
     return change
+
+
+def marker_guard(marker: Path) -> Callable[[str, bytes], bytes]:
+    """A `change` adding a guard that creates the file `marker` when the program's guards run."""
+
+    def edit(document: dict) -> None:
+        document["guards_code"].append(f"__import__('os').system('touch {marker}') == 0")
+
+    return edited_json(MODEL_JSON, edit)
+
+
+class PooledClassifier(nn.Module):
+    """A classifier of `classes` outputs on the mean colour: the smallest (N, 3, H, W) -> (N, classes) network."""
+
+    def __init__(self, classes: int = 4) -> None:
+        super().__init__()
+        self.fc = nn.Linear(3, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+class Features(nn.Module):
+    """Not a classifier: it answers a map per image, (N, H, W)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=1)
+
+
+class Pair(nn.Module):
+    """Not a classifier: it answers two tensors."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pooled = x.mean(dim=(2, 3))
+        return pooled, pooled
+
+
+def saved_program(module: nn.Module, path: Path, dynamic: bool = True, channels: int = 3) -> Path:
+    """`module` exported for (2, channels, 8, 8) images, its batch dynamic unless not `dynamic`, saved as `path`."""
+    shapes = ({0: Dim.AUTO},) if dynamic else None
+    torch.export.save(torch.export.export(module, (torch.zeros(2, channels, 8, 8),), dynamic_shapes=shapes), path)
+    return path

@@ -57,13 +57,25 @@ def client_options(options: EndpointOptions) -> ClientOptions:
     )
 
 
+def endpoint_failure(model: str, error: ApiError, options: EndpointOptions) -> EndpointError:
+    """The run-stopping error of a request to `model` that failed (busy after its retries, or broken)."""
+    refused = f"{error.code}: {error.message}"
+    if error.code in (ErrorCode.OVERLOADED, ErrorCode.TORCHSERVE_UNAVAILABLE):
+        tries = f"{options.retries + 1} tries"
+        return EndpointError(f"{model} is busy or not ready ({error.status}) after {tries}: {refused}")
+    return EndpointError(f"{model} answered {error.status}: {refused}")
+
+
 def served_label_sets(models: list[str], options: EndpointOptions) -> dict[str, LabelSet]:
     """Each served model's label set, as its handler tells it; EndpointError when the endpoint cannot."""
+    label_sets = {}
     with HandlerClient(client_options(options)) as client:
-        try:
-            return {model: _label_set(client.label_set(model, readiness_image())) for model in models}
-        except ApiError as error:
-            raise EndpointError(f"{options.url}: cannot read a served model's label set: {error.message}") from None
+        for model in models:
+            try:
+                label_sets[model] = _label_set(client.label_set(model, readiness_image()))
+            except ApiError as error:
+                raise endpoint_failure(model, error, options) from None
+    return label_sets
 
 
 def _label_set(names: list[ClassName]) -> LabelSet:
@@ -129,13 +141,9 @@ class EndpointEngine:
         try:
             return call()
         except ApiError as error:
-            refused = f"{error.code}: {error.message}"
             if 400 <= error.status < 500 and not error.code.startswith("bad_"):
-                raise ImageRefused(refused) from None
-            if error.code in (ErrorCode.OVERLOADED, ErrorCode.TORCHSERVE_UNAVAILABLE):
-                tries = f"{self.options.retries + 1} tries"
-                raise EndpointError(f"{model} is busy or not ready ({error.status}) after {tries}: {refused}") from None
-            raise EndpointError(f"{model} answered {error.status}: {refused}") from None
+                raise ImageRefused(f"{error.code}: {error.message}") from None
+            raise endpoint_failure(model, error, self.options) from None
 
     def _scores(self, client: HandlerClient, model: str, image: bytes, request: ShiftRequest, label: int) -> ViewScores:
         # The most the handler answers: p(true class) is known where the true class is in a view's top-k, or is
