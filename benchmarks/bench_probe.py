@@ -36,7 +36,7 @@ from antialiased.weights.registry import get_entry
 from archives.archive import build_archive, model_config, model_spec
 from handlers.model import load_prepared_model
 from handlers.settings import HandlerSettings
-from launcher.probe import start_service
+from launcher.probe_service import start_service
 from launcher.torchserve import start_torchserve
 
 SAMPLE = Path(__file__).resolve().parent.parent / "service" / "static" / "samples" / "chelsea.jpg"

@@ -1,11 +1,12 @@
-"""Class probabilities -> the answers of the handler contract (`antialiased.contract`), as JSON text, the classes
-named by the model's label set."""
+"""Class probabilities -> the answers of the handler contract (`antialiased.serving.contract`), as JSON text, the
+classes named by the model's label set."""
 
 from __future__ import annotations
 
 import torch
 
-from antialiased.contract import (
+from antialiased.label_sets import LabelSet
+from antialiased.serving.contract import (
     Classification,
     ClassName,
     ModelInfo,
@@ -15,7 +16,6 @@ from antialiased.contract import (
     ShiftPrediction,
     WeightsInfo,
 )
-from antialiased.label_sets import LabelSet
 from antialiased.shifts import ShiftRequest
 
 

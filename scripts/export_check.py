@@ -4,8 +4,9 @@ OpenVINO too) against eager PyTorch on the same inputs: the largest probability 
 largest logit difference, the inputs with the same top-1, and for a failing row the first diverging layer.
 
 Random weights, the classifier scaled so that the probabilities spread (benchmarks.spread_logits); inputs are
-`parity.parity_inputs`. The normal test suite runs a sample (tests/export); this is the whole matrix, minutes per
-large network on a small CPU. Prints a Markdown table; `--json` also writes the rows. Exit status 1 if a row fails.
+`parity.parity_inputs`. The normal test suite runs a sample (tests/antialiased/export); this is the whole matrix,
+minutes per large network on a small CPU. Prints a Markdown table; `--json` also writes the rows. Exit status 1 if a
+row fails.
 Usage: make export-check   (or: python -m scripts.export_check [--only resnet18 timm:efficientnet_b0] [--json F])
 """
 

@@ -1,11 +1,12 @@
-"""Request dependencies: the app's settings, TorchServe client, probe targets and label sets, and the optional API key
-check."""
+"""Request dependencies: the app's settings, TorchServe client, probe targets and label sets (and their `Annotated`
+aliases for route parameters), and the optional API key check."""
 
 from __future__ import annotations
 
 import secrets
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from antialiased.errors import ApiError, ErrorCode
 from service.label_sets import LabelSets
@@ -28,6 +29,12 @@ def get_targets(request: Request) -> dict[str, Target]:
 
 def get_label_sets(request: Request) -> LabelSets:
     return request.app.state.label_sets
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ClientDep = Annotated[TorchServeClient, Depends(get_client)]
+TargetsDep = Annotated[dict[str, Target], Depends(get_targets)]
+LabelSetsDep = Annotated[LabelSets, Depends(get_label_sets)]
 
 
 def require_api_key(request: Request) -> None:

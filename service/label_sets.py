@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import asyncio
 
-from antialiased.contract import ClassName
 from antialiased.errors import ApiError
-from antialiased.readiness_probe import readiness_image
+from antialiased.serving.contract import ClassName
+from antialiased.serving.readiness import readiness_image
 from service.torchserve_client import TorchServeClient
 
 

@@ -12,15 +12,15 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from antialiased.contract import MAX_TOPK
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.metrics import TOP5
 from antialiased.protocols import ProbeSpec
+from antialiased.serving.contract import MAX_TOPK
 from service.admission import Lease
 from service.errors import validation_error
+from service.settings import body_limit
 
 IMAGE_FIELDS = ("image", "data")  # multipart field names that may hold the image
-MULTIPART_OVERHEAD_BYTES = 64 * 1024  # room for boundaries and parameter fields around the image
 MAX_FORM_FIELDS = 16
 TOO_MANY_FILES = "Too many files"  # how Starlette's MultiPartParser begins the message of its max_files error
 
@@ -70,11 +70,6 @@ def split_commas(value: Any) -> Any:
 
 Params = TypeVar("Params", bound=ProbeParams)
 Model = TypeVar("Model", bound=BaseModel)
-
-
-def body_limit(max_bytes: int) -> int:
-    """The most bytes a request body may hold: the largest image and room for multipart framing and fields."""
-    return max_bytes + MULTIPART_OVERHEAD_BYTES
 
 
 def upload_lease(request: Request) -> contextlib.AbstractAsyncContextManager[Lease]:

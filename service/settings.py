@@ -12,16 +12,18 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
-from antialiased.contract import MAX_TOPK
-from antialiased.default_models import DEFAULT_MODELS
 from antialiased.imagefile import MAX_PIXELS_PER_BATCH, ImageLimits
 from antialiased.sequences import SequenceLimits
-from service.params import MULTIPART_OVERHEAD_BYTES, body_limit
-from service.targets.config import AnyTargetConfig, OursConfig, TargetConfig
+from antialiased.serving.contract import MAX_TOPK
+from antialiased.serving.default_models import DEFAULT_MODELS
+from service.target_settings import AnyTargetConfig, OursConfig, TargetConfig
 
 log = logging.getLogger(__name__)
+MULTIPART_OVERHEAD_BYTES = 64 * 1024  # room for boundaries and parameter fields around the image
 CommaList = Annotated[tuple[str, ...], NoDecode]
 OIP_WAVES = 8  # the default /v2 request holds 8 waves of what one handler batch decodes (880 MP)
+# Renamed settings (old -> new): the old names are still read, deprecated (logged when set).
+RENAMED_ENV = {"PROBE_MAX_SHIFTS": "PROBE_MAX_OFFSETS", "PROBE_MAX_TOP_K": "PROBE_MAX_TOPK"}
 # The image limits' flat spellings from before they were nested (PROBE_IMAGE__<LIMIT>): still read, deprecated.
 DEPRECATED_IMAGE_ENV = {
     "PROBE_MAX_UPLOAD_BYTES": "max_bytes",
@@ -29,6 +31,11 @@ DEPRECATED_IMAGE_ENV = {
     "PROBE_MIN_IMAGE_SIDE": "min_side",
     "PROBE_MAX_ASPECT_RATIO": "max_aspect_ratio",
 }
+
+
+def body_limit(max_bytes: int) -> int:
+    """The most bytes a request body may hold: the largest image and room for multipart framing and fields."""
+    return max_bytes + MULTIPART_OVERHEAD_BYTES
 
 
 class Settings(BaseSettings):
@@ -50,7 +57,7 @@ class Settings(BaseSettings):
         "answered at /v2, watched by /readyz.",
     )
     targets: tuple[AnyTargetConfig, ...] = Field(
-        (), description="Other classifiers to probe (a JSON list; see service/targets/config.py)."
+        (), description="Other classifiers to probe (a JSON list; see service/target_settings.py)."
     )
     default_model: str = Field("", description="Target of /v1/stability when none is named; default: the first.")
     # Limits of one request.
@@ -66,7 +73,12 @@ class Settings(BaseSettings):
         "PROBE_SEQUENCE__MAX_FRAMES, PROBE_SEQUENCE__MAX_BYTES (at most what one client may upload at once, "
         "PROBE_MAX_UPLOAD_BYTES_PER_CLIENT, less the multipart framing), PROBE_SEQUENCE__MAX_PIXELS.",
     )
-    max_shifts: int = Field(289, ge=1, description="Distinct shifts per probe (289: a 17x17 grid).")
+    max_offsets: int = Field(
+        289,
+        ge=1,
+        validation_alias=AliasChoices("PROBE_MAX_OFFSETS", "PROBE_MAX_SHIFTS"),  # the last: deprecated
+        description="Distinct offsets (views) per probe (289: a 17x17 grid).",
+    )
     max_topk: int = Field(
         MAX_TOPK,
         ge=5,
@@ -182,8 +194,8 @@ class Settings(BaseSettings):
 
     @cached_property
     def probe_targets(self) -> tuple[TargetConfig, ...]:
-        """What the probe may probe: each of PROBE_MODELS (protocol `ours`), then PROBE_TARGETS."""
-        return tuple(OursConfig(name=model, protocol="ours") for model in self.models) + self.targets
+        """What the probe may probe: each of PROBE_MODELS (kind `ours`), then PROBE_TARGETS."""
+        return tuple(OursConfig(name=model, kind="ours") for model in self.models) + self.targets
 
     @cached_property
     def target_names(self) -> list[str]:
@@ -216,6 +228,9 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """The environment, then the deprecated spellings of the image limits (the new ones win)."""
+        for old, new in RENAMED_ENV.items():
+            if old in os.environ:
+                log.warning("deprecated setting %s: use %s", old, new)
         deprecated = _DeprecatedImageEnv(settings_cls)
         return init_settings, env_settings, deprecated, dotenv_settings, file_secret_settings
 

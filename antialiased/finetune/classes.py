@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from antialiased.evaluate.data import SYNSET_PATTERN, DataError, class_folders, load_label_map
+from antialiased.datasets import SYNSET_PATTERN, DataError, class_folders, load_label_map
 from antialiased.label_sets import IMAGENET, ClassLabel, LabelSet
 from antialiased.labels import IMAGENET_CATEGORIES, NUM_CLASSES, SYNSET_INDEX
 

@@ -24,15 +24,15 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from antialiased.evaluate.data import DataError, Dataset, discover
-from antialiased.evaluate.validate import validate_network
+from antialiased.datasets import DataError, Dataset, discover
+from antialiased.evaluate import validate_network
 from antialiased.finetune import distributed
+from antialiased.finetune.batches import Batch, StepSampler, TrainImages, TrainTransform, loader
 from antialiased.finetune.classes import run_classes
 from antialiased.finetune.config import FinetuneConfig
-from antialiased.finetune.data import Batch, StepSampler, TrainImages, TrainTransform, loader
 from antialiased.finetune.distributed import Processes
 from antialiased.finetune.logs import EPOCHS_FILE, RunLog, read_records
-from antialiased.finetune.models import BuiltModel, build_model
+from antialiased.finetune.network import BuiltModel, build_model
 from antialiased.finetune.output import write_output
 from antialiased.finetune.state import STATE_FILE, load_state, save_state
 from antialiased.networks import num_classes_of

@@ -15,7 +15,7 @@ from torch import nn
 
 from antialiased.export.pt2 import write_pt2
 from antialiased.export.source import ExportError, ExportSource
-from antialiased.finetune.models import BuiltModel
+from antialiased.finetune.network import BuiltModel
 from antialiased.label_sets import LABELS_SUFFIX, LabelSet, label_set_text
 from antialiased.weights import save_checkpoint, sha256_file
 from antialiased.weights.registry import WeightsEntry

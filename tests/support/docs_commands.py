@@ -15,12 +15,12 @@ _BLOCK = re.compile(r"^```(bash|python)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 _NEEDS = re.compile(r"#.*\bneeds ((?:a GPU|the internet|Triton)(?: and (?:a GPU|the internet|Triton))?)")
 _COMMENT = re.compile(r"\s+#\s.*$|^#.*$")
 
-RUNNER = "tests/serving/test_docs_commands.py"
-EXAMPLES = "tests/targets/test_docs_examples.py"
-FINETUNE = "tests/finetune/test_docs_commands.py"
-ANTIALIAS = "tests/antialias/test_docs_example.py"
-SEQUENCES = "tests/evaluation/test_sequences.py"
-EXPORT = "tests/export/test_docs_commands.py"
+RUNNER = "tests/docs/test_serving_commands.py"
+EXAMPLES = "tests/docs/test_target_examples.py"
+FINETUNE = "tests/docs/test_finetune_commands.py"
+ANTIALIAS = "tests/docs/test_antialias_example.py"
+SEQUENCES = "tests/antialiased/evaluate/test_sequences.py"
+EXPORT = "tests/docs/test_export_commands.py"
 # Pattern of a command -> the test that runs the docs' text of it (URLs and file names put in).
 RUN = {
     r"^curl .*127\.0\.0\.1:8080/predictions/resnet50_lpf4 (?!.*Authorization)": f"{RUNNER}::test_the_classify_commands",
@@ -41,16 +41,16 @@ RUN = {
 }
 # Pattern of a command -> where it runs in an equivalent form, and how that differs.
 EQUIVALENT = {
-    r"^make run$": "tests/serving/test_run_script.py runs scripts.run, what `make run` runs after the set-up",
+    r"^make run$": "tests/scripts/test_run_script.py runs scripts.run, what `make run` runs after the set-up",
     r"^make test$": ".ci/run runs it: it is the test command",
     r"^PROBE_TARGETS=.* make run$|models=resnet50_lpf4,my_kserve": f"{EXAMPLES} probes the docs' PROBE_TARGETS "
     "examples on a real stock TorchServe and a real KServe server through the probe service",
     r"-m antialiased\.finetune --model torchvision:resnet18 --weights baseline\.pth --num-classes 3 --data colours ": (
-        "tests/serving/test_own_classes_end_to_end.py runs it (one epoch, 6 images) on generated colour folders, then "
+        "tests/scripts/test_own_classes_end_to_end.py runs it (one epoch, 6 images) on generated colour folders, then "
         "serves, probes and evaluates the result by name"
     ),
-    r"make run ARGS=\"--model own=mine\"$": "tests/serving/test_exported_models.py serves exported programs by their "
-    "registry entries through TorchServe, tests/serving/test_own_classes_end_to_end.py through scripts.run",
+    r"make run ARGS=\"--model own=mine\"$": "tests/handlers/test_exported_models.py serves exported programs by their "
+    "registry entries through TorchServe, tests/scripts/test_own_classes_end_to_end.py through scripts.run",
 }
 
 

@@ -15,9 +15,9 @@ from torch.export import Dim
 from antialiased.export.cli import main as export_main
 from antialiased.weights import save_checkpoint
 from antialiased.weights.registry_file import REGISTRY_FILE
-from tests.models import small_cnn
+from tests.support.models import small_cnn
 
-SMALL_BUILDER = "tests.models.small_cnn:antialiased_small_cnn"
+SMALL_BUILDER = "tests.support.models.small_cnn:antialiased_small_cnn"
 # Members of a .pt2 archive, below its root folder (one program, named `model` by torch.export.save).
 MODEL_JSON = "models/model.json"
 WEIGHTS_CONFIG = "data/weights/model_weights_config.json"

@@ -19,12 +19,12 @@ import torch
 
 from antialiased.labels import IMAGENET_CATEGORIES
 from launcher.ports import free_port
-from launcher.probe import ServiceProcess
+from launcher.probe_service import ServiceProcess
 from launcher.torchserve import TorchServe
 from service.views import encode_view
+from tests.service.targets import stock_model
+from tests.service.targets.kserve_venv import kserve_python
 from tests.support.service import start_test_service, torchserve_env
-from tests.targets import stock_model
-from tests.targets.kserve_venv import kserve_python
 
 FC_SCALE = 20.0  # random weights give near-uniform probabilities; a larger classifier layer spreads them
 
@@ -93,12 +93,14 @@ def stop(process: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def kserve_model_server(script: Path, args: list[str], ready_model: str, log: Path, timeout_s: float) -> Iterator[str]:
-    """KServe's model server running `script` with the KServe venv's Python, `HTTP_PORT GRPC_PORT *args` (free
-    ports): its base URL once the model `ready_model` is ready; stopped on exit."""
+def kserve_model_server(
+    script: Path, args: list[str], ready_model: str, log: Path, timeout_s: float, python: Path | None = None
+) -> Iterator[str]:
+    """KServe's model server running `script` with `python` (default: the KServe venv's), `HTTP_PORT GRPC_PORT
+    *args` (free ports): its base URL once the model `ready_model` is ready; stopped on exit."""
     http_port, grpc_port = free_port(), free_port()
     with open(log, "wb") as output:
-        process = subprocess.Popen([str(kserve_python()), str(script), str(http_port), str(grpc_port), *args],
+        process = subprocess.Popen([str(python or kserve_python()), str(script), str(http_port), str(grpc_port), *args],
                                    stdout=output, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     url = f"http://127.0.0.1:{http_port}"
     try:
