@@ -18,7 +18,7 @@ from antialiased.weights.registry import REGISTRY_ENV, get_entry
 from tests.support.models.small_cnn import antialiased_small_cnn
 from tests.support.programs import COLOURS, SMALL_BUILDER, export_small, program_file, small_checkpoint, write_classes
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
