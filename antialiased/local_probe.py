@@ -103,7 +103,7 @@ def probe_sequence(
 
 def _rankings(probabilities: torch.Tensor) -> tuple[list[list[int]], dict[int, list[float]]]:
     """Each row's top-5 classes and the probability curve of every class top-1 in some row."""
-    rankings = probabilities.topk(TOP5, dim=1).indices.tolist()
+    rankings = probabilities.topk(min(TOP5, probabilities.shape[1]), dim=1).indices.tolist()
     return rankings, {c: probabilities[:, c].tolist() for c in sorted({r[0] for r in rankings})}
 
 

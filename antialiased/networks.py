@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from torch import nn
 
 from antialiased.models.zoo import ZOO
 from antialiased.weights import UnknownWeightsError, get_entry
+from antialiased.weights.checkpoint import load_problem
 from antialiased.weights.registry import WeightsEntry
 
 SOURCES = ("torchvision", "timm")
@@ -123,9 +125,14 @@ def architecture_weights(arch: str, weights: str) -> str | dict[str, torch.Tenso
     if Path(weights).is_file():
         return weights
     try:
-        return torchvision.models.get_model_weights(arch)[weights].get_state_dict(progress=True)
+        enum = torchvision.models.get_model_weights(arch)[weights]
     except (KeyError, ValueError):
         raise ModelError(f"--weights {weights}: neither a file nor a torchvision weights name of {arch}") from None
+    try:  # torch.hub loads with weights_only=False unless told: a file planted in its cache would run as code
+        return enum.get_state_dict(progress=True, check_hash=True, weights_only=True)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as error:
+        problem = load_problem(error)
+        raise ModelError(f"--weights {weights}: cannot load torchvision's {arch} weights: {problem}") from None
 
 
 def new_classifier(network: nn.Module, num_classes: int | None) -> nn.Module:
@@ -144,7 +151,13 @@ def new_classifier(network: nn.Module, num_classes: int | None) -> nn.Module:
 def num_classes_of(network: nn.Module, crop_size: int) -> int:
     """How many classes `network` outputs (a forward pass of one black image, in eval mode; its mode is kept)."""
     training = network.training
-    with torch.no_grad():
-        classes = network.eval()(torch.zeros(1, 3, crop_size, crop_size)).shape[1]
-    network.train(training)
+    try:
+        with torch.no_grad():
+            classes = network.eval()(torch.zeros(1, 3, crop_size, crop_size)).shape[1]
+    except RuntimeError as error:  # e.g. "Output size is too small" of a pooling layer
+        reason = str(error).splitlines()[0]
+        raise ModelError(f"--crop-size {crop_size}: the model does not run on crops of that size ({reason}); "
+                         "give a larger --crop-size") from None  # fmt: skip
+    finally:
+        network.train(training)
     return int(classes)

@@ -11,10 +11,10 @@ from typing import TypeVar
 
 from pydantic import SecretStr
 
-from antialiased.errors import ApiError, ErrorCode
+from antialiased.errors import ApiError
 from antialiased.serving.contract import Classification, ClassName, ShiftClassification, ShiftRequest
 from antialiased.serving.handler_client import AsyncHandlerClient, ClientOptions, RetryPolicy
-from antialiased.serving.torchserve_keys import api_headers
+from antialiased.serving.torchserve_keys import bearer_headers
 from antialiased.serving.worker_restarts import WorkerRestarts
 from service.observability import ServiceMetrics
 from service.settings import Settings
@@ -105,10 +105,4 @@ class TorchServeClient:
 
     def _auth_headers(self) -> dict[str, str]:
         """The bearer key when TorchServe's token authorization is on (a fixed key, or read from its key file)."""
-        if self._token is not None:
-            return {"Authorization": f"Bearer {self._token.get_secret_value()}"}
-        try:
-            return api_headers(self._key_file)
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            message = f"cannot read TorchServe's key file: {error}"
-            raise ApiError(ErrorCode.TORCHSERVE_UNAVAILABLE, message, 503) from error
+        return bearer_headers(self._token.get_secret_value() if self._token else None, self._key_file)

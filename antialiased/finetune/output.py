@@ -52,6 +52,7 @@ def write_output(
         finetuned=True,
         accuracy=figures["top1"]["value"] if figures else None,
         consistency=figures["consistency"]["value"] if figures else None,
+        size=path.stat().st_size,
         num_classes=len(label_set),
         labels=None if labels is None else str(labels),
     )

@@ -4,9 +4,10 @@ Each entry is data (name, URL, sha256 prefix, architecture, filter size, how it 
 ImageNet numbers, its classes and its format). Add your own checkpoints with `register(WeightsEntry(...))` or with
 a JSON file named by the environment variable ANTIALIASED_WEIGHTS_REGISTRY: a list of objects with the keys name,
 url, sha256_prefix, arch, filter_size (null for a plain baseline) and optionally finetuned, accuracy, consistency,
-num_classes, labels (a label set file, see `antialiased.label_sets`; none: ImageNet's) and format (`state_dict`: a
-checkpoint of the zoo's `arch`; `pt2`: an exported program, served without its source code). In the file, a `url`
-without a scheme and the `labels` path are relative to the file's folder, so a folder of outputs can move.
+size (the file's bytes: a download is refused past it), num_classes, labels (a label set file, see
+`antialiased.label_sets`; none: ImageNet's) and format (`state_dict`: a checkpoint of the zoo's `arch`; `pt2`: an
+exported program, served without its source code). In the file, a `url` without a scheme and the `labels` path are
+relative to the file's folder, so a folder of outputs can move.
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from torch.hub import HASH_REGEX
-from torchvision.models import ResNet50_Weights, WeightsEnum
+from torchvision.models import AlexNet_Weights, ResNet50_Weights, WeightsEnum
 
 from antialiased.data import lines
 from antialiased.label_sets import IMAGENET, LabelSet, LabelSetError, check_classes, read_label_set
+from antialiased.regular_files import read_regular
 from antialiased.weights.errors import RegistryError, UnknownWeightsError
 
 REGISTRY_ENV = "ANTIALIASED_WEIGHTS_REGISTRY"
+MAX_REGISTRY_BYTES = 4 * 1024 * 1024  # thousands of entries; the file is read at every lookup, only if regular
 OFFICIAL_BASE_URL = "https://antialiased-cnns.s3.us-east-2.amazonaws.com/weights_v0.1/"
 OFFICIAL_LICENSE = "CC BY-NC-SA 4.0 (non-commercial)"
 
@@ -74,6 +77,7 @@ class WeightsEntry:
     finetuned: bool = False
     accuracy: float | None = None
     consistency: float | None = None
+    size: int | None = None  # bytes, when known: a download is refused past it
     num_classes: int | None = None  # None: as many as its label set names (ImageNet's 1000 without one)
     labels: str | None = None  # the label set file; None: ImageNet's
     format: str = "state_dict"
@@ -94,6 +98,8 @@ class WeightsEntry:
             raise RegistryError(f"{self.name}: arch is empty")
         if self.filter_size is not None and (isinstance(self.filter_size, bool) or self.filter_size not in range(1, 8)):
             raise RegistryError(f"{self.name}: filter_size {self.filter_size!r} must be 1..7, or null for a baseline")
+        if self.size is not None and (isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1):
+            raise RegistryError(f"{self.name}: size {self.size!r} must be a positive number of bytes, or absent")
         if self.format not in FORMATS:
             raise RegistryError(f"{self.name}: format {self.format!r} must be one of {', '.join(FORMATS)}")
         if self.num_classes is not None and (type(self.num_classes) is not int or self.num_classes < 1):
@@ -182,7 +188,11 @@ def _baseline_entry(arch: str, weights: WeightsEnum) -> WeightsEntry:
 
 _BUILTIN: dict[str, WeightsEntry] = {
     entry.name: entry
-    for entry in [*map(_paper_entry, _PAPER_FILES), _baseline_entry("resnet50", ResNet50_Weights.IMAGENET1K_V1)]
+    for entry in [
+        *map(_paper_entry, _PAPER_FILES),
+        _baseline_entry("resnet50", ResNet50_Weights.IMAGENET1K_V1),
+        _baseline_entry("alexnet", AlexNet_Weights.IMAGENET1K_V1),  # ImageNet-P's reference (mFR, mT5D)
+    ]
 }
 _REGISTERED: dict[str, WeightsEntry] = {}
 
@@ -212,8 +222,10 @@ def _user_file_entries() -> dict[str, WeightsEntry]:
     if not path:
         return {}
     try:
-        items = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
+        items = json.loads(read_regular(path, MAX_REGISTRY_BYTES))
+    except OSError as exc:
+        raise RegistryError(f"{REGISTRY_ENV}={path}: cannot read a JSON registry: {exc.strerror or exc}") from None
+    except ValueError as exc:
         raise RegistryError(f"{REGISTRY_ENV}={path}: cannot read a JSON registry: {exc}") from None
     if not isinstance(items, list):
         raise RegistryError(f"{REGISTRY_ENV}={path}: expected a JSON list of entries")

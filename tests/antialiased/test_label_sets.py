@@ -4,6 +4,7 @@ from files that may be hostile, and refused at registration when they do not fit
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,13 @@ def test_a_label_file_beyond_the_size_limit_is_not_parsed(tmp_path: Path) -> Non
     with path.open("wb") as file:
         file.truncate(MAX_FILE_BYTES + 1)  # sparse: no memory, no parsing
     with pytest.raises(LabelSetError, match="larger than"):
+        read_label_set(path)
+
+
+def test_a_fifo_as_a_label_file_is_refused_without_blocking(tmp_path: Path) -> None:
+    path = tmp_path / "labels.json"
+    os.mkfifo(path)  # opened for reading, it would wait for a writer forever
+    with pytest.raises(LabelSetError, match="not a regular file: a FIFO"):
         read_label_set(path)
 
 

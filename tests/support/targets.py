@@ -19,7 +19,7 @@ import torch
 
 from antialiased.labels import IMAGENET_CATEGORIES
 from launcher.ports import free_port
-from launcher.probe_service import ServiceProcess
+from launcher.probe_service import PROJECT_ROOT, ServiceProcess
 from launcher.torchserve import TorchServe
 from service.views import encode_view
 from tests.service.targets import stock_model
@@ -106,6 +106,26 @@ def kserve_model_server(
     try:
         wait_for_http(lambda client: client.get(f"{url}/v2/models/{ready_model}/ready").status_code == 200, timeout_s,
                       lambda: log.read_text(errors="replace")[-3000:], process)  # fmt: skip
+        yield url
+    finally:
+        stop(process)
+
+
+@contextlib.contextmanager
+def running_misbehaving_server(log: Path) -> Iterator[str]:
+    """tests/service/targets/misbehaving.py in a process of its own (output to `log`): its URL while the block runs."""
+    port = free_port()
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.service.targets.misbehaving", str(port)],
+            cwd=PROJECT_ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(lambda client: client.get(f"{url}/docs").status_code == 200, 60, log.read_text, process)
         yield url
     finally:
         stop(process)

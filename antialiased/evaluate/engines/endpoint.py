@@ -6,8 +6,9 @@ when circular consistency is measured), at most `concurrency` in flight, through
 are the local engine's, so the figures are.
 
 A sequence (the sequence measure) is asked as the probe service's /v1/sequence asks our handler: one plain request
-per frame, answering its top 5 and every class's probability, so the majority class's probability is known at every
-frame; its record is the local engine's (`scoring.sequence_record`).
+per frame (a frame file as it is; a video's frame, decoded here, as a lossless PNG), answering its top 5 and every
+class's probability, so the majority class's probability is known at every frame; its record is the local engine's
+(`scoring.sequence_record`, from the probabilities).
 """
 
 from __future__ import annotations
@@ -16,22 +17,32 @@ import functools
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TypeVar
+
+import torch
 
 from antialiased.datasets import read_image_file, unreadable
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.evaluate.config import EndpointOptions
 from antialiased.evaluate.engines import wire
-from antialiased.evaluate.engines.base import ImageResult, WorkItem, frame_error
+from antialiased.evaluate.engines.base import ImageResult, WorkItem, frame_error, sequence_frames
 from antialiased.evaluate.scoring import ViewScores, image_record, sequence_record
 from antialiased.label_sets import ClassLabel, LabelSet
 from antialiased.metrics import TOP5
+from antialiased.sequences.video import frame_png
 from antialiased.serving.contract import MAX_TOPK, ClassName
-from antialiased.serving.handler_client import ClientOptions, HandlerClient, RetryPolicy
+from antialiased.serving.handler_answers import KeyRefused
+from antialiased.serving.handler_client import ClientOptions, HandlerClient, Headers, RetryPolicy
 from antialiased.serving.readiness import readiness_image
+from antialiased.serving.torchserve_keys import bearer_headers
 from antialiased.shifts import ShiftRequest
 
-TOKEN_ENV = "ANTIALIASED_ENDPOINT_TOKEN"  # bearer key for a TorchServe with token authorization
+# A TorchServe with token authorization: its key file (key_file.json in its working directory), read at every request
+# so that the keys TorchServe renews (every half lifetime, 30 min by default) are followed; or a fixed key, which
+# lasts until the next renewal.
+KEY_FILE_ENV = "ANTIALIASED_ENDPOINT_KEY_FILE"
+TOKEN_ENV = "ANTIALIASED_ENDPOINT_TOKEN"
 MAX_BACKOFF_S = 30.0
 Answer = TypeVar("Answer")
 
@@ -44,16 +55,28 @@ class EndpointError(RuntimeError):
     """The endpoint failed in a way that retrying does not fix; the run stops and can be resumed."""
 
 
+def _key_headers() -> Headers | None:
+    """The Authorization header, read at every try, from ANTIALIASED_ENDPOINT_KEY_FILE or ANTIALIASED_ENDPOINT_TOKEN."""
+    token, key_file = os.environ.get(TOKEN_ENV) or None, os.environ.get(KEY_FILE_ENV) or None
+    if token and key_file:
+        raise EndpointError(f"both {TOKEN_ENV} and {KEY_FILE_ENV} are set: give one (the key file follows renewals)")
+    if key_file and not Path(key_file).is_file():
+        raise EndpointError(f"{KEY_FILE_ENV}={key_file}: no such file (TorchServe writes key_file.json in its working "
+                            "directory when token authorization is on)")  # fmt: skip
+    if not (token or key_file):
+        return None
+    return functools.partial(bearer_headers, token, Path(key_file) if key_file else None)
+
+
 def client_options(options: EndpointOptions) -> ClientOptions:
-    """How the engine calls the endpoint: its URL, retries, timeouts, connections and bearer key."""
-    token = os.environ.get(TOKEN_ENV)
+    """How the engine calls the endpoint: its URL, retries, timeouts, connections and key."""
     return ClientOptions(
         url=options.url,
         policy=RetryPolicy(options.retries, options.backoff_s, max_backoff_s=MAX_BACKOFF_S),
         timeout_s=options.timeout_s,
         connect_timeout_s=10.0,
         max_connections=options.concurrency,
-        headers=(lambda: {"Authorization": f"Bearer {token}"}) if token else None,
+        headers=_key_headers(),
     )
 
 
@@ -99,7 +122,7 @@ class EndpointEngine:
                 pool.shutdown(cancel_futures=True)
 
     def _evaluate(self, client: HandlerClient, item: WorkItem) -> ImageResult:
-        if item.frames:
+        if item.plan.sequence is not None:
             return self._sequence(client, item)
         try:
             image = read_image_file(item.path)
@@ -115,31 +138,36 @@ class EndpointEngine:
         return ImageResult(item.index, records)
 
     def _sequence(self, client: HandlerClient, item: WorkItem) -> ImageResult:
-        frames = []
-        for number, path in enumerate(item.frames):
-            try:
-                frames.append(read_image_file(path))
-            except (OSError, ApiError) as error:
-                return ImageResult(item.index, error=frame_error(number, path, unreadable(error)))
+        frames, frame = [], "the video"  # a video's errors name their frame themselves
+        try:
+            for number, (name, pixels) in enumerate(sequence_frames(item)):
+                frame = name if item.frames else frame
+                frames.append((name, read_image_file(item.frames[number]) if item.frames else frame_png(pixels())))
+        except (OSError, ApiError) as error:
+            return ImageResult(item.index, error=frame_error(frame, unreadable(error)))
         records = {}
         for model in self.models:
             answers = []
-            for number, (path, frame) in enumerate(zip(item.frames, frames, strict=True)):
+            for name, frame_file in frames:
                 try:
-                    answers.append(self._ask(model, functools.partial(client.classify_every_class, model, frame, TOP5)))
+                    answers.append(
+                        self._ask(model, functools.partial(client.classify_every_class, model, frame_file, TOP5))
+                    )
                 except ImageRefused as error:
-                    return ImageResult(item.index, error=frame_error(number, path, str(error)))
+                    return ImageResult(item.index, error=frame_error(name, str(error)))
             self.served_weights.setdefault(model, answers[0].weights.sha256)
-            rankings = [[entry.index for entry in answer.topk] for answer in answers]
-            top1 = sorted({ranking[0] for ranking in rankings})
-            curves = {c: [answer.probabilities[c] for answer in answers] for c in top1}  # type: ignore[index]
-            records[model] = sequence_record(rankings, curves)
+            probabilities = torch.tensor([answer.probabilities for answer in answers], dtype=torch.float64)
+            records[model] = sequence_record(probabilities, item.plan.sequence, probabilities=True)
         return ImageResult(item.index, records)
 
     def _ask(self, model: str, call: Callable[[], Answer]) -> Answer:
         """`call()`'s answer; ImageRefused when the endpoint refuses the image, EndpointError when it fails."""
         try:
             return call()
+        except KeyRefused as error:
+            fixed = os.environ.get(TOKEN_ENV)
+            hint = f"; {TOKEN_ENV} is a fixed key: set {KEY_FILE_ENV} to TorchServe's key file instead" if fixed else ""
+            raise EndpointError(f"{error.message}{hint}") from None
         except ApiError as error:
             if 400 <= error.status < 500 and not error.code.startswith("bad_"):
                 raise ImageRefused(f"{error.code}: {error.message}") from None

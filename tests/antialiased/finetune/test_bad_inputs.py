@@ -6,7 +6,6 @@ images, a resume of other settings."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -18,13 +17,7 @@ from antialiased.label_sets import IMAGENET
 from antialiased.models import create_model
 from antialiased.weights.registry import REGISTRY_ENV
 from antialiased.weights.registry_file import REGISTRY_FILE
-from tests.support.finetune import NAME, baseline_checkpoint, finetune_args, small_data, step_losses
-
-
-@pytest.fixture(scope="module")
-def inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("inputs")
-    return small_data(root / "data"), baseline_checkpoint(root / "baseline")
+from tests.support.finetune import NAME, baseline_checkpoint, finetune_args, step_losses
 
 
 def _error(args: list[str], capsys: pytest.CaptureFixture) -> str:
