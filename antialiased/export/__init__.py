@@ -7,7 +7,7 @@ exported: `ExportSource`, resolved from the spec), `formats` (the table of forma
 `torch.export` program with its label set, registered by name for TorchServe), `cli`; for ONNX: `onnx` (the file,
 with its label set and preprocessing in its metadata), `runtimes` (ONNX Runtime, OpenVINO), `parity` (the proof
 against eager PyTorch, naming the first diverging layer), `triton` (the model repository's configuration) and
-`writers` (the `onnx` and `triton` formats).
+`writers` (the `onnx` and `triton` formats); `quiet` (the exporters' own output silenced while they run).
 """
 
 from antialiased.export.formats import FORMATS, Writer

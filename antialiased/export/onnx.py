@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,7 +21,8 @@ import onnx
 import torch
 from torch import nn
 
-from antialiased.export.pt2 import EXAMPLE_BATCH, _quiet_torch
+from antialiased.export.pt2 import EXAMPLE_BATCH
+from antialiased.export.quiet import quiet_onnxscript, quiet_torch
 from antialiased.export.source import ExportError, ExportSource
 from antialiased.label_sets import LabelSet, LabelSetError, parse_label_set
 from antialiased.preprocessing import PAPER_PREPROCESSING, Preprocessing
@@ -84,7 +84,7 @@ def export_onnx(source: ExportSource, path: Path, opset: int = OPSET, dynamic_si
     was_training = network.training
     network.eval()
     try:
-        with _quiet_torch(), _quiet_onnxscript():  # their logs are the details of a failure the error below tells
+        with quiet_torch(), quiet_onnxscript():  # their logs are the details of a failure the error below tells
             program = _exported_program(network, example, dynamic_size)
             proto = _onnx_model(network, program, opset)
     finally:
@@ -98,20 +98,6 @@ def export_onnx(source: ExportSource, path: Path, opset: int = OPSET, dynamic_si
     onnx.save_model(proto, path, save_as_external_data=large, location=f"{path.name}.data")
     onnx.checker.check_model(str(path), full_check=True)
     return path
-
-
-@contextlib.contextmanager
-def _quiet_onnxscript() -> Iterator[None]:
-    """The ONNX optimiser's INFO lines (a line per rewrite pass) silenced; its warnings kept."""
-    loggers = [logging.getLogger(name) for name in ("onnxscript", "onnx_ir")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
 
 
 @contextlib.contextmanager
