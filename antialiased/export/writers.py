@@ -33,7 +33,7 @@ def write_onnx(source: ExportSource, out: Path) -> list[Path]:
 def write_triton(source: ExportSource, out: Path) -> list[Path]:
     """`source` as model NAME of the Triton model repository `out`, its ONNX file proven on ONNX Runtime; the paths
     written."""
-    _check_packages()
+    check_packages()
     from antialiased.export.triton import MODEL_FILE, VERSION, check_model_name, write_model_config
 
     check_model_name(source.name)
@@ -44,7 +44,7 @@ def write_triton(source: ExportSource, out: Path) -> list[Path]:
 def proven_module(source: ExportSource, runtime: str) -> nn.Module:
     """`source.network` exported with a dynamic image size and proven on `runtime` (`runtimes.RUNTIMES`), as a module
     that computes on that runtime on the CPU (`runtimes.OnnxModule`); ExportError if it cannot be."""
-    _check_packages()
+    check_packages(runtime)
     from antialiased.export.runtimes import OnnxModule
 
     with tempfile.TemporaryDirectory(prefix="antialiased-onnx-") as folder:  # the runtime holds the model in memory
@@ -52,7 +52,7 @@ def proven_module(source: ExportSource, runtime: str) -> nn.Module:
 
 
 def _proven_onnx(source: ExportSource, path: Path, runtime: str = "onnxruntime", dynamic_size: bool = False) -> Path:
-    _check_packages()
+    check_packages(runtime)
     from antialiased.export.onnx import export_onnx
     from antialiased.export.parity import check_parity
 
@@ -65,12 +65,18 @@ def _proven_onnx(source: ExportSource, path: Path, runtime: str = "onnxruntime",
     return path
 
 
-def missing_packages() -> list[str]:
-    """The packages of the onnx and triton formats that are not installed here."""
-    return [name for name in PACKAGES if importlib.util.find_spec(name) is None]
+def missing_packages(runtime: str = "onnxruntime") -> list[str]:
+    """The packages that exporting to ONNX and proving the file on `runtime` need and this Python lacks (those of
+    requirements-export.txt, by import name)."""
+    needed = dict.fromkeys((*PACKAGES, runtime))
+    return [name for name in needed if importlib.util.find_spec(name) is None]
 
 
-def _check_packages() -> None:
-    missing = missing_packages()
+def check_packages(runtime: str = "onnxruntime") -> None:
+    """ExportError naming the packages `missing_packages(runtime)` finds missing, and the file that installs them."""
+    missing = missing_packages(runtime)
     if missing:
-        raise ExportError(f"this format needs {', '.join(missing)}: pip install -r requirements-export.txt")
+        raise ExportError(
+            f"exporting to ONNX and running it on {runtime} needs {', '.join(missing)}, which this Python lacks: "
+            "pip install -r requirements-export.txt"
+        )

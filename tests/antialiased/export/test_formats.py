@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -16,7 +17,7 @@ import tritonclient
 from google.protobuf import text_format
 from torch import nn
 
-from antialiased.export import writers
+from antialiased.export import ExportError, ExportSource, writers
 from antialiased.export.cli import main as export_main
 from antialiased.export.onnx import OnnxFacts, read_facts
 from antialiased.export.parity import check_parity
@@ -172,5 +173,15 @@ def test_a_format_whose_packages_are_missing_says_which_and_where(
             "--out", str(tmp_path / "out"), "--name", "small"]  # fmt: skip
     assert export_main(args) == 2
     assert capsys.readouterr().err == (
-        "error: this format needs no_such_package_here: pip install -r requirements-export.txt\n"
+        "error: exporting to ONNX and running it on onnxruntime needs no_such_package_here, which this Python "
+        "lacks: pip install -r requirements-export.txt\n"
     )
+
+
+def test_the_handlers_runtime_names_its_own_missing_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    """proven_module (the handler's runtime option) with OpenVINO absent says so before exporting anything (it was
+    a bare ModuleNotFoundError once the file was written: openvino was not among the packages checked)."""
+    monkeypatch.setitem(sys.modules, "openvino", None)  # as Python sees it, not installed
+    source = ExportSource("small", antialiased_small_cnn(num_classes=3).eval(), LabelSet.of_names(COLOURS), "small_cnn")
+    with pytest.raises(ExportError, match=r"^exporting to ONNX and running it on openvino needs openvino, which"):
+        writers.proven_module(source, "openvino")
