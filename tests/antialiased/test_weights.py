@@ -258,7 +258,7 @@ def _file_fields(path: Path) -> dict:
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
-        ("{not json", "cannot read a JSON registry"),
+        ("{not json", "the JSON registry is not readable JSON"),
         ('{"name": "x"}', "expected a JSON list"),
         ('[{"name": "x", "url": "https://h/x-0123abcd.pth"}]', "missing keys"),
         ('[{"name": "x", "url": "https://h/x.pth", "sha256_prefix": "zz", "arch": "resnet50", "filter_size": 4}]',

@@ -13,6 +13,7 @@ import pytest
 import torch
 import yaml
 
+from antialiased.command_line import USAGE_ERROR
 from antialiased.models import create_model
 from antialiased.serving.default_models import DEFAULT_MODELS
 from antialiased.weights import WeightsUnavailableError, save_checkpoint, sha256_file
@@ -191,5 +192,5 @@ def test_the_served_models_come_from_the_options_else_torchserve_models(monkeypa
     monkeypatch.setenv(MODELS_ENV, "")
     assert served_models(parser.parse_args([])) == DEFAULT_MODELS
     monkeypatch.setenv(MODELS_ENV, "mine")
-    assert build_main(["--store", "unused"]) == 1
+    assert build_main(["--store", "unused"]) == USAGE_ERROR
     assert capsys.readouterr().err == "error: TORCHSERVE_MODELS: expected NAME=WEIGHTS, got 'mine'\n"
