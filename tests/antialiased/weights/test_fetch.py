@@ -91,22 +91,18 @@ def test_truncated_file_on_local_mirror_raises_hash_mismatch_and_keeps_nothing(
     assert files_in(isolated_env) == []
 
 
-def test_transfer_cut_short_by_local_mirror_is_reported_as_interrupted_and_keeps_nothing(
-    mirror: LocalMirror, registered: WeightsEntry, reference_resnet18: Path, isolated_env: Path
+@pytest.mark.parametrize(
+    ("cut", "problem"),
+    [("close", r"interrupted .*received \d+ bytes, expected \d+"), ("reset", "interrupted")],
+    ids=["closed", "reset"],
+)
+def test_a_transfer_cut_short_by_local_mirror_is_reported_as_interrupted_and_keeps_nothing(
+    cut: str, problem: str, mirror: LocalMirror, registered: WeightsEntry, reference_resnet18: Path, isolated_env: Path
 ) -> None:
+    """The mirror announces the whole file, sends half, then closes the connection or resets it."""
     mirror.serve(reference_resnet18)
-    mirror.httpd.cut_short[reference_resnet18.name] = "close"
-    with pytest.raises(WeightsUnavailableError, match=r"interrupted .*received \d+ bytes, expected \d+"):
-        fetch(registered.name, progress=False)
-    assert files_in(isolated_env) == []
-
-
-def test_connection_reset_by_local_mirror_is_reported_as_interrupted_and_keeps_nothing(
-    mirror: LocalMirror, registered: WeightsEntry, reference_resnet18: Path, isolated_env: Path
-) -> None:
-    mirror.serve(reference_resnet18)
-    mirror.httpd.cut_short[reference_resnet18.name] = "reset"
-    with pytest.raises(WeightsUnavailableError, match="interrupted"):
+    mirror.httpd.cut_short[reference_resnet18.name] = cut
+    with pytest.raises(WeightsUnavailableError, match=problem):
         fetch(registered.name, progress=False)
     assert files_in(isolated_env) == []
 
