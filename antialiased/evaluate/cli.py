@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from antialiased.command_line import command_parser, refuse
 from antialiased.datasets import DataError
 from antialiased.errors import ApiError
 from antialiased.evaluate.config import EndpointOptions, EvaluationConfig, RayOptions
@@ -44,10 +45,9 @@ _USER_ERRORS = (
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m antialiased.evaluate",
-        description="Accuracy and shift consistency of models over a labelled image data set, as in the paper.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    parser = command_parser(
+        "python -m antialiased.evaluate",
+        "Accuracy and shift consistency of models over a labelled image data set, as in the paper.",
     )
     data = parser.add_argument_group("data")
     where = data.add_mutually_exclusive_group(required=True)
@@ -250,8 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = config_from_args(args)
         results = evaluate(config)
     except _USER_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return refuse(error)
     except KeyboardInterrupt:
         again = "the same command without --overwrite" if args.overwrite else "the same command"
         print(f"interrupted: run {again} to resume (the finished shards in {args.out} are kept)", file=sys.stderr)

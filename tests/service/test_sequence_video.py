@@ -24,12 +24,6 @@ LIMITS = SequenceLimits(max_frames=8, max_bytes=1_000_000, max_pixels=8 * 64 * 6
 REDS = [0, 30, 31, 60, 100, 101, 150, 200, 250]  # H.264 moves a red value by a little: the answers come from the decode
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeTorchServe]:
-    with FakeTorchServe() as server:
-        yield server
-
-
 def _client(fake: FakeTorchServe, **settings) -> TestClient:
     defaults = {"image": ImageLimits(min_side=8), "sequence": LIMITS, "retries": 0, "ready_interval_s": 600,
                 "ready_idle_s": 3600}  # fmt: skip
