@@ -1,4 +1,4 @@
-"""Videos in the evaluation: evaluating the translate sequences `python -m antialiased.datasets make` writes gives what
+"""Videos in the evaluation: evaluating the translate sequences `python -m antialiased.sequences make` writes gives what
 evaluating the same frames decoded to folders gives; ImageNet-P's layout (perturbation folders, noise difficulty
 folders) gives each perturbation's figures at each difficulty, mFR and mT5D against an AlexNet (a stand-in checkpoint
 named alexnet_baseline: no weights are downloaded here) or against an earlier run's figures, with the leaderboard

@@ -1,6 +1,8 @@
-"""Command line: `python -m antialiased.datasets make --data IMAGEFOLDER --out DIR` writes ImageNet-P's translate
+"""Command line: `python -m antialiased.sequences make --data IMAGEFOLDER --out DIR` writes ImageNet-P's translate
 sequences of your own images (`antialiased.datasets.translate`); then `python -m antialiased.evaluate --sequences DIR`
-measures how stable a model is from frame to frame on them. Failures print one line, `error: ...`, and exit 2."""
+measures how stable a model is from frame to frame on them. Failures print one line, `error: ...`, and exit 2.
+
+A program, imported by nothing: it may use the data set layer above the library (tests/test_import_layers.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ DEFAULTS = TranslateOptions()
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m antialiased.datasets",
+        prog="python -m antialiased.sequences",
         description="Frame sequences as ImageNet-P makes them, from your own images.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
