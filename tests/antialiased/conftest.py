@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from antialiased.sequences.__main__ import main as sequences_main
 from antialiased.evaluate.cli import main
+from antialiased.sequences.__main__ import main as sequences_main
 from antialiased.weights import save_checkpoint
 from tests.support.datasets import write_colour_folder, write_photo_folder
 from tests.support.eval_models import ColourClassifier, TinyStridedNet

@@ -11,10 +11,10 @@ import sys
 import numpy as np
 from PIL import Image
 
-from antialiased.sequences.__main__ import main as sequences_main
 from antialiased.datasets.translate import TranslateOptions, translate_frames
 from antialiased.imagefile import ImageLimits, decode_rgb
 from antialiased.sequences import SequenceLimits
+from antialiased.sequences.__main__ import main as sequences_main
 from antialiased.sequences.video import open_video
 from tests.support.docs_commands import ROOT
 from tests.support.videos import MAKE_FAST, MAKE_SHORT, decoded
