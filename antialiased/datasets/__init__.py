@@ -7,9 +7,10 @@ translate sequences made from an image folder: `python -m antialiased.sequences 
 from antialiased.datasets.files import read_image_file
 from antialiased.datasets.folders import NO_LABEL, DataError, Dataset, Sample, discover, load_label_map
 from antialiased.datasets.reading import read_image, unreadable
-from antialiased.datasets.sequences import SEQUENCE_LIMITS, discover_sequences
+from antialiased.datasets.sequences import LAYOUTS, SEQUENCE_LIMITS, discover_sequences
 
 __all__ = [
+    "LAYOUTS",
     "NO_LABEL",
     "SEQUENCE_LIMITS",
     "DataError",

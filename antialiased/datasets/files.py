@@ -21,6 +21,7 @@ from pathlib import Path
 from antialiased.imagefile import ImageLimits, check_byte_size
 
 FileId = tuple[int, int]  # (st_dev, st_ino): one file or directory, whatever path reaches it
+NESTED_FOLDER = "a folder here: only the files of the folder above it are read"  # a walk that is not recursive
 
 _KINDS = (
     (stat.S_ISDIR, "a directory"),
@@ -83,7 +84,7 @@ class TreeWalk:
                     if recursive:
                         subdirectories.append((path, name))
                     else:
-                        self._skip(name, "a folder here: only the files of the folder above it are read")
+                        self._skip(name, NESTED_FOLDER)
                 elif wanted(entry.name) and self.regular(path, name):
                     files.append((path, name))
             listed.append((str(current), files))

@@ -42,7 +42,9 @@ def _dataset(config: EvaluationConfig) -> Dataset:
                 "sequences need no labels (each frame's prediction is compared with the previous frame's, not with "
                 "a true class): leave out --labels and --ground-truth"
             )
-        return discover_sequences(config.data).limited(config.limit)
+        return discover_sequences(config.data, layout=config.layout).limited(config.limit)
+    if config.layout != "auto":
+        raise ValueError("--layout says how a folder of sequences is laid out: it goes with --sequences")
     label_map = load_label_map(config.labels) if config.labels else None
     return discover(config.data, label_map=label_map, ground_truth=config.ground_truth).limited(config.limit)
 

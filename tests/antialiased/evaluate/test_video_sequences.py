@@ -59,7 +59,8 @@ def test_the_videos_evaluate_as_the_same_frames_decoded_to_folders(made, run_cli
 
 @pytest.fixture
 def imagenet_p(made, tmp_path) -> Path:
-    """ImageNet-P's layout: translate, gaussian_noise and gaussian_noise_2 (the same videos), and a stray folder."""
+    """ImageNet-P's layout: translate, gaussian_noise and gaussian_noise_2 (the same videos), and a stray folder (so
+    read with --layout imagenet-p)."""
     _, out = made
     root = tmp_path / "ImageNet-P"
     for folder in ("translate", "gaussian_noise", "gaussian_noise_2"):
@@ -91,11 +92,11 @@ def test_imagenet_p_figures_per_perturbation_and_difficulty_and_mfr(imagenet_p, 
     torch.manual_seed(3)
     other = f"{save_checkpoint(TinyStridedNet(), tmp_path, 'other')}:tests.support.eval_models:TinyStridedNet"
     models = ["--model", model_specs["tiny"], "--model", stand_in, "--model", other]
-    run = run_cli("--sequences", str(imagenet_p), *models, "--workers", "0")
+    run = run_cli("--sequences", str(imagenet_p), "--layout", "imagenet-p", *models, "--workers", "0")
     results = run["results"]
     assert results["dataset"]["kind"] == "imagenet-p" and results["dataset"]["evaluated"] == 12
     assert {s["name"]: s["reason"] for s in results["dataset"]["skipped_folders"]} == {
-        "notes": "not an ImageNet-P perturbation"
+        "notes": "not an ImageNet-P perturbation (--layout imagenet-p reads those only)"
     }
     videos = sorted((imagenet_p / "translate").rglob("*.mp4"))
     tiny = results["models"][0]["imagenet_p"]
@@ -125,8 +126,9 @@ def test_imagenet_p_figures_per_perturbation_and_difficulty_and_mfr(imagenet_p, 
     report = (run["out"] / "report.html").read_text()
     assert "<h2>ImageNet-P</h2>" in report and "published, Zhang (ICML 2019)" in report
     # A later run without AlexNet takes its figures from the earlier run's results.json
-    later = run_cli("--sequences", str(imagenet_p), "--model", model_specs["tiny"], "--workers", "0",
-                    "--alexnet", str(run["out"] / "results.json"), out=tmp_path / "later")  # fmt: skip
+    earlier = str(run["out"] / "results.json")
+    later = run_cli("--sequences", str(imagenet_p), "--layout", "imagenet-p", "--model", model_specs["tiny"],
+                    "--workers", "0", "--alexnet", earlier, out=tmp_path / "later")  # fmt: skip
     assert later["results"]["models"][0]["imagenet_p"]["mFR"] == tiny["mFR"]
     assert later["results"]["imagenet_p"]["normalised_by"].endswith("results.json")
     # Between two models: each perturbation and difficulty's paired difference over the same videos
@@ -139,8 +141,8 @@ def test_imagenet_p_figures_per_perturbation_and_difficulty_and_mfr(imagenet_p, 
 def test_a_bad_alexnet_file_is_refused_with_a_message(imagenet_p, run_cli, model_specs, tmp_path, capsys) -> None:
     bad = tmp_path / "alexnet.json"
     bad.write_text('{"translate": {"flip_probability": "high"}}')
-    run_cli("--sequences", str(imagenet_p), "--model", model_specs["tiny"], "--workers", "0", "--alexnet", str(bad),
-            expect_status=2)  # fmt: skip
+    run_cli("--sequences", str(imagenet_p), "--layout", "imagenet-p", "--model", model_specs["tiny"], "--workers", "0",
+            "--alexnet", str(bad), expect_status=2)  # fmt: skip
     assert "--alexnet" in capsys.readouterr().err
 
 
