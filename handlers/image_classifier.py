@@ -270,4 +270,6 @@ class ImageClassifier(BaseHandler):
         request, model, weights = item.request, self.model_info, self.weights_info
         if request.shifts is None:
             return classification(model, weights, item.probabilities, request.topk, request.probabilities)
-        return shift_classification(model, weights, item.probabilities, request.topk, request.shifts)
+        return shift_classification(
+            model, weights, item.probabilities, request.topk, request.shifts, request.probabilities
+        )

@@ -12,6 +12,7 @@ from antialiased.errors import ApiError, ErrorCode
 from antialiased.preprocessing import CROP_SIZE
 from antialiased.serving.contract import (
     IMAGE_FIELD,
+    MAX_PROBABILITY_VIEWS,
     PROBABILITIES_FIELD,
     PROBABILITIES_HEADER,
     PURPOSE_HEADER,
@@ -63,8 +64,9 @@ def parse_request(row: Mapping[str, Any], limits: Limits, headers: Mapping[str, 
     topk = row.get(TOPK_FIELD, headers.get(TOPK_HEADER.lower()))
     shifts = _shifts(row.get(SHIFTS_FIELD), limits)
     probabilities = _flag(row.get(PROBABILITIES_FIELD, headers.get(PROBABILITIES_HEADER.lower())))
-    if probabilities and shifts is not None:
-        raise ApiError(ErrorCode.INVALID_PARAMETER, f"{PROBABILITIES_FIELD} is for plain requests, not shift requests")
+    if probabilities and shifts is not None and len(shifts.offsets) > MAX_PROBABILITY_VIEWS:
+        message = f"{PROBABILITIES_FIELD} answers at most {MAX_PROBABILITY_VIEWS} views, not {len(shifts.offsets)}"
+        raise ApiError(ErrorCode.INVALID_PARAMETER, f"{message}: ask fewer shifts, or the top-k only")
     purpose = headers.get(PURPOSE_HEADER.lower())
     synthetic = purpose if purpose in SYNTHETIC_PURPOSES else None  # any other value is not a metric label
     request = ParsedRequest(bytes(image), _topk(topk, limits), shifts, probabilities, synthetic)

@@ -216,10 +216,17 @@ def every_class(model: str, answer: Classification) -> Classification:
     return answer
 
 
-def matching(model: str, answer: ShiftClassification, shifts: ShiftRequest) -> ShiftClassification:
-    """`answer`, checked to answer `shifts`; ApiError torchserve_error if not."""
+def matching(
+    model: str, answer: ShiftClassification, shifts: ShiftRequest, probabilities: bool = False
+) -> ShiftClassification:
+    """`answer`, checked to answer `shifts` (with `probabilities`, one probability per class at each view);
+    ApiError torchserve_error if not."""
     if not answer.matches(shifts):
         raise ApiError(ErrorCode.TORCHSERVE_ERROR, f"{model}: the shift answer does not match", 502)
+    views = answer.probabilities or []
+    if probabilities and (len(views) != len(shifts.offsets) or any(len(view) != NUM_CLASSES for view in views)):
+        message = f"{model}: the shift answer does not hold one probability per class ({NUM_CLASSES}) at each view"
+        raise ApiError(ErrorCode.TORCHSERVE_ERROR, message, 502)
     return answer
 
 
@@ -279,10 +286,13 @@ class HandlerClient:
                 return tries.outcome()
             time.sleep(delay)
 
-    def classify_shifts(self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int) -> ShiftClassification:
-        """The handler's top-k of every shifted view of `image` that `shifts` asks for; ApiError on any failure."""
-        response = self.post(model, prediction_request(image, topk=topk, shifts=shifts))
-        return matching(model, read_answer(model, response, ShiftClassification), shifts)
+    def classify_shifts(
+        self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int, probabilities: bool = False
+    ) -> ShiftClassification:
+        """The handler's top-k of every shifted view of `image` that `shifts` asks for (and with `probabilities`
+        every class's probability at each, for at most MAX_PROBABILITY_VIEWS views); ApiError on any failure."""
+        response = self.post(model, prediction_request(image, topk=topk, shifts=shifts, probabilities=probabilities))
+        return matching(model, read_answer(model, response, ShiftClassification), shifts, probabilities)
 
     def classify_every_class(self, model: str, image: bytes, topk: int = 1) -> Classification:
         """The handler's answer for the center crop of `image`: its top-k and every class's probability."""
@@ -330,8 +340,10 @@ class AsyncHandlerClient:
         return every_class(model, read_answer(model, response, Classification))
 
     async def classify_shifts(
-        self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int
+        self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int, probabilities: bool = False
     ) -> ShiftClassification:
-        """The handler's top-k of every shifted view of `image` that `shifts` asks for."""
-        response = await self.post(model, prediction_request(image, topk=topk, shifts=shifts))
-        return matching(model, read_answer(model, response, ShiftClassification), shifts)
+        """The handler's top-k of every shifted view of `image` that `shifts` asks for (and with `probabilities`
+        every class's probability at each)."""
+        request = prediction_request(image, topk=topk, shifts=shifts, probabilities=probabilities)
+        response = await self.post(model, request)
+        return matching(model, read_answer(model, response, ShiftClassification), shifts, probabilities)
