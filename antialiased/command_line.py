@@ -1,6 +1,6 @@
 """What the project's command lines share: their parser's header and their one-line failure with status 2.
 
-Every command (`python -m antialiased.{weights,evaluate,finetune,export,datasets}`, `python -m archives.build`)
+Every command (`python -m antialiased.{weights,evaluate,finetune,export,sequences}`, `python -m archives.build`)
 fails the same way: one line, `error: ...`, on stderr, and exit status 2 (argparse's own for a usage error).
 Torch-free.
 """

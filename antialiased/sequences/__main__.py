@@ -1,6 +1,8 @@
-"""Command line: `python -m antialiased.datasets make --data IMAGEFOLDER --out DIR` writes ImageNet-P's translate
+"""Command line: `python -m antialiased.sequences make --data IMAGEFOLDER --out DIR` writes ImageNet-P's translate
 sequences of your own images (`antialiased.datasets.translate`); then `python -m antialiased.evaluate --sequences DIR`
-measures how stable a model is from frame to frame on them. Failures print one line, `error: ...`, and exit 2."""
+measures how stable a model is from frame to frame on them. Failures print one line, `error: ...`, and exit 2.
+
+A program, imported by nothing: it may use the data set layer above the library (tests/test_import_layers.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ DEFAULTS = TranslateOptions()
 
 def _parser() -> argparse.ArgumentParser:
     parser = command_parser(
-        "python -m antialiased.datasets", "Frame sequences as ImageNet-P makes them, from your own images."
+        "python -m antialiased.sequences", "Frame sequences as ImageNet-P makes them, from your own images."
     )
     commands = parser.add_subparsers(dest="command", required=True)
     make = commands.add_parser(
