@@ -105,7 +105,7 @@ evaluate: setup-eval
 ## ImageNet-P-format translate sequences of your images, e.g. make sequences ARGS="--data DIR --out build/sequences"
 ## (docs/evaluation.md); then make evaluate ARGS="--sequences build/sequences --model resnet50_lpf4_finetune"
 sequences: setup-eval
-	$(PY) -m antialiased.datasets make $(ARGS)
+	$(PY) -m antialiased.sequences make $(ARGS)
 
 clean:
 	rm -rf build

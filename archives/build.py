@@ -6,7 +6,7 @@
 
 `--model NAME=WEIGHTS` serves registry checkpoint WEIGHTS (see `python -m antialiased.weights list`)
 under the model name NAME; it may be repeated. Archives go to build/archives, weights to
-build/weights (or $ANTIALIASED_CACHE_DIR).
+build/weights (or $ANTIALIASED_CACHE_DIR). A failure prints one line, `error: ...`, and exits with status 2.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from antialiased.command_line import refuse
 from antialiased.export.writers import check_packages
 from antialiased.inference import PRECISIONS
 from antialiased.serving.default_models import DEFAULT_MODELS
@@ -203,8 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         build_from_args(args, untrained_fallback=args.untrained_fallback)
     except (WeightsError, ValueError) as error:  # ValueError: a malformed TORCHSERVE_MODELS
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        return refuse(error)
     return 0
 
 

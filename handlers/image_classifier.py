@@ -279,4 +279,5 @@ class ImageClassifier(BaseHandler):
         if request.shifts is None:
             return classification(model, weights, item.probabilities, request.topk, labels,
                                   every_class=request.probabilities, label_set=request.labels)  # fmt: skip
-        return shift_classification(model, weights, item.probabilities, request.topk, request.shifts, labels)
+        return shift_classification(model, weights, item.probabilities, request.topk, request.shifts, labels,
+                                    every_class=request.probabilities)  # fmt: skip

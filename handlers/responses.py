@@ -3,6 +3,8 @@ classes named by the model's label set."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from antialiased.label_sets import LabelSet
@@ -56,9 +58,17 @@ def classification(
 
 
 def shift_classification(
-    model: ModelInfo, weights: WeightsInfo, probabilities: torch.Tensor, k: int, request: ShiftRequest, labels: LabelSet
+    model: ModelInfo,
+    weights: WeightsInfo,
+    probabilities: torch.Tensor,
+    k: int,
+    request: ShiftRequest,
+    labels: LabelSet,
+    *,
+    every_class: bool = False,
 ) -> str:
-    """The answer to a shift request: top-k per shift, and the probability curve of every class top-1 somewhere."""
+    """The answer to a shift request: top-k per shift, and the probability curve of every class top-1 somewhere;
+    with `every_class` each class's probability at each shift."""
     top1_classes = sorted(set(probabilities.argmax(dim=1).tolist()))
     geometry = request.to_json()
     del geometry["offsets"]
@@ -71,4 +81,13 @@ def shift_classification(
             for offset, entries in zip(request.offsets, topk_predictions(probabilities, k, labels), strict=True)
         ],
         class_probabilities={str(c): probabilities[:, c].tolist() for c in top1_classes},
-    ).model_dump_json(exclude={"shift": {"method"}} if request.method is None else None)  # integer offsets: absent
+        probabilities=probabilities.tolist() if every_class else None,
+    ).model_dump_json(exclude=_absent(every_class, request))
+
+
+def _absent(every_class: bool, request: ShiftRequest) -> dict[str, Any] | None:
+    """What a shift answer leaves out: every class's probability unless asked, the method of integer offsets."""
+    absent: dict[str, Any] = {} if every_class else {"probabilities": True}
+    if request.method is None:
+        absent["shift"] = {"method"}
+    return absent or None

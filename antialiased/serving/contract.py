@@ -3,8 +3,9 @@ handler: what `POST /predictions/<model>` takes and answers. Both sides import i
 
 Request: the image as the raw body, or multipart with the image in field `data`, optionally `topk` (1..max,
 default 5, at most the model's classes are answered; with a raw body the `X-TopK` header), `probabilities` (`true`:
-the answer also carries every class's probability; with a raw body the `X-Probabilities` header), `labels` (`true`:
-the answer also carries the model's label set; with a raw body the `X-Labels` header) and `shifts` (the JSON of
+the answer also carries every class's probability, of each view of a shift request of at most
+`MAX_PROBABILITY_VIEWS` views; with a raw body the `X-Probabilities` header), `labels` (`true`: the answer also
+carries the model's label set; with a raw body the `X-Labels` header) and `shifts` (the JSON of
 `ShiftRequest.to_json()`: classify each shifted view instead of the center crop). Readiness and health checks (and a
 client asking for the label set) mark their predictions with the `X-Request-Purpose` header and the `purpose` query
 parameter.
@@ -24,7 +25,7 @@ IMAGE_FIELD = "data"  # multipart field of the image; a raw request body arrives
 TOPK_FIELD = "topk"  # multipart field
 TOPK_HEADER = "X-TopK"  # with a raw body: TorchServe 0.12 passes no query parameters to the handler
 SHIFTS_FIELD = "shifts"  # multipart field: the JSON of ShiftRequest.to_json()
-PROBABILITIES_FIELD = "probabilities"  # multipart field: "true" asks for every class's probability (plain requests)
+PROBABILITIES_FIELD = "probabilities"  # multipart field: "true" asks for every class's probability (of each view)
 PROBABILITIES_HEADER = "X-Probabilities"  # with a raw body
 LABELS_FIELD = "labels"  # multipart field: "true" asks for the model's label set (plain requests)
 LABELS_HEADER = "X-Labels"  # with a raw body
@@ -35,12 +36,16 @@ PURPOSE_PARAMETER = "purpose"
 SYNTHETIC_PURPOSES = ("readiness", "healthcheck", "labels")
 DEFAULT_TOPK = 5
 MAX_TOPK = 20
+# The most views of a shift request whose every class's probability is answered: each view adds a number per class
+# to the answer (about 20 kB of JSON for ImageNet's 1000).
+MAX_PROBABILITY_VIEWS = 64
 
 __all__ = [
     "DEFAULT_TOPK",
     "IMAGE_FIELD",
     "LABELS_FIELD",
     "LABELS_HEADER",
+    "MAX_PROBABILITY_VIEWS",
     "MAX_TOPK",
     "PROBABILITIES_FIELD",
     "PROBABILITIES_HEADER",
@@ -140,13 +145,17 @@ class ShiftPrediction(BaseModel):
 
 class ShiftClassification(BaseModel):
     """The answer to a shift request: each view's top-k, in the order of the request's offsets, and the probability
-    of every class that is top-1 at some view, at each view (so a client can follow one class across shifts)."""
+    of every class that is top-1 at some view, at each view (so a client can follow one class across shifts); when
+    asked, every class's probability at each view."""
 
     model: ModelInfo
     weights: WeightsInfo
     shift: ShiftGeometry
     shifts: list[ShiftPrediction]
     class_probabilities: dict[str, list[float]]
+    probabilities: list[list[float]] | None = Field(
+        None, description="Probability of each class at each view, by class index; only when the request asks"
+    )
 
     def matches(self, request: ShiftRequest) -> bool:
         """Whether this answers `request`: same offsets in the same order, each with at least one prediction."""

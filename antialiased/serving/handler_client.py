@@ -167,12 +167,13 @@ class AsyncHandlerClient:
         return checked_classification(model, read_answer(model, response, Classification), topk, probabilities=True)
 
     async def classify_shifts(
-        self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int
+        self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int, probabilities: bool = False
     ) -> ShiftClassification:
-        """The handler's top-k of every shifted view of `image` that `shifts` asks for."""
-        request = prediction_request(image, topk=topk, shifts=shifts)
-        response = await self.post(model, request, max_bytes=answer_limit(topk, probabilities=False, shifts=shifts))
-        return checked_shifts(model, read_answer(model, response, ShiftClassification), shifts, topk)
+        """The handler's top-k of every shifted view of `image` that `shifts` asks for (and with `probabilities`
+        every class's probability at each, for at most MAX_PROBABILITY_VIEWS views)."""
+        request = prediction_request(image, topk=topk, shifts=shifts, probabilities=probabilities)
+        response = await self.post(model, request, max_bytes=answer_limit(topk, probabilities, shifts))
+        return checked_shifts(model, read_answer(model, response, ShiftClassification), shifts, topk, probabilities)
 
     async def label_set(self, model: str, image: bytes, timeout_s: float | None = None) -> list[ClassName]:
         """The served model's label set, asked with a synthetic prediction of `image` (purpose `labels`)."""
@@ -216,9 +217,11 @@ class HandlerClient:
         """See `AsyncHandlerClient.post`."""
         return self._run(self._client.post(model, request, timeout_s, max_bytes))
 
-    def classify_shifts(self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int) -> ShiftClassification:
+    def classify_shifts(
+        self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int, probabilities: bool = False
+    ) -> ShiftClassification:
         """See `AsyncHandlerClient.classify_shifts`."""
-        return self._run(self._client.classify_shifts(model, image, shifts, topk=topk))
+        return self._run(self._client.classify_shifts(model, image, shifts, topk=topk, probabilities=probabilities))
 
     def classify_every_class(self, model: str, image: bytes, topk: int = 1) -> Classification:
         """See `AsyncHandlerClient.classify_every_class`."""

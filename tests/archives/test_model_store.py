@@ -16,6 +16,7 @@ import pytest
 import torch
 import yaml
 
+from antialiased.command_line import USAGE_ERROR
 from antialiased.models import create_model
 from antialiased.serving.default_models import DEFAULT_MODELS
 from antialiased.weights import WeightsUnavailableError, save_checkpoint, sha256_file
@@ -194,7 +195,7 @@ def test_the_served_models_come_from_the_options_else_torchserve_models(monkeypa
     monkeypatch.setenv(MODELS_ENV, "")
     assert served_models(parser.parse_args([])) == DEFAULT_MODELS
     monkeypatch.setenv(MODELS_ENV, "mine")
-    assert build_main(["--store", "unused"]) == 1
+    assert build_main(["--store", "unused"]) == USAGE_ERROR
     assert capsys.readouterr().err == "error: TORCHSERVE_MODELS: expected NAME=WEIGHTS, got 'mine'\n"
 
 
@@ -206,7 +207,7 @@ def test_a_runtime_whose_packages_are_missing_is_refused_before_any_download(mon
     monkeypatch.setenv(MIRROR_ENV, f"http://127.0.0.1:{free_port()}/")  # nothing listens: a download would fail
     store, weights = tmp_path / "store", tmp_path / "weights"
     options = ["--store", str(store), "--weights-dir", str(weights), "--model", "m=resnet50_lpf4"]
-    assert build_main([*options, "--runtime", runtime]) == 1
+    assert build_main([*options, "--runtime", runtime]) == USAGE_ERROR
     assert capsys.readouterr().err == (
         f"error: handler.runtime {runtime}: exporting to ONNX and running it on {runtime} needs {runtime}, which "
         "this Python lacks: pip install -r requirements-export.txt (the TorchServe image has them)\n"

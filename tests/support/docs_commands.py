@@ -32,7 +32,7 @@ RUN = {
     r"-m antialiased\.weights list$": f"{RUNNER}::test_the_weights_list_command",
     r"-m antialiased\.evaluate --data path/to/val --model my\.pth": f"{RUNNER}::test_the_evaluate_command",
     r"-m antialiased\.evaluate --sequences path/to/sequences ": f"{SEQUENCES}::test_the_docs_sequence_command",
-    r"-m antialiased\.datasets make --data path/to/images|--sequences build/sequences ": f"{VIDEOS}::"
+    r"-m antialiased\.sequences make --data path/to/images|--sequences build/sequences ": f"{VIDEOS}::"
     "test_the_docs_make_commands",
     r"^import numpy as np\nimport tritonclient": f"{EXAMPLES}::test_the_tritonclient_example_runs",
     r"^import torch\nfrom torchvision\.models import resnet50\n": f"{ANTIALIAS}::test_the_example_runs",
