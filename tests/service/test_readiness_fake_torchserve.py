@@ -1,9 +1,11 @@
 """The readiness monitor's documented judgements, in-process in front of the fake TorchServe (its worker READY in its
 management API): a readiness prediction that times out while a worker is READY is a busy model, still ready; where
-the worker states are unknown (no management API) the same timeout is a failure, and /readyz says so."""
+the worker states are unknown (no management API) the same timeout is a failure, and /readyz says so; and a
+prediction a dying worker dropped, without the management API, waits for the timeout and is a 504."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +15,7 @@ from service.app import create_app
 from service.settings import Settings
 from tests.support.fake_torchserve import FakeTorchServe
 from tests.support.served_models import CIRCULAR_MODEL
+from tests.support.service import sample_value
 from tests.support.serving import encode, photo
 from tests.support.waiting import wait_until
 
@@ -56,3 +59,28 @@ def test_real_traffic_tells_the_weights_before_the_monitor_s_own_prediction(fake
     (model,) = ready.json()["models"].values()
     assert model["weights"] == probe.json()["weights"], "the weights from the probe's answer"
     assert model["top1"] is None, "the monitor's own answer is still held: the weights came from the probe"
+
+
+def test_without_the_management_api_a_prediction_a_dying_worker_dropped_waits_then_is_a_504(
+    fake: FakeTorchServe,
+) -> None:
+    """docs/reliability.md: without the management API nothing sees the worker restart, so a prediction TorchServe
+    dropped (the fake leaves it unanswered) waits for PROBE_TIMEOUT_S and fails with 504 torchserve_timeout; it is
+    not sent again, and the service answers the next request."""
+    timeout_s = 1.0
+    image, query = encode(photo("chelsea")), {"model": CIRCULAR_MODEL, "pairs": 2}
+    with _app(fake, timeout_s=timeout_s, ready_idle_s=3600) as client:
+        wait_until(lambda: client.get("/readyz").status_code == 200, 10, "ready: the first prediction answered")
+        fake.unanswered = 1
+        fake.worker_pid += 1  # the worker restarted: the management API would tell, but none is configured
+        before = fake.requests
+        started = time.monotonic()
+        response = client.post("/v1/stability", params=query, content=image)
+        waited = time.monotonic() - started
+        sent = fake.requests - before
+        restarted = sample_value(client.get("/metrics").text, "probe_torchserve_retries_total", reason="restarted")
+        after = client.post("/v1/stability", params=query, content=image)
+    assert (response.status_code, response.json()["code"]) == (504, "torchserve_timeout"), response.text
+    assert waited >= timeout_s, "answered only once the timeout had passed"
+    assert (sent, restarted) == (1, 0), "not sent again: nothing knew the worker had restarted"
+    assert after.status_code == 200, after.text
