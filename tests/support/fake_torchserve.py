@@ -3,9 +3,11 @@ on 127.0.0.1 (uvicorn in a thread) that answers `POST /predictions/<model>` in t
 model. A view's top-1 class is (dy + dx) mod 3, and a plain request's the red value of the image's top-left pixel
 mod 3 (with every class's probability when asked), so the answers are deterministic and a probe's score is known; it
 counts the requests it got, and can be told to answer a failure instead, or to leave predictions unanswered (as
-TorchServe 0.12 does with those a dying worker had gathered). Its management API (`GET /models/<model>`, on the same
-port) reports one READY worker with `worker_pid`. Tests that need the real handler's predictions use the real
-TorchServe (tests/conftest.py)."""
+TorchServe 0.12 does with those a dying worker had gathered). The model `stock` answers as TorchServe's stock
+image_classifier does (`{label: probability}` of a raw image body), for tests of `torchserve` targets; `hold` makes
+its predictions wait until it is set (a gate a test opens), counting them in `held`. Its management API
+(`GET /models/<model>`, on the same port) reports one READY worker with `worker_pid`. Tests that need the real
+handler's predictions use the real TorchServe (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ from launcher.ports import free_port
 from tests.support.waiting import wait_until
 
 TOP1_PROBABILITY = 0.6
+STOCK_MODEL = "stock"  # answered as TorchServe's stock image_classifier
 
 
 def top1_class(offset: tuple[float, float]) -> int:
@@ -97,7 +100,8 @@ def _answer(
 @dataclass
 class FakeTorchServe:
     """The fake's URL, the requests it got (and the last one's Authorization header), the failure (status, body) to
-    answer instead, when set, how many of the next predictions to leave unanswered, and its worker's pid."""
+    answer instead, when set, how many of the next predictions to leave unanswered, its worker's pid, and the gate
+    the stock model's predictions wait at while `hold` is not set (and how many got there)."""
 
     url: str = ""
     requests: int = 0
@@ -105,6 +109,8 @@ class FakeTorchServe:
     failure: tuple[int, bytes] | None = None
     unanswered: int = 0
     worker_pid: int = 4242
+    hold: threading.Event | None = None
+    held: int = 0
     _server: uvicorn.Server | None = field(default=None, repr=False)
     _closing: bool = field(default=False, repr=False)
 
@@ -122,6 +128,13 @@ class FakeTorchServe:
                 while not self._closing:  # no answer until the fake stops
                     await asyncio.sleep(0.05)
                 return Response(status_code=503)
+            if model == STOCK_MODEL:
+                if self.hold is not None:
+                    self.held += 1
+                    while not (self.hold.is_set() or self._closing):
+                        await asyncio.sleep(0.01)
+                top = _topk(plain_top1(await request.body()), 5)
+                return Response(json.dumps({p.label: p.probability for p in top}), media_type="application/json")
             form = await request.form()
             shifts = form.get(SHIFTS_FIELD)
             request_ = ShiftRequest.from_json(json.loads(shifts)) if isinstance(shifts, str) else None
