@@ -4,13 +4,13 @@ by their definitions (flip rate, majority class and its share, its curve, the wo
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from launcher.probe_service import ServiceProcess
+from tests.support.sequence_metrics import assert_sequence_metrics
 from tests.support.served_models import LPF_MODEL
 from tests.support.service import http_client
 from tests.support.serving import PROBABILITY_TOLERANCE, encode, photo, reference_network, reference_probabilities
@@ -34,13 +34,4 @@ def test_sequence_numbers_are_the_in_process_models(service: ServiceProcess, ser
         for entry in served:
             assert entry["probability"] == pytest.approx(probabilities[entry["index"]], abs=PROBABILITY_TOLERANCE)
 
-    top1 = expected.argmax(axis=1)
-    (majority, count), *_ = Counter(top1.tolist()).most_common()
-    curve = expected[:, majority]
-    metrics = result["metrics"]
-    assert metrics["frames"] == len(frames)
-    assert metrics["flip_rate"] == pytest.approx(np.mean(top1[1:] != top1[:-1]))
-    assert (metrics["majority_class"], metrics["majority_share"]) == (majority, pytest.approx(count / len(frames)))
-    assert metrics["curve"] == pytest.approx(curve.tolist(), abs=PROBABILITY_TOLERANCE)
-    assert metrics["wobble"] == pytest.approx(np.abs(np.diff(curve)).mean(), abs=PROBABILITY_TOLERANCE)
-    assert result["class_probabilities"][str(majority)] == pytest.approx(curve.tolist(), abs=PROBABILITY_TOLERANCE)
+    assert_sequence_metrics(result, expected, PROBABILITY_TOLERANCE)

@@ -11,6 +11,7 @@ from PIL import Image
 from ts.torch_handler.image_classifier import ImageClassifier as StockHandler
 
 from antialiased.images import decode_image
+from antialiased.preprocessing import CROP_SIZE, RESIZE_SIZE
 from antialiased.protocols import ProbeSpec, make_plan
 from antialiased.transforms import resize_center_crop, shifted_views
 from tests.service.targets import tiny_classifier
@@ -20,17 +21,29 @@ from tests.support.targets import stock_network
 CAT = (SAMPLES / "chelsea.jpg").read_bytes()
 
 
-@torch.inference_mode()
 def stock_reference(weights: Path, spec: ProbeSpec) -> torch.Tensor:
-    """In process: the library's crops of the photo, each through the stock handler's own preprocessing (it resizes
-    and center-crops what it gets) and the same ResNet-18, softmax: (views, 1000)."""
-    network = stock_network()
-    network.load_state_dict(torch.load(weights, weights_only=True))
+    """In process: the library's crops of the photo through the stock model (`stock_probabilities`): (views, 1000)."""
     request = make_plan(spec, MAX_OFFSETS).request
     base = resize_center_crop(decode_image(CAT), request.base_size, request.resize_size).permute(1, 2, 0).numpy()
     size = request.crop_size
-    crops = [Image.fromarray(base[dy : dy + size, dx : dx + size]) for dy, dx in request.offsets]
-    return network(torch.stack([StockHandler.image_processing(crop) for crop in crops])).softmax(dim=1)
+    return stock_probabilities(weights, [base[dy : dy + size, dx : dx + size] for dy, dx in request.offsets])
+
+
+@torch.inference_mode()
+def stock_probabilities(weights: Path, crops: list[np.ndarray]) -> torch.Tensor:
+    """In process: (h, w, 3) uint8 crops, each through the stock handler's own preprocessing (it resizes and
+    center-crops what it gets) and the same ResNet-18, softmax: (crops, 1000)."""
+    network = stock_network()
+    network.load_state_dict(torch.load(weights, weights_only=True))
+    batch = torch.stack([StockHandler.image_processing(Image.fromarray(crop)) for crop in crops])
+    return network(batch).softmax(dim=1)
+
+
+def frame_crops(frames: list[bytes]) -> list[np.ndarray]:
+    """The library's center crop of each frame (a plain classification's view): (224, 224, 3) uint8 each."""
+    return [
+        resize_center_crop(decode_image(frame), CROP_SIZE, RESIZE_SIZE).permute(1, 2, 0).numpy() for frame in frames
+    ]
 
 
 def tiny_reference(spec: ProbeSpec) -> np.ndarray:

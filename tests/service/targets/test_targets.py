@@ -6,14 +6,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from antialiased.protocols import ProbeSpec, make_plan
 from launcher.probe_service import ServiceProcess
 from launcher.torchserve import TorchServe
 from tests.service.targets import tiny_classifier
-from tests.service.targets.references import CAT, assert_shifts_match, stock_reference, tiny_reference
+from tests.service.targets.references import (
+    CAT,
+    assert_shifts_match,
+    frame_crops,
+    stock_probabilities,
+    stock_reference,
+    tiny_reference,
+)
+from tests.support.sequence_metrics import assert_sequence_metrics
 from tests.support.service import MAX_OFFSETS, http_client
+from tests.support.serving import encode, photo
 from tests.support.targets import SLOW_TIMEOUT_S
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
@@ -77,6 +87,36 @@ def test_compare_puts_ours_the_stock_torchserve_and_kserve_side_by_side_on_the_s
     assert body["results"][0]["model"]["antialiased"] is True
     with http_client(target_service) as client:
         assert "tiny_png" in client.get("/v1/config").json()["models"]
+
+
+def test_a_sequence_through_the_stock_torchserve_and_kserve_answers_as_in_process_on_the_same_frames(
+    target_service: ServiceProcess, stock_torchserve: tuple[TorchServe, Path]
+) -> None:
+    """/v1/sequence on `torchserve` and `oip` targets: each frame's top-k is the in-process model's on the library's
+    center crop of that frame, and the sequence metrics are those of the in-process probabilities (the stock handler
+    answers only its top 5, so its majority curve is not known: top-1 metrics only)."""
+    pixels = photo("chelsea")
+    frames = [encode(pixels[20:280, 24 * k : 24 * k + 260], "PNG") for k in range(4)]  # a pan, 24 px a frame
+    files = [("frame", (f"{k}.png", frame, "image/png")) for k, frame in enumerate(frames)]
+    with http_client(target_service) as client:
+        response = client.post("/v1/sequence", params={"models": "stock,tiny_fp32,tiny_png", "topk": 5}, files=files)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [(r["target"], r["target_kind"]) for r in results] == [
+        ("stock", "torchserve"),
+        ("tiny_fp32", "oip"),
+        ("tiny_png", "oip"),
+    ]
+    crops = frame_crops(frames)
+    stock = stock_probabilities(stock_torchserve[1], crops).numpy()
+    tiny = tiny_classifier.probabilities(tiny_classifier.normalize(np.stack(crops)))
+    assert_shifts_match([{"topk": frame} for frame in results[0]["frames"]], stock, 1e-5)
+    assert_sequence_metrics(results[0], stock, 1e-5, curve=False)
+    assert stock.max() > 10 / 1000, "far from uniform: the comparison means something"
+    for result in results[1:]:
+        assert_shifts_match([{"topk": frame} for frame in result["frames"]], tiny, 1e-6)
+        assert_sequence_metrics(result, tiny, 1e-6)
+    assert len(set(tiny.argmax(axis=1).tolist())) > 1, "the top-1 changes along the pan: the flip rate is not 0"
 
 
 MISBEHAVING = {
