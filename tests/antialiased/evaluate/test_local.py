@@ -119,6 +119,7 @@ def test_bad_command_lines_are_clear_errors(run_cli, colour_folder, model_specs,
         (data, "no model to evaluate"),
         ([*data, "--model", model_specs["tiny"], "--measure", "speed"], "unknown measure"),
         ([*data, "--model", model_specs["tiny"], "--precision", "bfloat16", "--device", "cpu"], "needs a GPU"),
+        ([*data, "--model", model_specs["tiny"], "--precision", "float16", "--device", "cpu"], "needs a GPU"),
         (["--data", str(tmp_path / "nothing"), "--model", model_specs["tiny"]], "not a directory"),
     ]
     for args, message in cases:
