@@ -3,14 +3,19 @@ handler: what `POST /predictions/<model>` takes and answers. Both sides import i
 
 Request: the image as the raw body, or multipart with the image in field `data`, optionally `topk` (1..max,
 default 5; with a raw body the `X-TopK` header), `probabilities` (`true`: the answer also carries every class's
-probability; with a raw body the `X-Probabilities` header) and `shifts` (the JSON of `ShiftRequest.to_json()`:
-classify each shifted view instead of the center crop). Readiness and health checks mark their predictions with
-the `X-Request-Purpose` header and the `purpose` query parameter.
+probability, at each view of a shift request; with a raw body the `X-Probabilities` header) and `shifts` (the JSON
+of `ShiftRequest.to_json()`: classify each shifted view instead of the center crop). A shift request holds at most
+the handler's `max_view_pixels_per_request` view pixels (`shifts.MAX_VIEW_PIXELS_PER_REQUEST` by default); a larger
+one is sent as its `ShiftRequest.chunks`, each asking `probabilities`, and their answers joined
+(`ShiftClassification.join`) into the answer the whole request would have had. Readiness and health checks mark
+their predictions with the `X-Request-Purpose` header and the `purpose` query parameter.
 Answers: `Classification` for a plain request, `ShiftClassification` for a shift request, `ErrorBody` (with
 the HTTP status of the `ApiError`) for a refused one; `ErrorCode` lists every code.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,7 +26,7 @@ IMAGE_FIELD = "data"  # multipart field of the image; a raw request body arrives
 TOPK_FIELD = "topk"  # multipart field
 TOPK_HEADER = "X-TopK"  # with a raw body: TorchServe 0.12 passes no query parameters to the handler
 SHIFTS_FIELD = "shifts"  # multipart field: the JSON of ShiftRequest.to_json()
-PROBABILITIES_FIELD = "probabilities"  # multipart field: "true" asks for every class's probability (plain requests)
+PROBABILITIES_FIELD = "probabilities"  # multipart field: "true" asks for every class's probability (at each view)
 PROBABILITIES_HEADER = "X-Probabilities"  # with a raw body
 # Marks a prediction nobody asked for (readiness and health checks), so metrics and logs can tell it apart; it is
 # sent as this header (the handler counts it) and as the query parameter `purpose` (TorchServe's access log shows it).
@@ -128,10 +133,34 @@ class ShiftClassification(BaseModel):
     shift: ShiftGeometry
     shifts: list[ShiftPrediction]
     class_probabilities: dict[str, list[float]]
+    probabilities: list[list[float]] | None = Field(
+        None, description="Each view's probability of every class, by class index; only when the request asks"
+    )
 
     def matches(self, request: ShiftRequest) -> bool:
-        """Whether this answers `request`: same offsets in the same order, each with at least one prediction."""
-        return [tuple(s.offset) for s in self.shifts] == list(request.offsets) and all(s.topk for s in self.shifts)
+        """Whether this answers `request`: same offsets in the same order, each with at least one prediction (and,
+        when it holds `probabilities`, one row per view)."""
+        rows = self.probabilities is None or len(self.probabilities) == len(self.shifts)
+        return (
+            [tuple(s.offset) for s in self.shifts] == list(request.offsets)
+            and all(s.topk for s in self.shifts)
+            and rows
+        )
+
+    @classmethod
+    def join(cls, parts: Sequence[ShiftClassification]) -> ShiftClassification:
+        """The answer to a whole shift request from the answers to its consecutive chunks, each with `probabilities`:
+        every view's top-k in order, and the probability curve of every class top-1 at some view (the first of equal
+        maxima, as the handler's argmax), without the rows."""
+        rows = [row for part in parts for row in part.probabilities or ()]
+        top1 = sorted({max(range(len(row)), key=row.__getitem__) for row in rows})
+        return parts[0].model_copy(
+            update={
+                "shifts": [shift for part in parts for shift in part.shifts],
+                "class_probabilities": {str(c): [row[c] for row in rows] for c in top1},
+                "probabilities": None,
+            }
+        )
 
 
 class ErrorBody(BaseModel):

@@ -37,6 +37,7 @@ class ErrorCode(StrEnum):
     TOO_MANY_FRAMES = "too_many_frames"
     INVALID_MULTIPART = "invalid_multipart"
     REQUEST_TIMEOUT = "request_timeout"
+    CLIENT_CLOSED_REQUEST = "client_closed_request"  # 499: the client left before its answer (logs and metrics only)
     UNAUTHORIZED = "unauthorized"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"

@@ -6,6 +6,10 @@ whether to try again and how to read the answer are shared (`prediction_request`
 service, the launcher's readiness check and the evaluation's endpoint engine use them and keep only what is theirs
 (metrics, how a failure is reported).
 
+Shift requests beyond `ClientOptions.max_view_pixels_per_request` are sent as their chunks, one after another (the
+asyncio client lets each chunk wait for a `Turn`: the probe service's fair scheduler), and answered as one
+(`joined`), so that a plain classification waits behind one chunk, not a whole probe.
+
 Retries: a refused connection, TorchServe's 503 (queue full, no worker yet, our handler's overloaded batch) and
 507 (the worker died holding the request: predictions are idempotent, so a retry is safe) are tried again after a
 random delay up to a doubling backoff (full jitter, so retrying clients spread out), at least the answer's
@@ -17,10 +21,12 @@ may never answer it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -39,7 +45,7 @@ from antialiased.contract import (
 )
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.labels import NUM_CLASSES
-from antialiased.shifts import ShiftRequest
+from antialiased.shifts import MAX_VIEW_PIXELS_PER_REQUEST, ShiftRequest
 from antialiased.torchserve_keys import KEY_RETRY_DELAY_S, key_refused
 from antialiased.worker_restarts import WorkerRestarted, WorkerRestarts
 
@@ -48,6 +54,8 @@ Answer = TypeVar("Answer", bound=BaseModel)
 Headers = Callable[[], Mapping[str, str]]  # read at every try: a key file's key may be renewed in between
 # (model, reason: "503", "507", "unreachable", "key", "restarted") before each retry
 RetryHook = Callable[[str, str], None]
+# Held while one chunk of a shift request is sent and answered: waits for that chunk's turn (see service.scheduler).
+Turn = Callable[[ShiftRequest], AbstractAsyncContextManager[object]]
 
 
 def prediction_request(
@@ -223,6 +231,18 @@ def matching(model: str, answer: ShiftClassification, shifts: ShiftRequest) -> S
     return answer
 
 
+def joined(model: str, answers: list[ShiftClassification]) -> ShiftClassification:
+    """The answer to a whole shift request from those to its chunks, each asked with every class's probability (see
+    `ShiftClassification.join`); ApiError torchserve_error when one lacks a class's probability at a view."""
+    if len(answers) == 1:
+        return answers[0]
+    tables = [answer.probabilities for answer in answers]
+    if any(rows is None or any(len(row) != NUM_CLASSES for row in rows) for rows in tables):
+        message = f"{model}: a chunk's answer does not hold one probability per class ({NUM_CLASSES}) at each view"
+        raise ApiError(ErrorCode.TORCHSERVE_ERROR, message, 502)
+    return ShiftClassification.join(answers)
+
+
 @dataclass(frozen=True)
 class ClientOptions:
     """Where TorchServe's inference API is and how to call it."""
@@ -234,6 +254,8 @@ class ClientOptions:
     max_connections: int = 32
     headers: Headers | None = None  # e.g. the bearer key, read at every try
     on_retry: RetryHook | None = None
+    # A shift request beyond it goes in chunks (ShiftRequest.chunks); None: one request, whatever its size.
+    max_view_pixels_per_request: int | None = MAX_VIEW_PIXELS_PER_REQUEST
 
     def httpx_options(self) -> dict[str, Any]:
         limits = httpx.Limits(max_connections=self.max_connections, max_keepalive_connections=self.max_connections)
@@ -280,9 +302,15 @@ class HandlerClient:
             time.sleep(delay)
 
     def classify_shifts(self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int) -> ShiftClassification:
-        """The handler's top-k of every shifted view of `image` that `shifts` asks for; ApiError on any failure."""
-        response = self.post(model, prediction_request(image, topk=topk, shifts=shifts))
-        return matching(model, read_answer(model, response, ShiftClassification), shifts)
+        """The handler's top-k of every shifted view of `image` that `shifts` asks for (in chunks, one after another,
+        beyond `max_view_pixels_per_request`); ApiError on any failure."""
+        chunks = shifts.chunks(self.options.max_view_pixels_per_request)
+        answers = []
+        for chunk in chunks:
+            request = prediction_request(image, topk=topk, shifts=chunk, probabilities=len(chunks) > 1)
+            response = self.post(model, request)
+            answers.append(matching(model, read_answer(model, response, ShiftClassification), chunk))
+        return joined(model, answers)
 
     def classify_every_class(self, model: str, image: bytes, topk: int = 1) -> Classification:
         """The handler's answer for the center crop of `image`: its top-k and every class's probability."""
@@ -330,8 +358,15 @@ class AsyncHandlerClient:
         return every_class(model, read_answer(model, response, Classification))
 
     async def classify_shifts(
-        self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int
+        self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int, turn: Turn | None = None
     ) -> ShiftClassification:
-        """The handler's top-k of every shifted view of `image` that `shifts` asks for."""
-        response = await self.post(model, prediction_request(image, topk=topk, shifts=shifts))
-        return matching(model, read_answer(model, response, ShiftClassification), shifts)
+        """The handler's top-k of every shifted view of `image` that `shifts` asks for (in chunks, one after another,
+        each in its `turn`, beyond `max_view_pixels_per_request`)."""
+        chunks = shifts.chunks(self.options.max_view_pixels_per_request)
+        answers = []
+        for chunk in chunks:
+            request = prediction_request(image, topk=topk, shifts=chunk, probabilities=len(chunks) > 1)
+            async with turn(chunk) if turn is not None else contextlib.nullcontext():
+                response = await self.post(model, request)
+            answers.append(matching(model, read_answer(model, response, ShiftClassification), chunk))
+        return joined(model, answers)

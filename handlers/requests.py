@@ -51,7 +51,7 @@ class ParsedRequest:
 
 def parse_request(row: Mapping[str, Any], limits: Limits, headers: Mapping[str, str] | None = None) -> ParsedRequest:
     """Read a request row as TorchServe hands it to the handler (and its lower-cased HTTP headers);
-    raise ApiError on any problem, 413 too_many_pixels for views that no batch can hold."""
+    raise ApiError on any problem, 413 too_many_pixels for views beyond what one request may hold."""
     headers = headers or {}
     image = row.get(IMAGE_FIELD) if IMAGE_FIELD in row else row.get(RAW_BODY_FIELD)
     if image is None:
@@ -63,17 +63,15 @@ def parse_request(row: Mapping[str, Any], limits: Limits, headers: Mapping[str, 
     topk = row.get(TOPK_FIELD, headers.get(TOPK_HEADER.lower()))
     shifts = _shifts(row.get(SHIFTS_FIELD), limits)
     probabilities = _flag(row.get(PROBABILITIES_FIELD, headers.get(PROBABILITIES_HEADER.lower())))
-    if probabilities and shifts is not None:
-        raise ApiError(ErrorCode.INVALID_PARAMETER, f"{PROBABILITIES_FIELD} is for plain requests, not shift requests")
     purpose = headers.get(PURPOSE_HEADER.lower())
     synthetic = purpose if purpose in SYNTHETIC_PURPOSES else None  # any other value is not a metric label
     request = ParsedRequest(bytes(image), _topk(topk, limits), shifts, probabilities, synthetic)
-    if request.view_pixels > limits.max_view_pixels_per_batch:
+    if request.view_pixels > limits.max_view_pixels_per_request:
         raise ApiError(
             ErrorCode.TOO_MANY_PIXELS,
             f"the {request.views} views of {shifts.crop_size}x{shifts.crop_size} pixels hold {request.view_pixels} "
-            f"pixels; one batch holds at most {limits.max_view_pixels_per_batch} (max_view_pixels_per_batch): "
-            "ask fewer shifts or a smaller crop_size",
+            f"pixels; one request holds at most {limits.max_view_pixels_per_request} (max_view_pixels_per_request): "
+            "send the offsets in several requests (antialiased.shifts.ShiftRequest.chunks), or a smaller crop_size",
             413,
         )
     return request

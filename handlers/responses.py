@@ -43,13 +43,19 @@ def classification(
 
 
 def shift_classification(
-    model: ModelInfo, weights: WeightsInfo, probabilities: torch.Tensor, k: int, request: ShiftRequest
+    model: ModelInfo,
+    weights: WeightsInfo,
+    probabilities: torch.Tensor,
+    k: int,
+    request: ShiftRequest,
+    every_class: bool = False,
 ) -> str:
-    """The answer to a shift request: top-k per shift, and the probability curve of every class top-1 somewhere."""
+    """The answer to a shift request: top-k per shift, the probability curve of every class top-1 somewhere, and
+    with `every_class` each view's probability of every class."""
     top1_classes = sorted(set(probabilities.argmax(dim=1).tolist()))
     geometry = request.to_json()
     del geometry["offsets"]
-    return ShiftClassification(
+    answer = ShiftClassification(
         model=model,
         weights=weights,
         shift=ShiftGeometry(**geometry),
@@ -58,4 +64,9 @@ def shift_classification(
             for offset, entries in zip(request.offsets, topk_predictions(probabilities, k), strict=True)
         ],
         class_probabilities={str(c): probabilities[:, c].tolist() for c in top1_classes},
-    ).model_dump_json(exclude={"shift": {"method"}} if request.method is None else None)  # integer offsets: absent
+        probabilities=probabilities.tolist() if every_class else None,
+    )
+    exclude: dict = {} if every_class else {"probabilities": True}
+    if request.method is None:
+        exclude["shift"] = {"method"}  # integer offsets: absent
+    return answer.model_dump_json(exclude=exclude or None)

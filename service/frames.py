@@ -52,11 +52,11 @@ class Frames:
 async def read_frames(
     request: Request, params: SequenceParams, settings: Settings, lease: Lease
 ) -> tuple[Frames, SequenceParams]:
-    """The frames of the multipart body (their bytes held in `lease` as they arrive), each header checked, and
+    """The frames of the multipart body (its declared length reserved in `lease`), each header checked, and
     `params` with the form's text fields."""
     limits = settings.sequence
     body = await read_body(
-        request, settings.sequence_max_bytes + MULTIPART_OVERHEAD_BYTES, settings.body_timeout_s, lease
+        request, settings.sequence_max_bytes + MULTIPART_OVERHEAD_BYTES, settings.body_deadlines, lease
     )
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         message = f"send the frames as a multipart body, each image file in a field {FRAME_FIELD!r}, in order"

@@ -16,7 +16,8 @@ from antialiased.contract import MAX_TOPK
 from antialiased.default_models import DEFAULT_MODELS
 from antialiased.imagefile import MAX_PIXELS_PER_BATCH, ImageLimits
 from antialiased.sequences import SequenceLimits
-from service.params import MULTIPART_OVERHEAD_BYTES, body_limit
+from antialiased.shifts import MAX_CROP_SIZE, MAX_VIEW_PIXELS_PER_REQUEST
+from service.params import MULTIPART_OVERHEAD_BYTES, BodyDeadlines, body_limit
 from service.targets.config import AnyTargetConfig, OursConfig, TargetConfig
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,12 @@ class Settings(BaseSettings):
         "it bounds the request's time. At least PROBE_OIP_PIXELS_AT_ONCE.",
     )
     body_timeout_s: float = Field(30.0, gt=0, description="Longest time to receive one request body.")
+    body_stall_s: float = Field(
+        5.0,
+        gt=0,
+        description="Longest pause in a request body: a client that sends nothing for this long gets 408, and the "
+        "upload budget it reserved goes to others.",
+    )
     # Connections (service/connections.py): clients that hold sockets without sending a request are dropped.
     header_timeout_s: float = Field(
         10.0, gt=0, description="Longest time for a request's headers to arrive, from the connection or last answer."
@@ -114,7 +121,44 @@ class Settings(BaseSettings):
         description="Decoded pixels (images and their views) held at once for the targets "
         "whose views the service cuts itself.",
     )
-    admission_wait_s: float = Field(2.0, ge=0, description="How long a request waits for room before a 503.")
+    admission_wait_s: float = Field(
+        10.0,
+        ge=0,
+        description="How long a request waits for room in the upload or pixel budget before a 503; longer than "
+        "PROBE_BODY_STALL_S, so that room held by a stalled upload reaches the requests waiting for it.",
+    )
+    # Heavy work shared fairly (service/scheduler.py): probes go to our handler in chunks, in turns.
+    scheduling: bool = Field(
+        True,
+        description="Probes' shift requests to our handler go in chunks of PROBE_CHUNK_VIEW_PIXELS, in fair turns; "
+        "off: each probe is one request, as before (benchmarks/bench_scheduling.py compares the two).",
+    )
+    chunk_view_pixels: int = Field(
+        MAX_VIEW_PIXELS_PER_REQUEST,
+        ge=MAX_CROP_SIZE**2,
+        description="View pixels (views x crop area) of one chunk; at most the handler's max_view_pixels_per_request.",
+    )
+    chunks_in_flight: int = Field(
+        1,
+        ge=1,
+        description="Chunks' worth of view pixels at one model at once, all probes together (small probes share it): "
+        "a plain classification waits behind about this many chunks; raise it with TorchServe's workers.",
+    )
+    max_view_pixels_per_client: int | None = Field(
+        None,
+        ge=1,
+        description="View pixels of one client address's probes not yet done (beyond: 503); default: the costliest "
+        "request, PROBE_MAX_COMPARE_MODELS x PROBE_MAX_SHIFTS views of 512 x 512.",
+    )
+    max_view_pixels_queued: int | None = Field(
+        None, ge=1, description="View pixels of all probes not yet done (beyond: 503); default: 4 clients' worth."
+    )
+    deadline_s: float = Field(
+        120.0,
+        gt=0,
+        description="Longest time one probe may take, waiting included: a probe that would take longer at the "
+        "throughput measured is refused at once (503 with Retry-After); one still running then is stopped (504).",
+    )
     # TorchServe client.
     timeout_s: float = Field(120.0, gt=0, description="Longest wait for one TorchServe answer, retries included.")
     connect_timeout_s: float = Field(2.0, gt=0)
@@ -189,6 +233,23 @@ class Settings(BaseSettings):
     def target_names(self) -> list[str]:
         """The names the probe API takes (`model`, `models`)."""
         return [target.name for target in self.probe_targets]
+
+    @property
+    def view_pixels_per_client(self) -> int:
+        """PROBE_MAX_VIEW_PIXELS_PER_CLIENT, or its default."""
+        if self.max_view_pixels_per_client is not None:
+            return self.max_view_pixels_per_client
+        return self.max_compare_models * self.max_shifts * MAX_CROP_SIZE**2
+
+    @property
+    def view_pixels_queued(self) -> int:
+        """PROBE_MAX_VIEW_PIXELS_QUEUED, or its default."""
+        return self.max_view_pixels_queued or 4 * self.view_pixels_per_client
+
+    @property
+    def body_deadlines(self) -> BodyDeadlines:
+        """PROBE_BODY_TIMEOUT_S and PROBE_BODY_STALL_S."""
+        return BodyDeadlines(self.body_timeout_s, self.body_stall_s)
 
     @property
     def sequence_max_bytes(self) -> int:

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from antialiased.contract import Classification, ShiftClassification, ShiftRequest
 from antialiased.errors import ApiError, ErrorCode
-from antialiased.handler_client import AsyncHandlerClient, ClientOptions, RetryPolicy
+from antialiased.handler_client import AsyncHandlerClient, ClientOptions, RetryPolicy, Turn
 from antialiased.torchserve_keys import api_headers
 from antialiased.worker_restarts import WorkerRestarts
 from service.observability import ServiceMetrics
@@ -55,6 +55,7 @@ class TorchServeClient:
                 max_connections=settings.max_connections,
                 headers=self._auth_headers,
                 on_retry=lambda model, reason: metrics.torchserve_retries.labels(model, reason).inc(),
+                max_view_pixels_per_request=settings.chunk_view_pixels if settings.scheduling else None,
             ),
             restarts,
         )
@@ -75,10 +76,12 @@ class TorchServeClient:
         return await self._observed(model, purpose, self._client.classify_every_class(model, image, topk))
 
     async def classify_shifts(
-        self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int
+        self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int, turn: Turn | None = None
     ) -> ShiftClassification:
-        """The handler's top-k of every shifted view of `image` that `shifts` asks for, checked against it."""
-        return await self._observed(model, "probe", self._client.classify_shifts(model, image, shifts, topk=topk))
+        """The handler's top-k of every shifted view of `image` that `shifts` asks for, checked against it: in chunks
+        of PROBE_CHUNK_VIEW_PIXELS (while scheduling is on), each sent in its `turn`."""
+        call = self._client.classify_shifts(model, image, shifts, topk=topk, turn=turn)
+        return await self._observed(model, "probe", call)
 
     async def _observed(self, model: str, purpose: str, call: Awaitable[Answer]) -> Answer:
         """`call`'s answer, timed by `purpose`; its failure counted and, when TorchServe's, told to the observer."""
