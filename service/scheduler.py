@@ -186,10 +186,17 @@ class Scheduler:
             raise ApiError(ErrorCode.TOO_MANY_PIXELS, message, 413)
         own = sum(sum(t.left.values()) for t in self.tickets if t.client == client)
         if own + cost > self.per_client:
-            self._refuse("client", f"this client's probes not yet done hold {own} of its {self.per_client} view pixels")
+            problem = (
+                f"this client's probes not yet done hold {own} of the {self.per_client} view pixels one client may "
+                "have queued (PROBE_MAX_VIEW_PIXELS_PER_CLIENT)"
+            )
+            self._refuse("client", problem, self._seconds(own + cost - self.per_client, costs))
         queued = sum(sum(t.left.values()) for t in self.tickets)
         if queued + cost > self.queued:
-            self._refuse("queued", f"the probes not yet done hold {queued} of the {self.queued} view pixels queued")
+            problem = (
+                f"the probes not yet done hold {queued} of the {self.queued} view pixels (PROBE_MAX_VIEW_PIXELS_QUEUED)"
+            )
+            self._refuse("queued", problem, self._seconds(queued + cost - self.queued, costs))
         for model, model_cost in costs.items():
             seconds = self._estimate(model, client, model_cost)
             if seconds is not None and seconds > self.deadline_s:
@@ -211,7 +218,12 @@ class Scheduler:
         own = left.pop(client, 0) + cost
         return (own + sum(min(other, own) for other in left.values())) / state.rate
 
-    def _refuse(self, reason: str, problem: str, wait_s: float = 1.0) -> None:
+    def _seconds(self, view_pixels: int, models: Mapping[str, int]) -> float:
+        """About how long `models` take to do `view_pixels` at the slowest throughput measured (1 s before any)."""
+        rates = [state.rate for model in models if (state := self.models.get(model)) and state.rate]
+        return view_pixels / min(rates) if rates else 1.0
+
+    def _refuse(self, reason: str, problem: str, wait_s: float) -> None:
         self.metrics.probes_refused.labels(reason).inc()
         raise overloaded(f"{problem}; retry later", max(1, math.ceil(wait_s)))
 

@@ -45,6 +45,9 @@ async def while_client_waits(
             await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
     except TimeoutError:
         reason = "deadline"
+    except asyncio.CancelledError:  # the request itself is cancelled (the server stops): so is its work
+        task.cancel()
+        raise
     else:
         reason = None if task.done() else "client_gone"
     finally:
