@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from antialiased.errors import ApiError, ErrorCode
@@ -148,16 +149,16 @@ class ShiftClassification(BaseModel):
         )
 
     @classmethod
-    def join(cls, parts: Sequence[ShiftClassification]) -> ShiftClassification:
-        """The answer to a whole shift request from the answers to its consecutive chunks, each with `probabilities`:
-        every view's top-k in order, and the probability curve of every class top-1 at some view (the first of equal
-        maxima, as the handler's argmax), without the rows."""
-        rows = [row for part in parts for row in part.probabilities or ()]
-        top1 = sorted({max(range(len(row)), key=row.__getitem__) for row in rows})
+    def join(cls, parts: Sequence[ShiftClassification], rows: np.ndarray) -> ShiftClassification:
+        """The answer to a whole shift request from the answers to its consecutive chunks and every class's
+        probability at each of their views, in order (`rows`, float32: the handler's values exactly): every view's
+        top-k, and the probability curve of every class top-1 at some view (the first of equal maxima, as the
+        handler's argmax)."""
+        top1 = sorted(set(rows.argmax(axis=1).tolist()))
         return parts[0].model_copy(
             update={
                 "shifts": [shift for part in parts for shift in part.shifts],
-                "class_probabilities": {str(c): [row[c] for row in rows] for c in top1},
+                "class_probabilities": {str(c): rows[:, c].astype(float).tolist() for c in top1},
                 "probabilities": None,
             }
         )

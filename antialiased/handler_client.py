@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
+import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from antialiased.contract import (
@@ -231,16 +232,34 @@ def matching(model: str, answer: ShiftClassification, shifts: ShiftRequest) -> S
     return answer
 
 
-def joined(model: str, answers: list[ShiftClassification]) -> ShiftClassification:
+Chunk = tuple[ShiftClassification, np.ndarray | None]  # an answer to a chunk, its rows of probabilities held apart
+
+
+def chunk_answer(model: str, response: httpx.Response, chunk: ShiftRequest) -> Chunk:
+    """The answer to `chunk`, checked, and every class's probability at its views as float32 (a seventh of the memory
+    of Python floats, the handler's values exactly) when it holds them; ApiError torchserve_error when they are not
+    one row of every class per view."""
+    answer = matching(model, read_answer(model, response, ShiftClassification), chunk)
+    if answer.probabilities is None:
+        return answer, None
+    if any(len(row) != NUM_CLASSES for row in answer.probabilities):
+        raise _without_every_class(model)
+    return answer.model_copy(update={"probabilities": None}), np.asarray(answer.probabilities, np.float32)
+
+
+def _without_every_class(model: str) -> ApiError:
+    message = f"{model}: a chunk's answer does not hold one probability per class ({NUM_CLASSES}) at each view"
+    return ApiError(ErrorCode.TORCHSERVE_ERROR, message, 502)
+
+
+def joined(model: str, chunks: list[Chunk]) -> ShiftClassification:
     """The answer to a whole shift request from those to its chunks, each asked with every class's probability (see
-    `ShiftClassification.join`); ApiError torchserve_error when one lacks a class's probability at a view."""
-    if len(answers) == 1:
-        return answers[0]
-    tables = [answer.probabilities for answer in answers]
-    if any(rows is None or any(len(row) != NUM_CLASSES for row in rows) for rows in tables):
-        message = f"{model}: a chunk's answer does not hold one probability per class ({NUM_CLASSES}) at each view"
-        raise ApiError(ErrorCode.TORCHSERVE_ERROR, message, 502)
-    return ShiftClassification.join(answers)
+    `ShiftClassification.join`); ApiError torchserve_error when one lacks them."""
+    if len(chunks) == 1:
+        return chunks[0][0]
+    if any(rows is None for _, rows in chunks):
+        raise _without_every_class(model)
+    return ShiftClassification.join([answer for answer, _ in chunks], np.concatenate([rows for _, rows in chunks]))
 
 
 @dataclass(frozen=True)
@@ -308,8 +327,7 @@ class HandlerClient:
         answers = []
         for chunk in chunks:
             request = prediction_request(image, topk=topk, shifts=chunk, probabilities=len(chunks) > 1)
-            response = self.post(model, request)
-            answers.append(matching(model, read_answer(model, response, ShiftClassification), chunk))
+            answers.append(chunk_answer(model, self.post(model, request), chunk))
         return joined(model, answers)
 
     def classify_every_class(self, model: str, image: bytes, topk: int = 1) -> Classification:
@@ -368,5 +386,5 @@ class AsyncHandlerClient:
             request = prediction_request(image, topk=topk, shifts=chunk, probabilities=len(chunks) > 1)
             async with turn(chunk) if turn is not None else contextlib.nullcontext():
                 response = await self.post(model, request)
-            answers.append(matching(model, read_answer(model, response, ShiftClassification), chunk))
+            answers.append(chunk_answer(model, response, chunk))
         return joined(model, answers)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
+import numpy as np
 import pytest
 
 from antialiased.contract import PURPOSE_HEADER, Classification, ShiftClassification
@@ -184,9 +185,12 @@ def test_requests_carry_the_contract_fields_and_synthetic_marks(server) -> None:
     assert second_path == "/predictions/m?purpose=readiness" and second[PURPOSE_HEADER] == "readiness"
 
 
+LOW = float(np.float32(0.5 / 999))  # the handler's probabilities are float32 values
+
+
 def _chunk_answer(offsets: list[list[int]], top1: list[int], probabilities: bool = True) -> dict:
     """A handler's answer to a chunk: each view's top-1 `top1[k]`, and every class's probability when asked."""
-    rows = [[0.5 if c == top else 0.5 / 999 for c in range(1000)] for top in top1]
+    rows = [[0.5 if c == top else LOW for c in range(1000)] for top in top1]
     answer = {**OK, "shift": {"mode": "crop", "crop_size": 224, "base_size": 256, "resize_size": 256},
               "shifts": [{"offset": offset, "topk": [{"index": top, "label": "x", "probability": 0.5}]}
                          for offset, top in zip(offsets, top1, strict=True)],
@@ -218,8 +222,7 @@ def test_a_shift_request_beyond_one_request_goes_in_chunks_answered_as_one(serve
     options = ClientOptions(server.url, max_view_pixels_per_request=2 * 224**2)
     answer = _classify_shifts(options, kind, ShiftRequest(offsets=((0, 0), (1, 2), (3, 3))))
     assert [tuple(shift.offset) for shift in answer.shifts] == [(0, 0), (1, 2), (3, 3)]
-    low = 0.5 / 999
-    assert answer.class_probabilities == {"7": [0.5, 0.5, low], "9": [low, low, 0.5]} and answer.probabilities is None
+    assert answer.class_probabilities == {"7": [0.5, 0.5, LOW], "9": [LOW, LOW, 0.5]} and answer.probabilities is None
     assert len(server.bodies) == 2 and all(b'name="probabilities"\r\n\r\ntrue' in body for body in server.bodies)
 
 
