@@ -20,10 +20,10 @@ $(STAMP_EVAL): requirements-eval.txt $(STAMP_RUN)
 	$(PY) -m pip install -q -r requirements-eval.txt
 	touch $@
 
-$(STAMP_DEV): requirements-dev.txt tests/targets/requirements-kserve.txt tests/kubernetes/requirements-checkov.txt $(STAMP_EVAL)
+$(STAMP_DEV): requirements-dev.txt tests/service/targets/requirements-kserve.txt tests/kubernetes/requirements-checkov.txt $(STAMP_EVAL)
 	$(PY) -m pip install -q -r requirements-dev.txt
-	# KServe's model server (a probe target in tests/targets) in a venv of its own: its pins clash with ours.
-	$(PY) -m tests.targets.kserve_venv
+	# KServe's model server (a probe target in tests/service/targets) in a venv of its own: its pins clash with ours.
+	$(PY) -m tests.service.targets.kserve_venv
 	# The checkov policy scanner (tests/kubernetes), in a venv of its own for the same reason.
 	$(PY) -m tests.kubernetes.checkov_venv
 	touch $@

@@ -4,9 +4,8 @@
     model = antialiased.load_pretrained("resnet50_lpf4_finetune")   # fetched once, sha256-checked
     result = antialiased.probe(model, "photo.jpg", antialiased.ProbeSpec(protocol="diagonal"))
 
-The names below are imported on first use, so the torch-free modules (errors, contract, imagefile, labels,
-preprocessing, shifts, protocols, metrics,
-sequences) import without torch.
+The names below are imported on first use, so the modules of TORCH_FREE_MODULES import without torch (the probe
+service uses only those).
 """
 
 from __future__ import annotations
@@ -15,6 +14,31 @@ import importlib
 from typing import Any
 
 __version__ = "0.2.0"
+
+# The library's modules that import without torch (names under `antialiased.`): all the probe service imports of it
+# (tests/service/test_torch_free.py checks both), listed in the README and docs/library.md (tests/docs checks them).
+TORCH_FREE_MODULES: tuple[str, ...] = (
+    "errors",
+    "imagefile",
+    "pngdata",
+    "labels",
+    "data",
+    "preprocessing",
+    "shifts",
+    "windows",
+    "protocols",
+    "metrics",
+    "sequences",
+    "antialias_report",
+    "folder_lock",
+    "serving",
+    "serving.contract",
+    "serving.handler_client",
+    "serving.torchserve_keys",
+    "serving.worker_restarts",
+    "serving.readiness",
+    "serving.default_models",
+)
 
 # Public name -> the module that defines it.
 _EXPORTS: dict[str, str] = {
@@ -38,17 +62,17 @@ _EXPORTS: dict[str, str] = {
     "ShiftRequest": "antialiased.shifts",
     "ProbeSpec": "antialiased.protocols",
     "make_plan": "antialiased.protocols",
-    "probe": "antialiased.probe",
-    "ProbeResult": "antialiased.probe",
-    "probe_sequence": "antialiased.probe",
-    "SequenceResult": "antialiased.probe",
+    "probe": "antialiased.local_probe",
+    "ProbeResult": "antialiased.local_probe",
+    "probe_sequence": "antialiased.local_probe",
+    "SequenceResult": "antialiased.local_probe",
     "SequenceMetrics": "antialiased.sequences",
     "StabilityMetrics": "antialiased.metrics",
     "ApiError": "antialiased.errors",
     "ErrorCode": "antialiased.errors",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = ["TORCH_FREE_MODULES", "__version__", *_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:

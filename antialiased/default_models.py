@@ -1,4 +1,5 @@
-"""What a default deployment serves (`make run`, the containers) and the probe service probes: served model
-name -> the registry weights it serves (see `python -m antialiased.weights list`)."""
+"""Deprecated: moved to `antialiased.serving.default_models` (this path goes in the next release)."""
 
-DEFAULT_MODELS: dict[str, str] = {"resnet50_lpf4": "resnet50_lpf4_finetune", "resnet50": "resnet50_baseline"}
+from antialiased._deprecated import moved
+
+moved(__name__, "antialiased.serving.default_models")

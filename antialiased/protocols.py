@@ -30,12 +30,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from antialiased._deprecated import renamed_keywords
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.preprocessing import CROP_SIZE, RESIZE_SIZE
 from antialiased.shifts import (
     MAX_CROP_SIZE,
     MAX_IMAGE_SIDE,
-    MAX_SHIFTS_PER_REQUEST,
+    MAX_OFFSETS_PER_REQUEST,
     MIN_CROP_SIZE,
     ShiftMode,
     ShiftRequest,
@@ -80,7 +81,7 @@ class ProbeSpec(BaseModel):
 
     protocol: str = Field(DEFAULT_PROTOCOL, description="The shift protocol.", json_schema_extra={"enum": PROTOCOLS})
     pairs: int = Field(
-        DEFAULT_PAIRS, ge=1, le=MAX_SHIFTS_PER_REQUEST, description="Random offset pairs (paper, circular)."
+        DEFAULT_PAIRS, ge=1, le=MAX_OFFSETS_PER_REQUEST, description="Random offset pairs (paper, circular)."
     )
     step: int = Field(DEFAULT_GRID_STEP, ge=1, le=MAX_IMAGE_SIDE, description="Grid step in pixels (grid).")
     max_shift: int = Field(DEFAULT_MAX_SHIFT, ge=1, le=MAX_IMAGE_SIDE, description="Largest shift in pixels.")
@@ -143,57 +144,58 @@ class ShiftPlan:
         } | ({"origin": list(self.origin)} if self.origin is not None else {})
 
 
-def make_plan(spec: ProbeSpec = ProbeSpec(), max_shifts: int = MAX_SHIFTS_PER_REQUEST) -> ShiftPlan:
+@renamed_keywords(max_shifts="max_offsets")
+def make_plan(spec: ProbeSpec = ProbeSpec(), max_offsets: int = MAX_OFFSETS_PER_REQUEST) -> ShiftPlan:
     """The `ShiftPlan` of `spec` (see the module docstring); raise ApiError on parameters no plan can honour.
 
-    `max_shifts` bounds the number of distinct offsets (and of pairs).
+    `max_offsets` bounds the number of distinct offsets (and of pairs).
     """
     if spec.protocol not in PROTOCOLS:
         raise ApiError(
             ErrorCode.UNKNOWN_PROTOCOL, f"unknown protocol {spec.protocol!r}; use one of {', '.join(PROTOCOLS)}"
         )
     if spec.protocol in PROTOCOL_MAX_SHIFT:
-        return _against_origin(spec, max_shifts)
+        return _against_origin(spec, max_offsets)
     mode = "circular" if spec.protocol == "circular" else "crop"
     base_size = spec.crop_size if mode == "circular" else spec.crop_size + spec.max_shift
     check_window(mode, spec.crop_size, base_size, spec.resize_size)
     rng = random.Random(spec.seed)
     sequence: tuple[int, ...] | None = None
     if spec.protocol in ("paper", "circular"):
-        _check_count("pairs", spec.pairs, max_shifts)
+        _check_count("pairs", spec.pairs, max_offsets)
         low, high = (0, spec.max_shift - 1) if mode == "crop" else (-spec.max_shift, spec.max_shift)
         check_offset_range(low, high, offset_bounds(mode, spec.crop_size, base_size), "max_shift")
         drawn = [_draw_pair(rng, low, high) for _ in range(spec.pairs)]
         offsets, index_pairs = _index_pairs(drawn)
     elif spec.protocol == "diagonal":
-        _check_count("diagonal shifts", spec.max_shift + 1, max_shifts)
+        _check_count("diagonal shifts", spec.max_shift + 1, max_offsets)
         offsets = [(d, d) for d in range(spec.max_shift + 1)]
         index_pairs = [(i, i + 1) for i in range(spec.max_shift)]
         sequence = tuple(range(len(offsets)))
     else:
-        offsets, index_pairs, sequence = _grid(spec.step, spec.max_shift, max_shifts)
-    _check_count("distinct shifts", len(offsets), max_shifts)
+        offsets, index_pairs, sequence = _grid(spec.step, spec.max_shift, max_offsets)
+    _check_count("distinct shifts", len(offsets), max_offsets)
     request = ShiftRequest(
         offsets=tuple(offsets),
         mode=mode,
         crop_size=spec.crop_size,
         base_size=base_size,
         resize_size=spec.resize_size,
-        max_shifts=max_shifts,
+        max_offsets=max_offsets,
     )
     return ShiftPlan(spec, request, tuple(index_pairs), sequence)
 
 
-def _against_origin(spec: ProbeSpec, max_shifts: int) -> ShiftPlan:
+def _against_origin(spec: ProbeSpec, max_offsets: int) -> ShiftPlan:
     """The plan of a protocol whose views are compared with the unshifted one (fractional, worst-case)."""
     reach = spec.shift_range
     if spec.protocol == "fractional":
         mode, method, origin = "circular", spec.method, (0, 0)
-        offsets = fractional_offsets(spec.subpixel_step, reach, max_shifts)
+        offsets = fractional_offsets(spec.subpixel_step, reach, max_offsets)
     else:
         mode, method = spec.mode, spec.method if spec.half_pixel else None
         if reach <= MAX_WORST_CASE_WINDOW:
-            _check_count("worst-case shifts", grid_count(reach, 0.5 if spec.half_pixel else 1), max_shifts)
+            _check_count("worst-case shifts", grid_count(reach, 0.5 if spec.half_pixel else 1), max_offsets)
         offsets, origin = worst_case_offsets(reach, spec.half_pixel, mode)
     base_size = spec.crop_size + 2 * reach if mode == "crop" else spec.crop_size
     check_window(mode, spec.crop_size, base_size, spec.resize_size)
@@ -205,7 +207,7 @@ def _against_origin(spec: ProbeSpec, max_shifts: int) -> ShiftPlan:
         crop_size=spec.crop_size,
         base_size=base_size,
         resize_size=spec.resize_size,
-        max_shifts=max_shifts,
+        max_offsets=max_offsets,
         method=method,
     )
     reference = request.offsets.index(origin)
@@ -214,11 +216,11 @@ def _against_origin(spec: ProbeSpec, max_shifts: int) -> ShiftPlan:
     return ShiftPlan(spec, request, pairs, sequence, origin)
 
 
-def _check_count(what: str, count: int, max_shifts: int) -> None:
+def _check_count(what: str, count: int, max_offsets: int) -> None:
     if count < 1:
         raise ApiError(ErrorCode.INVALID_PARAMETER, f"{what} must be at least 1, got {count}")
-    if count > max_shifts:
-        raise ApiError(ErrorCode.TOO_MANY_SHIFTS, f"{count} {what} exceed the limit of {max_shifts} shifts per probe")
+    if count > max_offsets:
+        raise ApiError(ErrorCode.TOO_MANY_SHIFTS, f"{count} {what} exceed the limit of {max_offsets} shifts per probe")
 
 
 def _draw_pair(rng: random.Random, low: int, high: int) -> tuple[Offset, Offset]:
@@ -236,12 +238,12 @@ def _index_pairs(drawn: list[tuple[Offset, Offset]]) -> tuple[list[Offset], list
     return list(index), [(index[a], index[b]) for a, b in drawn]
 
 
-def _grid(step: int, max_shift: int, max_shifts: int) -> tuple[list[Offset], list[Pair], tuple[int, ...]]:
+def _grid(step: int, max_shift: int, max_offsets: int) -> tuple[list[Offset], list[Pair], tuple[int, ...]]:
     if not 1 <= step <= max_shift:
         raise ApiError(ErrorCode.INVALID_PARAMETER, f"step must be in [1, max_shift={max_shift}], got {step}")
     axis = list(range(0, max_shift + 1, step))
     n = len(axis)
-    _check_count("grid shifts", n * n, max_shifts)
+    _check_count("grid shifts", n * n, max_offsets)
     offsets = [(dy, dx) for dy in axis for dx in axis]
     pairs = [(r * n + c, r * n + c + 1) for r in range(n) for c in range(n - 1)]
     pairs += [(r * n + c, (r + 1) * n + c) for r in range(n - 1) for c in range(n)]

@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from antialiased._deprecated import renamed_keywords, renamed_names
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.preprocessing import CROP_SIZE, RESIZE_SIZE, SHIFT_BASE_SIZE
 
@@ -31,7 +32,7 @@ ShiftMode = Literal["crop", "circular"]
 SHIFT_MODES: tuple[str, ...] = ("crop", "circular")
 SubpixelMethod = Literal["fourier", "bilinear"]
 SUBPIXEL_METHODS: tuple[str, ...] = ("fourier", "bilinear")
-MAX_SHIFTS_PER_REQUEST = 1089  # 33 x 33: every offset of the paper's 32-pixel range
+MAX_OFFSETS_PER_REQUEST = 1089  # 33 x 33: every offset of the paper's 32-pixel range
 MIN_CROP_SIZE = 32
 # The largest crop_size: the memory of one view in a forward pass grows with its square (see archives/model-config.yaml,
 # whose handler.limits.max_crop_size is this by default; the probe API's schema states it).
@@ -84,7 +85,7 @@ class ShiftRequest:
     crop_size: int = CROP_SIZE
     base_size: int = SHIFT_BASE_SIZE
     resize_size: int = RESIZE_SIZE
-    max_shifts: int = field(default=MAX_SHIFTS_PER_REQUEST, compare=False, repr=False)
+    max_offsets: int = field(default=MAX_OFFSETS_PER_REQUEST, compare=False, repr=False)
     max_crop_size: int = field(default=MAX_CROP_SIZE, compare=False, repr=False)
     method: SubpixelMethod | None = None  # None: integer offsets only; else how sub-pixel views are resampled
 
@@ -133,9 +134,9 @@ class ShiftRequest:
             raise ApiError(ErrorCode.INVALID_PARAMETER, message)
         if not self.offsets:
             raise ApiError(ErrorCode.INVALID_PARAMETER, "offsets must be a non-empty list of [dy, dx] pairs")
-        if len(self.offsets) > self.max_shifts:
+        if len(self.offsets) > self.max_offsets:
             raise ApiError(
-                ErrorCode.TOO_MANY_SHIFTS, f"too many shifts: {len(self.offsets)} > {self.max_shifts} per request"
+                ErrorCode.TOO_MANY_SHIFTS, f"too many shifts: {len(self.offsets)} > {self.max_offsets} per request"
             )
         low, high = self.bounds
         for dy, dx in self.offsets:
@@ -149,8 +150,9 @@ class ShiftRequest:
                 )
 
     @classmethod
+    @renamed_keywords(max_shifts="max_offsets")
     def from_json(
-        cls, data: Any, max_shifts: int = MAX_SHIFTS_PER_REQUEST, max_crop_size: int = MAX_CROP_SIZE
+        cls, data: Any, max_offsets: int = MAX_OFFSETS_PER_REQUEST, max_crop_size: int = MAX_CROP_SIZE
     ) -> ShiftRequest:
         """Parse the JSON object of the handler contract; raise ApiError on any problem."""
         if not isinstance(data, dict):
@@ -165,7 +167,7 @@ class ShiftRequest:
             raise ApiError(ErrorCode.BAD_SHIFT_REQUEST, f"offsets must be a list of [dy, dx] {kind} pairs")
         kwargs = {k: data[k] for k in ("mode", "crop_size", "base_size", "resize_size", "method") if k in data}
         offsets = tuple((dy, dx) for dy, dx in offsets)
-        return cls(offsets=offsets, max_shifts=max_shifts, max_crop_size=max_crop_size, **kwargs)
+        return cls(offsets=offsets, max_offsets=max_offsets, max_crop_size=max_crop_size, **kwargs)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object `from_json` reads."""
@@ -192,3 +194,7 @@ def _is_subpixel_offset(value: Any) -> bool:
         and len(value) == 2
         and all((_is_int(v) or isinstance(v, float)) and math.isfinite(v) for v in value)
     )
+
+
+ShiftRequest.__init__ = renamed_keywords(max_shifts="max_offsets")(ShiftRequest.__init__)  # type: ignore[method-assign]
+__getattr__ = renamed_names(__name__, {"MAX_SHIFTS_PER_REQUEST": "MAX_OFFSETS_PER_REQUEST"})

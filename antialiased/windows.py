@@ -31,14 +31,14 @@ def _number(value: float) -> Number:
     return int(value) if value.is_integer() else value
 
 
-def fractional_offsets(step: float, max_shift: int, max_count: int) -> list[Offset]:
+def fractional_offsets(step: float, max_shift: int, max_offsets: int) -> list[Offset]:
     """(t, t) for t = 0, step, ... <= max_shift; raise ApiError for a step outside (0, 1], or for more than
-    `max_count` offsets (counted before any is made: a tiny step must not build a huge list)."""
+    `max_offsets` offsets (counted before any is made: a tiny step must not build a huge list)."""
     if not (math.isfinite(step) and 0 < step <= 1):
         raise ApiError(ErrorCode.INVALID_PARAMETER, f"subpixel_step must be in (0, 1], got {step}")
     steps = max_shift / step  # infinite for a step that underflows
-    if not steps < max_count:
-        message = f"{max_shift} px in steps of {step} px exceed the limit of {max_count} shifts per probe"
+    if not steps < max_offsets:
+        message = f"{max_shift} px in steps of {step} px exceed the limit of {max_offsets} shifts per probe"
         raise ApiError(ErrorCode.TOO_MANY_SHIFTS, message)
     count = math.floor(steps + 1e-9) + 1
     return [(_number(k * step), _number(k * step)) for k in range(count)]

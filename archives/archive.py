@@ -23,10 +23,10 @@ import yaml
 
 import antialiased
 import handlers
-from antialiased.contract import DEFAULT_TOPK, MAX_TOPK
 from antialiased.imagefile import MAX_PIXELS_PER_BATCH, ImageLimits
 from antialiased.preprocessing import CROP_SIZE
-from antialiased.shifts import MAX_CROP_SIZE, MAX_SHIFTS_PER_REQUEST, MAX_VIEW_PIXELS_PER_REQUEST
+from antialiased.serving.contract import DEFAULT_TOPK, MAX_TOPK
+from antialiased.shifts import MAX_CROP_SIZE, MAX_OFFSETS_PER_REQUEST, MAX_VIEW_PIXELS_PER_REQUEST
 from antialiased.weights import sha256_file
 from antialiased.weights.registry import WeightsEntry
 
@@ -59,13 +59,13 @@ def library_limits() -> dict[str, Any]:
     """The handler limits that are the library's constants (model-config.yaml holds only the handler's own)."""
     return {
         "image": dataclasses.asdict(ImageLimits()),
-        "max_shifts": MAX_SHIFTS_PER_REQUEST,  # every offset of the paper's 32-pixel range
+        "max_offsets": MAX_OFFSETS_PER_REQUEST,  # every offset of the paper's 32-pixel range
         "max_crop_size": MAX_CROP_SIZE,  # the probe API's bound; smaller crops than the model takes are refused
         "default_topk": DEFAULT_TOPK,
         "max_topk": MAX_TOPK,
         # Views one batch may hold: a request that would exceed what is left is answered 503 overloaded (clients
-        # retry), so that a batch always ends well within responseTimeout, on the CPU too. At least max_shifts.
-        "max_images_per_batch": MAX_SHIFTS_PER_REQUEST,
+        # retry), so that a batch always ends well within responseTimeout, on the CPU too. At least max_offsets.
+        "max_images_per_batch": MAX_OFFSETS_PER_REQUEST,
         # Decoded pixels (read from the headers) one batch may hold: two 50-megapixel photos and room for small
         # ones. On the CPU images are decoded one after another (about 12 bytes per pixel of the largest image:
         # 600 MB at 50 MP), so this bounds a batch's decoding time; on a GPU also the batched JPEG decoding's
@@ -73,7 +73,7 @@ def library_limits() -> dict[str, Any]:
         "max_pixels_per_batch": MAX_PIXELS_PER_BATCH,
         # View pixels (views x crop area) one batch may hold: the paper's whole 33 x 33 range at 224 x 224, 656 MB
         # of float32 views. Beyond what is left: 503 overloaded.
-        "max_view_pixels_per_batch": MAX_SHIFTS_PER_REQUEST * CROP_SIZE**2,
+        "max_view_pixels_per_batch": MAX_OFFSETS_PER_REQUEST * CROP_SIZE**2,
         # View pixels one shift request may hold (beyond it: 413 at once): a larger probe comes in chunks of this
         # size one after another, so that a plain classification waits behind one chunk, not a whole probe. At most
         # max_view_pixels_per_batch; the probe service's PROBE_CHUNK_VIEW_PIXELS must not exceed it.

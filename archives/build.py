@@ -22,8 +22,8 @@ from typing import Any
 
 import torch
 
-from antialiased.default_models import DEFAULT_MODELS
 from antialiased.inference import PRECISIONS
+from antialiased.serving.default_models import DEFAULT_MODELS
 from antialiased.weights import WeightsError, WeightsUnavailableError, save_checkpoint
 from antialiased.weights.fetch import CACHE_ENV, fetch
 from antialiased.weights.load import build_model

@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from antialiased.weights.registry import get_entry
 from archives.archive import build_archive, model_spec
 from benchmarks.bench_probe import MODEL, WEIGHTS_ENTRY, random_weights
-from launcher.probe import start_service
+from launcher.probe_service import start_service
 from launcher.torchserve import TorchServe, start_torchserve
 from service.settings import Settings
 

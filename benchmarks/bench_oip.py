@@ -27,7 +27,7 @@ from archives.archive import build_archive, model_spec
 from benchmarks import perf_analyzer
 from benchmarks.bench_probe import MODEL, SAMPLE, WEIGHTS_ENTRY, random_weights
 from benchmarks.bench_serve import drive
-from launcher.probe import start_service
+from launcher.probe_service import start_service
 from launcher.torchserve import start_torchserve
 from service.oip.protocol import InferRequest, encode_body, write_tensor
 

@@ -25,18 +25,18 @@ from pathlib import Path
 import httpx
 import torch
 
-from antialiased.handler_client import ClientOptions, HandlerClient
 from antialiased.images import decode_image
 from antialiased.inference import to_model_input
 from antialiased.models import create_model
 from antialiased.protocols import ProbeSpec, make_plan
+from antialiased.serving.handler_client import ClientOptions, HandlerClient
 from antialiased.transforms import shifted_views
 from antialiased.weights import sha256_file
 from antialiased.weights.registry import get_entry
 from archives.archive import build_archive, model_config, model_spec
 from handlers.model import load_prepared_model
 from handlers.settings import HandlerSettings
-from launcher.probe import start_service
+from launcher.probe_service import start_service
 from launcher.torchserve import start_torchserve
 
 SAMPLE = Path(__file__).resolve().parent.parent / "service" / "static" / "samples" / "chelsea.jpg"

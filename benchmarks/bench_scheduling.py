@@ -28,14 +28,14 @@ import httpx
 import torch
 
 from antialiased.preprocessing import CROP_SIZE
-from antialiased.shifts import MAX_SHIFTS_PER_REQUEST
+from antialiased.shifts import MAX_OFFSETS_PER_REQUEST
 from antialiased.weights.registry import get_entry
 from archives.archive import build_archive, model_spec
 from benchmarks.bench_probe import MODEL, SAMPLE, WEIGHTS_ENTRY, random_weights
-from launcher.probe import start_service
+from launcher.probe_service import start_service
 from launcher.torchserve import TorchServe, start_torchserve
 
-WHOLE_PROBE = MAX_SHIFTS_PER_REQUEST * CROP_SIZE**2  # the limit before chunking: the batch's view pixels
+WHOLE_PROBE = MAX_OFFSETS_PER_REQUEST * CROP_SIZE**2  # the limit before chunking: the batch's view pixels
 PLAIN_AT_ONCE = 256  # plain classifications in flight at most (TorchServe's queue holds 64)
 
 

@@ -39,7 +39,7 @@ from torchvision import transforms
 
 from antialiased.finetune import FinetuneConfig, finetune
 from antialiased.finetune.logs import STEPS_FILE, read_records
-from antialiased.finetune.models import build_model
+from antialiased.finetune.network import build_model
 from antialiased.preprocessing import IMAGENET_MEAN, IMAGENET_STD
 from antialiased.weights import save_checkpoint
 from benchmarks.timing import describe_device, median_ratio

@@ -10,7 +10,7 @@ batch then go through the model together (per distinct crop size, in forward pas
 `max_view_pixels_per_forward` view pixels), and the probabilities are split back per request. When a forward pass
 fails, each request of it runs on its own, so only the one that fails gets a 500. A refused request gets its own
 JSON error answer; the others of the batch are answered normally. Response headers X-Batch-Id and X-Batch-Size tell
-which batch answered a request and how many requests it held. The wire format is `antialiased.contract`.
+which batch answered a request and how many requests it held. The wire format is `antialiased.serving.contract`.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from typing import Any
 import torch
 from ts.torch_handler.base_handler import BaseHandler
 
-from antialiased.contract import ModelInfo, WeightsInfo
 from antialiased.errors import ApiError, ErrorCode, overloaded
 from antialiased.imagefile import inspect_image
 from antialiased.images import decode_images
 from antialiased.inference import smallest_input_side, to_model_input
 from antialiased.preprocessing import CROP_SIZE
+from antialiased.serving.contract import ModelInfo, WeightsInfo
 from antialiased.shifts import MIN_CROP_SIZE
 from antialiased.transforms import preprocess, shifted_views
 from handlers.batch import BatchItem

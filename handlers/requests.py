@@ -1,5 +1,5 @@
 """One TorchServe request row -> what to classify: the image bytes, k, and the shifts (if any); see
-`antialiased.contract` for the wire format."""
+`antialiased.serving.contract` for the wire format."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from antialiased.contract import (
+from antialiased.errors import ApiError, ErrorCode
+from antialiased.preprocessing import CROP_SIZE
+from antialiased.serving.contract import (
     IMAGE_FIELD,
     PROBABILITIES_FIELD,
     PROBABILITIES_HEADER,
@@ -18,8 +20,6 @@ from antialiased.contract import (
     TOPK_FIELD,
     TOPK_HEADER,
 )
-from antialiased.errors import ApiError, ErrorCode
-from antialiased.preprocessing import CROP_SIZE
 from antialiased.shifts import ShiftRequest
 from handlers.settings import Limits
 
@@ -119,7 +119,7 @@ def _shifts(value: Any, limits: Limits) -> ShiftRequest | None:
         except ValueError as error:
             raise ApiError(ErrorCode.BAD_SHIFT_REQUEST, f"shifts is not valid JSON: {error}") from None
     try:
-        return ShiftRequest.from_json(value, max_shifts=limits.max_shifts, max_crop_size=limits.max_crop_size)
+        return ShiftRequest.from_json(value, max_offsets=limits.max_offsets, max_crop_size=limits.max_crop_size)
     except ApiError as error:  # on the wire, every problem of a shift request is a bad shift request
         raise ApiError(ErrorCode.BAD_SHIFT_REQUEST, error.message) from None
 

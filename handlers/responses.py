@@ -1,10 +1,11 @@
-"""Class probabilities -> the answers of the handler contract (`antialiased.contract`), as JSON text."""
+"""Class probabilities -> the answers of the handler contract (`antialiased.serving.contract`), as JSON text."""
 
 from __future__ import annotations
 
 import torch
 
-from antialiased.contract import (
+from antialiased.labels import IMAGENET_CATEGORIES
+from antialiased.serving.contract import (
     Classification,
     ModelInfo,
     Prediction,
@@ -13,7 +14,6 @@ from antialiased.contract import (
     ShiftPrediction,
     WeightsInfo,
 )
-from antialiased.labels import IMAGENET_CATEGORIES
 from antialiased.shifts import ShiftRequest
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -9,13 +10,16 @@ from typing import Any
 import torch
 from pydantic import BaseModel
 
-from antialiased.contract import WeightsInfo
 from antialiased.imagefile import ImageLimits
 from antialiased.inference import PRECISIONS
 from antialiased.preprocessing import CROP_SIZE
+from antialiased.serving.contract import WeightsInfo
 from antialiased.shifts import MAX_IMAGE_SIDE, MIN_CROP_SIZE
 
 DEVICES = ("auto", "cpu", "cuda")
+# Old spellings of handler.limits keys (archives built before the rename): still read for one release, logged.
+DEPRECATED_LIMITS = {"max_shifts": "max_offsets"}
+log = logging.getLogger(__name__)
 
 
 class SettingsError(ValueError):
@@ -40,7 +44,7 @@ class Limits:
     bounded by them, not by what clients send. A view's pixels are its crop's area (crop_size squared)."""
 
     image: ImageLimits
-    max_shifts: int
+    max_offsets: int
     max_crop_size: int
     max_view_pixels_per_request: int
     default_topk: int
@@ -77,7 +81,7 @@ class HandlerSettings:
         values = _take(section, cls, "handler")
         values["model"] = ModelSpec(**_take(values["model"], ModelSpec, "handler.model"))
         values["weights"] = WeightsInfo(**_take(values["weights"], WeightsInfo, "handler.weights"))  # the contract's
-        limits = _take(values["limits"], Limits, "handler.limits")
+        limits = _take(_renamed_limits(values["limits"]), Limits, "handler.limits")
         image = _take(limits["image"], ImageLimits, "handler.limits.image")
         try:
             limits["image"] = ImageLimits(**image)
@@ -99,8 +103,8 @@ class HandlerSettings:
                 raise SettingsError(f"handler.limits.{field.name} must be a positive integer, got {value!r}")
         if not 1 <= self.limits.default_topk <= self.limits.max_topk:
             raise SettingsError("handler.limits.default_topk must be in [1, max_topk]")
-        if self.limits.max_shifts > self.limits.max_images_per_batch:
-            raise SettingsError("handler.limits.max_shifts must not exceed max_images_per_batch")
+        if self.limits.max_offsets > self.limits.max_images_per_batch:
+            raise SettingsError("handler.limits.max_offsets must not exceed max_images_per_batch")
         if self.limits.image.max_pixels > self.limits.max_pixels_per_batch:
             raise SettingsError("handler.limits.image.max_pixels must not exceed max_pixels_per_batch")
         if not MIN_CROP_SIZE <= self.limits.max_crop_size <= MAX_IMAGE_SIDE:
@@ -129,3 +133,15 @@ def _take(section: Any, kind: type, where: str) -> dict[str, Any]:
     if unknown or missing:
         raise SettingsError(f"{where}: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}")
     return dict(section)
+
+
+def _renamed_limits(section: Any) -> Any:
+    """`section` with each deprecated key of DEPRECATED_LIMITS under its new name (logged), unless both are given."""
+    if not isinstance(section, Mapping):
+        return section
+    section = dict(section)
+    for old, new in DEPRECATED_LIMITS.items():
+        if old in section and new not in section:
+            log.warning("handler.limits.%s is deprecated: rebuild the archive (it is now %s)", old, new)
+            section[new] = section.pop(old)
+    return section

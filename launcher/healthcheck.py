@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from antialiased.contract import synthetic_marks
-from antialiased.readiness_probe import prediction_problem, readiness_image
+from antialiased.serving.contract import synthetic_marks
+from antialiased.serving.readiness import prediction_problem, readiness_image
 from launcher.torchserve_config import read_server_config
 
 TIMEOUT_S = 20.0

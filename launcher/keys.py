@@ -4,7 +4,7 @@ its token API for new keys. `KeyRenewal` does that once the keys have half their
 rewrites key_file.json, which the probe service and the health check read at every request.
 
 A renewal refuses the old key at once, so a client that read it just before is refused once and reads the file
-again (see `antialiased.torchserve_keys.KEY_RETRY_DELAY_S`); renewals therefore happen only when due, never as a
+again (see `antialiased.serving.torchserve_keys.KEY_RETRY_DELAY_S`); renewals therefore happen only when due, never as a
 matter of course at start."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from antialiased.torchserve_keys import api_headers, read_keys
+from antialiased.serving.torchserve_keys import api_headers, read_keys
 from launcher.torchserve import TorchServe
 
 log = logging.getLogger(__name__)

@@ -22,9 +22,9 @@ from typing import IO
 import httpx
 
 from antialiased.errors import ApiError
-from antialiased.handler_client import NO_RETRIES, ClientOptions, HandlerClient, prediction_request
-from antialiased.readiness_probe import prediction_problem, readiness_image
-from antialiased.torchserve_keys import api_headers
+from antialiased.serving.handler_client import NO_RETRIES, ClientOptions, HandlerClient, prediction_request
+from antialiased.serving.readiness import prediction_problem, readiness_image
+from antialiased.serving.torchserve_keys import api_headers
 from launcher.ports import client_host, free_port, log_tail
 from launcher.torchserve_config import (
     JOB_QUEUE_SIZE,

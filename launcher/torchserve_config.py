@@ -11,7 +11,7 @@ from string import Template
 from urllib.parse import urlsplit
 
 from antialiased.imagefile import MAX_IMAGE_BYTES
-from antialiased.torchserve_keys import api_headers
+from antialiased.serving.torchserve_keys import api_headers
 from launcher.ports import client_host, is_loopback, url_host
 
 TEMPLATE = Path(__file__).with_name("config.properties.in")

@@ -19,7 +19,7 @@ from antialiased.folder_lock import FolderInUse, folder_lock
 from antialiased.weights import WeightsError
 from archives.build import add_serving_options, build_from_args, untrained_names, untrained_warning
 from launcher.ports import free_port, in_use
-from launcher.probe import ServiceProcess, start_service
+from launcher.probe_service import ServiceProcess, start_service
 from launcher.stack import run_until_exit, serving, stop_signals
 from launcher.torchserve import TorchServe, free_ports
 from launcher.torchserve_config import Ports

@@ -17,10 +17,9 @@ import antialiased
 from service.admission import Budget
 from service.errors import install_error_handlers
 from service.observability import ServiceMetrics, install_request_metrics
-from service.oip import router as oip
 from service.openapi import state_settings_in_schema
 from service.readiness import ReadinessMonitor
-from service.routers import health, page, probe, sequence
+from service.routers import health, oip, page, sequence, stability
 from service.routers.page import STATIC_DIR
 from service.scheduler import Scheduler
 from service.settings import Settings
@@ -84,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type", settings.api_key_header],
         )
-    app.include_router(probe.router)
+    app.include_router(stability.router)
     app.include_router(sequence.router)
     app.include_router(health.router)
     app.include_router(oip.router)

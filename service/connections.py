@@ -23,8 +23,8 @@ from uvicorn.server import ServerState
 
 from antialiased.errors import overloaded
 from service.errors import error_response
-from service.oip.router import LIVENESS_PATH as OIP_LIVENESS_PATH
 from service.routers.health import LIVENESS_PATH
+from service.routers.oip import LIVENESS_PATH as OIP_LIVENESS_PATH
 from service.settings import Settings
 
 LIVENESS_PATHS = frozenset({LIVENESS_PATH, OIP_LIVENESS_PATH})

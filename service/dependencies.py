@@ -1,10 +1,12 @@
-"""Request dependencies: the app's settings, TorchServe client and probe targets, and the optional API key check."""
+"""Request dependencies: the app's settings, TorchServe client and probe targets (and their `Annotated` aliases for
+route parameters), and the optional API key check."""
 
 from __future__ import annotations
 
 import secrets
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from antialiased.errors import ApiError, ErrorCode
 from service.settings import Settings
@@ -22,6 +24,11 @@ def get_client(request: Request) -> TorchServeClient:
 
 def get_targets(request: Request) -> dict[str, Target]:
     return request.app.state.targets
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ClientDep = Annotated[TorchServeClient, Depends(get_client)]
+TargetsDep = Annotated[dict[str, Target], Depends(get_targets)]
 
 
 def require_api_key(request: Request) -> None:

@@ -1,4 +1,5 @@
-"""Every error leaves the service as the contract's JSON error body {"code", "message"} (see antialiased.contract)."""
+"""Every error leaves the service as the contract's JSON error body {"code", "message"} (see
+antialiased.serving.contract)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from antialiased.errors import ApiError, ErrorCode
+from antialiased.serving.contract import ErrorBody
 
 _HTTP_CODES = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}
 
@@ -30,6 +32,21 @@ def validation_error(errors: list[dict[str, Any]]) -> ApiError:
 def documented_errors(body: type[BaseModel], descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` of a route: each error status with its description and `body`, the error body model."""
     return {status: {"model": body, "description": description} for status, description in descriptions.items()}
+
+
+# The errors every probe route (/v1/stability, /v1/compare, /v1/sequence) may answer, for OpenAPI.
+PROBE_ERRORS = documented_errors(
+    ErrorBody,
+    {
+        400: "Bad parameter or image (code names it)",
+        401: "Missing or wrong API key",
+        408: "The request body did not arrive in time",
+        413: "Upload or image too large",
+        502: "TorchServe or another target failed (the message names it)",
+        503: "TorchServe unreachable, or the service or TorchServe overloaded (see Retry-After)",
+        504: "TorchServe or another target too slow",
+    },
+)
 
 
 def install_error_handlers(app: FastAPI) -> None:

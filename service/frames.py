@@ -12,14 +12,14 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.datastructures import UploadFile
 
-from antialiased.contract import MAX_TOPK
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.imagefile import ImageInfo, inspect_image
 from antialiased.metrics import TOP5
 from antialiased.sequences import MIN_FRAMES, check_frame_count, check_sequence_pixels
+from antialiased.serving.contract import MAX_TOPK
 from service.admission import Lease
-from service.params import MULTIPART_OVERHEAD_BYTES, merge_form, parse_multipart, read_body, split_commas
-from service.settings import Settings
+from service.params import merge_form, parse_multipart, read_body, split_commas
+from service.settings import MULTIPART_OVERHEAD_BYTES, Settings
 
 FRAME_FIELD = "frame"
 

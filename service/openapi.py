@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from service.frames import FRAME_FIELD
-from service.oip.router import request_schemas
+from service.routers.oip import request_schemas
 from service.settings import Settings
 
 PROBE_PATHS = ("/v1/stability", "/v1/compare", "/v1/sequence")
@@ -50,4 +50,4 @@ def _constrain(name: str, schema: dict[str, Any], settings: Settings) -> None:
     elif name == "topk":
         value["maximum"] = settings.max_topk
     elif name == "pairs":
-        value["maximum"] = settings.max_shifts
+        value["maximum"] = settings.max_offsets

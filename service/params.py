@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -13,15 +12,15 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from antialiased.contract import MAX_TOPK
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.metrics import TOP5
 from antialiased.protocols import ProbeSpec
+from antialiased.serving.contract import MAX_TOPK
 from service.admission import Lease
 from service.errors import validation_error
+from service.settings import BodyDeadlines, body_limit
 
 IMAGE_FIELDS = ("image", "data")  # multipart field names that may hold the image
-MULTIPART_OVERHEAD_BYTES = 64 * 1024  # room for boundaries and parameter fields around the image
 MAX_FORM_FIELDS = 16
 TOO_MANY_FILES = "Too many files"  # how Starlette's MultiPartParser begins the message of its max_files error
 
@@ -74,11 +73,6 @@ Params = TypeVar("Params", bound=ProbeParams)
 Model = TypeVar("Model", bound=BaseModel)
 
 
-def body_limit(max_bytes: int) -> int:
-    """The most bytes a request body may hold: the largest image and room for multipart framing and fields."""
-    return max_bytes + MULTIPART_OVERHEAD_BYTES
-
-
 def client_address(request: Request) -> str:
     """Who sent `request`, for the budgets shared per client: its address (behind a proxy, the proxy's)."""
     return request.client.host if request.client else ""
@@ -88,14 +82,6 @@ def upload_lease(request: Request) -> contextlib.AbstractAsyncContextManager[Lea
     """A lease on the service's upload budget for the request's client: read_body reserves the body's declared
     length in it before reading."""
     return request.app.state.uploads.lease(client_address(request))
-
-
-@dataclass(frozen=True)
-class BodyDeadlines:
-    """How long a request body may take: `total_s` in all, and `stall_s` without a byte arriving."""
-
-    total_s: float
-    stall_s: float
 
 
 async def read_upload(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-from antialiased.contract import ShiftPrediction
 from antialiased.metrics import TOP5, summarize
 from antialiased.protocols import ShiftPlan
 from antialiased.sequences import sequence_metrics
+from antialiased.serving.contract import ShiftPrediction
 from service.schemas import ModelProbe, ModelSequence, ModelTimings
 from service.targets.base import FramesProbe, ProbeImage, Target
 
@@ -27,7 +27,8 @@ async def probe_target(target: Target, probe: ProbeImage, plan: ShiftPlan, topk:
     majority_label = next(s[0].label for s in answer.shifts if s[0].index == metrics.majority_class)
     return ModelProbe(
         target=target.name,
-        protocol=target.protocol,
+        target_kind=target.kind,
+        protocol=target.kind,
         model=answer.model,
         weights=answer.weights,
         score=metrics.score,
@@ -51,7 +52,8 @@ async def sequence_target(target: Target, frames: FramesProbe, topk: int) -> Mod
     majority_label = next(f[0].label for f in answer.shifts if f[0].index == metrics.majority_class)
     return ModelSequence(
         target=target.name,
-        protocol=target.protocol,
+        target_kind=target.kind,
+        protocol=target.kind,
         model=answer.model,
         weights=answer.weights,
         metrics=metrics,

@@ -11,7 +11,7 @@ ready when a prediction succeeded within `Settings.ready_stale_after_s` (an idle
 due long before), the latest outcome is not a failure (a timeout while a worker is READY is a busy model, not a
 failing one), and, where the worker states are known, a worker is READY. A worker seen to restart (its pid gone)
 is told to `restarts`, so that requests waiting on that model are sent again (TorchServe may drop them unanswered:
-antialiased.worker_restarts).
+antialiased.serving.worker_restarts).
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from typing import Any
 
 import httpx
 
-from antialiased.contract import Prediction, WeightsInfo
 from antialiased.errors import ApiError, ErrorCode
-from antialiased.readiness_probe import readiness_image
-from antialiased.torchserve_keys import api_headers
-from antialiased.worker_restarts import WorkerRestarts
+from antialiased.serving.contract import Prediction, WeightsInfo
+from antialiased.serving.readiness import readiness_image
+from antialiased.serving.torchserve_keys import api_headers
+from antialiased.serving.worker_restarts import WorkerRestarts
 from service.settings import Settings
 from service.torchserve_client import TorchServeClient
 

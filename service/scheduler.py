@@ -13,7 +13,7 @@ chunk in a turn that this scheduler gives.
   the waiting client that has been served the fewest view pixels (a client that starts probing begins level with
   the others), so probes of different clients alternate chunk by chunk and a small probe is not stuck behind a
   large one.
-- A probe whose client has gone, or whose deadline has passed, is cancelled (service.routers.probe): its chunks not
+- A probe whose client has gone, or whose deadline has passed, is cancelled (service.routers.stability): its chunks not
   yet sent are never sent.
 """
 
@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from antialiased.errors import ApiError, ErrorCode, overloaded
-from antialiased.handler_client import Turn
+from antialiased.serving.handler_client import Turn
 from antialiased.shifts import ShiftRequest
 from service.observability import ServiceMetrics
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 from pydantic import BaseModel, Field
 
-from antialiased.contract import ModelInfo, Prediction, ShiftPrediction, WeightsInfo
 from antialiased.metrics import StabilityMetrics
 from antialiased.sequences import SequenceLimits, SequenceMetrics
+from antialiased.serving.contract import ModelInfo, Prediction, ShiftPrediction, WeightsInfo
 from antialiased.shifts import ShiftMode, SubpixelMethod
 
 
@@ -36,7 +38,10 @@ class TargetFacts(BaseModel):
     """Which target answered, and what it says of itself."""
 
     target: str = Field(description="The probe target's name")
-    protocol: str = Field(description="How the target is asked: ours, torchserve or oip")
+    target_kind: str = Field(description="How the target is asked (its settings' `kind`): ours, torchserve or oip")
+    protocol: str = Field(
+        description="Deprecated: the same as target_kind, its old name (sent for one release)", deprecated=True
+    )
     model: ModelInfo | None = Field(description="What our handler says of the model; null for other servers")
     weights: WeightsInfo | None = Field(description="The weights our handler serves; null for other servers")
 
@@ -96,10 +101,19 @@ class ServiceConfig(BaseModel):
     protocols: list[str]
     protocol_descriptions: dict[str, str]
     protocol_max_shift: dict[str, int] = Field(description="Each protocol's max_shift when none is given")
-    max_shifts: int
+    max_offsets: int = Field(description="Distinct offsets (views) per probe (PROBE_MAX_OFFSETS)")
+    max_shifts: int = Field(
+        description="Deprecated: the same as max_offsets, its old name (sent for one release)", deprecated=True
+    )
     max_topk: int
     max_upload_bytes: int
     sequence: SequenceLimits = Field(description="Limits of a frame sequence (/v1/sequence)")
     sequence_description: str
     api_key_required: bool
     api_key_header: str
+
+
+def request_timings(start: float, validated: float) -> RequestTimings:
+    """The timings of a request that began at `start` and was validated at `validated` (perf_counter), ending now."""
+    now = time.perf_counter()
+    return RequestTimings(validate_ms=(validated - start) * 1000, total_ms=(now - start) * 1000)

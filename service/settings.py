@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,17 +13,19 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
-from antialiased.contract import MAX_TOPK
-from antialiased.default_models import DEFAULT_MODELS
 from antialiased.imagefile import MAX_PIXELS_PER_BATCH, ImageLimits
 from antialiased.sequences import SequenceLimits
+from antialiased.serving.contract import MAX_TOPK
+from antialiased.serving.default_models import DEFAULT_MODELS
 from antialiased.shifts import MAX_CROP_SIZE, MAX_VIEW_PIXELS_PER_REQUEST
-from service.params import MULTIPART_OVERHEAD_BYTES, BodyDeadlines, body_limit
-from service.targets.config import AnyTargetConfig, OursConfig, TargetConfig
+from service.target_settings import AnyTargetConfig, OursConfig, TargetConfig
 
 log = logging.getLogger(__name__)
+MULTIPART_OVERHEAD_BYTES = 64 * 1024  # room for boundaries and parameter fields around the image
 CommaList = Annotated[tuple[str, ...], NoDecode]
 OIP_WAVES = 8  # the default /v2 request holds 8 waves of what one handler batch decodes (880 MP)
+# Renamed settings (old -> new): the old names are still read, deprecated (logged when set).
+RENAMED_ENV = {"PROBE_MAX_SHIFTS": "PROBE_MAX_OFFSETS", "PROBE_MAX_TOP_K": "PROBE_MAX_TOPK"}
 # The image limits' flat spellings from before they were nested (PROBE_IMAGE__<LIMIT>): still read, deprecated.
 DEPRECATED_IMAGE_ENV = {
     "PROBE_MAX_UPLOAD_BYTES": "max_bytes",
@@ -30,6 +33,19 @@ DEPRECATED_IMAGE_ENV = {
     "PROBE_MIN_IMAGE_SIDE": "min_side",
     "PROBE_MAX_ASPECT_RATIO": "max_aspect_ratio",
 }
+
+
+def body_limit(max_bytes: int) -> int:
+    """The most bytes a request body may hold: the largest image and room for multipart framing and fields."""
+    return max_bytes + MULTIPART_OVERHEAD_BYTES
+
+
+@dataclass(frozen=True)
+class BodyDeadlines:
+    """How long a request body may take: `total_s` in all, and `stall_s` without a byte arriving."""
+
+    total_s: float
+    stall_s: float
 
 
 class Settings(BaseSettings):
@@ -51,7 +67,7 @@ class Settings(BaseSettings):
         "answered at /v2, watched by /readyz.",
     )
     targets: tuple[AnyTargetConfig, ...] = Field(
-        (), description="Other classifiers to probe (a JSON list; see service/targets/config.py)."
+        (), description="Other classifiers to probe (a JSON list; see service/target_settings.py)."
     )
     default_model: str = Field("", description="Target of /v1/stability when none is named; default: the first.")
     # Limits of one request.
@@ -67,7 +83,12 @@ class Settings(BaseSettings):
         "PROBE_SEQUENCE__MAX_FRAMES, PROBE_SEQUENCE__MAX_BYTES (at most what one client may upload at once, "
         "PROBE_MAX_UPLOAD_BYTES_PER_CLIENT, less the multipart framing), PROBE_SEQUENCE__MAX_PIXELS.",
     )
-    max_shifts: int = Field(289, ge=1, description="Distinct shifts per probe (289: a 17x17 grid).")
+    max_offsets: int = Field(
+        289,
+        ge=1,
+        validation_alias=AliasChoices("PROBE_MAX_OFFSETS", "PROBE_MAX_SHIFTS"),  # the last: deprecated
+        description="Distinct offsets (views) per probe (289: a 17x17 grid).",
+    )
     max_topk: int = Field(
         MAX_TOPK,
         ge=5,
@@ -148,7 +169,7 @@ class Settings(BaseSettings):
         None,
         ge=1,
         description="View pixels of one client address's probes not yet done (beyond: 503); default: the costliest "
-        "request, PROBE_MAX_COMPARE_MODELS x PROBE_MAX_SHIFTS views of 512 x 512.",
+        "request, PROBE_MAX_COMPARE_MODELS x PROBE_MAX_OFFSETS views of 512 x 512.",
     )
     max_view_pixels_queued: int | None = Field(
         None, ge=1, description="View pixels of all probes not yet done (beyond: 503); default: 4 clients' worth."
@@ -226,8 +247,8 @@ class Settings(BaseSettings):
 
     @cached_property
     def probe_targets(self) -> tuple[TargetConfig, ...]:
-        """What the probe may probe: each of PROBE_MODELS (protocol `ours`), then PROBE_TARGETS."""
-        return tuple(OursConfig(name=model, protocol="ours") for model in self.models) + self.targets
+        """What the probe may probe: each of PROBE_MODELS (kind `ours`), then PROBE_TARGETS."""
+        return tuple(OursConfig(name=model, kind="ours") for model in self.models) + self.targets
 
     @cached_property
     def target_names(self) -> list[str]:
@@ -239,7 +260,7 @@ class Settings(BaseSettings):
         """PROBE_MAX_VIEW_PIXELS_PER_CLIENT, or its default."""
         if self.max_view_pixels_per_client is not None:
             return self.max_view_pixels_per_client
-        return self.max_compare_models * self.max_shifts * MAX_CROP_SIZE**2
+        return self.max_compare_models * self.max_offsets * MAX_CROP_SIZE**2
 
     @property
     def view_pixels_queued(self) -> int:
@@ -277,6 +298,9 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """The environment, then the deprecated spellings of the image limits (the new ones win)."""
+        for old, new in RENAMED_ENV.items():
+            if old in os.environ:
+                log.warning("deprecated setting %s: use %s", old, new)
         deprecated = _DeprecatedImageEnv(settings_cls)
         return init_settings, env_settings, deprecated, dotenv_settings, file_secret_settings
 

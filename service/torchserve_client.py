@@ -11,11 +11,11 @@ from typing import TypeVar
 
 from pydantic import SecretStr
 
-from antialiased.contract import Classification, ShiftClassification, ShiftRequest
 from antialiased.errors import ApiError, ErrorCode
-from antialiased.handler_client import AsyncHandlerClient, ClientOptions, RetryPolicy, Turn
-from antialiased.torchserve_keys import api_headers
-from antialiased.worker_restarts import WorkerRestarts
+from antialiased.serving.contract import Classification, ShiftClassification, ShiftRequest
+from antialiased.serving.handler_client import AsyncHandlerClient, ClientOptions, RetryPolicy, Turn
+from antialiased.serving.torchserve_keys import api_headers
+from antialiased.serving.worker_restarts import WorkerRestarts
 from service.observability import ServiceMetrics
 from service.settings import Settings
 

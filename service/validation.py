@@ -33,9 +33,19 @@ def plan_for(params: ProbeParams, settings: Settings) -> ShiftPlan:
     """The plan the parameters ask for, within the service's limits."""
     if params.topk > settings.max_topk:
         raise ApiError(ErrorCode.INVALID_PARAMETER, f"topk {params.topk} exceeds the limit of {settings.max_topk}")
-    return make_plan(params, settings.max_shifts)
+    return make_plan(params, settings.max_offsets)
 
 
 def check_image(image: bytes, settings: Settings) -> ImageInfo:
     """The image's header facts within the service's limits; a bad header is a 4xx here."""
     return inspect_image(image, settings.image)
+
+
+def compared_models(models: list[str] | None, settings: Settings, targets: Iterable[str]) -> list[str]:
+    """The targets a comparison names (default: all of them), at most PROBE_MAX_COMPARE_MODELS."""
+    names = list(dict.fromkeys(models or targets))
+    if len(names) > settings.max_compare_models:
+        raise ApiError(
+            ErrorCode.TOO_MANY_MODELS, f"{len(names)} models exceed the limit of {settings.max_compare_models}"
+        )
+    return names

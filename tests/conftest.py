@@ -5,7 +5,7 @@ predict(), headers()) serves three archives built into a temporary model store, 
 written in the official checkpoint format (nothing is downloaded); names in tests/support/served_models.py:
 - LPF_MODEL "resnet50_lpf4": the antialiased ResNet50 (filter 4),
 - BASELINE_MODEL "resnet50": torchvision's ResNet50,
-- CIRCULAR_MODEL "circular_invariant": tests/models/circular_invariant.py, exactly invariant to circular shifts.
+- CIRCULAR_MODEL "circular_invariant": tests/support/models/circular_invariant.py, exactly invariant to circular shifts.
 The fixture waits until each model answers a real prediction and stops TorchServe at the end.
 `served_checkpoints` maps each model name to its weights file, for in-process comparisons.
 """
@@ -21,7 +21,7 @@ import torch
 from antialiased.weights import save_checkpoint
 from archives.archive import build_archive
 from launcher.torchserve import TorchServe, start_torchserve
-from tests.models import circular_invariant
+from tests.support.models import circular_invariant
 from tests.support.served_models import CIRCULAR_MODEL, MODEL_SPECS, NETWORK_BUILDERS, SERVED_MODELS
 
 BATCH_SIZE = 8
@@ -35,6 +35,8 @@ TEST_OVERRIDES = {
     "handler": {"device": "cpu"},
 }
 READY_TIMEOUT_S = 240
+# The servers of other projects (stock TorchServe, KServe, a misbehaving one) for tests/service/targets and tests/docs.
+pytest_plugins = ("tests.service.targets.servers",)
 
 
 def _random_networks() -> dict[str, torch.nn.Module]:

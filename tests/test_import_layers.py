@@ -1,5 +1,6 @@
-"""The import graph of the project's packages: each layer imports only the layers below it (the library first, the
-launcher and scripts last), and no module takes part in an import circle."""
+"""The import graph of the project's packages: each layer imports only the layers below it (the model library first,
+the launcher and scripts last), no module takes part in an import circle, and inside each package no file or
+subpackage imports one that imports it back (no arrow running back up between the rooms of a folder)."""
 
 from __future__ import annotations
 
@@ -7,21 +8,35 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# Package -> the project packages it may import (besides itself). The running service never imports the launcher.
+LIBRARY, SERVING, DATASETS = "antialiased", "antialiased.serving", "antialiased.datasets"
+EVALUATE, FINETUNE = "antialiased.evaluate", "antialiased.finetune"
+# Layer -> the layers it may import (besides itself); a module's layer is the longest one its name starts with.
+# The model library imports nothing of the serving glue; the running service never imports the launcher.
 ALLOWED = {
-    "antialiased": set(),
-    "handlers": {"antialiased"},
-    "service": {"antialiased"},
-    "archives": {"antialiased", "handlers"},
-    "launcher": {"antialiased", "archives"},
-    "scripts": {"antialiased", "archives", "launcher", "benchmarks"},
+    LIBRARY: set(),
+    SERVING: {LIBRARY},
+    DATASETS: {LIBRARY},
+    EVALUATE: {LIBRARY, DATASETS, SERVING},
+    FINETUNE: {LIBRARY, DATASETS, EVALUATE},
+    "handlers": {LIBRARY, SERVING},
+    "service": {LIBRARY, SERVING},
+    "archives": {LIBRARY, SERVING, "handlers"},
+    "launcher": {LIBRARY, SERVING, "archives"},
+    "scripts": {LIBRARY, SERVING, "archives", "launcher", "benchmarks"},
 }
-PROJECT = {*ALLOWED, "benchmarks", "tests", "docker"}
+PACKAGES = {layer for layer in ALLOWED if "." not in layer}
+PROJECT = {*PACKAGES, "benchmarks", "tests", "docker"}
+
+
+def layer_of(module: str) -> str:
+    """The layer of `module` (a layer name, or the top package for modules outside every layer)."""
+    layers = [layer for layer in ALLOWED if module == layer or module.startswith(f"{layer}.")]
+    return max(layers, key=len) if layers else module.split(".")[0]
 
 
 def _modules() -> dict[str, Path]:
     modules = {}
-    for package in ALLOWED:
+    for package in PACKAGES:
         for path in (ROOT / package).rglob("*.py"):
             name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
             modules[name.removesuffix(".__init__")] = path
@@ -52,27 +67,79 @@ def test_each_layer_imports_only_the_layers_below_it() -> None:
         f"{module} imports {target}"
         for module, targets in GRAPH.items()
         for target in targets
-        if target.split(".")[0] not in ALLOWED[module.split(".")[0]] | {module.split(".")[0]}
+        if layer_of(target) not in ALLOWED[layer_of(module)] | {layer_of(module)}
+    )
+    assert wrong == []
+
+
+def test_the_model_library_imports_nothing_of_the_serving_glue() -> None:
+    """Named apart from the layers above so that its failure says so: only what serves imports antialiased.serving."""
+    wrong = sorted(
+        f"{module} imports {target}"
+        for module, targets in GRAPH.items()
+        if layer_of(module) == LIBRARY
+        for target in targets
+        if layer_of(target) == SERVING
     )
     assert wrong == []
 
 
 def test_no_module_takes_part_in_an_import_circle() -> None:
+    assert _circles(GRAPH) == []
+
+
+def _rooms(package: str) -> dict[str, set[str]]:
+    """The graph between the rooms of `package`: its own modules and its subpackages, each subpackage taken whole."""
+
+    def room(module: str) -> str | None:
+        if not module.startswith(f"{package}."):
+            return None
+        return f"{package}.{module[len(package) + 1 :].split('.')[0]}"
+
+    rooms: dict[str, set[str]] = {}
+    for module, targets in GRAPH.items():
+        if (source := room(module)) is not None:
+            rooms.setdefault(source, set()).update(room(target) for target in targets)
+    return {source: targets - {source, None} for source, targets in rooms.items()}
+
+
+def _circles(graph: dict[str, set[str]]) -> list[str]:
     circles, done = [], set()
 
-    def visit(module: str, path: list[str]) -> None:
-        if module in path:
-            circles.append(" -> ".join([*path[path.index(module) :], module]))
+    def visit(node: str, path: list[str]) -> None:
+        if node in path:
+            circles.append(" -> ".join([*path[path.index(node) :], node]))
             return
-        if module in done:
+        if node in done:
             return
-        for target in sorted(GRAPH.get(module, ())):
-            visit(target, [*path, module])
-        done.add(module)
+        for target in sorted(graph.get(node, ())):
+            visit(target, [*path, node])
+        done.add(node)
 
-    for module in sorted(GRAPH):
-        visit(module, [])
-    assert circles == []
+    for node in sorted(graph):
+        visit(node, [])
+    return circles
+
+
+def test_no_room_of_a_folder_imports_one_that_imports_it_back() -> None:
+    """In every package folder (service/, service/targets/, antialiased/ ...), its files and subfolders form no
+    circle: e.g. service/settings.py imports nothing that imports it, through any module of a subfolder."""
+    folders = {name for name, path in MODULES.items() if path.name == "__init__.py"}
+    assert {"service", "service.routers", "antialiased", "antialiased.serving"} <= folders
+    circles = {folder: found for folder in sorted(folders) if (found := _circles(_rooms(folder)))}
+    assert circles == {}
+
+
+def test_no_router_imports_another() -> None:
+    """What routers share lives below them (dependencies, params, schemas ...), never in one of them."""
+    wrong = sorted(
+        f"{module} imports {target}"
+        for module, targets in GRAPH.items()
+        if module.startswith("service.routers.")
+        for target in targets
+        if target.startswith("service.routers.")
+    )
+    assert wrong == []
 
 
 def test_no_test_module_imports_a_conftest_or_another_test_module() -> None:

@@ -2,15 +2,15 @@
 
     python -m antialiased.evaluate --data DIR --model resnet50_lpf4_finetune --model resnet50_baseline
 
-Modules, one concern each: `data` (which images, which labels), `files` (a data tree walked and read
-safely: no link cycle, only regular files, reads within the image limit), `plans` (which views of each
-image and their offsets), `scoring` (views -> per-image record), `models` (what --model names), `engines` (local,
-Ray, a TorchServe endpoint: the same per-image results), `store` (the resumable run directory),
-`statistics` and `summary` (figures with confidence intervals), `plots` and `report` (PNG, HTML),
-`run` (one run), `cli`.
+The images and labels come from `antialiased.datasets` (shared with fine-tuning). Modules, one concern each:
+`plans` (which views of each image and their offsets), `scoring` (views -> per-image record), `model_specs` (what
+--model names), `engines` (local, Ray, a TorchServe endpoint: the same per-image results), `store` (the resumable run
+directory), `statistics` and `summary` (figures with confidence intervals), `plots` and `report` (PNG, HTML), `run`
+(one run), `validate` (a network's accuracy during fine-tuning), `cli`.
 """
 
 from antialiased.evaluate.config import EvaluationConfig
 from antialiased.evaluate.run import evaluate
+from antialiased.evaluate.validate import validate_network
 
-__all__ = ["EvaluationConfig", "evaluate"]
+__all__ = ["EvaluationConfig", "evaluate", "validate_network"]

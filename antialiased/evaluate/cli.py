@@ -16,12 +16,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from antialiased.datasets import DataError
 from antialiased.errors import ApiError
 from antialiased.evaluate.config import EndpointOptions, EvaluationConfig, RayOptions
-from antialiased.evaluate.data import DataError
 from antialiased.evaluate.engines.endpoint import EndpointError
 from antialiased.evaluate.engines.kinds import ENGINE_KINDS
-from antialiased.evaluate.models import ModelSpecError
+from antialiased.evaluate.model_specs import ModelSpecError
 from antialiased.evaluate.plans import MEASURES, MODES, SEQUENCE, EvaluationProtocol
 from antialiased.evaluate.run import ClassMismatchError, evaluate
 from antialiased.evaluate.store import IMAGES_FILE, REPORT_FILE, RESULTS_FILE, RunDirectoryError

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import torch
 
+from antialiased.datasets import Dataset
 from antialiased.evaluate.config import EvaluationConfig
-from antialiased.evaluate.data import Dataset
 from antialiased.evaluate.engines.kinds import EngineKind
-from antialiased.evaluate.models import LoadedModel, ModelSource
+from antialiased.evaluate.model_specs import LoadedModel, ModelSource
 from antialiased.evaluate.store import RunStore
 
 

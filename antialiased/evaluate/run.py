@@ -7,11 +7,11 @@ from typing import Any
 
 from tqdm import tqdm
 
+from antialiased.datasets import NO_LABEL, Dataset, discover, discover_sequences, load_label_map
 from antialiased.evaluate.config import EvaluationConfig
-from antialiased.evaluate.data import NO_LABEL, Dataset, discover, discover_sequences, load_label_map
 from antialiased.evaluate.engines.base import Engine, ImageResult, WorkItem
 from antialiased.evaluate.engines.kinds import engine_kind
-from antialiased.evaluate.models import LoadedModel, ModelSource, load_model, parse_model_spec, unique_names
+from antialiased.evaluate.model_specs import LoadedModel, ModelSource, load_model, parse_model_spec, unique_names
 from antialiased.evaluate.outputs import finish
 from antialiased.evaluate.plans import all_plans
 from antialiased.evaluate.resolved import Run

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from antialiased.evaluate.data import Dataset
+from antialiased.datasets import Dataset
 from antialiased.evaluate.engines.base import WorkItem
 from antialiased.evaluate.engines.local import LocalEngine
 from antialiased.evaluate.plans import EvaluationProtocol, all_plans

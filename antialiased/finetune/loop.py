@@ -24,14 +24,14 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from antialiased.evaluate.data import DataError, Dataset, discover, load_label_map
-from antialiased.evaluate.validate import validate_network
+from antialiased.datasets import DataError, Dataset, discover, load_label_map
+from antialiased.evaluate import validate_network
 from antialiased.finetune import distributed
+from antialiased.finetune.batches import Batch, StepSampler, TrainImages, TrainTransform, loader
 from antialiased.finetune.config import FinetuneConfig
-from antialiased.finetune.data import Batch, StepSampler, TrainImages, TrainTransform, loader
 from antialiased.finetune.distributed import Processes
 from antialiased.finetune.logs import EPOCHS_FILE, RunLog, read_records
-from antialiased.finetune.models import BuiltModel, build_model, num_classes_of
+from antialiased.finetune.network import BuiltModel, build_model, num_classes_of
 from antialiased.finetune.output import check_name, write_output
 from antialiased.finetune.state import STATE_FILE, load_state, save_state
 

@@ -1,5 +1,5 @@
 """Open Inference Protocol bodies <-> our classifier: the images and outputs an inference request asks for, and
-the response that carries the class probabilities (see service.oip.router)."""
+the response that carries the class probabilities (see service.routers.oip)."""
 
 from __future__ import annotations
 

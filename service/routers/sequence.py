@@ -8,15 +8,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from service.dependencies import require_api_key
+from service.dependencies import SettingsDep, TargetsDep, require_api_key
+from service.errors import PROBE_ERRORS
 from service.frames import FRAME_FIELD, SEQUENCE_BODY_SCHEMA, Frames, SequenceParams, read_frames
 from service.params import upload_lease
 from service.probing import sequence_target
-from service.routers.probe import PROBE_ERRORS, SettingsDep, TargetsDep, compared_models, request_timings
-from service.schemas import ModelSequence, SequenceResponse
+from service.schemas import ModelSequence, SequenceResponse, request_timings
 from service.targets.base import FramesProbe, Target
 from service.tasks import gather_or_fail
-from service.validation import check_models
+from service.validation import check_models, compared_models
 from service.views import frame_view_pixels
 
 router = APIRouter(prefix="/v1", tags=["probe"])

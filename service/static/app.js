@@ -189,7 +189,7 @@ function renderResults(body) {
 
 function describeModel(result) {
   const model = result.model;
-  if (!model) return `${result.target} (${result.protocol} target)`; // a server other than ours says nothing more
+  if (!model) return `${result.target} (${result.target_kind} target)`; // a server other than ours says nothing more
   const kind = model.antialiased ? `antialiased, filter ${model.filter_size}` : "baseline";
   return `${result.target} (${model.arch || "?"}, ${kind})`;
 }

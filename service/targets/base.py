@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import httpx
 import numpy as np
 
-from antialiased.contract import ModelInfo, Prediction, WeightsInfo
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.imagefile import ImageInfo, ImageLimits
 from antialiased.metrics import TOP5
 from antialiased.preprocessing import CROP_SIZE
+from antialiased.serving.contract import ModelInfo, Prediction, WeightsInfo
 from antialiased.shifts import ShiftRequest
-from service.targets.config import LabelledConfig, TargetConfig
+from service.target_settings import LabelledConfig, TargetConfig
 from service.views import frame_views, image_views
 
 if TYPE_CHECKING:
@@ -83,8 +83,9 @@ class Target(ABC):
         self.name = config.name
 
     @property
-    def protocol(self) -> str:
-        return self.config.protocol
+    def kind(self) -> str:
+        """How the target is asked (its settings' `kind`): ours, torchserve or oip."""
+        return self.config.kind
 
     @abstractmethod
     async def classify(self, probe: ProbeImage, topk: int) -> TargetAnswer:

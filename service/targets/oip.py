@@ -25,8 +25,8 @@ from service.oip.protocol import (
     split_body,
     write_tensor,
 )
+from service.target_settings import OipConfig
 from service.targets.base import ProbeImage, RemoteTarget, TargetAnswer
-from service.targets.config import OipConfig
 from service.views import encode_view
 
 

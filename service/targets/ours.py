@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
+from service.target_settings import OursConfig
 from service.targets.base import FramesProbe, ProbeImage, Target, TargetAnswer
-from service.targets.config import OursConfig
 from service.torchserve_client import TorchServeClient
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from service.observability import ServiceMetrics
 from service.settings import Settings
+from service.target_settings import OipConfig, OursConfig, TargetConfig, TorchServeConfig
 from service.targets.base import Target
-from service.targets.config import OipConfig, OursConfig, TargetConfig, TorchServeConfig
 from service.targets.oip import OipTarget
 from service.targets.ours import OursTarget
 from service.targets.torchserve import TorchServeTarget

@@ -8,9 +8,9 @@ import asyncio
 
 import numpy as np
 
-from antialiased.contract import Prediction
+from antialiased.serving.contract import Prediction
+from service.target_settings import TorchServeConfig
 from service.targets.base import ProbeImage, RemoteTarget, TargetAnswer
-from service.targets.config import TorchServeConfig
 from service.views import encode_view
 
 

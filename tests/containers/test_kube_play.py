@@ -37,7 +37,7 @@ import httpx
 import pytest
 import yaml
 
-from antialiased.default_models import DEFAULT_MODELS
+from antialiased.serving.default_models import DEFAULT_MODELS
 from launcher.ports import free_port
 from tests.kubernetes.manifests import find, objects
 from tests.support.containers import (

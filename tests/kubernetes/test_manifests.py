@@ -15,7 +15,7 @@ import kubernetes_validate
 import pytest
 
 from antialiased import __version__
-from antialiased.default_models import DEFAULT_MODELS
+from antialiased.serving.default_models import DEFAULT_MODELS
 from tests.kubernetes.checkov_venv import checkov_python
 from tests.kubernetes.manifests import KUBECTL, OVERLAYS, find, objects, render
 

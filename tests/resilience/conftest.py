@@ -15,8 +15,8 @@ import torch
 from antialiased.weights import save_checkpoint
 from archives.archive import build_archive
 from launcher.torchserve import TorchServe, start_torchserve
-from tests.models import circular_invariant, white_intolerant
 from tests.support import gate as gated
+from tests.support.models import circular_invariant, white_intolerant
 from tests.support.resilience import JOB_QUEUE_SIZE, OVERRIDES, WHITE_INTOLERANT_MODEL
 from tests.support.served_models import CIRCULAR_MODEL, MODEL_SPECS
 

@@ -19,9 +19,9 @@ import httpx
 import numpy as np
 import pytest
 
-from launcher.probe import ServiceProcess
+from launcher.probe_service import ServiceProcess
 from launcher.torchserve import TorchServe
-from service.params import body_limit
+from service.settings import body_limit
 from tests.support.memory import MB, resident_bytes, sampled
 from tests.support.resilience import start_probe
 from tests.support.served_models import CIRCULAR_MODEL

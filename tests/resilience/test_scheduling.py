@@ -1,7 +1,7 @@
 """Heavy probes do not starve light requests: a real probe service sends a probe to the real TorchServe in chunks, in
 fair turns, admits what fits its budgets and deadline before anything is sent, and stops the work of a client that
-left. The gated model (tests/models/gated.py) holds each forward pass until the test lets it through, so that every
-window is certain: the test sees where the work is before it acts.
+left. The gated model (tests/support/models/gated.py) holds each forward pass until the test lets it through, so
+that every window is certain: the test sees where the work is before it acts.
 
 A probe here is a grid of 17 x 17 offsets (289 views); in chunks of 262,144 view pixels, 64 views of 64 x 64 each (5
 chunks), or 50 of 72 x 72 (6). Before chunking it was one request: the handler ran it in forward passes of the same
@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from launcher.probe import ServiceProcess
+from launcher.probe_service import ServiceProcess
 from launcher.torchserve import TorchServe
 from tests.support.gate import GATED_MODEL, Gate
 from tests.support.resilience import start_probe

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from launcher.ports import free_port
-from launcher.probe import ServiceProcess
+from launcher.probe_service import ServiceProcess
 from launcher.torchserve import TorchServe
 from tests.support.service import API_KEY, SAMPLES, SLOW_BODY_TIMEOUT_S, start_test_service, torchserve_env
 

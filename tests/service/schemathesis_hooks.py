@@ -22,7 +22,7 @@ from antialiased.errors import ApiError
 from antialiased.imagefile import MIN_IMAGE_SIDE
 from antialiased.protocols import ProbeSpec, make_plan
 
-MAX_SHIFTS = int(os.environ.get("PROBE_MAX_SHIFTS", "289"))
+MAX_OFFSETS = int(os.environ.get("PROBE_MAX_OFFSETS", "289"))
 
 
 def _encode(fmt: str, width: int, height: int, seed: int) -> bytes:
@@ -52,7 +52,7 @@ def filter_query(ctx, query) -> bool:
     except (ValidationError, TypeError):
         return True  # invalid one by one: the service must refuse it, and schemathesis checks that it does
     try:
-        make_plan(spec, MAX_SHIFTS)
+        make_plan(spec, MAX_OFFSETS)
     except ApiError:
         return False  # valid one by one, but no plan can honour it: refused by design (400 with its code)
     return True

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from launcher.ports import free_port
-from launcher.probe import ServiceProcess
+from launcher.probe_service import ServiceProcess
 from tests.support.service import start_test_service
 
 HEADER_TIMEOUT_S = 3.0

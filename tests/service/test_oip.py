@@ -13,7 +13,7 @@ import pytest
 import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
-from launcher.probe import ServiceProcess
+from launcher.probe_service import ServiceProcess
 from launcher.torchserve import TorchServe
 from tests.support.service import SAMPLES, http_client, torchserve_requests, wait_until_ready
 from tests.support.serving import encode, photo, png_declaring, png_ending_early

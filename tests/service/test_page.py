@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from launcher.probe import ServiceProcess
+from launcher.probe_service import ServiceProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.serving, pytest.mark.slow]
 

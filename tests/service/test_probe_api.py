@@ -11,9 +11,9 @@ import pytest
 
 from antialiased.metrics import consistency
 from antialiased.protocols import ProbeSpec, make_plan
-from launcher.probe import ServiceProcess
+from launcher.probe_service import ServiceProcess
 from launcher.torchserve import TorchServe
-from tests.support.service import API_KEY, MAX_SHIFTS, http_client, sample_value, torchserve_requests
+from tests.support.service import API_KEY, MAX_OFFSETS, http_client, sample_value, torchserve_requests
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 
@@ -31,7 +31,7 @@ def test_stability_answers_each_shift_and_scores_it_in_one_torchserve_request(
         after = torchserve_requests(client, "resnet50_lpf4")
     assert response.status_code == 200, response.text
     body = response.json()
-    plan = make_plan(ProbeSpec(pairs=3, seed=5), MAX_SHIFTS)
+    plan = make_plan(ProbeSpec(pairs=3, seed=5), MAX_OFFSETS)
     assert [tuple(o) for o in body["plan"]["offsets"]] == list(plan.offsets)
     assert [tuple(p) for p in body["plan"]["pairs"]] == list(plan.pairs)
     assert [tuple(s["offset"]) for s in body["shifts"]] == list(plan.offsets)
@@ -136,7 +136,7 @@ def test_twenty_concurrent_probes_all_succeed(service: ServiceProcess, cat_jpeg:
         assert response.status_code == 200, response.text
         body = response.json()
         assert body["model"]["name"] == models[i % 3]
-        plan = make_plan(ProbeSpec(pairs=1, seed=i), MAX_SHIFTS)
+        plan = make_plan(ProbeSpec(pairs=1, seed=i), MAX_OFFSETS)
         assert [tuple(o) for o in body["plan"]["offsets"]] == list(plan.offsets), "answers are not mixed up"
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from antialiased.probe import probe
+from antialiased.local_probe import probe
 from antialiased.protocols import ProbeSpec
-from launcher.probe import ServiceProcess
+from launcher.probe_service import ServiceProcess
 from tests.support.served_models import LPF_MODEL
 from tests.support.service import http_client
 from tests.support.serving import reference_network

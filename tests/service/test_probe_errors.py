@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from launcher.probe import ServiceProcess
+from launcher.probe_service import ServiceProcess
 from tests.support.served_models import SERVED_MODELS
 from tests.support.service import SLOW_BODY_TIMEOUT_S, http_client, sample_value, torchserve_requests
 from tests.support.serving import corrupt_zlib_png, encode, jpeg_declaring, photo, png_declaring, png_ending_early

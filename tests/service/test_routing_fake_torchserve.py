@@ -7,6 +7,7 @@ real TorchServe (test_probe_api.py, test_probe_errors.py)."""
 from __future__ import annotations
 
 import io
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -20,10 +21,10 @@ from PIL import Image
 from antialiased.imagefile import ImageLimits
 from service.app import create_app
 from service.settings import Settings
-from service.targets.config import OursConfig
+from service.target_settings import OursConfig
 from tests.support.fake_torchserve import FakeTorchServe, top1_class
 from tests.support.served_models import SERVED_MODELS
-from tests.support.service import MAX_PIXELS, MAX_SHIFTS, MAX_UPLOAD_BYTES, SAMPLES, sample_value
+from tests.support.service import MAX_OFFSETS, MAX_PIXELS, MAX_UPLOAD_BYTES, SAMPLES, sample_value
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def client(fake: FakeTorchServe) -> Iterator[TestClient]:
         torchserve_url=fake.url,
         models=SERVED_MODELS,
         image=ImageLimits(max_bytes=MAX_UPLOAD_BYTES, max_pixels=MAX_PIXELS),
-        max_shifts=MAX_SHIFTS,
+        max_offsets=MAX_OFFSETS,
         retries=0,
         ready_interval_s=600,
         ready_idle_s=3600,
@@ -272,7 +273,7 @@ def test_wrong_method_is_a_json_405_with_allow(client: TestClient) -> None:
 def test_an_ours_target_on_another_torchserve_is_called_there_with_its_own_token(
     fake: FakeTorchServe, cat_jpeg: bytes
 ) -> None:
-    remote = OursConfig(name="remote", protocol="ours", url=fake.url, model="elsewhere", token="remote-key")
+    remote = OursConfig(name="remote", kind="ours", url=fake.url, model="elsewhere", token="remote-key")
     settings = Settings(torchserve_url="http://127.0.0.1:9", targets=(remote,), ready_interval_s=600)
     with TestClient(create_app(settings)) as test_client:
         before = fake.requests
@@ -294,6 +295,36 @@ def test_the_schema_and_the_config_spell_topk(client: TestClient) -> None:
     parameters = {p["name"] for p in client.get("/openapi.json").json()["paths"]["/v1/stability"]["post"]["parameters"]}
     assert "topk" in parameters and "top_k" not in parameters
     assert client.get("/v1/config").json()["max_topk"] >= 5
+
+
+def test_the_answer_names_the_targets_kind_and_still_sends_its_old_name(client: TestClient, cat_jpeg: bytes) -> None:
+    """`target_kind` (ours, torchserve, oip); `protocol`, its old name, is sent too for one release, marked deprecated
+    in the schema."""
+    body = client.post("/v1/stability", params={"pairs": 2}, content=cat_jpeg).json()
+    assert (body["target_kind"], body["protocol"]) == ("ours", "ours")
+    assert body["plan"]["protocol"] == "paper", "the plan's protocol is the shift protocol"
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["StabilityResponse"]["properties"]
+    assert schema["protocol"]["deprecated"] is True and "deprecated" not in schema["target_kind"]
+
+
+@pytest.mark.parametrize("variable", ["PROBE_MAX_OFFSETS", "PROBE_MAX_SHIFTS"])
+def test_the_count_of_views_is_max_offsets_and_its_old_names_still_work(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, variable: str
+) -> None:
+    """PROBE_MAX_OFFSETS; PROBE_MAX_SHIFTS, its old name, is still read (logged as deprecated), and /v1/config sends
+    the old key `max_shifts` beside `max_offsets` for one release."""
+    monkeypatch.setenv(variable, "7")
+    with caplog.at_level(logging.WARNING, logger="service.settings"):
+        settings = Settings(torchserve_url="http://127.0.0.1:9", ready_interval_s=600)
+    assert settings.max_offsets == 7
+    assert ("deprecated setting PROBE_MAX_SHIFTS: use PROBE_MAX_OFFSETS" in caplog.text) == (
+        variable != "PROBE_MAX_OFFSETS"
+    )
+    with TestClient(create_app(settings)) as test_client:
+        config = test_client.get("/v1/config").json()
+        schema = test_client.get("/openapi.json").json()["components"]["schemas"]["ServiceConfig"]["properties"]
+    assert (config["max_offsets"], config["max_shifts"]) == (7, 7)
+    assert schema["max_shifts"]["deprecated"] is True
 
 
 def test_a_prediction_a_restarted_worker_never_answers_is_sent_again(fake: FakeTorchServe, cat_jpeg: bytes) -> None:

@@ -18,10 +18,10 @@ import httpx
 import pytest
 
 from antialiased.shifts import MAX_CROP_SIZE
-from launcher.probe import ServiceProcess
+from launcher.probe_service import ServiceProcess
 from launcher.torchserve import TorchServe
 from tests.support.served_models import CIRCULAR_MODEL
-from tests.support.service import MAX_SHIFTS, start_test_service, torchserve_env
+from tests.support.service import MAX_OFFSETS, start_test_service, torchserve_env
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 
@@ -41,7 +41,7 @@ def test_the_schema_states_the_configured_limits(circular_service: ServiceProces
     schema = httpx.get(f"{circular_service.url}/openapi.json").json()
     parameters = {p["name"]: p["schema"] for p in schema["paths"]["/v1/stability"]["post"]["parameters"]}
     assert parameters["model"]["anyOf"][0]["enum"] == [CIRCULAR_MODEL]
-    assert parameters["pairs"]["maximum"] == MAX_SHIFTS
+    assert parameters["pairs"]["maximum"] == MAX_OFFSETS
     assert parameters["crop_size"]["minimum"] == 32, "crop_size=0 is refused by the schema, as by the service"
     assert parameters["crop_size"]["maximum"] == MAX_CROP_SIZE, "so is a crop whose views no worker should hold"
     body = schema["paths"]["/v1/stability"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
@@ -50,7 +50,7 @@ def test_the_schema_states_the_configured_limits(circular_service: ServiceProces
 
 def test_schemathesis_with_every_check_finds_no_violation(circular_service: ServiceProcess, tmp_path: Path) -> None:
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.service.schemathesis_hooks", "PYTHONPATH": str(ROOT),
-           "PROBE_MAX_SHIFTS": str(MAX_SHIFTS)}  # fmt: skip
+           "PROBE_MAX_OFFSETS": str(MAX_OFFSETS)}  # fmt: skip
     # schemathesis.toml allows 400 for schema-valid /v2 inference bodies that break the rules OpenAPI cannot state
     # (it says which and why); tests/service/test_oip.py sends that operation valid and invalid bodies.
     command = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(Path(__file__).with_name(CONFIG)),

@@ -10,7 +10,7 @@ from antialiased.imagefile import ImageLimits
 from antialiased.images import decode_image
 from antialiased.shifts import ShiftRequest
 from antialiased.transforms import shifted_views
-from service.targets.config import OipConfig
+from service.target_settings import OipConfig
 from service.targets.oip import OipTarget
 from service.views import image_views
 from tests.support.serving import encode, photo
@@ -33,7 +33,7 @@ def test_service_views_are_the_library_views(image_name: str, request_name: str)
     image, request = IMAGES[image_name](), REQUESTS[request_name]
     views = image_views(image, request, ImageLimits())
     assert views.dtype == np.uint8 and views.shape == (len(request.offsets), request.crop_size, request.crop_size, 3)
-    target = OipTarget(OipConfig(name="t", protocol="oip", url="http://127.0.0.1:9", layout="NCHW"))
+    target = OipTarget(OipConfig(name="t", kind="oip", url="http://127.0.0.1:9", layout="NCHW"))
     sent = target.model_input(views)
     expected = shifted_views(decode_image(image), request).numpy()
     assert sent.dtype == np.float32 and np.array_equal(sent, expected)

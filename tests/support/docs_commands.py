@@ -14,11 +14,11 @@ _BLOCK = re.compile(r"^```(bash|python)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 _NEEDS = re.compile(r"#.*\bneeds ((?:a GPU|the internet)(?: and (?:a GPU|the internet))?)")
 _COMMENT = re.compile(r"\s+#\s.*$|^#.*$")
 
-RUNNER = "tests/serving/test_docs_commands.py"
-EXAMPLES = "tests/targets/test_docs_examples.py"
-FINETUNE = "tests/finetune/test_docs_commands.py"
-ANTIALIAS = "tests/antialias/test_docs_example.py"
-SEQUENCES = "tests/evaluation/test_sequences.py"
+RUNNER = "tests/docs/test_serving_commands.py"
+EXAMPLES = "tests/docs/test_target_examples.py"
+FINETUNE = "tests/docs/test_finetune_commands.py"
+ANTIALIAS = "tests/docs/test_antialias_example.py"
+SEQUENCES = "tests/antialiased/evaluate/test_sequences.py"
 # Pattern of a command -> the test that runs the docs' text of it (URLs and file names put in).
 RUN = {
     r"^curl .*127\.0\.0\.1:8080/predictions/resnet50_lpf4 (?!.*Authorization)": f"{RUNNER}::test_the_classify_commands",
@@ -35,7 +35,7 @@ RUN = {
 }
 # Pattern of a command -> where it runs in an equivalent form, and how that differs.
 EQUIVALENT = {
-    r"^make run$": "tests/serving/test_run_script.py runs scripts.run, what `make run` runs after the set-up",
+    r"^make run$": "tests/scripts/test_run_script.py runs scripts.run, what `make run` runs after the set-up",
     r"^make test$": ".ci/run runs it: it is the test command",
     r"^PROBE_TARGETS=.* make run$|models=resnet50_lpf4,my_kserve": f"{EXAMPLES} probes the docs' PROBE_TARGETS "
     "examples on a real stock TorchServe and a real KServe server through the probe service",

@@ -22,7 +22,8 @@ from fastapi import FastAPI, Request, Response
 from PIL import Image
 from starlette.datastructures import UploadFile
 
-from antialiased.contract import (
+from antialiased.labels import IMAGENET_CATEGORIES
+from antialiased.serving.contract import (
     IMAGE_FIELD,
     PROBABILITIES_FIELD,
     SHIFTS_FIELD,
@@ -36,7 +37,6 @@ from antialiased.contract import (
     ShiftRequest,
     WeightsInfo,
 )
-from antialiased.labels import IMAGENET_CATEGORIES
 from launcher.ports import free_port
 
 TOP1_PROBABILITY = 0.6

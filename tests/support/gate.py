@@ -1,12 +1,12 @@
-"""The gate of the gated test model (tests/models/gated.py): a folder through which a test holds the model's forward
-passes and lets them through one at a time, and sees which ran; and the archive's model section."""
+"""The gate of the gated test model (tests/support/models/gated.py): a folder through which a test holds the model's
+forward passes and lets them through one at a time, and sees which ran; and the archive's model section."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-from tests.models import circular_invariant
+from tests.support.models import circular_invariant
 
 GATED_MODEL = "gated"
 # Beside the handler in the archive (gated.py imports circular_invariant from there, so tests do not import it).
@@ -23,7 +23,7 @@ def model_spec(folder: Path) -> dict:
 
 
 class Gate:
-    """Holds the gated model's forward passes while closed; see tests/models/gated.py."""
+    """Holds the gated model's forward passes while closed; see tests/support/models/gated.py."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder

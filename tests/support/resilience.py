@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from launcher.probe import ServiceProcess, start_service
+from launcher.probe_service import ServiceProcess, start_service
 from launcher.torchserve import TorchServe
 from tests.support.served_models import CIRCULAR_MODEL
 

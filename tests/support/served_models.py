@@ -9,7 +9,7 @@ from torch import nn
 from antialiased.models import create_baseline, create_model
 from antialiased.weights.registry import get_entry
 from archives.archive import model_spec
-from tests.models import circular_invariant
+from tests.support.models import circular_invariant
 
 LPF_MODEL = "resnet50_lpf4"
 BASELINE_MODEL = "resnet50"

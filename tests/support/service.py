@@ -8,14 +8,14 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from launcher.probe import ServiceProcess, start_service
+from launcher.probe_service import ServiceProcess, start_service
 from launcher.torchserve import TorchServe
 from tests.support.served_models import SERVED_MODELS
 
 SAMPLES = Path(__file__).resolve().parents[2] / "service" / "static" / "samples"
 MAX_UPLOAD_BYTES = 3_000_000
 MAX_PIXELS = 20_000_000
-MAX_SHIFTS = 64
+MAX_OFFSETS = 64
 API_KEY = "test-key-0123456789"
 SLOW_BODY_TIMEOUT_S = 2.0  # the body timeout of the service that the slow-client tests use
 
@@ -37,7 +37,7 @@ def start_test_service(torchserve_url: str, log_file: Path, **env: str) -> Servi
         "PROBE_MODELS": ",".join(SERVED_MODELS),
         "PROBE_IMAGE__MAX_BYTES": str(MAX_UPLOAD_BYTES),
         "PROBE_IMAGE__MAX_PIXELS": str(MAX_PIXELS),
-        "PROBE_MAX_SHIFTS": str(MAX_SHIFTS),
+        "PROBE_MAX_OFFSETS": str(MAX_OFFSETS),
         # One readiness prediction at start, then none: they would skew the serving tests' counts.
         "PROBE_READY_INTERVAL_S": "600",
         "PROBE_READY_IDLE_S": "3600",

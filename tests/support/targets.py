@@ -18,11 +18,11 @@ import numpy as np
 import torch
 
 from antialiased.labels import IMAGENET_CATEGORIES
-from launcher.probe import ServiceProcess
+from launcher.probe_service import ServiceProcess
 from launcher.torchserve import TorchServe
 from service.views import encode_view
+from tests.service.targets import stock_model
 from tests.support.service import start_test_service, torchserve_env
-from tests.targets import stock_model
 
 FC_SCALE = 20.0  # random weights give near-uniform probabilities; a larger classifier layer spreads them
 

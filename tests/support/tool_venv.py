@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from launcher.probe import PROJECT_ROOT
+from launcher.probe_service import PROJECT_ROOT
 
 
 def tool_python(requirements: Path, name: str) -> Path:

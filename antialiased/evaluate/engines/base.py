@@ -10,11 +10,10 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from antialiased.datasets import read_image, unreadable
 from antialiased.errors import ApiError
-from antialiased.evaluate.files import read_image_file
 from antialiased.evaluate.plans import ImagePlan
 from antialiased.evaluate.scoring import cut_views, frame_views, record_from_logits
-from antialiased.images import decode_image
 from antialiased.inference import PRECISIONS, prepare_for_inference, to_model_input
 
 
@@ -50,18 +49,6 @@ class Engine(Protocol):
     def served_weights(self) -> dict[str, str | None]:
         """Model name -> sha256 of the weights a server reports serving ({} where this process loads them)."""
         ...
-
-
-def read_image(path: Path) -> torch.Tensor:
-    """The library's decode of an image file (uint8 RGB (3, H, W)); OSError or ApiError when it cannot be read."""
-    return decode_image(read_image_file(path))
-
-
-def unreadable(error: OSError | ApiError) -> str:
-    """Why an image file could not be read or decoded, as the per-image table says it ('code: message')."""
-    if isinstance(error, ApiError):
-        return f"{error.code}: {error.message}"
-    return f"unreadable_file: cannot read the file: {error.strerror}"
 
 
 def frame_error(number: int, path: Path, error: str) -> str:

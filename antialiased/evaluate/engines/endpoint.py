@@ -2,7 +2,7 @@
 
 One request per image and model with every crop view of the image (and one more with its circular views
 when circular consistency is measured), at most `concurrency` in flight, through the handler contract's client
-(`antialiased.handler_client`: its retries of 503, 507 and refused connections). On the same weights the answers
+(`antialiased.serving.handler_client`: its retries of 503, 507 and refused connections). On the same weights the answers
 are the local engine's, so the figures are.
 
 A sequence (the sequence measure) is asked as the probe service's /v1/sequence asks our handler: one plain request
@@ -18,15 +18,15 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from antialiased.contract import MAX_TOPK
+from antialiased.datasets import read_image_file, unreadable
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.evaluate.config import EndpointOptions
 from antialiased.evaluate.engines import wire
-from antialiased.evaluate.engines.base import ImageResult, WorkItem, frame_error, unreadable
-from antialiased.evaluate.files import read_image_file
+from antialiased.evaluate.engines.base import ImageResult, WorkItem, frame_error
 from antialiased.evaluate.scoring import ViewScores, image_record, sequence_record
-from antialiased.handler_client import ClientOptions, HandlerClient, RetryPolicy
 from antialiased.metrics import TOP5
+from antialiased.serving.contract import MAX_TOPK
+from antialiased.serving.handler_client import ClientOptions, HandlerClient, RetryPolicy
 from antialiased.shifts import ShiftRequest
 
 TOKEN_ENV = "ANTIALIASED_ENDPOINT_TOKEN"  # bearer key for a TorchServe with token authorization

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from antialiased.evaluate.engines.base import Engine, resolve_device, resolve_precision
-from antialiased.evaluate.models import LoadedModel, ModelSource
+from antialiased.evaluate.model_specs import LoadedModel, ModelSource
 
 if TYPE_CHECKING:
     from antialiased.evaluate.config import EvaluationConfig

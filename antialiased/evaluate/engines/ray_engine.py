@@ -28,7 +28,7 @@ from antialiased.evaluate.engines.base import (
     decode_for,
     resolve_device,
 )
-from antialiased.evaluate.models import LoadedModel
+from antialiased.evaluate.model_specs import LoadedModel
 from antialiased.evaluate.scoring import cut_views
 
 DECODE_CPUS = 0.25  # decoding a photo takes a fraction of a model forward: let it share CPUs with the actors

@@ -1,12 +1,12 @@
-"""The handler's shift answer (`antialiased.contract.ShiftClassification`) as the endpoint engine scores it."""
+"""The handler's shift answer (`antialiased.serving.contract.ShiftClassification`) as the endpoint engine scores it."""
 
 from __future__ import annotations
 
 import math
 
-from antialiased.contract import ShiftClassification
 from antialiased.evaluate.scoring import ViewScores
 from antialiased.metrics import TOP5
+from antialiased.serving.contract import ShiftClassification
 
 
 def view_scores(answer: ShiftClassification, label: int) -> ViewScores:

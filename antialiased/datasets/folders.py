@@ -1,0 +1,269 @@
+"""Which images to evaluate, with which labels: an ImageFolder tree or an ImageNet validation folder.
+
+Order and class folders follow torchvision's `ImageFolder` (sorted class folders, then sorted files
+walked recursively, the same image extensions), so images come in the order of the paper's loader.
+Labels are class indices of the model: a folder named by an ImageNet synset (`n01440764`) maps to
+its ImageNet class index, as in the paper's set-up; any other folder needs an entry in a label map.
+Folders that do not map, and empty folders, are skipped and listed, never silently dropped; so are link cycles,
+files that are not regular files, and second names of one file (see `files`: a hostile tree cannot loop or hang
+the listing).
+
+A folder of frame sequences (`discover_sequences`, the sequence measure) is another layout: each folder of the root
+is one sequence, its frames the image files in it, in name order (sorted as strings: number frames with zeros in
+front, as ffmpeg's `frame%02d.png` does). Sequences need no labels (frames are compared with each other, not with
+a true class): a sequence's label is `NO_LABEL`. Under the same file rules, a sequence that is empty, has one frame,
+more than the sequence limit's frames, or a frame the walk skips (a FIFO, a broken link, a second name of a file:
+the frames left would not be consecutive) is skipped and listed, with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass, replace
+from functools import cached_property
+from pathlib import Path
+
+from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension
+
+from antialiased.datasets.files import Skipped, TreeWalk
+from antialiased.labels import IMAGENET_CATEGORIES, SYNSET_INDEX
+from antialiased.sequences import MIN_FRAMES, SequenceLimits
+
+log = logging.getLogger(__name__)
+SYNSET_PATTERN = re.compile(r"n\d{8}")
+LOC_HEADER = "ImageId,PredictionString"
+NO_LABEL = -1  # a sequence's: the sequence measure compares frames with each other
+SEQUENCE_LIMITS = SequenceLimits()  # at most as many frames as the probe service and antialiased.probe_sequence take
+
+
+class DataError(ValueError):
+    """A data set that cannot be evaluated; the message names the problem and what to do."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image: its path, its path relative to the data root (the join key across runs), its label; or one
+    sequence: its folder, the folder's name, NO_LABEL and its frames in order."""
+
+    path: Path
+    relpath: str
+    label: int
+    folder: str  # the class folder (or the synset of a validation image; a sequence's own folder)
+    frames: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """How many files, and the sha256 of their sorted relative paths and sizes (one 'path\\tsize' line each)."""
+
+    files: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Dataset:
+    root: Path
+    kind: str  # "imagefolder", "imagenet-val" or "sequences"
+    samples: tuple[Sample, ...]
+    skipped_folders: tuple[Skipped, ...] = ()
+    total_images: int = 0  # before --limit
+    skipped_files: tuple[Skipped, ...] = ()  # links, non-regular files and second names: relpath, why
+
+    @cached_property
+    def fingerprint(self) -> Fingerprint:
+        """Of the image files; of a folder of sequences, of every frame (`sequence/frame`)."""
+        files = [
+            (f"{s.relpath}/{frame.name}", frame) if s.frames else (s.relpath, s.path)
+            for s in self.samples
+            for frame in (s.frames or (s.path,))
+        ]
+        lines = sorted(f"{relpath}\t{path.stat().st_size}\n" for relpath, path in files)
+        return Fingerprint(len(lines), hashlib.sha256("".join(lines).encode()).hexdigest())
+
+    def limited(self, limit: int | None) -> Dataset:
+        """The first `limit` of evenly spaced images (every class keeps its share), in loader order."""
+        if limit is None or limit >= len(self.samples):
+            return self
+        if limit < 1:
+            raise DataError(f"--limit must be at least 1, got {limit}")
+        n = len(self.samples)
+        return replace(self, samples=tuple(self.samples[i * n // limit] for i in range(limit)))
+
+    def class_name(self, label: int) -> str:
+        """A readable name of class index `label`: the folder(s) that map to it, with the ImageNet name if any."""
+        folders = sorted({s.folder for s in self.samples if s.label == label})
+        name = ", ".join(folders) or str(label)
+        if folders and all(SYNSET_PATTERN.fullmatch(f) for f in folders) and label < len(IMAGENET_CATEGORIES):
+            return f"{name} ({IMAGENET_CATEGORIES[label]})"
+        return name
+
+
+def load_label_map(path: str | os.PathLike) -> dict[str, int]:
+    """A JSON object mapping folder names to class indices (integers) or to ImageNet synset ids."""
+    try:
+        raw = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise DataError(f"cannot read the label map {path}: {error}") from None
+    if not isinstance(raw, dict):
+        raise DataError(f"the label map {path} must be a JSON object {{folder: class index or synset}}")
+    mapping = {}
+    for folder, value in raw.items():
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            mapping[folder] = value
+        elif isinstance(value, str) and value in SYNSET_INDEX:
+            mapping[folder] = SYNSET_INDEX[value]
+        else:
+            raise DataError(f"label map {path}: {folder!r} -> {value!r} is neither a class index >= 0 nor a synset")
+    return mapping
+
+
+def discover(
+    root: str | os.PathLike, *, label_map: dict[str, int] | None = None, ground_truth: str | os.PathLike | None = None
+) -> Dataset:
+    """The images under `root`: an ImageFolder tree, or (with `ground_truth`) a flat ImageNet validation folder."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"--data {root} is not a directory")
+    dataset = _imagenet_val(root, Path(ground_truth)) if ground_truth else _image_folder(root, label_map or {})
+    _warn_skipped(dataset)
+    return dataset
+
+
+def _warn_skipped(dataset: Dataset) -> None:
+    root = dataset.root
+    if dataset.skipped_files:
+        first = dataset.skipped_files[0]
+        log.warning(
+            "%d entries of %s skipped, e.g. %s (%s); all are listed in the results",
+            len(dataset.skipped_files),
+            root,
+            first.name,
+            first.reason,
+        )
+
+
+def discover_sequences(root: str | os.PathLike, limits: SequenceLimits = SEQUENCE_LIMITS) -> Dataset:
+    """The frame sequences under `root`: one per folder, its frames the folder's image files in name order."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"--sequences {root} is not a directory")
+    walk = TreeWalk(root)
+    folders = sorted(entry.name for entry in os.scandir(root) if entry.is_dir())
+    if not folders:
+        raise DataError(
+            f"{root} holds no sequence folders (expected {root}/<sequence>/<frame>: the frames of each sequence in a "
+            "folder of their own, in name order)"
+        )
+    samples, skipped = [], []
+    for folder in folders:
+        before = len(walk.skipped)
+        frames = [path for path, _ in walk.files(root / folder, _is_image, recursive=False)]
+        # The folder itself not listed (a link cycle, a second link), or a frame that is not read: not the sequence
+        broken = [s for s in walk.skipped[before:] if s.name == folder or _is_image(s.name)]
+        if broken:
+            more = f" (and {len(broken) - 1} more)" if len(broken) > 1 else ""
+            why = (
+                "its folder is not listed"
+                if broken[0].name == folder
+                else "a frame is not read: the rest would not be consecutive"
+            )
+            skipped.append(Skipped(folder, f"{why}: {broken[0].name}: {broken[0].reason}{more}"))
+        elif not frames:
+            skipped.append(Skipped(folder, "empty: no image file"))
+        elif len(frames) < MIN_FRAMES:
+            skipped.append(Skipped(folder, f"one frame: a sequence needs at least {MIN_FRAMES}"))
+        elif len(frames) > limits.max_frames:
+            skipped.append(Skipped(folder, f"{len(frames)} frames: more than the limit, {limits.max_frames}"))
+        else:
+            samples.append(Sample(root / folder, folder, NO_LABEL, folder, tuple(frames)))
+    if not samples:
+        reasons = "; ".join(f"{s.name}: {s.reason}" for s in skipped[:3])
+        raise DataError(f"no sequence of {root} can be scored ({reasons}{', …' if len(skipped) > 3 else ''})")
+    dataset = Dataset(root, "sequences", tuple(samples), tuple(skipped), len(samples), tuple(walk.skipped))
+    _warn_skipped(dataset)
+    return dataset
+
+
+def _image_folder(root: Path, label_map: dict[str, int]) -> Dataset:
+    walk = TreeWalk(root)
+    folders = sorted(entry.name for entry in os.scandir(root) if entry.is_dir())
+    if not folders:
+        raise DataError(f"{root} holds no class folders (expected an ImageFolder tree: {root}/<class>/<image>)")
+    mapped, skipped = {}, []
+    for folder in folders:
+        if folder in label_map:
+            mapped[folder] = label_map[folder]
+        elif folder in SYNSET_INDEX:
+            mapped[folder] = SYNSET_INDEX[folder]
+        elif SYNSET_PATTERN.fullmatch(folder):
+            skipped.append(Skipped(folder, "unknown synset: not one of the 1000 ImageNet-1k classes"))
+        else:
+            skipped.append(Skipped(folder, "no label: not an ImageNet synset and not in the label map"))
+    if not mapped:
+        raise DataError(
+            f"no class folder of {root} maps to a class index ({', '.join(folders[:5])}"
+            f"{', …' if len(folders) > 5 else ''}): name folders by ImageNet synset or pass --labels LABELS.json"
+        )
+    samples = tuple(
+        Sample(path, relpath, label, folder)
+        for folder, label in sorted(mapped.items())
+        for path, relpath in walk.files(root / folder, _is_image)
+    )
+    present = {s.folder for s in samples}
+    skipped += [Skipped(f, "empty: no image file") for f in mapped if f not in present]
+    if not samples:
+        raise DataError(f"no image files under {root} (extensions {', '.join(IMG_EXTENSIONS)})")
+    folders_skipped = tuple(sorted(skipped, key=lambda s: s.name))
+    return Dataset(root, "imagefolder", samples, folders_skipped, len(samples), tuple(walk.skipped))
+
+
+def _is_image(name: str) -> bool:
+    return has_file_allowed_extension(name, IMG_EXTENSIONS)
+
+
+def _imagenet_val(root: Path, ground_truth: Path) -> Dataset:
+    """A flat folder of validation images with LOC_val_solution.csv; ordered as ImageFolder orders valprep.sh's tree."""
+    synsets = _read_loc_solution(ground_truth)
+    walk = TreeWalk(root)
+    samples, unlabelled = [], []
+    for path in sorted(root.iterdir()):
+        if not _is_image(path.name) or path.is_dir() or not walk.regular(path, path.name):
+            continue
+        synset = synsets.get(path.stem)
+        if synset is None:
+            unlabelled.append(path.name)
+        else:
+            samples.append(Sample(path, path.name, SYNSET_INDEX[synset], synset))
+    if not samples:
+        raise DataError(f"no image of {root} is listed in {ground_truth}")
+    samples.sort(key=lambda s: (s.folder, s.relpath))
+    skipped = (Skipped(f"{len(unlabelled)} files", f"not in {ground_truth.name}: {unlabelled[:5]}"),)
+    folders_skipped = skipped if unlabelled else ()
+    return Dataset(root, "imagenet-val", tuple(samples), folders_skipped, len(samples), tuple(walk.skipped))
+
+
+def _read_loc_solution(path: Path) -> dict[str, str]:
+    """ImageId -> synset from LOC_val_solution.csv (the first token of PredictionString is the synset)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as error:
+        raise DataError(f"cannot read the ground truth {path}: {error.strerror}") from None
+    if lines and lines[0].strip().isdigit():
+        raise DataError(
+            f"{path} looks like the devkit's ILSVRC2012_validation_ground_truth.txt, whose numbers are ILSVRC ids, "
+            "not class indices: pass LOC_val_solution.csv, or move the images into synset folders (valprep.sh)"
+        )
+    if not lines or lines[0].strip() != LOC_HEADER:
+        raise DataError(f"{path} is not LOC_val_solution.csv (its first line must be {LOC_HEADER!r})")
+    synsets = {}
+    for number, line in enumerate(lines[1:], start=2):
+        image_id, _, prediction = line.partition(",")
+        synset = prediction.split(" ", 1)[0]
+        if synset not in SYNSET_INDEX:
+            raise DataError(f"{path} line {number}: {synset!r} is not an ImageNet-1k synset")
+        synsets[image_id.strip()] = synset
+    return synsets
