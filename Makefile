@@ -6,7 +6,7 @@ STAMP_RUN := $(VENV)/.installed-run
 STAMP_EVAL := $(VENV)/.installed-eval
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: setup setup-dev setup-eval run test lint bench bench-serve bench-probe bench-scheduling bench-oip bench-eval bench-idle bench-memory evaluate finetune bench-train gpu-check \
+.PHONY: setup setup-dev setup-eval run test lint bench bench-serve bench-probe bench-scheduling bench-oip bench-eval bench-idle bench-memory evaluate sequences finetune bench-train gpu-check \
 	gpu-bundle clean
 
 $(VENV)/bin/python:
@@ -96,6 +96,11 @@ bench-eval: setup-dev
 ## Accuracy and shift consistency over a data set, e.g. make evaluate ARGS="--data DIR --model resnet50_lpf4_finetune"
 evaluate: setup-eval
 	$(PY) -m antialiased.evaluate $(ARGS)
+
+## ImageNet-P-format translate sequences of your images, e.g. make sequences ARGS="--data DIR --out build/sequences"
+## (docs/evaluation.md); then make evaluate ARGS="--sequences build/sequences --model resnet50_lpf4_finetune"
+sequences: setup-eval
+	$(PY) -m antialiased.datasets make $(ARGS)
 
 clean:
 	rm -rf build

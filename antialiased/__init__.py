@@ -29,6 +29,8 @@ TORCH_FREE_MODULES: tuple[str, ...] = (
     "protocols",
     "metrics",
     "sequences",
+    "sequences.video",
+    "sequences.imagenet_p",
     "antialias_report",
     "folder_lock",
     "serving",

@@ -35,6 +35,9 @@ class ErrorCode(StrEnum):
     TOO_MANY_MODELS = "too_many_models"
     TOO_FEW_FRAMES = "too_few_frames"  # a frame sequence with fewer than two frames
     TOO_MANY_FRAMES = "too_many_frames"
+    INVALID_VIDEO = "invalid_video"  # not a video of an accepted container and codec, or its data is corrupt or cut
+    NO_VIDEO_STREAM = "no_video_stream"  # a container with no video stream (audio only)
+    VIDEO_TOO_SLOW = "video_too_slow"  # decoding the video would pass its wall-clock budget
     INVALID_MULTIPART = "invalid_multipart"
     REQUEST_TIMEOUT = "request_timeout"
     CLIENT_CLOSED_REQUEST = "client_closed_request"  # 499: the client left before its answer (logs and metrics only)

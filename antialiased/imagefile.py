@@ -171,6 +171,26 @@ def check_byte_size(size: int, limits: ImageLimits) -> None:
         )
 
 
+def check_dimensions(width: int, height: int, limits: ImageLimits, what: str = "the image") -> None:
+    """Refuse a declared size beyond `limits`: too_many_pixels (413), image_too_small, aspect_ratio_too_large."""
+    if width * height > limits.max_pixels:
+        raise ApiError(
+            ErrorCode.TOO_MANY_PIXELS,
+            f"{what} declares {width}x{height} pixels, more than the {limits.max_pixels} allowed",
+            413,
+        )
+    if min(width, height) < limits.min_side:
+        raise ApiError(
+            ErrorCode.IMAGE_TOO_SMALL, f"{what} is {width}x{height}; both sides must be at least {limits.min_side}"
+        )
+    if max(width, height) > limits.max_aspect_ratio * min(width, height):
+        ratio = limits.max_aspect_ratio
+        raise ApiError(
+            ErrorCode.ASPECT_RATIO_TOO_LARGE,
+            f"{what} is {width}x{height}; its longer side may be at most {ratio} times its shorter",
+        )
+
+
 def _open(data: bytes, limits: ImageLimits) -> tuple[ImageInfo, Image.Image]:
     """Validate the bytes and the header; return the header's facts and the lazily opened image."""
     if not isinstance(data, bytes | bytearray | memoryview):
@@ -193,25 +213,11 @@ def _open(data: bytes, limits: ImageLimits) -> tuple[ImageInfo, Image.Image]:
     except (OSError, ValueError, SyntaxError, struct.error) as error:
         raise ApiError(ErrorCode.INVALID_IMAGE, f"the image header cannot be read: {error_text(error)}") from None
     width, height = image.size
-    if width * height > limits.max_pixels:
+    try:
+        check_dimensions(width, height, limits)
+    except ApiError:
         image.close()
-        raise ApiError(
-            ErrorCode.TOO_MANY_PIXELS,
-            f"the image declares {width}x{height} pixels, more than the {limits.max_pixels} allowed",
-            413,
-        )
-    if min(width, height) < limits.min_side:
-        image.close()
-        raise ApiError(
-            ErrorCode.IMAGE_TOO_SMALL, f"the image is {width}x{height}; both sides must be at least {limits.min_side}"
-        )
-    if max(width, height) > limits.max_aspect_ratio * min(width, height):
-        image.close()
-        ratio = limits.max_aspect_ratio
-        raise ApiError(
-            ErrorCode.ASPECT_RATIO_TOO_LARGE,
-            f"the image is {width}x{height}; its longer side may be at most {ratio} times its shorter",
-        )
+        raise
     if image.format == "PNG":
         try:
             check_png_size(data, width, height)

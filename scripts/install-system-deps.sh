@@ -22,7 +22,7 @@ if [ "${1:-run}" = test ]; then
     if apt-cache show kubectl >/dev/null 2>&1; then
       need+=(kubectl)
     else
-      echo "kubectl: no apt source has it (add the Kubernetes apt repository); the manifest tests skip" >&2
+      echo "kubectl: no apt source has it (add the Kubernetes apt repository); the manifest tests fail without it" >&2
     fi
   fi
 fi

@@ -28,7 +28,7 @@ def state_settings_in_schema(app: FastAPI, settings: Settings) -> None:
                     _constrain(parameter["name"], parameter["schema"], settings)
             body = schema["paths"]["/v1/sequence"]["post"]["requestBody"]["content"]["multipart/form-data"]
             frames = {**body["schema"]["properties"][FRAME_FIELD], "maxItems": settings.sequence.max_frames}
-            body["schema"] = {**body["schema"], "properties": {FRAME_FIELD: frames}}
+            body["schema"] = {**body["schema"], "properties": {**body["schema"]["properties"], FRAME_FIELD: frames}}
             schema["components"]["schemas"].update(request_schemas())
             for path in MODEL_PATHS:
                 for operation in schema["paths"][path].values():

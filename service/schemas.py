@@ -87,8 +87,21 @@ class ModelSequence(TargetFacts):
     timings: ModelTimings
 
 
+class VideoFacts(BaseModel):
+    """What a video's header says (antialiased.sequences.video.VideoInfo)."""
+
+    container: str = Field(description="FFmpeg's demuxer: mov (MP4, MOV), matroska (MKV, WebM) or gif")
+    codec: str
+    width: int
+    height: int
+    frames: int | None = Field(description="Frames in the video, as its header says (or its duration × frame rate)")
+    fps: float | None
+
+
 class SequenceResponse(BaseModel):
-    frames: int
+    frames: int = Field(description="Frames classified")
+    frames_used: list[int] = Field(description="Which frames were classified: indices in the frames or the video sent")
+    video: VideoFacts | None = Field(None, description="The video's header, when a video was sent")
     results: list[ModelSequence]
     request_timings: RequestTimings
 

@@ -79,9 +79,10 @@ class Settings(BaseSettings):
     )
     sequence: SequenceLimits = Field(
         default_factory=SequenceLimits,
-        description="What an accepted frame sequence (/v1/sequence) may be (antialiased.sequences.SequenceLimits): "
-        "PROBE_SEQUENCE__MAX_FRAMES, PROBE_SEQUENCE__MAX_BYTES (at most what one client may upload at once, "
-        "PROBE_MAX_UPLOAD_BYTES_PER_CLIENT, less the multipart framing), PROBE_SEQUENCE__MAX_PIXELS.",
+        description="What an accepted frame sequence or video (/v1/sequence) may be "
+        "(antialiased.sequences.SequenceLimits): PROBE_SEQUENCE__MAX_FRAMES, PROBE_SEQUENCE__MAX_BYTES (at most what "
+        "one client may upload at once, PROBE_MAX_UPLOAD_BYTES_PER_CLIENT, less the multipart framing), "
+        "PROBE_SEQUENCE__MAX_PIXELS, PROBE_SEQUENCE__MAX_VIDEO_FRAMES, PROBE_SEQUENCE__DECODE_SECONDS.",
     )
     max_offsets: int = Field(
         289,

@@ -8,12 +8,8 @@ Folders that do not map, and empty folders, are skipped and listed, never silent
 files that are not regular files, and second names of one file (see `files`: a hostile tree cannot loop or hang
 the listing).
 
-A folder of frame sequences (`discover_sequences`, the sequence measure) is another layout: each folder of the root
-is one sequence, its frames the image files in it, in name order (sorted as strings: number frames with zeros in
-front, as ffmpeg's `frame%02d.png` does). Sequences need no labels (frames are compared with each other, not with
-a true class): a sequence's label is `NO_LABEL`. Under the same file rules, a sequence that is empty, has one frame,
-more than the sequence limit's frames, or a frame the walk skips (a FIFO, a broken link, a second name of a file:
-the frames left would not be consecutive) is skipped and listed, with the reason.
+Folders of frame sequences and of videos (ImageNet-P's layout among them) are the sequence measure's:
+`sequences.discover_sequences`.
 """
 
 from __future__ import annotations
@@ -31,13 +27,12 @@ from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extensi
 
 from antialiased.datasets.files import Skipped, TreeWalk
 from antialiased.labels import IMAGENET_CATEGORIES, SYNSET_INDEX
-from antialiased.sequences import MIN_FRAMES, SequenceLimits
+from antialiased.sequences.imagenet_p import SequencePlan
 
 log = logging.getLogger(__name__)
 SYNSET_PATTERN = re.compile(r"n\d{8}")
 LOC_HEADER = "ImageId,PredictionString"
 NO_LABEL = -1  # a sequence's: the sequence measure compares frames with each other
-SEQUENCE_LIMITS = SequenceLimits()  # at most as many frames as the probe service and antialiased.probe_sequence take
 
 
 class DataError(ValueError):
@@ -47,13 +42,14 @@ class DataError(ValueError):
 @dataclass(frozen=True)
 class Sample:
     """One image: its path, its path relative to the data root (the join key across runs), its label; or one
-    sequence: its folder, the folder's name, NO_LABEL and its frames in order."""
+    sequence: its folder (and its frames in order) or its video file, its relative path, NO_LABEL, and its plan."""
 
     path: Path
     relpath: str
     label: int
     folder: str  # the class folder (or the synset of a validation image; a sequence's own folder)
     frames: tuple[Path, ...] = ()
+    sequence: SequencePlan | None = None
 
 
 @dataclass(frozen=True)
@@ -67,7 +63,7 @@ class Fingerprint:
 @dataclass(frozen=True)
 class Dataset:
     root: Path
-    kind: str  # "imagefolder", "imagenet-val" or "sequences"
+    kind: str  # "imagefolder", "imagenet-val"; of sequences "sequences" (frames), "videos" or "imagenet-p"
     samples: tuple[Sample, ...]
     skipped_folders: tuple[Skipped, ...] = ()
     total_images: int = 0  # before --limit
@@ -129,11 +125,11 @@ def discover(
     if not root.is_dir():
         raise DataError(f"--data {root} is not a directory")
     dataset = _imagenet_val(root, Path(ground_truth)) if ground_truth else _image_folder(root, label_map or {})
-    _warn_skipped(dataset)
+    warn_skipped(dataset)
     return dataset
 
 
-def _warn_skipped(dataset: Dataset) -> None:
+def warn_skipped(dataset: Dataset) -> None:
     root = dataset.root
     if dataset.skipped_files:
         first = dataset.skipped_files[0]
@@ -144,48 +140,6 @@ def _warn_skipped(dataset: Dataset) -> None:
             first.name,
             first.reason,
         )
-
-
-def discover_sequences(root: str | os.PathLike, limits: SequenceLimits = SEQUENCE_LIMITS) -> Dataset:
-    """The frame sequences under `root`: one per folder, its frames the folder's image files in name order."""
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(f"--sequences {root} is not a directory")
-    walk = TreeWalk(root)
-    folders = sorted(entry.name for entry in os.scandir(root) if entry.is_dir())
-    if not folders:
-        raise DataError(
-            f"{root} holds no sequence folders (expected {root}/<sequence>/<frame>: the frames of each sequence in a "
-            "folder of their own, in name order)"
-        )
-    samples, skipped = [], []
-    for folder in folders:
-        before = len(walk.skipped)
-        frames = [path for path, _ in walk.files(root / folder, _is_image, recursive=False)]
-        # The folder itself not listed (a link cycle, a second link), or a frame that is not read: not the sequence
-        broken = [s for s in walk.skipped[before:] if s.name == folder or _is_image(s.name)]
-        if broken:
-            more = f" (and {len(broken) - 1} more)" if len(broken) > 1 else ""
-            why = (
-                "its folder is not listed"
-                if broken[0].name == folder
-                else "a frame is not read: the rest would not be consecutive"
-            )
-            skipped.append(Skipped(folder, f"{why}: {broken[0].name}: {broken[0].reason}{more}"))
-        elif not frames:
-            skipped.append(Skipped(folder, "empty: no image file"))
-        elif len(frames) < MIN_FRAMES:
-            skipped.append(Skipped(folder, f"one frame: a sequence needs at least {MIN_FRAMES}"))
-        elif len(frames) > limits.max_frames:
-            skipped.append(Skipped(folder, f"{len(frames)} frames: more than the limit, {limits.max_frames}"))
-        else:
-            samples.append(Sample(root / folder, folder, NO_LABEL, folder, tuple(frames)))
-    if not samples:
-        reasons = "; ".join(f"{s.name}: {s.reason}" for s in skipped[:3])
-        raise DataError(f"no sequence of {root} can be scored ({reasons}{', …' if len(skipped) > 3 else ''})")
-    dataset = Dataset(root, "sequences", tuple(samples), tuple(skipped), len(samples), tuple(walk.skipped))
-    _warn_skipped(dataset)
-    return dataset
 
 
 def _image_folder(root: Path, label_map: dict[str, int]) -> Dataset:
@@ -211,7 +165,7 @@ def _image_folder(root: Path, label_map: dict[str, int]) -> Dataset:
     samples = tuple(
         Sample(path, relpath, label, folder)
         for folder, label in sorted(mapped.items())
-        for path, relpath in walk.files(root / folder, _is_image)
+        for path, relpath in walk.files(root / folder, is_image)
     )
     present = {s.folder for s in samples}
     skipped += [Skipped(f, "empty: no image file") for f in mapped if f not in present]
@@ -221,7 +175,7 @@ def _image_folder(root: Path, label_map: dict[str, int]) -> Dataset:
     return Dataset(root, "imagefolder", samples, folders_skipped, len(samples), tuple(walk.skipped))
 
 
-def _is_image(name: str) -> bool:
+def is_image(name: str) -> bool:
     return has_file_allowed_extension(name, IMG_EXTENSIONS)
 
 
@@ -231,7 +185,7 @@ def _imagenet_val(root: Path, ground_truth: Path) -> Dataset:
     walk = TreeWalk(root)
     samples, unlabelled = [], []
     for path in sorted(root.iterdir()):
-        if not _is_image(path.name) or path.is_dir() or not walk.regular(path, path.name):
+        if not is_image(path.name) or path.is_dir() or not walk.regular(path, path.name):
             continue
         synset = synsets.get(path.stem)
         if synset is None:

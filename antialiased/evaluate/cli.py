@@ -60,8 +60,9 @@ def _parser() -> argparse.ArgumentParser:
         "--sequences",
         type=Path,
         metavar="DIR",
-        help="a folder of frame sequences, one folder each (frames in name order, no labels): the flip rate, mean "
-        "top-5 distance and wobble from frame to frame; the same as --data DIR --measure sequence",
+        help="a folder of sequences: folders of frames (in name order), folders of videos, or ImageNet-P (its "
+        "perturbation folders); no labels: the flip rate, mean top-5 distance and wobble from frame to frame, and "
+        "ImageNet-P's figures; the same as --data DIR --measure sequence",
     )
     data.add_argument(
         "--labels",
@@ -70,6 +71,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     data.add_argument("--ground-truth", type=Path, help="LOC_val_solution.csv for a flat ImageNet validation folder")
     data.add_argument("--limit", type=int, help="evaluate this many evenly spaced images (or sequences)")
+    data.add_argument(
+        "--alexnet",
+        type=Path,
+        metavar="FILE",
+        help="ImageNet-P: AlexNet's figures for mFR and mT5D (an earlier run's results.json with --model "
+        "alexnet_baseline, or {perturbation: {flip_probability, top5_distance}}); default: an AlexNet of this run",
+    )
     models = parser.add_argument_group("models")
     models.add_argument(
         "--model",
@@ -168,6 +176,7 @@ def config_from_args(args: argparse.Namespace) -> EvaluationConfig:
         protocol=protocol,
         labels=args.labels,
         ground_truth=args.ground_truth,
+        alexnet=args.alexnet,
         limit=args.limit,
         engine="endpoint" if args.endpoint else args.engine,
         device=args.device,
@@ -205,8 +214,28 @@ def _print_summary(results: dict, out: Path) -> None:
         for name, d in comparison["differences"].items():
             mark = "  (significant)" if d["significant"] else ""
             print(f"{comparison['a']} - {comparison['b']} {name}: {_estimate(d, '+')}{mark}")
+    if "imagenet_p" in results:
+        _print_imagenet_p(results)
     table = "per-sequence" if unit == "sequences" else "per-image"
     print(f"results: {out / RESULTS_FILE}, report: {out / REPORT_FILE}, {table} table: {out / IMAGES_FILE}")
+
+
+def _print_imagenet_p(results: dict) -> None:
+    """mFR and mT5D of each model (AlexNet-normalised, difficulty 1), then the leaderboard's, marked published."""
+    imagenet_p = results["imagenet_p"]
+    by = imagenet_p["normalised_by"] or "no AlexNet figures: run --model alexnet_baseline or pass --alexnet FILE"
+    print(f"ImageNet-P, difficulty 1, normalised by AlexNet ({by}):")
+    tests = len(imagenet_p["test_perturbations"])
+    for model in results["models"]:
+        mfr, mt5d = model["imagenet_p"]["mFR"], model["imagenet_p"]["mT5D"]
+        count = f"  ({len(mfr['perturbations'])} of {tests} perturbations)" if mfr["perturbations"] else ""
+        print(f"  {model['name']:40s} mFR {_percent(mfr['value'])}  mT5D {_percent(mt5d['value'])}{count}")
+    for row in imagenet_p["published"]:
+        print(f"  {row['method'] + ' (published)':40s} mFR {_percent(row['mfr'])}  mT5D {_percent(row['mt5d'])}")
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}%"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -216,6 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.endpoint and args.engine != "local":
             raise ValueError("--endpoint evaluates served models: it cannot be combined with --engine")
+        if args.alexnet and not args.sequences:
+            raise ValueError("--alexnet normalises ImageNet-P's figures: it goes with --sequences")
         config = config_from_args(args)
         results = evaluate(config)
     except _USER_ERRORS as error:

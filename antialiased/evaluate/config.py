@@ -37,6 +37,7 @@ class EvaluationConfig:
     protocol: EvaluationProtocol = field(default_factory=EvaluationProtocol)
     labels: Path | None = None
     ground_truth: Path | None = None
+    alexnet: Path | None = None  # AlexNet's ImageNet-P figures, for mFR and mT5D (perturbations.alexnet_figures)
     limit: int | None = None
     engine: str = "local"
     device: str = "auto"

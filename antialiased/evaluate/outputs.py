@@ -12,9 +12,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from antialiased.evaluate import plots
+from antialiased.evaluate.perturbations import summarize_imagenet_p
 from antialiased.evaluate.report import render_report
 from antialiased.evaluate.store import IMAGES_FILE, PLOT_FILES, REPORT_FILE, RESULTS_FILE, write_json
-from antialiased.evaluate.summary import summarize
+from antialiased.evaluate.summary import split_by_model, summarize
 
 if TYPE_CHECKING:
     from antialiased.evaluate.engines.kinds import EngineKind
@@ -70,6 +71,8 @@ def finish(run: Run) -> dict[str, Any]:
         "sessions": sessions,
         "files": {"images": IMAGES_FILE, "report": REPORT_FILE},
     }
+    if config.protocol.sequences:
+        _add_imagenet_p(results, table, [s.name for s in sources], config.alexnet)
     models = {m["name"]: m for m in results["models"]}
     pngs = {}
     if "accuracy" in config.protocol.measures:
@@ -84,3 +87,13 @@ def finish(run: Run) -> dict[str, Any]:
     store.write_output(REPORT_FILE, lambda file: file.write(report))
     write_json(store.root / RESULTS_FILE, results)
     return results
+
+
+def _add_imagenet_p(results: dict[str, Any], table: Any, names: list[str], alexnet: Path | None) -> None:
+    """ImageNet-P's figures (`perturbations`), where the sequences are ImageNet-P's perturbations."""
+    run, models, comparisons = summarize_imagenet_p(split_by_model(table, names), alexnet)
+    if not any(figures["perturbations"] for figures in models.values()):
+        return
+    results["imagenet_p"] = {**run, "comparisons": comparisons}
+    for model in results["models"]:
+        model["imagenet_p"] = models[model["name"]]

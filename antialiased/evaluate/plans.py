@@ -12,10 +12,11 @@ library's protocols (`antialiased.protocols.make_plan`); two ways to seed them:
   loader order, `off0 = randint(32, size=2)` then `off1 = randint(32, size=2)` from numpy's legacy
   generator seeded with `seed`; the whole batch shares the pair.
 
-The ``sequence`` measure is of another data layout (`data.discover_sequences`: one folder per sequence, its frames
-in name order): each frame is classified as a plain image (its 224 center crop, the view the probe service's
+The ``sequence`` measure is of another data layout (`antialiased.datasets.discover_sequences`: folders of frames,
+videos, ImageNet-P): each frame is classified as a plain image (its 224 center crop, the view the probe service's
 /v1/sequence and `antialiased.probe_sequence` classify) and the sequence scored from frame to frame
-(`antialiased.sequences`); it is measured alone, with no labels, and its plan is `sequence_plan`.
+(`antialiased.sequences`) and as ImageNet-P scores it at each difficulty (`antialiased.sequences.imagenet_p`); it is
+measured alone, with no labels, and its plan's `sequence` is a `SequencePlan` (`antialiased.sequences.imagenet_p`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numpy as np
 
 from antialiased.preprocessing import CROP_SIZE, RESIZE_SIZE, SHIFT_BASE_SIZE
 from antialiased.protocols import DEFAULT_MAX_SHIFT, ProbeSpec, ShiftPlan, make_plan
+from antialiased.sequences.imagenet_p import SequencePlan
 from antialiased.shifts import Offset, ShiftRequest
 
 MODES = ("per-image", "paper")
@@ -97,12 +99,12 @@ class ImagePlan:
     circular_pairs: tuple[tuple[int, int], ...]  # one per pass, indices past the crop views
     worst_case: tuple[int, ...] = ()  # the crop views of the ±8 window (the library's worst-case protocol)
     fractional_offsets: tuple[tuple[float, float], ...] = ()  # the library's fractional protocol (Fourier)
-    frames: int = 0  # a sequence of this many frames, each classified by its center view (sequence_plan)
+    sequence: SequencePlan | None = None  # a sequence, each frame classified by its center view (sequence_plan)
 
     @property
     def views(self) -> int:
         per_image = len(self.crop_offsets) + len(self.circular_offsets) + len(self.fractional_offsets)
-        return per_image * max(self.frames, 1)
+        return per_image * max(self.sequence.frames if self.sequence else 1, 1)
 
     @property
     def fractional(self) -> tuple[int, ...]:
@@ -150,9 +152,9 @@ def image_plan(protocol: EvaluationProtocol, index: int, paper_pairs: Sequence[O
     return ImagePlan(tuple(crop), tuple(circular), 0, diagonal, shift_pairs, circular_pairs, worst_case, fractional)
 
 
-def sequence_plan(frames: int) -> ImagePlan:
-    """The plan of a sequence of `frames` frames: each frame's center view (the 224 center crop), nothing else."""
-    return ImagePlan((CENTER_OFFSET,), (), 0, (), (), (), frames=frames)
+def sequence_plan(sequence: SequencePlan) -> ImagePlan:
+    """The plan of a sequence: each frame's center view (the 224 center crop), nothing else."""
+    return ImagePlan((CENTER_OFFSET,), (), 0, (), (), (), sequence=sequence)
 
 
 @functools.cache
@@ -198,11 +200,12 @@ def paper_offset_pairs(protocol: EvaluationProtocol, images: int) -> list[list[O
     return pairs
 
 
-def all_plans(protocol: EvaluationProtocol, images: int, frames: Sequence[int] = ()) -> list[ImagePlan]:
-    """The plan of every image of the evaluation, in loader order; of the sequence measure, of every sequence
-    (`frames`: how many frames each has)."""
+def all_plans(
+    protocol: EvaluationProtocol, images: int, sequences: Sequence[SequencePlan | None] = ()
+) -> list[ImagePlan]:
+    """The plan of every image of the evaluation, in loader order; of the sequence measure, of every sequence."""
     if protocol.sequences:
-        return [sequence_plan(count) for count in frames]
+        return [sequence_plan(sequence or SequencePlan()) for sequence in sequences]
     if protocol.mode == "paper" and "consistency" in protocol.measures:
         return [image_plan(protocol, i, pairs) for i, pairs in enumerate(paper_offset_pairs(protocol, images))]
     return [image_plan(protocol, i) for i in range(images)]

@@ -97,6 +97,8 @@ def render_report(results: dict[str, Any], plots: dict[str, bytes]) -> str:
                 cells.append(f'<span class="{"significant" if d["significant"] else ""}">{_estimate(d)}</span>')
             rows.append(cells)
         parts.append(_table(["models", *[f.title for f in figures]], rows, "comparisons"))
+    if "imagenet_p" in results:
+        parts.append(_imagenet_p(results))
     if any(m.get("sequences") for m in models):
         parts.append(_sequence_table(models))
     if plots:
@@ -138,6 +140,43 @@ def _sequence_table(models: list[dict[str, Any]]) -> str:
         "mean top-5 distance between consecutive frames (0–15) and the wobble (mean |Δp| of the majority class).</p>"
     )
     return heading + note + _table(header, rows, "sequences")
+
+
+def _imagenet_p(results: dict[str, Any]) -> str:
+    """ImageNet-P: each model's mFR and mT5D beside the leaderboard's (published, not measured here), then each
+    perturbation's flip probability and top-5 distance by difficulty."""
+    facts, models = results["imagenet_p"], results["models"]
+    by = escape(facts["normalised_by"] or "no AlexNet figures (run --model alexnet_baseline, or --alexnet FILE)")
+    rows = []
+    for m in models:
+        cells = [escape(m["name"])]
+        for key in ("mFR", "mT5D"):
+            figure = m["imagenet_p"][key]
+            used = len(figure["perturbations"])
+            cells.append("–" if figure["value"] is None else f"{figure['value']:.1f}% <span class=ci>({used} of "
+                         f"{len(facts['test_perturbations'])})</span>")  # fmt: skip
+        rows.append(cells)
+    for row in facts["published"]:
+        mt5d = "–" if row["mt5d"] is None else f"{row['mt5d']:.1f}%"
+        rows.append([f'{escape(row["method"])} <span class="ci">published, {escape(row["reference"] or "baseline")}'
+                     "</span>", f"{row['mfr']:.1f}%", mt5d])  # fmt: skip
+    parts = [
+        "<h2>ImageNet-P</h2>",
+        f"<p>Difficulty 1, each test perturbation's figure divided by AlexNet's ({by}), averaged. The leaderboard's "
+        "rows are its published values (ResNet-50 backbone), not measured here.</p>",
+        _table(["model", "mFR", "mT5D"], rows, "imagenet-p"),
+    ]
+    header = ["perturbation", "difficulty"]
+    header += [f"{title}: {m['name']}" for title in ("flip probability %", "top-5 distance") for m in models]
+    figures = [{(r["perturbation"], r["difficulty"]): r for r in m["imagenet_p"]["perturbations"]} for m in models]
+    rows = []
+    for key in figures[0]:
+        cells = [escape(key[0]), str(key[1])]
+        for name in ("flip_probability", "top5_distance"):
+            cells += [_estimate(by_key[key][name]) if key in by_key else "–" for by_key in figures]
+        rows.append(cells)
+    parts.append(_table(header, rows, "imagenet-p-perturbations"))
+    return "".join(parts)
 
 
 def _class_table(classes: list[dict[str, Any]]) -> str:

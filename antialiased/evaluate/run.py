@@ -13,6 +13,7 @@ from antialiased.evaluate.engines.base import Engine, ImageResult, WorkItem
 from antialiased.evaluate.engines.kinds import engine_kind
 from antialiased.evaluate.model_specs import LoadedModel, ModelSource, load_model, parse_model_spec, unique_names
 from antialiased.evaluate.outputs import finish
+from antialiased.evaluate.perturbations import alexnet_figures
 from antialiased.evaluate.plans import all_plans
 from antialiased.evaluate.resolved import Run
 from antialiased.evaluate.store import RunStore, ShardWriter
@@ -50,6 +51,8 @@ def _evaluate(config: EvaluationConfig, store: RunStore) -> dict[str, Any]:
     kind = engine_kind(config.engine)
     if config.protocol.sequences and not kind.scores_sequences:
         raise ValueError(f"the {kind.name} engine does not score sequences yet: use the local engine or --endpoint")
+    if config.alexnet is not None:
+        alexnet_figures(config.alexnet)  # a bad file fails now, not after the run
     dataset = _dataset(config)
     sources = unique_names([parse_model_spec(spec, served=not kind.loads_models) for spec in config.models])
     device = kind.device(config)
@@ -59,7 +62,7 @@ def _evaluate(config: EvaluationConfig, store: RunStore) -> dict[str, Any]:
     run = Run(config, dataset, sources, loaded, store, kind, device, precision)
     if not config.protocol.sequences:
         _check_classes(dataset, loaded)
-    plans = all_plans(config.protocol, len(dataset.samples), [len(s.frames) for s in dataset.samples])
+    plans = all_plans(config.protocol, len(dataset.samples), [s.sequence for s in dataset.samples])
     store.open(_manifest(run), config.overwrite)
     images = len(dataset.samples)
     pending = store.pending_shards(images, len(sources))

@@ -9,7 +9,8 @@ the library's metric (`antialiased.metrics.consistency`).
 A sequence (the sequence measure) is scored as the probe service's /v1/sequence and `antialiased.probe_sequence`
 score it: each frame's top-5 classes and the probability at every frame of each class top-1 at some frame, from
 every class's probabilities (a model's softmax, or our handler's answer), into `antialiased.sequences`' metrics;
-`sequence_record` is its row.
+and as ImageNet-P scores it, at each difficulty of its plan, from its logits (or the probabilities our handler
+answers, which rank the classes alike): `sequence_record` is its row.
 """
 
 from __future__ import annotations
@@ -22,10 +23,8 @@ import torch
 from antialiased.evaluate.plans import ImagePlan
 from antialiased.metrics import TOP5, consistency
 from antialiased.sequences import sequence_metrics
+from antialiased.sequences.imagenet_p import SequencePlan, video_figures
 from antialiased.transforms import preprocess, shifted_views
-
-Rankings = list[list[int]]  # per frame, the top-5 class indices by descending probability
-Curves = dict[int, list[float]]  # class top-1 at some frame -> its probability at every frame
 
 
 @dataclass(frozen=True)
@@ -54,17 +53,15 @@ def frame_views(frames: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack([preprocess(frame) for frame in frames])
 
 
-def sequence_rankings(logits: torch.Tensor) -> tuple[Rankings, Curves]:
-    """The frames' rankings and curves from a model's logits (frames, classes), as `antialiased.probe_sequence`
-    reads them: from the float32 softmax."""
-    probabilities = logits.float().softmax(dim=1)
-    rankings = probabilities.topk(TOP5, dim=1).indices.tolist()
-    return rankings, {c: probabilities[:, c].tolist() for c in sorted({r[0] for r in rankings})}
-
-
-def sequence_record(rankings: Rankings, curves: Curves) -> dict[str, Any]:
-    """The per-sequence table's result columns of one sequence and one model (see store.SCHEMA)."""
+def sequence_record(scores: torch.Tensor, sequence: SequencePlan, probabilities: bool = False) -> dict[str, Any]:
+    """The per-sequence table's result columns of one sequence and one model (see store.SCHEMA), from the frames'
+    logits (frames, classes), as `antialiased.probe_sequence` reads them (the float32 softmax), or from every
+    class's probability at each frame (`probabilities`: our handler's answers)."""
+    chances = scores.float() if probabilities else scores.float().softmax(dim=1)
+    rankings = chances.topk(TOP5, dim=1).indices.tolist()
+    curves = {c: chances[:, c].tolist() for c in sorted({r[0] for r in rankings})}
     metrics = sequence_metrics(rankings, curves)
+    figures = video_figures(scores.double().numpy(), sequence.noise, sequence.difficulties)
     return {
         "seq_frames": metrics.frames,
         "seq_flip_rate": metrics.flip_rate,
@@ -74,13 +71,18 @@ def sequence_record(rankings: Rankings, curves: Curves) -> dict[str, Any]:
         "seq_majority_share": metrics.majority_share,
         "seq_top1": [ranking[0] for ranking in rankings],
         "seq_curve": metrics.curve,
+        "seq_perturbation": sequence.perturbation,
+        "seq_difficulty": list(figures),
+        "seq_flip_probability": [f["flip_probability"] for f in figures.values()],
+        "seq_top5": [f["top5_distance"] for f in figures.values()],
+        "seq_zipf": [f["zipf_distance"] for f in figures.values()],
     }
 
 
 def record_from_logits(plan: ImagePlan, logits: torch.Tensor, label: int) -> dict[str, Any]:
     """The record of one image (or, for a sequence's plan, of one sequence) from the logits of its views."""
-    if plan.frames:
-        return sequence_record(*sequence_rankings(logits))
+    if plan.sequence is not None:
+        return sequence_record(logits, plan.sequence)
     return image_record(plan, scores_from_logits(logits, label), label)
 
 

@@ -72,6 +72,12 @@ SCHEMA = pa.schema(
         ("seq_majority_share", pa.float64()),
         ("seq_top1", pa.list_(pa.int64())),
         ("seq_curve", pa.list_(pa.float64())),
+        # ImageNet-P's figures of the sequence (antialiased.sequences.imagenet_p) at each difficulty it is scored at
+        ("seq_perturbation", pa.string()),
+        ("seq_difficulty", pa.list_(pa.int64())),
+        ("seq_flip_probability", pa.list_(pa.float64())),
+        ("seq_top5", pa.list_(pa.float64())),
+        ("seq_zipf", pa.list_(pa.float64())),
     ]
 )
 

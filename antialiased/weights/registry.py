@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from torch.hub import HASH_REGEX
-from torchvision.models import ResNet50_Weights, WeightsEnum
+from torchvision.models import AlexNet_Weights, ResNet50_Weights, WeightsEnum
 
 from antialiased.data import lines
 from antialiased.weights.errors import RegistryError, UnknownWeightsError
@@ -146,7 +146,11 @@ def _baseline_entry(arch: str, weights: WeightsEnum) -> WeightsEntry:
 
 _BUILTIN: dict[str, WeightsEntry] = {
     entry.name: entry
-    for entry in [*map(_paper_entry, _PAPER_FILES), _baseline_entry("resnet50", ResNet50_Weights.IMAGENET1K_V1)]
+    for entry in [
+        *map(_paper_entry, _PAPER_FILES),
+        _baseline_entry("resnet50", ResNet50_Weights.IMAGENET1K_V1),
+        _baseline_entry("alexnet", AlexNet_Weights.IMAGENET1K_V1),  # ImageNet-P's reference (mFR, mT5D)
+    ]
 }
 _REGISTERED: dict[str, WeightsEntry] = {}
 

@@ -2,7 +2,7 @@
 // curves (protocols.js: the pictures of the protocols beyond the paper and of sequences).
 "use strict";
 
-const state = { config: null, blob: null, bitmap: null, plan: null, files: null };
+const state = { config: null, blob: null, bitmap: null, plan: null, files: null, video: null };
 const $ = (id) => document.getElementById(id);
 const PARAMS = ["protocol", "pairs", "step", "max_shift", "crop_size", "seed", "topk", "subpixel_step"];
 
@@ -29,6 +29,8 @@ async function init() {
   $("file").addEventListener("change", () => {
     const file = $("file").files[0];
     state.files = $("file").files.length > 1 ? [...$("file").files] : null;
+    state.video = file && isVideo(file) ? file : null;
+    if (state.video) return setVideo(file);
     if (file) setImage(file, state.files ? `${state.files.length} frames` : file.name);
   });
   for (const button of document.querySelectorAll(".sample")) {
@@ -96,7 +98,23 @@ async function pickSample(button) {
   await setImage(await response.blob(), button.dataset.src.split("/").pop());
 }
 
+// A video is a sequence: it goes to /v1/sequence as it is, the service decodes it.
+function isVideo(file) {
+  return file.type.startsWith("video/") || /\.(mp4|m4v|mov|mkv|webm)$/i.test(file.name);
+}
+
+function setVideo(file) {
+  state.blob = null;
+  state.bitmap = null;
+  $("protocol").value = SEQUENCE;
+  showProtocolFields();
+  $("image-name").textContent = `${file.name} (video: its frames are a sequence)`;
+  $("run").disabled = false;
+  drawImage(null);
+}
+
 async function setImage(blob, name) {
+  state.video = null;
   state.blob = blob;
   state.name = name;
   try {
@@ -119,6 +137,7 @@ async function runProbe() {
   const models = [...document.querySelectorAll("#models input:checked")].map((input) => input.value);
   if (!models.length) return setStatus("choose at least one model", true);
   if ($("protocol").value === SEQUENCE) return runSequenceProbe(models);
+  if (state.video) return setStatus("a video is probed as a sequence: choose the sequence protocol", true);
   const query = new URLSearchParams(readParams());
   for (const model of models) query.append("models", model);
   const form = new FormData();

@@ -115,16 +115,21 @@ async function sequenceFrames() {
 }
 
 async function runSequence(models, headers) {
-  const frames = await sequenceFrames();
   const form = new FormData();
-  for (const [blob, name] of frames) form.append("frame", blob, name);
-  const query = new URLSearchParams({ topk: $("topk").value });
+  if (state.video) {
+    form.append("video", state.video, state.video.name);
+  } else {
+    for (const [blob, name] of await sequenceFrames()) form.append("frame", blob, name);
+  }
+  const query = new URLSearchParams({ topk: $("topk").value, stride: $("stride").value || "1" });
+  if ($("max_frames").value) query.append("max_frames", $("max_frames").value);
   for (const model of models) query.append("models", model);
   const response = await fetch(`/v1/sequence?${query}`, { method: "POST", body: form, headers });
   const body = await response.json();
   if (!response.ok) throw Object.assign(new Error(body.message), { code: body.code });
   renderSequence(body);
-  return `${body.frames} frames × ${models.length} model(s)`;
+  const source = body.video ? ` of a ${body.video.width}×${body.video.height} ${body.video.codec} video` : "";
+  return `${body.frames} frames${source} × ${models.length} model(s)`;
 }
 
 function renderSequence(body) {
@@ -138,7 +143,7 @@ function renderSequence(body) {
     const m = result.metrics;
     article.querySelector(".score-value").textContent = m.flip_rate.toFixed(3);
     results.append(article);
-    const frames = m.curve.map((_, k) => k);
+    const frames = body.frames_used; // which frames of the frames or video sent
     drawProbabilityCurve(article.querySelector(".frames"), frames, m.curve, classColour(m.majority_class), "frame");
     const f = (v, digits = 3) => Number(v).toFixed(digits);
     const rows = [

@@ -1,9 +1,10 @@
 """Data sets, checkpoints and an evaluation runner shared by the tests of the evaluation and of the data sets (all
-generated, nothing downloaded)."""
+generated, nothing downloaded); translate sequences made by `python -m antialiased.datasets make`."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,15 +12,18 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
+from antialiased.datasets.__main__ import main as datasets_main
 from antialiased.evaluate.cli import main
 from antialiased.weights import save_checkpoint
 from tests.support.datasets import write_colour_folder, write_photo_folder
 from tests.support.eval_models import ColourClassifier, TinyStridedNet
 from tests.support.models.circular_invariant import CircularInvariant
+from tests.support.videos import MAKE_FAST, MAKE_SHORT
 
 BUILDERS = {
     "colour": "tests.support.eval_models:ColourClassifier",
     "tiny": "tests.support.eval_models:TinyStridedNet",
+    "gated": "tests.support.eval_models:GatedTinyStridedNet",  # tiny's weights; held at tests/support/gate.py's gate
     "circular": "tests.support.models.circular_invariant:CircularInvariant",
 }
 
@@ -36,12 +40,26 @@ def colour_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(image folder, its translate sequences of 9 frames): 2 classes of 2 photos each. Read only."""
+    root = tmp_path_factory.mktemp("make")
+    photos = write_photo_folder(root / "photos", images_per_class=2)
+    for extra in sorted(photos.iterdir())[2:]:
+        shutil.rmtree(extra)
+    out = root / "imagenet-p"
+    assert datasets_main(["make", "--data", str(photos), "--out", str(out), *MAKE_FAST, *MAKE_SHORT]) == 0
+    return photos, out
+
+
+@pytest.fixture(scope="session")
 def model_specs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Name -> the --model value (PATH:MODULE:CALLABLE) of a checkpoint of each test network."""
     directory = tmp_path_factory.mktemp("weights")
     torch.manual_seed(0)
     networks = {"colour": ColourClassifier(), "tiny": TinyStridedNet(), "circular": CircularInvariant()}
-    return {name: f"{save_checkpoint(net, directory, name)}:{BUILDERS[name]}" for name, net in networks.items()}
+    checkpoints = {name: save_checkpoint(net, directory, name) for name, net in networks.items()}
+    checkpoints["gated"] = checkpoints["tiny"]
+    return {name: f"{checkpoint}:{BUILDERS[name]}" for name, checkpoint in checkpoints.items()}
 
 
 @pytest.fixture

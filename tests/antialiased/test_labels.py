@@ -1,6 +1,10 @@
-"""The ImageNet class list as data: 1000 synset ids in class-index order, beside torchvision's class names."""
+"""The ImageNet class list as data: 1000 synset ids in class-index order, beside torchvision's class names; both
+checked against independent lists (torchvision's weights' categories, timm's ImageNet synsets)."""
 
 import re
+
+import timm.data
+from torchvision.models import ResNet50_Weights
 
 from antialiased.labels import IMAGENET_CATEGORIES, IMAGENET_SYNSETS, NUM_CLASSES, SYNSET_INDEX
 
@@ -22,3 +26,11 @@ def test_known_synsets_sit_at_their_class_index() -> None:
         ("n15075141", "toilet tissue"),
     ]:
         assert IMAGENET_CATEGORIES[SYNSET_INDEX[synset]] == name
+
+
+def test_the_class_names_are_torchvisions_categories_in_order() -> None:
+    assert tuple(ResNet50_Weights.IMAGENET1K_V1.meta["categories"]) == IMAGENET_CATEGORIES
+
+
+def test_the_synsets_are_timms_imagenet_synsets_in_order() -> None:
+    assert tuple(timm.data.ImageNetInfo("imagenet-1k").label_names()) == IMAGENET_SYNSETS

@@ -15,12 +15,15 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
+from antialiased.weights import sha256_file
 from launcher.probe_service import ServiceProcess
 from launcher.torchserve import TorchServe
-from tests.support.datasets import write_photo_folder
+from tests.support import videos
+from tests.support.datasets import PHOTO_SYNSETS, write_photo_folder
 from tests.support.docs_commands import ROOT, RUN, DocCommand, commands_matching
 from tests.support.served_models import LPF_MODEL
 from tests.support.service import SAMPLES, start_test_service, torchserve_env, wait_until_ready
@@ -92,6 +95,17 @@ def test_the_sequence_command(probe_service: ServiceProcess, workdir: Path) -> N
         assert all(len(frame) == 3 for frame in result["frames"]) and 0 <= result["metrics"]["flip_rate"] <= 1
 
 
+def test_the_video_sequence_command(probe_service: ServiceProcess, workdir: Path) -> None:
+    """The docs' clip is an H.264 MP4 of eight crops of the photo, 4 pixels apart: frames 0, 2, 4, 6 are used."""
+    (command,) = _commands("test_the_video_sequence_command")
+    photo = np.asarray(Image.open(workdir / "photo.jpg").convert("RGB"))
+    (workdir / "clip.mp4").write_bytes(videos.mp4([photo[:224, 4 * k : 4 * k + 224] for k in range(8)]))
+    answer = _answer(command, workdir, {"http://127.0.0.1:8000": probe_service.url})
+    assert answer["frames_used"] == [0, 2, 4, 6] and answer["video"]["codec"] == "h264", command.text
+    for result in answer["results"]:
+        assert len(result["frames"]) == 4 and 0 <= result["metrics"]["flip_rate"] <= 1
+
+
 def test_the_open_inference_protocol_command(probe_service: ServiceProcess, workdir: Path) -> None:
     (command,) = _commands("test_the_open_inference_protocol_command")
     answer = _answer(command, workdir, {"http://127.0.0.1:8000": probe_service.url})
@@ -110,4 +124,10 @@ def test_the_evaluate_command(served_checkpoints: dict[str, Path], workdir: Path
     data = write_photo_folder(workdir / "val", images_per_class=1)
     _run(command, workdir, {"path/to/val": str(data), "my.pth": str(served_checkpoints[LPF_MODEL])})
     (results,) = workdir.rglob("results.json")
-    assert json.loads(results.read_text()), "the run wrote its results"
+    results = json.loads(results.read_text())
+    assert results["dataset"]["evaluated"] == len(PHOTO_SYNSETS), "one image of each class"
+    (model,) = results["models"]
+    assert model["sha256"] == sha256_file(served_checkpoints[LPF_MODEL]), "the checkpoint the command names"
+    measured = {"top1", "top5", "consistency", "diagonal_top1", "circular_consistency"}
+    assert measured <= set(model["figures"]), model["figures"].keys()
+    assert all(0 <= model["figures"][name]["value"] <= 100 for name in measured), model["figures"]

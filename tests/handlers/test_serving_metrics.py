@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -12,9 +10,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from antialiased.shifts import ShiftRequest
 from handlers import prometheus_metrics as handler_metrics
-from handlers.image_classifier import BATCH_ID_HEADER, BATCH_SIZE_HEADER
+from handlers.image_classifier import BATCH_SIZE_HEADER
 from tests.support.served_models import CIRCULAR_MODEL
-from tests.support.serving import encode, photo
+from tests.support.serving import batch_of, burst_until, encode, photo
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 
@@ -36,32 +35,36 @@ def _model_value(samples, name: str, **labels: str) -> float:
     return sum(value for (metric, found), value in samples.items() if metric == name and wanted <= found)
 
 
-def _wait_for(torchserve, condition, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        samples = _samples(torchserve)
-        if condition(samples) or time.monotonic() > deadline:
-            return samples
-        time.sleep(0.25)
+def _wait_for(torchserve, condition, what: str) -> dict[tuple[str, frozenset], float]:
+    """TorchServe's metrics once `condition` holds for them (it publishes the handler's metrics after a while)."""
+    return wait_until(lambda: samples if condition(samples := _samples(torchserve)) else None, 20, what, every_s=0.25)
 
 
 def test_concurrent_requests_are_batched(torchserve):
     before = _samples(torchserve)
     image = encode(photo("coffee"))
-    count = 16
-    with ThreadPoolExecutor(count) as pool:
-        responses = list(pool.map(lambda _: torchserve.predict(MODEL, image), range(count)))
+    sent = []
+
+    def send(number: int) -> httpx.Response:
+        sent.append(number)
+        return torchserve.predict(MODEL, image)
+
+    responses = burst_until(send, list(range(16)), lambda answers: max(map(_batch_size, answers)) > 1)
     assert all(response.status_code == 200 for response in responses)
-    assert max(int(response.headers[BATCH_SIZE_HEADER]) for response in responses) > 1
-    assert len({response.headers[BATCH_ID_HEADER] for response in responses}) < count
+    assert len({batch_of(response) for response in responses}) < len(responses)
 
     def delta(samples, name):
         return _model_value(samples, name) - _model_value(before, name)
 
-    after = _wait_for(torchserve, lambda s: delta(s, handler_metrics.HANDLED_REQUESTS) >= count)
-    requests, batches = delta(after, handler_metrics.HANDLED_REQUESTS), delta(after, handler_metrics.HANDLED_BATCHES)
-    assert requests == count
+    handled = handler_metrics.HANDLED_REQUESTS
+    after = _wait_for(torchserve, lambda s: delta(s, handled) >= len(sent), "every request counted")
+    requests, batches = delta(after, handled), delta(after, handler_metrics.HANDLED_BATCHES)
+    assert requests == len(sent)
     assert batches < requests  # several requests per forward pass
+
+
+def _batch_size(response: httpx.Response) -> int:
+    return int(response.headers[BATCH_SIZE_HEADER])
 
 
 def test_handler_metrics_appear_at_the_prometheus_endpoint(torchserve):
@@ -81,7 +84,7 @@ def test_handler_metrics_appear_at_the_prometheus_endpoint(torchserve):
         present = all(any(key[0] == name for key in samples) for name in names)
         return present and _model_value(samples, handler_metrics.REJECTED_INPUTS, Reason="invalid_image") >= 1
 
-    samples = _wait_for(torchserve, complete)
+    samples = _wait_for(torchserve, complete, "the handler's metrics published")
     for name in names:
         assert any(sample == name and ("ModelName", MODEL) in labels for sample, labels in samples), name
     assert _model_value(samples, handler_metrics.REJECTED_INPUTS, Reason="invalid_image") >= 1

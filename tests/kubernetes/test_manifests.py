@@ -19,7 +19,13 @@ from antialiased.serving.default_models import DEFAULT_MODELS
 from tests.kubernetes.checkov_venv import checkov_python
 from tests.kubernetes.manifests import KUBECTL, OVERLAYS, find, objects, render
 
-pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is missing (scripts/install-system-deps.sh test)")
+
+@pytest.fixture(scope="module", autouse=True)
+def kubectl() -> None:
+    """The manifests are rendered by kubectl: without it every test here fails (`make test` installs it)."""
+    if KUBECTL is None:
+        pytest.fail("kubectl is missing: run scripts/install-system-deps.sh test (kubectl, the Kubernetes apt package)")
+
 
 HEALTHCHECK = ["python", "-m", "launcher.healthcheck"]
 PRIVATE_PORTS = {8081, 7070, 7071}  # TorchServe's management and gRPC APIs

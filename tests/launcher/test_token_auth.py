@@ -8,14 +8,15 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
 
-from antialiased.serving.torchserve_keys import api_headers
+from antialiased.serving.torchserve_keys import api_headers, read_keys
 from launcher.keys import KeyRenewal, seconds_until_due
 from launcher.probe_service import start_service
 from launcher.torchserve import TorchServe, start_torchserve
@@ -24,8 +25,10 @@ from tests.support.serving import encode, photo
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 
-EXPIRATION_MIN = 0.1  # six seconds; renewed every three
+EXPIRATION_MIN = 0.3  # 18 s keys, renewed when 9 s are left: a renewal late by less than 9 s lapses no key
+RENEWALS = 2  # the tests send requests until the keys have been renewed this many times
 IMAGE = encode(photo("chelsea"))
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
@@ -58,15 +61,27 @@ def test_requests_without_the_key_are_refused(keyed_torchserve: TorchServe) -> N
     assert keyed_torchserve.workdir.stat().st_mode & 0o077 == 0
 
 
+def _inference_key(server: TorchServe) -> str:
+    return read_keys(server.key_file)["inference"]["key"]
+
+
+def _until_renewed(server: TorchServe, request: Callable[[], T]) -> list[T]:
+    """`request()`'s results, called every 0.2 s until the keys have been renewed RENEWALS times."""
+    keys, results = [_inference_key(server)], []
+    deadline = time.monotonic() + (RENEWALS + 1) * EXPIRATION_MIN * 60 + 60
+    while len(keys) <= RENEWALS:
+        assert time.monotonic() < deadline, f"renewed {len(keys) - 1} times, not {RENEWALS}, in time"
+        results.append(request())
+        if _inference_key(server) != keys[-1]:
+            keys.append(_inference_key(server))
+        time.sleep(0.2)
+    return results
+
+
 def test_keys_are_renewed_and_a_client_reading_the_key_file_keeps_working(keyed_torchserve: TorchServe) -> None:
-    first_key = json.loads(keyed_torchserve.key_file.read_text())["inference"]["key"]
-    statuses = []
-    end = time.monotonic() + 3 * EXPIRATION_MIN * 60
-    while time.monotonic() < end:
-        statuses.append(keyed_torchserve.predict(CIRCULAR_MODEL, IMAGE).status_code)
-        time.sleep(0.5)
+    first_key = _inference_key(keyed_torchserve)
+    statuses = _until_renewed(keyed_torchserve, lambda: keyed_torchserve.predict(CIRCULAR_MODEL, IMAGE).status_code)
     assert statuses and set(statuses) == {200}, statuses
-    assert json.loads(keyed_torchserve.key_file.read_text())["inference"]["key"] != first_key
     stale = httpx.post(
         f"{keyed_torchserve.inference_url}/predictions/{CIRCULAR_MODEL}",
         content=IMAGE,
@@ -79,12 +94,13 @@ def test_keys_are_renewed_and_a_client_reading_the_key_file_keeps_working(keyed_
 def test_the_probe_service_keeps_working_across_key_renewals(keyed_torchserve: TorchServe, tmp_path: Path) -> None:
     env = {"PROBE_MODELS": CIRCULAR_MODEL, "PROBE_TORCHSERVE_KEY_FILE": str(keyed_torchserve.key_file),
            "PROBE_TORCHSERVE_MANAGEMENT_URL": keyed_torchserve.management_url}  # fmt: skip
-    statuses = []
     with start_service(keyed_torchserve.inference_url, env=env, log_file=tmp_path / "probe.log") as probe:
-        end = time.monotonic() + 3 * EXPIRATION_MIN * 60
-        while time.monotonic() < end:
+
+        def probe_once() -> tuple[int, str]:
             response = httpx.post(f"{probe.url}/v1/stability", params={"pairs": 2}, content=IMAGE, timeout=60)
-            statuses.append((response.status_code, response.text[:300]))
+            return response.status_code, response.text[:300]
+
+        statuses = _until_renewed(keyed_torchserve, probe_once)
         ready = httpx.get(f"{probe.url}/readyz", timeout=5).json()
     assert statuses and {status for status, _ in statuses} == {200}, [answer for answer in statuses if answer[0] != 200]
     assert ready["models"][CIRCULAR_MODEL]["workers"] == ["READY"], "the management key opens the worker states"

@@ -1,7 +1,7 @@
 """A TorchServe of its own for the attacks (the session's TorchServe stays undisturbed): the tiny circular-invariant
 model with small limits, so that decoding, not the model, dominates, and a short job queue, beside the tiny
 white-intolerant model (its forward pass fails on an all-white view) and the gated model (a test holds its forward
-passes: `gate`); probe services in front of it with the settings each test needs
+passes: `model_gate`); probe services in front of it with the settings each test needs
 (`tests.support.resilience.start_probe`)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch
 from antialiased.weights import save_checkpoint
 from archives.archive import build_archive
 from launcher.torchserve import TorchServe, start_torchserve
-from tests.support import gate as gated
+from tests.support import model_gate as gated
 from tests.support.models import circular_invariant, white_intolerant
 from tests.support.resilience import JOB_QUEUE_SIZE, OVERRIDES, WHITE_INTOLERANT_MODEL
 from tests.support.served_models import CIRCULAR_MODEL, MODEL_SPECS
@@ -27,9 +27,9 @@ def gate_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def gate(fragile_torchserve: TorchServe, gate_folder: Path) -> Iterator[gated.Gate]:
+def model_gate(fragile_torchserve: TorchServe, gate_folder: Path) -> Iterator[gated.ModelGate]:
     """The gated model's gate, open again after the test."""
-    held = gated.Gate(gate_folder)
+    held = gated.ModelGate(gate_folder)
     try:
         yield held
     finally:

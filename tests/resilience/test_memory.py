@@ -4,6 +4,8 @@ at the probe service, with small requests answered meanwhile and memory given ba
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,7 +15,7 @@ import pytest
 
 from antialiased.shifts import ShiftRequest
 from launcher.torchserve import TorchServe
-from tests.support.memory import MB, resident_bytes, sampled
+from tests.support.memory import MB, peak_memory, resident_bytes
 from tests.support.resilience import (
     MAX_CROP_SIZE,
     MAX_IMAGE_PIXELS,
@@ -40,6 +42,34 @@ SLACK = 48 * MB  # allocator and Python noise
 SMALL = encode(photo("coffee")[:200, :200])
 
 
+SPIKE = """
+import mmap, sys
+print("ready", flush=True)
+input()
+mmap.mmap(-1, 16 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | mmap.MAP_POPULATE).close()
+print("done", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_the_peak_counts_a_spike_that_is_over_before_anyone_looks() -> None:
+    """The measure the budgets below rest on: a process that takes 16 MB and gives it back within milliseconds has
+    its whole spike counted (the kernel's high-water mark; samples every 20 ms saw 0 to 15.4 MB of it)."""
+    child = subprocess.Popen([sys.executable, "-c", SPIKE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline() == "ready\n"
+        with peak_memory(child.pid) as memory:
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            assert child.stdout.readline() == "done\n"
+        after = resident_bytes(child.pid)
+    finally:
+        child.kill()
+        child.wait()
+    assert memory.peak - memory.baseline >= 15.5 * MB, f"peak +{(memory.peak - memory.baseline) / MB:.1f} MB"
+    assert after - memory.baseline < 4 * MB, "given back before the block ended"
+
+
 def _post_until_answered(url: str, body: bytes, attempts: int = 60) -> httpx.Response:
     """POST `body`, honouring 503 + Retry-After as a well-behaved client does."""
     for _ in range(attempts):
@@ -62,7 +92,7 @@ def test_worker_memory_stays_bounded_under_a_burst_of_maximum_size_images(fragil
     url = f"{fragile_torchserve.inference_url}/predictions/{CIRCULAR_MODEL}"
     (worker,) = fragile_torchserve.workers(CIRCULAR_MODEL)
     largest = black_png(MAX_IMAGE_PIXELS - 1)
-    with ThreadPoolExecutor(13) as pool, sampled(worker["pid"]) as memory:
+    with ThreadPoolExecutor(13) as pool, peak_memory(worker["pid"]) as memory:
         small = pool.submit(_small_requests_meanwhile, url, 6.0)
         started = time.monotonic()
         burst = list(pool.map(lambda _: _post_until_answered(url, largest), range(12)))
@@ -93,7 +123,7 @@ def test_probe_memory_stays_bounded_under_a_burst_of_maximum_size_uploads(
     with start_probe(fragile_torchserve, tmp_path / "probe.log", **env) as probe:
         url = f"{probe.url}/v1/stability?pairs=1"
         time.sleep(1.0)  # let the service settle before taking its baseline
-        with ThreadPoolExecutor(25) as pool, sampled(probe.process.pid) as memory:
+        with ThreadPoolExecutor(25) as pool, peak_memory(probe.process.pid) as memory:
             small = pool.submit(_small_requests_meanwhile, url, 6.0)
             bodies = [padded] * 16 + [attack] * 8
             burst = list(pool.map(lambda body: httpx.post(url, content=body, timeout=120), bodies))
@@ -120,7 +150,7 @@ def test_worker_memory_for_large_crops_stays_within_the_view_pixel_budgets(fragi
     offsets = tuple((d, d) for d in range(views))
     shifts = ShiftRequest(offsets=offsets, mode="circular", crop_size=MAX_CROP_SIZE, resize_size=MAX_CROP_SIZE)
     (worker,) = fragile_torchserve.workers(CIRCULAR_MODEL)
-    with sampled(worker["pid"], every_s=0.005) as memory:
+    with peak_memory(worker["pid"]) as memory:
         response = fragile_torchserve.predict(CIRCULAR_MODEL, SMALL, shifts=json.dumps(shifts.to_json()))
     assert response.status_code == 200, response.text
     assert [entry["offset"] for entry in response.json()["shifts"]] == [list(o) for o in offsets]

@@ -14,6 +14,7 @@ import pytest
 
 from antialiased.shifts import ShiftRequest
 from launcher.torchserve import TorchServe
+from tests.support.access_log import prediction_requests
 from tests.support.resilience import (
     JOB_QUEUE_SIZE,
     MAX_CROP_SIZE,
@@ -41,10 +42,17 @@ def _burst(url: str, **kwargs) -> list[httpx.Response]:
 
 
 def test_torchserve_refuses_beyond_its_job_queue_at_once(fragile_torchserve: TorchServe) -> None:
+    """Refused while the queue is full, not after waiting for room: every 503 comes (TorchServe's own times) before
+    the last of the queued requests is answered."""
     url = f"{fragile_torchserve.inference_url}/predictions/{CIRCULAR_MODEL}"
+    earlier = len(prediction_requests(fragile_torchserve, CIRCULAR_MODEL))
     statuses = [r.status_code for r in _burst(url, headers={"Content-Type": "application/octet-stream"})]
     assert set(statuses) == {200, 503}, statuses
     assert statuses.count(200) >= JOB_QUEUE_SIZE, "the queue's worth of requests is served"
+    burst = prediction_requests(fragile_torchserve, CIRCULAR_MODEL)[earlier:]
+    assert sorted(access.status for access in burst) == sorted(statuses), "TorchServe's record of the burst"
+    refused_last = max(access.time for access in burst if access.status == 503)
+    assert refused_last <= max(access.time for access in burst if access.status == 200), "refused at once"
 
 
 # The probe service's scheduler lets a chunk's worth of view pixels at a model at once (32 of these 2-view probes):

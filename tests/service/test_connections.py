@@ -16,7 +16,9 @@ import pytest
 
 from launcher.ports import free_port
 from launcher.probe_service import ServiceProcess
+from tests.support.containers import LISTEN
 from tests.support.service import start_test_service
+from tests.support.waiting import wait_until
 
 HEADER_TIMEOUT_S = 3.0
 MAX_OPEN = 60
@@ -116,17 +118,29 @@ def test_a_client_that_trickles_its_headers_is_dropped_by_the_same_deadline(guar
     assert dropped_at is not None and dropped_at - opened < HEADER_TIMEOUT_S + MARGIN_S
 
 
+def _accept_queue(port: int) -> int:
+    """Connections to the listening socket on `port` that the kernel has completed and the server not yet accepted
+    (the rx_queue of the LISTEN entry in /proc/net/tcp{,6})."""
+    waiting = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == LISTEN and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                waiting += int(fields[4].split(":")[1], 16)
+    return waiting
+
+
 def test_a_request_beyond_the_open_connection_limit_is_a_prompt_json_503(guarded_service: ServiceProcess) -> None:
     with _sockets(guarded_service, MAX_OPEN, b""):
-        time.sleep(0.3)  # the server has accepted them all
+        wait_until(lambda: _accept_queue(_address(guarded_service)[1]) == 0, 30, "the server accepted them all")
         start = time.monotonic()
         refused = httpx.get(f"{guarded_service.url}/v1/config", timeout=5)
         elapsed = time.monotonic() - start
     assert refused.status_code == 503, refused.text
     assert refused.json()["code"] == "overloaded" and int(refused.headers["retry-after"]) >= 1
     assert elapsed < PROMPT_S
-    time.sleep(0.3)  # the server sees the sockets closed
-    assert httpx.get(f"{guarded_service.url}/v1/config", timeout=5).status_code == 200
+    wait_until(lambda: httpx.get(f"{guarded_service.url}/v1/config", timeout=5).status_code == 200, 30,
+               "answered again once the server has seen the sockets closed")  # fmt: skip
 
 
 def test_liveness_answers_200_throughout_a_flood_of_unfinished_headers(patient_service: ServiceProcess) -> None:
@@ -134,7 +148,7 @@ def test_liveness_answers_200_throughout_a_flood_of_unfinished_headers(patient_s
     Liveness (/healthz, /v2/health/live) answers 200 on every poll, each on a new connection as a kubelet's probe
     comes, while other requests, readiness included, get 503: overload is readiness's to report."""
     with _sockets(patient_service, FLOOD, FLOOD_HEADERS):
-        time.sleep(0.3)  # the server has accepted them all
+        wait_until(lambda: _accept_queue(_address(patient_service)[1]) == 0, 30, "the server accepted them all")
         polls = []
         for _ in range(10):
             for path in ("/healthz", "/v2/health/live"):

@@ -15,14 +15,14 @@ from tritonclient.utils import InferenceServerException
 
 from launcher.probe_service import ServiceProcess
 from launcher.torchserve import TorchServe
-from tests.support.service import SAMPLES, http_client, torchserve_requests, wait_until_ready
+from tests.support.access_log import prediction_requests
+from tests.support.service import SAMPLES, http_client, wait_until_ready
 from tests.support.serving import encode, photo, png_declaring, png_ending_early
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 
 MODEL = "resnet50_lpf4"
 TOLERANCE = 1e-6
-OIP = "oip"  # the purpose label of the service's TorchServe requests for /v2
 
 
 def triton_client(service: ServiceProcess) -> triton.InferenceServerClient:
@@ -85,10 +85,9 @@ def test_a_batch_is_one_torchserve_request_per_image_and_each_row_is_that_images
     """The images of one inference request reach TorchServe at once, so they may share a forward pass: a convolution
     over a batch of 3 rounds differently from one over a single image (measured: up to 1.4e-6), hence 1e-5 here."""
     images = [cat_jpeg, coffee_jpeg, encode(photo("rocket"), "PNG")]
-    with http_client(service) as counter:
-        before = torchserve_requests(counter, MODEL, OIP)
-        result = triton_client(service).infer(MODEL, [image_input(images, binary=True)])
-        after = torchserve_requests(counter, MODEL, OIP)
+    before = len(prediction_requests(torchserve, MODEL))
+    result = triton_client(service).infer(MODEL, [image_input(images, binary=True)])
+    after = len(prediction_requests(torchserve, MODEL))
     probabilities = result.as_numpy("probabilities")
     assert probabilities.shape == (3, 1000)
     assert after - before == 3, "one TorchServe request per image"
@@ -160,13 +159,13 @@ BAD_REQUESTS = {
 @pytest.mark.parametrize(("inputs", "binary", "fields", "status", "code", "words"), list(BAD_REQUESTS.values()),
                          ids=list(BAD_REQUESTS))  # fmt: skip
 def test_bad_inference_request_is_a_4xx_error_and_the_model_still_answers(
-    service: ServiceProcess, inputs, binary, fields, status, code, words
+    service: ServiceProcess, torchserve: TorchServe, inputs, binary, fields, status, code, words
 ) -> None:
     body, headers = _body(inputs, binary, **fields)
     with http_client(service) as client:
-        before = torchserve_requests(client, MODEL, OIP)
+        before = len(prediction_requests(torchserve, MODEL))
         response = client.post(f"/v2/models/{MODEL}/infer", content=body, headers=headers)
-        after = torchserve_requests(client, MODEL, OIP)
+        after = len(prediction_requests(torchserve, MODEL))
     assert response.status_code == status, response.text
     assert response.json()["code"] == code
     assert words in response.json()["error"]
@@ -190,17 +189,19 @@ def test_a_header_length_in_superscript_digits_is_a_protocol_error(
     assert response.json()["code"] == "invalid_inference_request" and "Inference-Header-Content-Length" in response.text
 
 
-def _counted_inference(service: ServiceProcess, body: bytes, headers: dict[str, str]) -> tuple[httpx.Response, float]:
-    """The answer to an inference request, and how many requests the service sent TorchServe for it."""
+def _counted_inference(
+    service: ServiceProcess, torchserve: TorchServe, body: bytes, headers: dict[str, str]
+) -> tuple[httpx.Response, int]:
+    """The answer to an inference request, and how many prediction requests TorchServe got meanwhile."""
     with http_client(service) as client:
-        before = torchserve_requests(client, MODEL, OIP)
+        before = len(prediction_requests(torchserve, MODEL))
         response = client.post(f"/v2/models/{MODEL}/infer", content=body, headers=headers)
-        return response, torchserve_requests(client, MODEL, OIP) - before
+        return response, len(prediction_requests(torchserve, MODEL)) - before
 
 
 @pytest.mark.parametrize("kind", ["truncated_jpeg", "png_data_ends_early"])
 def test_corrupt_image_is_refused_by_the_handler_as_invalid_image(
-    service: ServiceProcess, cat_jpeg: bytes, kind: str
+    service: ServiceProcess, torchserve: TorchServe, cat_jpeg: bytes, kind: str
 ) -> None:
     """The header check passes; the handler's strict decoder refuses the truncated data (a PNG whose zlib stream
     ends cleanly after 100 of its 300 rows was classified with black rows before), and the worker goes on."""
@@ -208,18 +209,22 @@ def test_corrupt_image_is_refused_by_the_handler_as_invalid_image(
         truncated = cat_jpeg[: len(cat_jpeg) // 2]
     else:
         truncated = png_ending_early(photo("chelsea"), 100 / 300)
-    response, sent = _counted_inference(service, *_body([_bytes_input(_element(truncated))], _element(truncated)))
+    body, headers = _body([_bytes_input(_element(truncated))], _element(truncated))
+    response, sent = _counted_inference(service, torchserve, body, headers)
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "invalid_image" and response.json()["error"].startswith("image 0:")
     assert sent == 1
     assert triton_client(service).is_model_ready(MODEL)
 
 
-def test_sixteen_tiny_pngs_declaring_megapixels_are_refused_before_torchserve(service: ServiceProcess) -> None:
+def test_sixteen_tiny_pngs_declaring_megapixels_are_refused_before_torchserve(
+    service: ServiceProcess, torchserve: TorchServe
+) -> None:
     """Each declares 16 MP in under 100 bytes: no deflate stream that short holds the rows, so the service's header
     check refuses the batch at once (before, each cost a worker its decoding memory and a black image)."""
     bomb = _element(png_declaring(4_000, 4_000))
-    response, sent = _counted_inference(service, *_body([_bytes_input(bomb * 16, shape=[16])], bomb * 16))
+    body, headers = _body([_bytes_input(bomb * 16, shape=[16])], bomb * 16)
+    response, sent = _counted_inference(service, torchserve, body, headers)
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "invalid_image" and response.json()["error"].startswith("image 0:")
     assert sent == 0, "refused before anything reached TorchServe"

@@ -1,5 +1,6 @@
 """The page at `/` in headless Chromium (Debian's system browser, driven by Playwright; nothing is downloaded):
-pick a sample photo, probe two models side by side, and check that the heatmaps and curves are drawn."""
+pick a sample photo, probe two models side by side, and check that the heatmaps and curves are drawn; upload a
+video and check its per-frame curves."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from pathlib import Path
 import pytest
 
 from launcher.probe_service import ServiceProcess
+from tests.support import videos
+from tests.support.fake_torchserve import FakeTorchServe
+from tests.support.service import start_test_service
 
 pytestmark = [pytest.mark.browser, pytest.mark.serving, pytest.mark.slow]
 
@@ -150,3 +154,33 @@ def test_page_draws_each_protocol_beyond_the_paper_from_the_answer(browser, serv
             _inked(canvas, point["px"], point["py"])
         assert float(article.locator(".score-value").inner_text()) == round(result["metrics"]["flip_rate"], 3)
     assert not errors, errors
+
+
+def test_page_probes_an_uploaded_video_as_a_sequence(browser, tmp_path: Path) -> None:
+    """A video chosen in the file field switches the page to the sequence protocol; with stride 2 the curve's points
+    are the frames the answer says it used, at the probabilities it answered. (The fake TorchServe answers: the
+    video's frames, not a model, are what this checks.)"""
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(videos.mp4(videos.colour_frames([0, 40, 80, 120, 160, 200, 240], side=96)))
+    with FakeTorchServe() as fake, start_test_service(fake.url, tmp_path / "service.log") as service:
+        page = browser.new_page(viewport={"width": 1300, "height": 1000})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{service.url}/")
+        page.wait_for_selector("#models input")
+        page.set_input_files("#file", str(clip))
+        page.wait_for_function("!document.getElementById('run').disabled")
+        assert page.locator("#protocol").input_value() == "sequence"
+        page.fill("#stride", "2")
+        with page.expect_response(lambda response: "/v1/sequence" in response.url, timeout=60_000) as answered:
+            page.click("#run")
+        page.wait_for_function("document.getElementById('status').innerText.includes('h264 video')", timeout=30_000)
+        answer = answered.value.json()
+        assert answer["frames_used"] == [0, 2, 4, 6] and answer["video"]["frames"] == 7
+        for result in answer["results"]:
+            canvas = page.locator(f'.result[data-model="{result["target"]}"] canvas.frames')
+            points = json.loads(canvas.get_attribute("data-plotted"))
+            assert [p["x"] for p in points] == [0, 2, 4, 6] and [p["p"] for p in points] == result["metrics"]["curve"]
+            for point in points:
+                _inked(canvas, point["px"], point["py"])
+        assert not errors, errors

@@ -10,21 +10,25 @@ import httpx
 import pytest
 
 from launcher.probe_service import ServiceProcess
+from launcher.torchserve import TorchServe
+from tests.support.access_log import prediction_requests
 from tests.support.served_models import SERVED_MODELS
-from tests.support.service import SLOW_BODY_TIMEOUT_S, http_client, sample_value, torchserve_requests
+from tests.support.service import SLOW_BODY_TIMEOUT_S, http_client, sample_value
 from tests.support.serving import corrupt_zlib_png, encode, jpeg_declaring, photo, png_declaring, png_ending_early
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 
 
-def all_torchserve_requests(client: httpx.Client) -> float:
-    return sum(torchserve_requests(client, model) for model in SERVED_MODELS)
+def all_torchserve_requests(torchserve: TorchServe) -> int:
+    return sum(len(prediction_requests(torchserve, model)) for model in SERVED_MODELS)
 
 
 @pytest.mark.parametrize(
     "name", ["truncated_jpeg", "png_broken_zlib_stream", "png_data_ends_early", "jpeg_header_promises_4000x4000"]
 )
-def test_corrupt_image_data_is_refused_by_torchserve_and_passed_on(service: ServiceProcess, name: str) -> None:
+def test_corrupt_image_data_is_refused_by_torchserve_and_passed_on(
+    service: ServiceProcess, torchserve: TorchServe, name: str
+) -> None:
     """The service checks only the header (it decodes nothing); the handler refuses the corrupt data, and the
     service answers with its 400 invalid_image, never a prediction of zero-filled or grey pixels."""
     data = {
@@ -34,9 +38,9 @@ def test_corrupt_image_data_is_refused_by_torchserve_and_passed_on(service: Serv
         "jpeg_header_promises_4000x4000": lambda: jpeg_declaring(encode(photo("chelsea")[:64, :64]), 4000, 4000),
     }[name]()
     with http_client(service) as client:
-        before = all_torchserve_requests(client)
+        before = all_torchserve_requests(torchserve)
         response = client.post("/v1/stability", params={"pairs": 2, "model": "circular_invariant"}, content=data)
-        after = all_torchserve_requests(client)
+        after = all_torchserve_requests(torchserve)
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "invalid_image"
     assert after == before + 1, "refused by TorchServe's handler, after the header check passed"
@@ -53,11 +57,13 @@ def test_a_sequence_frame_whose_png_data_ends_early_is_invalid_image(service: Se
     assert response.json()["code"] == "invalid_image" and "truncated" in response.json()["message"]
 
 
-def test_a_png_too_small_for_its_declared_pixels_is_refused_before_torchserve(service: ServiceProcess) -> None:
+def test_a_png_too_small_for_its_declared_pixels_is_refused_before_torchserve(
+    service: ServiceProcess, torchserve: TorchServe
+) -> None:
     with http_client(service) as client:
-        before = all_torchserve_requests(client)
+        before = all_torchserve_requests(torchserve)
         response = client.post("/v1/stability", params={"pairs": 2}, content=png_declaring(4_000, 4_000))
-        after = all_torchserve_requests(client)
+        after = all_torchserve_requests(torchserve)
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "invalid_image" and "truncated" in response.json()["message"]
     assert after == before, "refused by the service's header check"

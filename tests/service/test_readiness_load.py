@@ -8,11 +8,13 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from handlers import prometheus_metrics as handler_metrics
 from launcher.torchserve import TorchServe
+from tests.support.access_log import prediction_requests
 from tests.support.served_models import CIRCULAR_MODEL
 from tests.support.service import (
     http_client,
@@ -22,6 +24,7 @@ from tests.support.service import (
     wait_until_ready,
 )
 from tests.support.serving import encode, photo
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 
@@ -61,23 +64,33 @@ def _watch(client: httpx.Client, seconds: float, work=None) -> tuple[list[float]
     return grew, statuses
 
 
+def _readiness_times(torchserve: TorchServe) -> list[float]:
+    """When TorchServe answered each readiness prediction for the model (its own times, in seconds)."""
+    return [access.time for access in prediction_requests(torchserve, CIRCULAR_MODEL, "readiness")]
+
+
 def test_an_idle_service_predicts_once_per_idle_period_and_marks_it(torchserve: TorchServe, tmp_path: Path) -> None:
     with (
         start_test_service(torchserve.inference_url, tmp_path / "probe.log", **_readiness_env(torchserve)) as service,
         http_client(service) as client,
     ):
-        wait_until_ready(service)
-        started = time.monotonic()
-        grew, statuses = _watch(client, 2.5 * IDLE_S)
+        wait_until_ready(service)  # after the service's first readiness prediction, at its start
+        before = len(_readiness_times(torchserve))
+        statuses = []
+
+        def two_more() -> bool:
+            statuses.append(client.get("/readyz").status_code)
+            return len(_readiness_times(torchserve)) >= before + 2
+
+        wait_until(two_more, 4 * IDLE_S + 60, "two synthetic predictions of the idle model", every_s=0.1)
+        counted = _synthetic(client)
     assert set(statuses) == {200}, "ready throughout, with no traffic"
-    assert 1 <= len(grew) <= 2, f"one synthetic prediction per {IDLE_S} s idle, not one per interval: {len(grew)}"
-    assert grew[0] - started >= IDLE_S - 1.0, "none before the model has been idle for PROBE_READY_IDLE_S"
-    access_log = (torchserve.workdir / "logs" / "access_log.log").read_text()
-    assert f"/predictions/{CIRCULAR_MODEL}?purpose=readiness" in access_log
-    deadline = time.monotonic() + 20  # TorchServe publishes the handler's metrics after a while
-    while _handler_synthetic(torchserve) < 1:
-        assert time.monotonic() < deadline, "the handler counts synthetic predictions apart"
-        time.sleep(0.5)
+    assert counted >= 3, "the service's own metric counts them (the one at start, then two) apart"
+    first, *idle = _readiness_times(torchserve)[before - 1 :]
+    gaps = np.diff([first, *idle])
+    assert (gaps >= IDLE_S - 0.01).all(), f"one per {IDLE_S} s of idleness, not one per interval: {gaps} s apart"
+    # TorchServe publishes the handler's metrics after a while
+    wait_until(lambda: _handler_synthetic(torchserve) >= 1, 20, "the handler counts them apart", every_s=0.5)
 
 
 def _handler_synthetic(torchserve: TorchServe) -> float:

@@ -26,6 +26,8 @@ from tests.support.service import MAX_OFFSETS, start_test_service, torchserve_en
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
+# Examples per operation and phase: what the suite's time allows on 2 loaded cores (each /v1 example is a real
+# classification); the seed is fixed so that a CI failure can be replayed, and changed on purpose now and then.
 EXAMPLES = 25
 CONFIG = "schemathesis.toml"
 

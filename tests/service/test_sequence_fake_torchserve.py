@@ -124,7 +124,8 @@ def test_a_bad_frame_is_named(client: TestClient) -> None:
 
 def test_the_config_and_schema_state_the_limits(client: TestClient) -> None:
     config = client.get("/v1/config").json()
-    assert config["sequence"] == {"max_frames": MAX_FRAMES, "max_bytes": 300_000, "max_pixels": MAX_PIXELS_IN_ALL}
+    assert config["sequence"] == {"max_frames": MAX_FRAMES, "max_bytes": 300_000, "max_pixels": MAX_PIXELS_IN_ALL,
+                                  "max_video_frames": 1800, "decode_seconds": 10.0}  # fmt: skip
     body = client.get("/openapi.json").json()["paths"]["/v1/sequence"]["post"]["requestBody"]
     assert body["content"]["multipart/form-data"]["schema"]["properties"]["frame"]["maxItems"] == MAX_FRAMES
 

@@ -121,19 +121,31 @@ def expected_colour_accuracy() -> float:
     return 100 * (total - sum(COLOUR_WRONG)) / total
 
 
-FLOAT_COLUMNS = ("p_true", "diag_p_true", "diag_p_other", "seq_wobble", "seq_curve")
+FLOAT_COLUMNS = ("p_true", "diag_p_true", "diag_p_other", "seq_wobble", "seq_curve", "seq_zipf")
 
 
-def assert_same_rows(a: pa.Table, b: pa.Table, rtol: float = 1e-5, atol: float = 1e-30) -> None:
+def assert_same_rows(
+    a: pa.Table, b: pa.Table, rtol: float = 1e-5, atol: float = 1e-30, *, must_know: dict[str, np.ndarray] | None = None
+) -> None:
     """Two per-image tables agree: every class, agreement, offset and error exactly; probabilities to `rtol`
-    relative (a forward pass over another batch of views rounds differently in the last bits). A probability that
-    `a` does not know (NaN: a served answer holds only the top-k) is not compared."""
+    relative (a forward pass over another batch of views rounds differently in the last bits), and unknown (NaN)
+    exactly where the other's are. An engine that legitimately knows less than `b` (the endpoint: a served answer
+    holds only the top-k) is `a` with `must_know`, column -> where (row by row, flattened) `a` must know the
+    probability: in those columns `a` knows at least that, nothing that `b` does not, and agrees where it knows."""
     assert a.column_names == b.column_names and a.num_rows == b.num_rows
+    must_know = must_know or {}
+    assert set(must_know) <= set(FLOAT_COLUMNS), must_know.keys()
     for column in a.column_names:
         x, y = a.column(column).to_pylist(), b.column(column).to_pylist()
-        if column in FLOAT_COLUMNS:
-            x, y = np.array(x, dtype=float).ravel(), np.array(y, dtype=float).ravel()
-            known = ~np.isnan(x)
-            np.testing.assert_allclose(x[known], y[known], rtol=rtol, atol=atol, err_msg=column)
-        else:
+        if column not in FLOAT_COLUMNS:
             assert x == y, column
+            continue
+        x, y = np.array(x, dtype=float).ravel(), np.array(y, dtype=float).ravel()
+        known, theirs = ~np.isnan(x), ~np.isnan(y)
+        if column in must_know:
+            assert not (known & ~theirs).any(), f"{column}: known where the other is not"
+            missing = np.flatnonzero(must_know[column] & ~known)
+            assert missing.size == 0, f"{column}: unknown at {missing.tolist()}, which must be known"
+        else:
+            assert (known == theirs).all(), f"{column}: NaN at {np.flatnonzero(known != theirs).tolist()} in one only"
+        np.testing.assert_allclose(x[known], y[known], rtol=rtol, atol=atol, err_msg=column)

@@ -19,15 +19,19 @@ EXAMPLES = "tests/docs/test_target_examples.py"
 FINETUNE = "tests/docs/test_finetune_commands.py"
 ANTIALIAS = "tests/docs/test_antialias_example.py"
 SEQUENCES = "tests/antialiased/evaluate/test_sequences.py"
+VIDEOS = "tests/antialiased/evaluate/test_video_sequences.py"
 # Pattern of a command -> the test that runs the docs' text of it (URLs and file names put in).
 RUN = {
     r"^curl .*127\.0\.0\.1:8080/predictions/resnet50_lpf4 (?!.*Authorization)": f"{RUNNER}::test_the_classify_commands",
     r"^curl .*127\.0\.0\.1:8000/v1/\w+\?models?=resnet50_lpf4(&|,resnet50&)": f"{RUNNER}::test_the_probe_commands",
     r"^curl .*127\.0\.0\.1:8000/v2/": f"{RUNNER}::test_the_open_inference_protocol_command",
-    r"^curl .*127\.0\.0\.1:8000/v1/sequence\?": f"{RUNNER}::test_the_sequence_command",
+    r"^curl .*-F frame=.*127\.0\.0\.1:8000/v1/sequence\?": f"{RUNNER}::test_the_sequence_command",
+    r"^curl .*-F video=.*127\.0\.0\.1:8000/v1/sequence\?": f"{RUNNER}::test_the_video_sequence_command",
     r"-m antialiased\.weights list$": f"{RUNNER}::test_the_weights_list_command",
     r"-m antialiased\.evaluate --data path/to/val --model my\.pth": f"{RUNNER}::test_the_evaluate_command",
     r"-m antialiased\.evaluate --sequences path/to/sequences ": f"{SEQUENCES}::test_the_docs_sequence_command",
+    r"-m antialiased\.datasets make --data path/to/images|--sequences build/sequences ": f"{VIDEOS}::"
+    "test_the_docs_make_commands",
     r"^import numpy as np\nimport tritonclient": f"{EXAMPLES}::test_the_tritonclient_example_runs",
     r"^import torch\nfrom torchvision\.models import resnet50\n": f"{ANTIALIAS}::test_the_example_runs",
     r"-m antialiased\.finetune --model resnet18 --weights baseline\.pth": f"{FINETUNE}::test_the_finetune_commands",

@@ -5,6 +5,8 @@
   set is known by construction.
 - `TinyStridedNet`: a random (seeded) strided CNN, sensitive to shifts, for tests that compare
   per-image answers across engines and against the paper's loop.
+- `GatedTinyStridedNet`: the same network (and state_dict), held at the gate of tests/support/gate.py when armed,
+  for tests that act on a run in progress.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from torch import nn
 
 from antialiased.labels import NUM_CLASSES, SYNSET_INDEX
 from antialiased.preprocessing import IMAGENET_MEAN, IMAGENET_STD
+from tests.support.gate import pass_gate
+
+torch.fx.wrap("pass_gate")  # one node of the traced graph: batch-norm folding keeps the gate
 
 # The class that each dominant channel (red, green, blue) stands for.
 COLOUR_SYNSETS = ("n03796401", "n04152593", "n07920052")  # moving van, screen, espresso: any three will do
@@ -59,3 +64,10 @@ class TinyStridedNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.features(x).amax(dim=(2, 3)))
+
+
+class GatedTinyStridedNet(TinyStridedNet):
+    """TinyStridedNet whose forward passes go through the gate of tests/support/gate.py (one per batch of views)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(pass_gate(x))

@@ -14,7 +14,6 @@ import io
 import json
 import math
 import threading
-import time
 from dataclasses import dataclass, field
 
 import uvicorn
@@ -38,6 +37,7 @@ from antialiased.serving.contract import (
     WeightsInfo,
 )
 from launcher.ports import free_port
+from tests.support.waiting import wait_until
 
 TOP1_PROBABILITY = 0.6
 
@@ -136,10 +136,7 @@ class FakeTorchServe:
             uvicorn.Config(self.app(), host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
         )
         threading.Thread(target=self._server.run, daemon=True).start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            assert time.monotonic() < deadline, "the fake TorchServe did not start"
-            time.sleep(0.01)
+        wait_until(lambda: self._server.started, 10, "the fake TorchServe started")
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -1,5 +1,6 @@
 """What the fine-tuning tests share: a small data folder, a random baseline checkpoint in the official format, the
-command line (alone, or under torchrun with gloo processes), and the records a run writes."""
+command line (alone, or under torchrun with gloo processes), the records a run writes, and `GatedResNet18` (resnet18
+held at the gate of tests/support/gate.py, for tests that act on a run in progress)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,14 @@ from pathlib import Path
 
 import torch
 import torchvision
+from torchvision.models.resnet import BasicBlock, ResNet
 
 from antialiased.finetune.logs import STEPS_FILE, read_records
 from antialiased.weights import save_checkpoint
 from tests.support.datasets import write_photo_folder
+from tests.support.gate import pass_gate
+
+torch.fx.wrap("pass_gate")  # one node of the traced graph: antialias() keeps the gate
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "my_resnet18_lpf4"
@@ -31,10 +36,25 @@ def baseline_checkpoint(directory: Path, arch: str = "resnet18") -> Path:
     return save_checkpoint(torchvision.models.get_model(arch), directory, f"{arch}_random_baseline")
 
 
-def finetune_args(data: Path, weights: Path, out: Path, *extra: str) -> list[str]:
-    """The command line's arguments of a small run of resnet18 from `weights` on `data` into `out`."""
-    return ["--model", "resnet18", "--weights", str(weights), "--data", str(data), "--name", NAME, "--out", str(out),
-            *SMALL, *extra]  # fmt: skip
+class GatedResNet18(ResNet):
+    """torchvision's resnet18 (the same state_dict) whose forward passes go through the gate: one a training step."""
+
+    def __init__(self) -> None:
+        super().__init__(BasicBlock, [2, 2, 2, 2])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(pass_gate(x))
+
+
+def finetune_args(data: Path, weights: Path, out: Path, *extra: str, gated: bool = False) -> list[str]:
+    """The command line's arguments of a small run of resnet18 from `weights` on `data` into `out` (`gated`:
+    GatedResNet18, antialiased by `antialias()`, rather than the zoo's resnet18)."""
+    model = (
+        ["--model", f"{weights}:{__name__}:GatedResNet18"]
+        if gated
+        else ["--model", "resnet18", "--weights", str(weights)]
+    )
+    return [*model, "--data", str(data), "--name", NAME, "--out", str(out), *SMALL, *extra]
 
 
 def command(args: list[str], processes: int = 1) -> list[str]:

@@ -1,62 +1,65 @@
-"""The gate of the gated test model (tests/support/models/gated.py): a folder through which a test holds the model's
-forward passes and lets them through one at a time, and sees which ran; and the archive's model section."""
+"""A gate that holds the work of another process at a known step until the test opens it, so that what a test does
+to work in progress (a signal, a kill, a second run beside it) happens in a certain window, not a likely one.
+
+The test makes a `Gate` in a folder of its own and passes `gate.env()` to the process. The gated networks (in
+tests/support/eval_models.py and tests/support/finetune.py) call `pass_gate` on their input at each forward pass. The
+gate counts the passes of a batch (more than one view: an evaluation batch, a training step; not the one-image probe
+a loader makes of a network's number of classes, nor the meta tensors of `antialias()`'s shape checks). The batch
+after the first `after` ones writes the file `held` and waits until the test opens the gate (the file `open`); every
+other forward pass goes through. Without the environment variable nothing is held.
+`pass_gate` is a leaf of torch.fx graphs (`torch.fx.wrap` in the gated networks' modules), so it survives the
+evaluation's batch-norm folding and `antialias()`'s rewrite.
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.models import circular_invariant
+import torch
 
-GATED_MODEL = "gated"
-# Beside the handler in the archive (gated.py imports circular_invariant from there, so tests do not import it).
-EXTRA_FILES = [Path(circular_invariant.__file__), Path(circular_invariant.__file__).with_name("gated.py")]
-OVERRIDES = {"handler": {"fold_batch_norm": False}}  # its forward pass has side effects: fx must not trace it
-POLL_S = 0.01
+from tests.support.waiting import wait_until
 
-
-def model_spec(folder: Path) -> dict:
-    """The `handler.model` section of model-config.yaml for the gated model held at `folder` (the circular-invariant
-    model's weights load into it)."""
-    return {"builder": "gated:Gated", "kwargs": {"gate": str(folder)}, "arch": "gated", "antialiased": False,
-            "filter_size": None}  # fmt: skip
+GATE_ENV = "ANTIALIASED_TEST_GATE"  # "<forward passes let through>:<folder>"
+HELD, OPEN = "held", "open"
+_passed = 0  # forward passes counted in this process
 
 
+@dataclass(frozen=True)
 class Gate:
-    """Holds the gated model's forward passes while closed; see tests/support/models/gated.py."""
+    """Holds the gated process at its forward pass number `after` + 1 until `open()`."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
+    folder: Path
+    after: int
 
-    def close(self) -> None:
-        (self.folder / "closed").touch()
+    def env(self) -> dict[str, str]:
+        """The environment variable that arms the gate in a process started with it."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return {GATE_ENV: f"{self.after}:{self.folder}"}
+
+    def wait_until_held(self, process: subprocess.Popen, timeout_s: float = 300.0) -> None:
+        """Until `process` is held at the gate; AssertionError if it exits first or the time runs out."""
+        what = f"the gated process held after {self.after} forward passes"
+        wait_until((self.folder / HELD).exists, timeout_s, what, process=process)
 
     def open(self) -> None:
-        (self.folder / "closed").unlink(missing_ok=True)
-        (self.folder / "token").unlink(missing_ok=True)
+        """Let the held process go on (and every later forward pass through)."""
+        (self.folder / OPEN).touch()
 
-    def held(self) -> tuple[int, int, int] | None:
-        """(number, views, side) of the latest forward pass that waited at the gate, or None."""
-        try:
-            number, views, side = (self.folder / "waiting").read_text().split()
-        except FileNotFoundError:
-            return None
-        return int(number), int(views), int(side)
 
-    def next_held(self, after: int = 0, timeout_s: float = 60.0) -> tuple[int, int, int]:
-        """The first forward pass held after forward pass number `after`."""
-        deadline = time.monotonic() + timeout_s
-        while (held := self.held()) is None or held[0] <= after:
-            assert time.monotonic() < deadline, f"no forward pass held at the gate within {timeout_s:g} s"
-            time.sleep(POLL_S)
-        return held
-
-    def let_one_through(self) -> None:
-        (self.folder / "token").touch()
-
-    def forwards(self) -> list[tuple[int, int]]:
-        """(views, side) of every forward pass that ran."""
-        log = self.folder / "forwards.log"
-        lines = log.read_text().split("\n") if log.exists() else []
-        return [(int(views), int(side)) for views, side in (line.split() for line in lines if line)]
+def pass_gate(x: torch.Tensor) -> torch.Tensor:
+    """`x`, once this process's gate (if armed) lets the forward pass through."""
+    global _passed
+    setting = os.environ.get(GATE_ENV)
+    if not setting or x.is_meta or x.shape[0] < 2:
+        return x
+    after, _, folder = setting.partition(":")
+    _passed += 1
+    if _passed == int(after) + 1:
+        (Path(folder) / HELD).touch()
+        while not (Path(folder) / OPEN).exists():
+            time.sleep(0.01)
+    return x

@@ -1,48 +1,42 @@
-"""Resident memory of another process, sampled while something runs."""
+"""Resident memory of another process while something runs, from the kernel's own high-water mark: the peak is reset
+through /proc/PID/clear_refs before the block and read from VmHWM after it, so that a spike of any length counts
+(sampling every few milliseconds missed the short ones: a false pass)."""
 
 from __future__ import annotations
 
 import contextlib
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 
 MB = 1024 * 1024
+RESET_PEAK = "5"  # clear_refs: reset the peak resident set size (VmHWM) to the current one (Linux >= 4.0)
+
+
+def _status(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no {field} for process {pid}")
 
 
 def resident_bytes(pid: int) -> int:
     """The resident set size of process `pid` (VmRSS)."""
-    for line in open(f"/proc/{pid}/status").read().splitlines():  # noqa: SIM115 - a /proc file, read at once
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
+    return _status(pid, "VmRSS")
 
 
 @dataclass
-class Samples:
+class Peak:
+    """Resident bytes when the block began, and the most it reached while it ran (the kernel's VmHWM)."""
+
     baseline: int
     peak: int = 0
-    values: list[int] = field(default_factory=list)
 
 
 @contextlib.contextmanager
-def sampled(pid: int, every_s: float = 0.02) -> Iterator[Samples]:
-    """Sample `pid`'s resident memory every `every_s` seconds while the block runs; `peak` is the largest."""
-    samples = Samples(baseline=resident_bytes(pid))
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            with contextlib.suppress(FileNotFoundError, RuntimeError):
-                samples.values.append(resident_bytes(pid))
-            time.sleep(every_s)
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
-        yield samples
-    finally:
-        stop.set()
-        thread.join()
-        samples.peak = max(samples.values, default=samples.baseline)
+def peak_memory(pid: int) -> Iterator[Peak]:
+    """The resident memory of process `pid` when the block begins and its peak while the block runs."""
+    Path(f"/proc/{pid}/clear_refs").write_text(RESET_PEAK)
+    memory = Peak(baseline=resident_bytes(pid))
+    yield memory
+    memory.peak = _status(pid, "VmHWM")

@@ -4,6 +4,7 @@ that TorchServe (the fixture `fragile_torchserve` is in tests/resilience/conftes
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 from PIL import Image
@@ -37,6 +38,12 @@ def black_png(pixels: int) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (side, side)).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user and system) process `pid` has used so far: what a blocked event loop spends."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (fields 14, 15)
 
 
 def start_probe(torchserve: TorchServe, log_file: Path, **env: str) -> ServiceProcess:

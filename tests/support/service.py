@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import re
 from pathlib import Path
 
 import httpx
@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from launcher.probe_service import ServiceProcess, start_service
 from launcher.torchserve import TorchServe
 from tests.support.served_models import SERVED_MODELS
+from tests.support.waiting import wait_until
 
 SAMPLES = Path(__file__).resolve().parents[2] / "service" / "static" / "samples"
 MAX_UPLOAD_BYTES = 3_000_000
@@ -47,11 +48,11 @@ def start_test_service(torchserve_url: str, log_file: Path, **env: str) -> Servi
 
 def wait_until_ready(service: ServiceProcess, timeout_s: float = 120.0) -> None:
     """Until /readyz says ready: the readiness monitor makes its first predictions as the service starts."""
-    deadline = time.monotonic() + timeout_s
     with http_client(service) as client:
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, f"not ready within {timeout_s:g} s: {client.get('/readyz').text}"
-            time.sleep(0.5)
+        try:
+            wait_until(lambda: client.get("/readyz").status_code == 200, timeout_s, "ready", every_s=0.5)
+        except AssertionError as error:
+            raise AssertionError(f"{error}: {client.get('/readyz').text}") from None
 
 
 def sample_value(metrics_text: str, name: str, **labels: str) -> float:
@@ -64,8 +65,12 @@ def sample_value(metrics_text: str, name: str, **labels: str) -> float:
     )
 
 
-def torchserve_requests(client: httpx.Client, model: str, purpose: str = "probe") -> float:
-    """How many requests for `purpose` (probe, oip) the service has sent to TorchServe for `model` (its own metric;
-    readiness checks are counted apart)."""
-    metrics = client.get("/metrics").text
-    return sample_value(metrics, "probe_torchserve_request_duration_seconds_count", model=model, purpose=purpose)
+def served_assets(client: httpx.Client, page: str) -> list[str]:
+    """The assets an API docs page (/docs, /redoc) refers to, each asserted served by the service itself (the page
+    works without internet access)."""
+    text = client.get(page).text
+    assets = re.findall(r"""(?:src|href|url)\s*[:=]\s*['"]([^'"]+)['"]""", text)
+    for asset in assets:
+        assert asset.startswith("/"), asset
+        assert client.get(asset).status_code == 200, asset
+    return assets

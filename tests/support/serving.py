@@ -1,4 +1,5 @@
-"""Test images (real photos from scikit-image, encoded in memory) and in-process reference predictions."""
+"""Test images (real photos from scikit-image, encoded in memory), in-process reference predictions, and bursts of
+requests that share a TorchServe batch."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import io
 import json
 import struct
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import httpx
 import numpy as np
 import torch
 import ts
@@ -26,11 +29,13 @@ from antialiased.transforms import preprocess, shifted_views
 from antialiased.weights import sha256_file
 from antialiased.weights.load import load_weights
 from archives.archive import model_config
-from handlers.image_classifier import ImageClassifier
+from handlers.image_classifier import BATCH_ID_HEADER, ImageClassifier
 from tests.support.served_models import NETWORK_BUILDERS
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")  # real photographs of scikit-image's data set
 PROBABILITY_TOLERANCE = 1e-4
+BURSTS = 5  # TorchServe batches requests by arrival: a burst sent at once shares a batch nearly always, not always
+Request = TypeVar("Request")
 
 
 def photo(name: str = "chelsea") -> np.ndarray:
@@ -164,3 +169,28 @@ def png_with_late_exif(pixels: np.ndarray, orientation: int) -> bytes:
     chunk = struct.pack(">I", len(body)) + b"eXIf" + body + struct.pack(">I", zlib.crc32(b"eXIf" + body))
     png = encode(pixels, "PNG")
     return png[:-12] + chunk + png[-12:]  # the last 12 bytes are the IEND chunk
+
+
+def burst_until(
+    send: Callable[[Request], httpx.Response],
+    requests: list[Request],
+    batched: Callable[[list[httpx.Response]], bool],
+) -> list[httpx.Response]:
+    """The answers to `send(request)` for all `requests` sent at once, in a burst that TorchServe `batched` as wanted
+    (bursts are sent again, BURSTS at most: batching by arrival is probable, not certain)."""
+    for _ in range(BURSTS):
+        with ThreadPoolExecutor(len(requests)) as pool:
+            responses = list(pool.map(send, requests))
+        if batched(responses):
+            return responses
+    raise AssertionError(f"not batched as wanted in {BURSTS} bursts: {[batch_of(r) for r in responses]}")
+
+
+def batch_of(response: httpx.Response) -> str | None:
+    """The TorchServe batch that answered `response` (our handler's header)."""
+    return response.headers.get(BATCH_ID_HEADER)
+
+
+def shares_a_batch(responses: list[httpx.Response], index: int) -> bool:
+    """Whether the request answered by `responses[index]` shared its batch with another of `responses`."""
+    return any(batch_of(r) == batch_of(responses[index]) for i, r in enumerate(responses) if i != index)

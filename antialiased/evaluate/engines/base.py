@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 from torch import nn
 
-from antialiased.datasets import read_image, unreadable
-from antialiased.errors import ApiError
+from antialiased.datasets import SEQUENCE_LIMITS, read_image, read_image_file, unreadable
+from antialiased.errors import ApiError, ErrorCode
 from antialiased.evaluate.plans import ImagePlan
 from antialiased.evaluate.scoring import cut_views, frame_views, record_from_logits
+from antialiased.imagefile import ImageLimits
 from antialiased.inference import PRECISIONS, prepare_for_inference, to_model_input
+from antialiased.sequences.video import open_video
 
 
 @dataclass(frozen=True)
 class WorkItem:
-    """One image to evaluate: its index in the evaluation order, file, label and plan; or one sequence: its folder,
-    NO_LABEL, its plan (`plans.sequence_plan`) and its frames' files in order."""
+    """One image to evaluate: its index in the evaluation order, file, label and plan; or one sequence: its folder
+    and its frames' files in order, or its video file; NO_LABEL and its plan (`plans.sequence_plan`)."""
 
     index: int
     path: Path
@@ -51,9 +54,10 @@ class Engine(Protocol):
         ...
 
 
-def frame_error(number: int, path: Path, error: str) -> str:
-    """Why a sequence cannot be scored: its frame `number` (from 0, as /v1/sequence names a frame) cannot be read."""
-    return f"frame {number} ({path.name}): {error}"
+def frame_error(frame: str, error: str) -> str:
+    """Why a sequence cannot be scored: its `frame` (`frame 3 (03.png)`, from 0 as /v1/sequence names a frame; or
+    `the video`) cannot be read."""
+    return f"{frame}: {error}"
 
 
 def decode_for(item: WorkItem) -> tuple[torch.Tensor | None, str | None]:
@@ -114,16 +118,36 @@ class PreparedModels:
         return [ImageResult(item.index, record) for (item, _), record in zip(items, records, strict=True)]
 
 
+def sequence_frames(item: WorkItem) -> Iterator[tuple[str, Callable[[], np.ndarray]]]:
+    """A sequence's frames, one at a time: what to call each in a message (`frame 3 (03.png)`) and how to get its
+    (H, W, 3) uint8 pixels (OSError or ApiError when it cannot be read). A video is decoded one frame at a time
+    (`antialiased.sequences.video`, within the sequence limits)."""
+    if item.frames:
+        for number, path in enumerate(item.frames):
+            yield f"frame {number} ({path.name})", lambda path=path: read_image(path).permute(1, 2, 0).numpy()
+        return
+    data = read_image_file(item.path, ImageLimits(max_bytes=SEQUENCE_LIMITS.max_bytes))
+    with open_video(data, SEQUENCE_LIMITS, ImageLimits()) as reader:
+        frames = reader.info.frames
+        if reader.info.declared and frames is not None and frames > SEQUENCE_LIMITS.max_frames:
+            raise ApiError(
+                ErrorCode.TOO_MANY_FRAMES, f"{frames} frames: more than the limit, {SEQUENCE_LIMITS.max_frames}"
+            )
+        for index, pixels in reader.frames():
+            yield f"frame {index}", lambda pixels=pixels: pixels
+
+
 def views_for(item: WorkItem) -> tuple[torch.Tensor | None, str | None]:
     """All views of `item` cut from its one decoded image, or the reason the image cannot be read; of a sequence,
-    each frame's view (a frame decoded at a time), or the reason its first bad frame cannot be read."""
-    if item.frames:
-        views = []
-        for number, path in enumerate(item.frames):
-            try:
-                views.append(frame_views([read_image(path)]))
-            except (OSError, ApiError) as error:
-                return None, frame_error(number, path, unreadable(error))
+    each frame's view (a frame decoded at a time), or the reason its first bad frame (or its video) cannot be read."""
+    if item.plan.sequence is not None:
+        views, frame = [], "the video"  # a video's errors name their frame themselves
+        try:
+            for name, pixels in sequence_frames(item):
+                frame = name if item.frames else frame
+                views.append(frame_views([torch.from_numpy(pixels()).permute(2, 0, 1)]))
+        except (OSError, ApiError) as error:
+            return None, frame_error(frame, unreadable(error))
         return torch.cat(views), None
     image, error = decode_for(item)
     return (None, error) if image is None else (cut_views(image, item.plan), None)

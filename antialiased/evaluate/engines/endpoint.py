@@ -6,8 +6,9 @@ when circular consistency is measured), at most `concurrency` in flight, through
 are the local engine's, so the figures are.
 
 A sequence (the sequence measure) is asked as the probe service's /v1/sequence asks our handler: one plain request
-per frame, answering its top 5 and every class's probability, so the majority class's probability is known at every
-frame; its record is the local engine's (`scoring.sequence_record`).
+per frame (a frame file as it is; a video's frame, decoded here, as a lossless PNG), answering its top 5 and every
+class's probability, so the majority class's probability is known at every frame; its record is the local engine's
+(`scoring.sequence_record`, from the probabilities).
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+import torch
+
 from antialiased.datasets import read_image_file, unreadable
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.evaluate.config import EndpointOptions
 from antialiased.evaluate.engines import wire
-from antialiased.evaluate.engines.base import ImageResult, WorkItem, frame_error
+from antialiased.evaluate.engines.base import ImageResult, WorkItem, frame_error, sequence_frames
 from antialiased.evaluate.scoring import ViewScores, image_record, sequence_record
 from antialiased.metrics import TOP5
+from antialiased.sequences.video import frame_png
 from antialiased.serving.contract import MAX_TOPK
 from antialiased.serving.handler_client import ClientOptions, HandlerClient, RetryPolicy
 from antialiased.shifts import ShiftRequest
@@ -67,7 +71,7 @@ class EndpointEngine:
                 pool.shutdown(cancel_futures=True)
 
     def _evaluate(self, client: HandlerClient, item: WorkItem) -> ImageResult:
-        if item.frames:
+        if item.plan.sequence is not None:
             return self._sequence(client, item)
         try:
             image = read_image_file(item.path)
@@ -83,25 +87,26 @@ class EndpointEngine:
         return ImageResult(item.index, records)
 
     def _sequence(self, client: HandlerClient, item: WorkItem) -> ImageResult:
-        frames = []
-        for number, path in enumerate(item.frames):
-            try:
-                frames.append(read_image_file(path))
-            except (OSError, ApiError) as error:
-                return ImageResult(item.index, error=frame_error(number, path, unreadable(error)))
+        frames, frame = [], "the video"  # a video's errors name their frame themselves
+        try:
+            for number, (name, pixels) in enumerate(sequence_frames(item)):
+                frame = name if item.frames else frame
+                frames.append((name, read_image_file(item.frames[number]) if item.frames else frame_png(pixels())))
+        except (OSError, ApiError) as error:
+            return ImageResult(item.index, error=frame_error(frame, unreadable(error)))
         records = {}
         for model in self.models:
             answers = []
-            for number, (path, frame) in enumerate(zip(item.frames, frames, strict=True)):
+            for name, frame_file in frames:
                 try:
-                    answers.append(self._ask(model, functools.partial(client.classify_every_class, model, frame, TOP5)))
+                    answers.append(
+                        self._ask(model, functools.partial(client.classify_every_class, model, frame_file, TOP5))
+                    )
                 except ImageRefused as error:
-                    return ImageResult(item.index, error=frame_error(number, path, str(error)))
+                    return ImageResult(item.index, error=frame_error(name, str(error)))
             self.served_weights.setdefault(model, answers[0].weights.sha256)
-            rankings = [[entry.index for entry in answer.topk] for answer in answers]
-            top1 = sorted({ranking[0] for ranking in rankings})
-            curves = {c: [answer.probabilities[c] for answer in answers] for c in top1}  # type: ignore[index]
-            records[model] = sequence_record(rankings, curves)
+            probabilities = torch.tensor([answer.probabilities for answer in answers], dtype=torch.float64)
+            records[model] = sequence_record(probabilities, item.plan.sequence, probabilities=True)
         return ImageResult(item.index, records)
 
     def _ask(self, model: str, call: Callable[[], Answer]) -> Answer:

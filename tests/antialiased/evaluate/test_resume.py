@@ -1,6 +1,7 @@
 """A run killed mid-way (a real subprocess, SIGKILL) resumes: nothing computed twice, nothing lost, no partial
 output that looks complete. A damaged shard is reported and computed again; a second run into a busy directory
-fails at once; Ctrl-C ends a run with one line that says how to resume."""
+fails at once; Ctrl-C ends a run with one line that says how to resume. A run acted on in progress is held at a gate
+(tests/support/gate.py) after a known number of batches until the test has acted: it cannot end first."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -18,10 +18,12 @@ import pytest
 
 from antialiased.evaluate.store import RunStore
 from tests.support.datasets import assert_same_rows
+from tests.support.gate import Gate
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[3]
 SHARD = 10
+BATCHES_PER_SHARD = SHARD // 2  # --batch-size 2, one model: one forward pass a batch
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
@@ -30,21 +32,14 @@ def _args(data: Path, model: str) -> list[str]:
             "--batch-size", "2", "--shard-size", str(SHARD)]  # fmt: skip
 
 
-def _command(data: Path, model: str, out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "antialiased.evaluate", *_args(data, model), *extra, "--out", str(out), "--quiet"]
+def _command(data: Path, model: str, out: Path) -> list[str]:
+    return [sys.executable, "-m", "antialiased.evaluate", *_args(data, model), "--out", str(out), "--quiet"]
 
 
-def _start(data: Path, model: str, out: Path, *extra: str) -> subprocess.Popen:
-    """The command in its own process group (as a shell starts it), running until `_wait_for_shards`."""
-    return subprocess.Popen(_command(data, model, out, *extra), cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL,
+def _start(data: Path, model: str, out: Path, gate: Gate) -> subprocess.Popen:
+    """The command in its own process group (as a shell starts it), held at `gate`'s forward pass (one a batch)."""
+    return subprocess.Popen(_command(data, model, out), cwd=ROOT, env={**ENV, **gate.env()}, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
-
-
-def _wait_for_shards(process: subprocess.Popen, out: Path, shards: int) -> None:
-    deadline = time.monotonic() + 120
-    while len(list((out / "shards").glob("*.parquet"))) < shards and time.monotonic() < deadline:
-        assert process.poll() is None, process.stderr.read().decode()
-        time.sleep(0.02)
 
 
 def _pending_per_session(out: Path) -> list[int]:
@@ -53,24 +48,24 @@ def _pending_per_session(out: Path) -> list[int]:
 
 
 def test_killed_run_resumes_without_recomputing_or_losing(run_cli, photo_folder, model_specs, tmp_path) -> None:
-    out = tmp_path / "killed"
-    process = _start(photo_folder, model_specs["tiny"], out)
-    _wait_for_shards(process, out, 3)
+    out, gate = tmp_path / "killed", Gate(tmp_path / "gate", after=3 * BATCHES_PER_SHARD)
+    process = _start(photo_folder, model_specs["gated"], out, gate)
+    gate.wait_until_held(process)  # three shards written, the fourth in progress
     process.send_signal(signal.SIGKILL)
     process.wait()
     process.stderr.close()
 
     written = {path: (path.stat().st_ino, path.stat().st_mtime_ns) for path in (out / "shards").glob("*.parquet")}
-    assert 3 <= len(written) < 200 // SHARD, "killed mid-way"
+    assert len(written) == 3, "killed mid-way, after three shards"
     for path in written:
         assert pq.read_table(path).num_rows == SHARD, "a shard that is there is whole"
     assert not [name for name in ("results.json", "images.parquet", "report.html") if (out / name).exists()]
 
-    resumed = subprocess.run(_command(photo_folder, model_specs["tiny"], out), cwd=ROOT, env=ENV, capture_output=True,
+    resumed = subprocess.run(_command(photo_folder, model_specs["gated"], out), cwd=ROOT, env=ENV, capture_output=True,
                              text=True, timeout=300)  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     assert {path: (path.stat().st_ino, path.stat().st_mtime_ns) for path in written} == written, "kept, not redone"
-    assert _pending_per_session(out) == [200, 200 - SHARD * len(written)], "the rest, and only the rest"
+    assert _pending_per_session(out) == [200, 200 - 3 * SHARD], "the rest, and only the rest"
 
     whole = run_cli(*_args(photo_folder, model_specs["tiny"]), out=tmp_path / "whole")  # never interrupted
     assert_same_rows(pq.read_table(out / "images.parquet"), whole["images"])
@@ -100,12 +95,11 @@ def test_a_damaged_shard_is_reported_and_computed_again(run_cli, colour_folder, 
 
 @pytest.mark.timeout(300)
 def test_a_second_run_into_a_busy_directory_fails_at_once(photo_folder, model_specs, tmp_path) -> None:
-    out = tmp_path / "busy"
-    slow = ("--measure", "consistency,diagonal")  # still running when the second run starts
-    first = _start(photo_folder, model_specs["tiny"], out, *slow)
+    out, gate = tmp_path / "busy", Gate(tmp_path / "gate", after=0)
+    first = _start(photo_folder, model_specs["gated"], out, gate)
     try:
-        _wait_for_shards(first, out, 1)
-        second = subprocess.run(_command(photo_folder, model_specs["tiny"], out, *slow), cwd=ROOT, env=ENV,
+        gate.wait_until_held(first)  # the directory is locked, and stays so until the gate opens
+        second = subprocess.run(_command(photo_folder, model_specs["gated"], out), cwd=ROOT, env=ENV,
                                 capture_output=True, text=True, timeout=120)  # fmt: skip
         assert first.poll() is None, "the first run goes on"
     finally:
@@ -123,17 +117,17 @@ def test_a_second_run_into_a_busy_directory_fails_at_once(photo_folder, model_sp
 
 @pytest.mark.timeout(300)
 def test_ctrl_c_ends_the_run_with_one_line_and_the_same_command_resumes(photo_folder, model_specs, tmp_path) -> None:
-    out = tmp_path / "interrupted"
-    process = _start(photo_folder, model_specs["tiny"], out)
-    _wait_for_shards(process, out, 1)
+    out, gate = tmp_path / "interrupted", Gate(tmp_path / "gate", after=BATCHES_PER_SHARD)
+    process = _start(photo_folder, model_specs["gated"], out, gate)
+    gate.wait_until_held(process)  # one shard written; the run cannot end before the signal
     os.killpg(process.pid, signal.SIGINT)  # as Ctrl-C in a shell: to the whole group, the loader's workers too
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130
+    assert process.returncode == 130, stderr.decode()
     assert stderr.decode().splitlines() == [
         f"interrupted: run the same command to resume (the finished shards in {out} are kept)"
     ]
-    written = len(list((out / "shards").glob("*.parquet")))
-    resumed = subprocess.run(_command(photo_folder, model_specs["tiny"], out), cwd=ROOT, env=ENV, capture_output=True,
+    assert len(list((out / "shards").glob("*.parquet"))) == 1
+    resumed = subprocess.run(_command(photo_folder, model_specs["gated"], out), cwd=ROOT, env=ENV, capture_output=True,
                              text=True, timeout=300)  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
-    assert _pending_per_session(out) == [200, 200 - SHARD * written]
+    assert _pending_per_session(out) == [200, 200 - SHARD]

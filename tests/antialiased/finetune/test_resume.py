@@ -1,11 +1,12 @@
 """A stopped run resumes where it stopped and its next steps equal an uninterrupted run's: stopped by --max-steps
-in the middle of an epoch (with --save-every), and by SIGTERM (a preempted node) in a real process."""
+in the middle of an epoch (with --save-every), and by SIGTERM (a preempted node) or Ctrl-C in a real process, held at
+a gate (tests/support/gate.py) in its second step until the signal is sent, so that it cannot end first."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from tests.support.finetune import (
     small_data,
     step_losses,
 )
+from tests.support.gate import Gate
 
 pytestmark = pytest.mark.slow
 EPOCHS = ["--epochs", "2"]  # 4 steps
@@ -41,6 +43,14 @@ def uninterrupted(inputs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFa
     return out
 
 
+@pytest.fixture(scope="module")
+def uninterrupted_gated(inputs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The uninterrupted run of the gated network (its gate not armed)."""
+    out = tmp_path_factory.mktemp("uninterrupted_gated")
+    assert main(finetune_args(*inputs, out, *EPOCHS, gated=True)) == 0
+    return out
+
+
 def _same_result(out: Path, reference: Path) -> None:
     torch.testing.assert_close(torch.tensor(step_losses(out)), torch.tensor(step_losses(reference)), rtol=0, atol=0)
     (a,), (b,) = (list((folder / "weights").glob("*.pth")) for folder in (out, reference))
@@ -55,18 +65,31 @@ def test_resume_in_the_middle_of_an_epoch_equals_an_uninterrupted_run(inputs, un
     _same_result(tmp_path, uninterrupted)
 
 
-def test_sigterm_saves_and_the_same_command_resumes(inputs, uninterrupted, tmp_path) -> None:
-    args = finetune_args(*inputs, tmp_path, *EPOCHS)
-    process = subprocess.Popen(command(args), env=environment(), stderr=subprocess.PIPE, text=True)
-    steps = tmp_path / NAME / "steps.jsonl"
-    deadline = time.monotonic() + 300
-    while not (steps.is_file() and steps.read_text()):
-        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
-        time.sleep(0.05)
-    process.send_signal(signal.SIGTERM)
+@pytest.mark.parametrize(
+    ("stop", "to_group"),
+    [(signal.SIGTERM, False), (signal.SIGINT, True)],
+    ids=["sigterm_from_a_preempting_scheduler", "ctrl_c_in_a_shell"],
+)
+def test_a_signal_saves_at_the_end_of_the_step_and_the_same_command_resumes(
+    inputs, uninterrupted_gated, tmp_path, stop, to_group
+) -> None:
+    args = finetune_args(*inputs, tmp_path / "out", *EPOCHS, gated=True)
+    gate = Gate(tmp_path / "gate", after=1)
+    process = subprocess.Popen(command(args), env={**environment(), **gate.env()}, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)  # fmt: skip
+    try:
+        gate.wait_until_held(process)  # in the second of 4 steps
+        if to_group:  # as Ctrl-C in a shell
+            os.killpg(process.pid, stop)
+        else:
+            process.send_signal(stop)
+    finally:
+        gate.open()  # the signal is handled before the held step ends: Python runs handlers between bytecodes
     _, stderr = process.communicate(timeout=300)
-    assert process.returncode == 128 + signal.SIGTERM, stderr
-    assert "run the same command to resume" in stderr
-    assert (tmp_path / NAME / STATE_FILE).is_file() and not (tmp_path / "weights").exists()
+    assert process.returncode == 128 + stop, stderr
+    assert stderr.splitlines()[-1] == "stopped at step 2: run the same command to resume", stderr
+    out = tmp_path / "out"
+    assert len(step_losses(out)) == 2, "the step in progress ends, and the run stops"
+    assert (out / NAME / STATE_FILE).is_file() and not (out / "weights").exists()
     assert main(args) == 0
-    _same_result(tmp_path, uninterrupted)
+    _same_result(out, uninterrupted_gated)

@@ -42,11 +42,13 @@ FAST = RetryPolicy(retries=3, backoff_s=0.01, max_backoff_s=0.05)
 
 
 class _Scripted(BaseHTTPRequestHandler):
-    """Answers each POST with the next (status, headers, JSON body) of `script`, the last one from then on."""
+    """Answers each POST with the next (status, headers, JSON body) of `script`, the last one from then on; status
+    "slow" answers 200 after `headers` seconds, "held" once `released` is set."""
 
     script: ClassVar[list] = []
     seen: ClassVar[list] = []  # (path, headers) of each request
     bodies: ClassVar[list] = []  # the body of each request
+    released: ClassVar[threading.Event]
 
     def do_POST(self) -> None:
         type(self).bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
@@ -54,6 +56,9 @@ class _Scripted(BaseHTTPRequestHandler):
         status, headers, body = self.script[min(len(self.seen) - 1, len(self.script) - 1)]
         if status == "slow":
             time.sleep(headers)
+            status, headers = 200, {}
+        elif status == "held":
+            self.released.wait(headers)
             status, headers = 200, {}
         self.send_response(status)
         for name, value in headers.items():
@@ -68,7 +73,8 @@ class _Scripted(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[type[_Scripted]]:
-    handler = type("Scripted", (_Scripted,), {"script": [(200, {}, OK)], "seen": [], "bodies": []})
+    fields = {"script": [(200, {}, OK)], "seen": [], "bodies": [], "released": threading.Event()}
+    handler = type("Scripted", (_Scripted,), fields)
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     handler.url = f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -248,20 +254,29 @@ def test_a_shift_answer_for_other_offsets_is_a_torchserve_error(server) -> None:
 
 
 def _post_while_workers_restart(
-    options: ClientOptions, restarts: list[tuple[float, str]]
+    server: type[_Scripted], options: ClientOptions, restarts: list[tuple[int, str]]
 ) -> tuple[Classification, float]:
-    """One prediction of model "m" through the asyncio client while workers restart ((seconds into the call,
-    model) each); the answer and the seconds it took."""
+    """One prediction of model "m" through the asyncio client while workers restart ((the number of requests the
+    server must have received, model) each: a restart comes while a request waits), the server's held answers
+    released after the last; the answer and the seconds it took."""
 
     async def call() -> tuple[Classification, float]:
         signal = WorkerRestarts()
         client = AsyncHandlerClient(options, signal)
-        for delay, model in restarts:
-            asyncio.get_running_loop().call_later(delay, signal.restarted, model)
+
+        async def restart() -> None:
+            for seen, model in restarts:
+                while len(server.seen) < seen:
+                    await asyncio.sleep(0.005)
+                signal.restarted(model)
+            server.released.set()
+
+        restarting = asyncio.ensure_future(restart())
         started = time.monotonic()
         try:
             response = await client.post("m", prediction_request(b"image bytes", topk=1))
         finally:
+            restarting.cancel()
             await client.aclose()
         return read_answer("m", response, Classification), time.monotonic() - started
 
@@ -274,16 +289,16 @@ def test_a_request_lost_by_a_restarted_worker_is_sent_again_at_once(server) -> N
     server.script = [("slow", 60.0, OK), (200, {}, OK)]
     reasons = []
     options = ClientOptions(server.url, FAST, timeout_s=120, on_retry=lambda model, reason: reasons.append(reason))
-    answer, seconds = _post_while_workers_restart(options, [(0.3, "m")])
+    answer, seconds = _post_while_workers_restart(server, options, [(1, "m")])
     assert answer.topk[0].label == "goldfish" and reasons == ["restarted"] and len(server.seen) == 2
-    assert seconds < 5, "sent again when the restart was seen, not after the timeout"
+    assert seconds < 30, "sent again when the restart was seen, not when the unanswered try gave up (60 s)"
 
 
 def test_a_restart_of_another_model_leaves_the_request_alone(server) -> None:
-    server.script = [("slow", 0.6, OK)]
+    server.script = [("held", 60.0, OK)]  # answered once the restart has been told
     reasons = []
     options = ClientOptions(server.url, FAST, on_retry=lambda model, reason: reasons.append(reason))
-    answer, _ = _post_while_workers_restart(options, [(0.2, "other")])
+    answer, _ = _post_while_workers_restart(server, options, [(1, "other")])
     assert answer.topk[0].label == "goldfish" and reasons == [] and len(server.seen) == 1
 
 
@@ -291,6 +306,6 @@ def test_restarts_over_and_over_end_as_torchserve_unavailable(server) -> None:
     server.script = [("slow", 60.0, OK)]
     options = ClientOptions(server.url, RetryPolicy(retries=2, backoff_s=0.01), timeout_s=120)
     with pytest.raises(ApiError) as refused:
-        _post_while_workers_restart(options, [(0.2, "m"), (0.4, "m"), (0.6, "m")])
+        _post_while_workers_restart(server, options, [(1, "m"), (2, "m"), (3, "m")])
     assert (refused.value.code, refused.value.status) == (ErrorCode.TORCHSERVE_UNAVAILABLE, 503)
     assert "restarted" in refused.value.message and len(server.seen) == 3

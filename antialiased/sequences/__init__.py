@@ -24,18 +24,49 @@ from antialiased.errors import ApiError, ErrorCode
 from antialiased.metrics import flip_probability, majority_class, mean_abs_delta, mean_top5_distance
 
 MIN_FRAMES = 2  # a flip needs two frames
+IMAGENET_P_FRAMES = 41  # the longest sequences of ImageNet-P (translate: -20..+20 pixels)
 SEQUENCE_DESCRIPTION = "frames of a sequence, in order: flips from one frame to the next"
 
 
 class SequenceLimits(BaseModel):
     """What an accepted sequence may be: at most `max_frames` frames, `max_bytes` bytes and `max_pixels` decoded
-    pixels in all (each frame also within the image limits)."""
+    pixels in all (each frame also within the image limits); of a video, at most `max_video_frames` frames in the
+    file and `decode_seconds` of decoding (`antialiased.sequences.video`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    max_frames: int = Field(32, ge=MIN_FRAMES, description="Frames of one sequence.")
+    max_frames: int = Field(
+        IMAGENET_P_FRAMES, ge=MIN_FRAMES, description="Frames of one sequence (of a video: the frames used)."
+    )
     max_bytes: int = Field(16 * 1024 * 1024, ge=1, description="Encoded bytes of all frames (or of the video).")
     max_pixels: int = Field(48_000_000, ge=1, description="Decoded pixels of all frames, from their headers.")
+    max_video_frames: int = Field(
+        1800, ge=MIN_FRAMES, description="Frames of one video file (a minute at 30 fps), from its header and counted."
+    )
+    decode_seconds: float = Field(10.0, gt=0, description="Wall-clock budget of decoding one video.")
+
+
+@dataclass(frozen=True)
+class FrameSelection:
+    """Which frames of a sequence are used: every `stride`-th from the first, at most `max_frames` of them."""
+
+    stride: int = 1
+    max_frames: int | None = None  # None: the limit's max_frames
+
+    def indices(self, frames: int, limits: SequenceLimits) -> range:
+        """The indices used of a sequence of `frames` frames."""
+        return range(0, frames, self.stride)[: self.cap(limits)]
+
+    def cap(self, limits: SequenceLimits) -> int:
+        """The most frames used: `max_frames`, at most the limit's; ApiError invalid_parameter beyond it."""
+        if self.stride < 1:
+            raise ApiError(ErrorCode.INVALID_PARAMETER, f"stride must be at least 1, got {self.stride}")
+        if self.max_frames is None:
+            return limits.max_frames
+        if not MIN_FRAMES <= self.max_frames <= limits.max_frames:
+            message = f"max_frames must be in [{MIN_FRAMES}, {limits.max_frames}] (the limit), got {self.max_frames}"
+            raise ApiError(ErrorCode.INVALID_PARAMETER, message)
+        return self.max_frames
 
 
 def check_frame_count(count: int, limits: SequenceLimits) -> None:
