@@ -6,7 +6,7 @@ STAMP_RUN := $(VENV)/.installed-run
 STAMP_EVAL := $(VENV)/.installed-eval
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: setup setup-dev setup-eval run test lint bench bench-serve bench-probe bench-scheduling bench-oip bench-eval bench-idle bench-memory evaluate sequences finetune bench-train gpu-check \
+.PHONY: setup setup-dev setup-eval run test lint bench bench-serve bench-probe bench-scheduling bench-oip bench-eval bench-idle bench-memory evaluate sequences finetune export bench-train gpu-check \
 	gpu-bundle clean
 
 $(VENV)/bin/python:
@@ -109,6 +109,11 @@ clean:
 ## make finetune ARGS="--model resnet50_baseline --data DIR --name my_resnet50_lpf4" (docs/finetune.md)
 finetune: setup-eval
 	$(PY) -m antialiased.finetune $(ARGS)
+
+## Export a model to a file served without its source code, e.g.
+## make export ARGS="--model my_resnet18_lpf4 --name mine" (docs/export.md)
+export: setup
+	$(PY) -m antialiased.export $(ARGS)
 
 ## Training throughput of antialiased.finetune's loop against a bare PyTorch loop (batch 32, 224x224), the two in alternation: ratios per step and per run.
 bench-train: setup-dev

@@ -10,8 +10,7 @@ service uses only those).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from antialiased.lazy_exports import lazy_exports
 
 __version__ = "0.2.0"
 
@@ -22,6 +21,8 @@ TORCH_FREE_MODULES: tuple[str, ...] = (
     "imagefile",
     "pngdata",
     "labels",
+    "label_sets",
+    "regular_files",
     "data",
     "preprocessing",
     "shifts",
@@ -33,9 +34,12 @@ TORCH_FREE_MODULES: tuple[str, ...] = (
     "sequences.imagenet_p",
     "antialias_report",
     "folder_lock",
+    "lazy_exports",
     "serving",
     "serving.contract",
     "serving.handler_client",
+    "serving.handler_answers",
+    "serving.handler_retries",
     "serving.torchserve_keys",
     "serving.worker_restarts",
     "serving.readiness",
@@ -75,15 +79,4 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = ["TORCH_FREE_MODULES", "__version__", *_EXPORTS]
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'antialiased' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

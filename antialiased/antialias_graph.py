@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import fx, nn
 from torch.func import functional_call
+from torch.fx.node import map_aggregate
 
 from antialiased.antialias_report import AntialiasError
 
@@ -47,26 +48,34 @@ def trace(model: nn.Module) -> fx.GraphModule:
     return fx.GraphModule(tracer.root, graph, type(model).__name__)
 
 
-class _InputShapes(fx.Interpreter):
-    """Runs the graph, recording the input shape of the `wanted` nodes and the node running now."""
+class NodeShapes(fx.Interpreter):
+    """Runs the graph, recording each node's input shape (its first argument's) and output shapes, by node name, and
+    the node running now."""
 
-    def __init__(self, graph_module: fx.GraphModule, wanted: list[fx.Node]) -> None:
+    def __init__(self, graph_module: fx.GraphModule) -> None:
         super().__init__(graph_module)
-        self.wanted = set(wanted)
-        self.shapes: dict[fx.Node, tuple[int, ...]] = {}
+        self.inputs: dict[str, tuple[int, ...]] = {}
+        self.outputs: dict[str, Any] = {}
         self.current: fx.Node | None = None
 
     def run_node(self, n: fx.Node) -> Any:
         self.current = n
-        if n in self.wanted:
-            self.shapes[n] = tuple(self.fetch_args_kwargs_from_env(n)[0][0].shape)
-        return super().run_node(n)
+        args = self.fetch_args_kwargs_from_env(n)[0]
+        if args and isinstance(args[0], torch.Tensor):
+            self.inputs[n.name] = tuple(args[0].shape)
+        result = super().run_node(n)
+        self.outputs[n.name] = map_aggregate(result, _shape)
+        return result
+
+
+def _shape(value: Any) -> Any:
+    return tuple(value.shape) if isinstance(value, torch.Tensor) else value
 
 
 class _Run(nn.Module):
     """The interpreter as a module, so that `functional_call` can run it on meta tensors."""
 
-    def __init__(self, interpreter: _InputShapes) -> None:
+    def __init__(self, interpreter: NodeShapes) -> None:
         super().__init__()
         self.graph_module = interpreter.module
         self.interpreter = interpreter
@@ -75,18 +84,30 @@ class _Run(nn.Module):
         return self.interpreter.run(x)
 
 
+class GraphFailed(Exception):
+    """Running the graph at an input shape failed in `layer` (a layer's name, or a graph node's); `shapes` holds those
+    of the nodes that ran before."""
+
+    def __init__(self, layer: str, error: Exception, shapes: NodeShapes) -> None:
+        self.problem = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        super().__init__(f"{layer}: {self.problem}")
+        self.layer = layer
+        self.error = error
+        self.shapes = shapes
+
+
 def first_float(module: nn.Module) -> torch.Tensor | None:
     """The first floating-point parameter or buffer of `module`: the device and dtype new layers take."""
     tensors = (*module.parameters(), *module.buffers())
     return next((tensor for tensor in tensors if tensor.is_floating_point()), None)
 
 
-def input_shapes(
-    graph_module: fx.GraphModule, nodes: list[fx.Node], input_shape: tuple[int, ...]
-) -> dict[fx.Node, tuple[int, ...]]:
-    """The input shape of each of `nodes` for an input of `input_shape`, computed on the meta device (no compute)."""
+def node_shapes(graph_module: fx.GraphModule, input_shape: tuple[int, ...]) -> NodeShapes:
+    """The graph run for an input of `input_shape` on the meta device (nothing is computed): each node's input and
+    output shapes (`inputs`, `outputs`, by node name); GraphFailed names the layer where it fails."""
     like = first_float(graph_module)
-    run = _Run(_InputShapes(graph_module, nodes))
+    shapes = NodeShapes(graph_module)
+    run = _Run(shapes)
     tensors = (*run.named_parameters(remove_duplicate=False), *run.named_buffers(remove_duplicate=False))
     meta = {name: torch.empty_like(tensor, device="meta") for name, tensor in tensors}
     x = torch.empty(input_shape, dtype=like.dtype if like is not None else None, device="meta")
@@ -94,8 +115,19 @@ def input_shapes(
         with torch.no_grad():
             functional_call(run, meta, (x,), tie_weights=False)
     except Exception as exc:
-        node = run.interpreter.current
+        node = shapes.current
         layer = node.target if node is not None and node.op == "call_module" else getattr(node, "name", "input")
-        message = f"an input of shape {tuple(input_shape)} fails there ({exc}); pass input_shape= the model's"
-        raise AntialiasError(str(layer), message) from exc
-    return run.interpreter.shapes
+        raise GraphFailed(str(layer), exc, shapes) from exc
+    return shapes
+
+
+def input_shapes(
+    graph_module: fx.GraphModule, nodes: list[fx.Node], input_shape: tuple[int, ...]
+) -> dict[fx.Node, tuple[int, ...]]:
+    """The input shape of each of `nodes` for an input of `input_shape`, computed on the meta device (no compute)."""
+    try:
+        shapes = node_shapes(graph_module, input_shape)
+    except GraphFailed as failed:
+        message = f"an input of shape {tuple(input_shape)} fails there ({failed.error}); pass input_shape= the model's"
+        raise AntialiasError(failed.layer, message) from failed.error
+    return {node: shapes.inputs[node.name] for node in nodes}

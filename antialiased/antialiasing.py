@@ -22,8 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from antialiased.antialias_graph import first_float, input_shapes, trace
+from antialiased.antialias_graph import GraphFailed, NodeShapes, first_float, node_shapes, trace
 from antialiased.antialias_report import AntialiasError, AntialiasReport, Downsampling
+from antialiased.antialias_shapes import Value, check_output_shapes
 from antialiased.blurpool import BlurPool
 from antialiased.models.blurred import DEFAULT_FILTER_SIZE, dense_max_pool
 
@@ -63,32 +64,51 @@ def antialias(
     `pool_only` (the authors' default for their ResNets and DenseNets): strided convolutions before the first
     strided pool, the stem, keep their stride. `skip`: downsamplings at the `skip` highest input resolutions keep
     theirs. `max_pool_kernel`: the kernel of each dense max pool (padding 0) instead of the pool's own (the
-    authors' ResNets use 2). `input_shape` is only run on the meta device, to learn each layer's channels and
-    resolution. The result holds every tensor of `model` under its name, plus one `<blur>.filt` buffer per blur.
-    Raises `AntialiasError` (a ValueError) naming the layer when the model cannot be rewritten.
+    authors' ResNets use 2). `input_shape` (batch, channels, height, width) is only run on the meta device, to learn
+    each layer's channels and resolution and to check that the rewritten model gives the original's output shapes
+    at it. The result holds every tensor of `model` under its name, plus one `<blur>.filt` buffer per blur.
+    Raises `AntialiasError` (a ValueError) naming the layer when the model cannot be rewritten, or when its rewrite
+    would change the output shapes (the first layer whose output size changed, and the option that keeps it).
     """
     BlurPool(1, pad_type=pad_type, filt_size=filter_size)  # a bad filter size or pad type fails here, clearly
     if skip < 0:
         raise ValueError(f"skip must be >= 0, got {skip!r}")
+    if len(input_shape) != 4:
+        raise AntialiasError("", f"input_shape must be (batch, channels, height, width), got {tuple(input_shape)}")
     graph_module = trace(copy.deepcopy(model))
     strided = _strided_layers(graph_module)
-    inputs = input_shapes(graph_module, list(strided), input_shape) if strided else {}
+    before = _shapes(graph_module, input_shape) if strided else None
+    inputs = {node: before.inputs[node.name] for node in strided} if before else {}
     left = _left_alone(strided, inputs, pool_only, skip)
     blur = functools.partial(BlurPool, pad_type=pad_type, filt_size=filter_size)
-    report = []
+    report, values = [], []
     for node, layer in strided.items():
         stride = _square_stride(layer, node.target)
         if node in left:
             report.append(Downsampling(node.target, repr(layer), f"left as it is: {left[node]}"))
-        elif isinstance(layer, nn.MaxPool2d):
-            report.append(_max_pool(graph_module, node, layer, blur(inputs[node][1], stride=stride), max_pool_kernel))
+            continue
+        if isinstance(layer, nn.MaxPool2d):
+            item, value = _max_pool(graph_module, node, layer, blur(inputs[node][1], stride=stride), max_pool_kernel)
         elif isinstance(layer, nn.AvgPool2d):
-            report.append(_avg_pool(graph_module, node, layer, blur(inputs[node][1], stride=stride)))
+            item, value = _avg_pool(graph_module, node, layer, blur(inputs[node][1], stride=stride))
         else:
-            report.append(_conv(graph_module, node, layer, stride, blur))
+            item, value = _conv(graph_module, node, layer, stride, blur)
+        report.append(item)
+        size = inputs[node][-2:]
+        values.append(Value(node.target, *value, size, _resolutions(inputs).index(size) + 1))
     graph_module.graph.lint()
     graph_module.recompile()
+    if before is not None:
+        check_output_shapes(graph_module, input_shape, before, values)
     return Antialiased(graph_module, AntialiasReport(tuple(report)))
+
+
+def _shapes(graph_module: fx.GraphModule, input_shape: tuple[int, ...]) -> NodeShapes:
+    try:
+        return node_shapes(graph_module, input_shape)
+    except GraphFailed as failed:
+        problem = f"an input of shape {tuple(input_shape)} fails there ({failed.problem})"
+        raise AntialiasError(failed.layer, f"{problem}; pass input_shape= the model's") from failed.error
 
 
 def _square_stride(layer: nn.Module, name: str) -> int:
@@ -136,8 +156,7 @@ def _left_alone(
     strided: dict[fx.Node, nn.Module], inputs: dict[fx.Node, tuple[int, ...]], pool_only: bool, skip: int
 ) -> dict[fx.Node, str]:
     """The strided layers that keep their stride, each with the reason."""
-    resolutions = sorted({inputs[node][-2:] for node in strided}, key=lambda hw: hw[0] * hw[1], reverse=True)
-    skipped = set(resolutions[:skip])
+    skipped = set(_resolutions(inputs)[:skip])
     pools = [index for index, layer in enumerate(strided.values()) if not isinstance(layer, nn.Conv2d)]
     stem_end = pools[0] if pool_only and pools else 0
     left = {}
@@ -147,6 +166,11 @@ def _left_alone(
         elif inputs[node][-2:] in skipped:
             left[node] = f"skip={skip} (its input, {inputs[node][-2]}x{inputs[node][-1]}, is among the skipped)"
     return left
+
+
+def _resolutions(inputs: dict[fx.Node, tuple[int, ...]]) -> list[tuple[int, ...]]:
+    """The strided layers' input resolutions (height, width), largest first: what `skip` counts."""
+    return sorted({shape[-2:] for shape in inputs.values()}, key=lambda hw: hw[0] * hw[1], reverse=True)
 
 
 def _new_blur(graph_module: fx.GraphModule, layer: str, blur: BlurPool, like: torch.Tensor | None) -> str:
@@ -170,46 +194,55 @@ def _has_submodule(module: nn.Module, name: str) -> bool:
     return True
 
 
-def _insert_after(graph: fx.Graph, node: fx.Node, blur_name: str) -> None:
+def _insert_after(graph: fx.Graph, node: fx.Node, blur_name: str) -> fx.Node:
+    """The blur node now computing what `node` computed for its users."""
     with graph.inserting_after(node):
         blurred = graph.call_module(blur_name, (node,))
     node.replace_all_uses_with(blurred, delete_user_cb=lambda user: user is not blurred)
+    return blurred
+
+
+# Each rewrite returns its report and the names of the graph nodes whose output the layer's users took, before and
+# after (the layer's own node, the last node of its chain, or its blur).
+Rewritten = tuple[Downsampling, tuple[str, str]]
 
 
 def _max_pool(
     graph_module: fx.GraphModule, node: fx.Node, pool: nn.MaxPool2d, blur: BlurPool, kernel: int | None
-) -> Downsampling:
+) -> Rewritten:
     dense = dense_max_pool(pool) if kernel is None else nn.MaxPool2d(kernel, stride=1)
     graph_module.set_submodule(node.target, dense)
     name = _new_blur(graph_module, node.target, blur, first_float(graph_module))
-    _insert_after(graph_module.graph, node, name)
-    return Downsampling(node.target, repr(pool), f"{node.target}: {dense!r} → {name}: {blur!r}", name)
+    blurred = _insert_after(graph_module.graph, node, name)
+    item = Downsampling(node.target, repr(pool), f"{node.target}: {dense!r} → {name}: {blur!r}", name)
+    return item, (node.name, blurred.name)
 
 
-def _avg_pool(graph_module: fx.GraphModule, node: fx.Node, pool: nn.AvgPool2d, blur: BlurPool) -> Downsampling:
+def _avg_pool(graph_module: fx.GraphModule, node: fx.Node, pool: nn.AvgPool2d, blur: BlurPool) -> Rewritten:
     graph_module.set_submodule(node.target, _placed(blur, first_float(graph_module)))
-    return Downsampling(node.target, repr(pool), f"{node.target}: {blur!r}", node.target)
+    return Downsampling(node.target, repr(pool), f"{node.target}: {blur!r}", node.target), (node.name, node.name)
 
 
 def _conv(
     graph_module: fx.GraphModule, node: fx.Node, conv: nn.Conv2d, stride: int, blur: Callable[..., BlurPool]
-) -> Downsampling:
+) -> Rewritten:
     before = repr(conv)
     if conv.kernel_size == (1, 1) and conv.padding == (0, 0):
         conv.stride = (1, 1)
         name = _new_blur(graph_module, node.target, blur(conv.in_channels, stride=stride), conv.weight)
         with graph_module.graph.inserting_before(node):
             node.update_arg(0, graph_module.graph.call_module(name, (node.args[0],)))
-        return Downsampling(node.target, before, f"{name}: {graph_module.get_submodule(name)!r} → {conv!r}", name)
+        item = Downsampling(node.target, before, f"{name}: {graph_module.get_submodule(name)!r} → {conv!r}", name)
+        return item, (node.name, node.name)
     kept = stride // 2 if stride % 2 == 0 else 1  # what the convolution keeps; the blur subsamples by the rest
     conv.stride = (kept, kept)
     chain = _through_nonlinearity(graph_module, node)
     name = _new_blur(graph_module, node.target, blur(conv.out_channels, stride=stride // kept), conv.weight)
-    _insert_after(graph_module.graph, chain[-1], name)
+    blurred = _insert_after(graph_module.graph, chain[-1], name)
     steps = [f"{node.target}: {conv!r}", *(str(step.target) for step in chain[1:] if step.op == "call_module")]
-    return Downsampling(
-        node.target, before, " → ".join([*steps, f"{name}: {graph_module.get_submodule(name)!r}"]), name
-    )
+    after = " → ".join([*steps, f"{name}: {graph_module.get_submodule(name)!r}"])
+    item = Downsampling(node.target, before, after, name)
+    return item, (chain[-1].name, blurred.name)
 
 
 def _through_nonlinearity(graph_module: fx.GraphModule, node: fx.Node) -> list[fx.Node]:

@@ -12,6 +12,7 @@ from torch import fx, nn
 from torch.fx.experimental.optimization import fuse
 
 from antialiased.blurpool import BlurPool, BlurPool1d
+from antialiased.weights.program import ExportedClassifier
 
 # Precision name -> the autocast dtype of `prepare_for_inference` (None: float32); on the CPU models always run in
 # float32.
@@ -94,6 +95,7 @@ def prepare_for_inference(
     stays in float32 so its outputs equal the eager model's.
     """
     device = torch.device(device)
+    fold_bn = fold_bn and not isinstance(model, ExportedClassifier)  # a program's graph calls aten: no layers
     model = fold_batch_norm(model) if fold_bn else copy.deepcopy(model).eval()
     replace_max_pool_2x2(model)
     model = model.to(device)
@@ -123,8 +125,8 @@ def smallest_input_side(
     def takes(side: int) -> bool:
         try:
             model(to_model_input(torch.zeros(1, 3, side, side, device=device), channels_last))
-        except (ValueError, RuntimeError):  # BlurPool's size check; a kernel larger than its input
-            return False
+        except (ValueError, RuntimeError, AssertionError):  # BlurPool's check; a kernel larger than its input; an
+            return False  # exported program's guard on the input size
         return True
 
     return low + bisect.bisect_left(range(low, high + 1), True, key=takes)

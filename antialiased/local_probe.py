@@ -62,7 +62,7 @@ def probe(
     """
     plan = make_plan(spec, max_offsets)
     probabilities = _classify(model, _as_uint8_image(image), plan, batch_size)
-    ranked = probabilities.topk(max(topk, TOP5), dim=1)
+    ranked = probabilities.topk(min(max(topk, TOP5), probabilities.shape[1]), dim=1)  # a small model: all classes
     rankings = ranked.indices.tolist()
     top1_classes = sorted({ranking[0] for ranking in rankings})
     class_probabilities = {c: tuple(probabilities[:, c].tolist()) for c in top1_classes}
@@ -103,7 +103,7 @@ def probe_sequence(
 
 def _rankings(probabilities: torch.Tensor) -> tuple[list[list[int]], dict[int, list[float]]]:
     """Each row's top-5 classes and the probability curve of every class top-1 in some row."""
-    rankings = probabilities.topk(TOP5, dim=1).indices.tolist()
+    rankings = probabilities.topk(min(TOP5, probabilities.shape[1]), dim=1).indices.tolist()
     return rankings, {c: probabilities[:, c].tolist() for c in sorted({r[0] for r in rankings})}
 
 

@@ -37,10 +37,12 @@ def top5_distance(ranking_a: Sequence[int], ranking_b: Sequence[int]) -> int:
     """ImageNet-P top-5 distance: sum over i = 1..5 of |i - min(sigma(i), 6)|.
 
     sigma(i) is the 1-based rank in `ranking_b` of the i-th class of `ranking_a`; a class outside
-    `ranking_b`'s top 5 counts as rank 6, so top-5 lists of both suffice.
+    `ranking_b`'s top 5 counts as rank 6, so top-5 lists of both suffice. A model of fewer than 5 classes
+    ranks them all: its two complete rankings are compared over its classes.
     """
-    if len(ranking_a) < TOP5 or len(ranking_b) < TOP5:
-        raise ValueError("top-5 distance needs rankings of at least 5 classes")
+    complete = len(ranking_a) == len(ranking_b) < TOP5 and set(ranking_a) == set(ranking_b)
+    if (len(ranking_a) < TOP5 or len(ranking_b) < TOP5) and not complete:
+        raise ValueError("top-5 distance needs rankings of at least 5 classes (or all classes of a smaller model)")
     rank_b = {cls: rank for rank, cls in enumerate(ranking_b[:TOP5], start=1)}
     return sum(abs(i - rank_b.get(cls, TOP5 + 1)) for i, cls in enumerate(ranking_a[:TOP5], start=1))
 

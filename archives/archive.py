@@ -34,6 +34,7 @@ TEMPLATE = Path(__file__).with_name("model-config.yaml")
 HANDLER_ENTRY = Path(handlers.__file__).with_name("image_classifier.py")
 PACKAGES = tuple(Path(package.__path__[0]) for package in (antialiased, handlers))
 MODEL_VERSION = "1.0"
+LABELS_FILE = "labels.json"  # the model's label set in the archive, beside the handler
 
 
 class ArchiveError(RuntimeError):
@@ -41,17 +42,26 @@ class ArchiveError(RuntimeError):
 
 
 def model_spec(entry: WeightsEntry) -> dict[str, Any]:
-    """The `handler.model` section for the network that registry entry `entry`'s weights fit."""
-    if entry.antialiased:
-        builder, kwargs = "antialiased.models:create_model", {"arch": entry.arch, "filter_size": entry.filter_size}
+    """The `handler.model` section for the network that registry entry `entry`'s weights fit (a zoo architecture
+    built by the library), or its exported program (loaded as it is); its label set goes into the archive as
+    LABELS_FILE (see `build_archive`), unless it is ImageNet's."""
+    classes = {} if entry.label_set.is_imagenet else {"num_classes": entry.classes}
+    if entry.format == "pt2":
+        builder, kwargs = None, {}
+    elif entry.antialiased:
+        builder = "antialiased.models:create_model"
+        kwargs = {"arch": entry.arch, "filter_size": entry.filter_size, **classes}
     else:
-        builder, kwargs = "antialiased.models:create_baseline", {"arch": entry.arch}
+        builder, kwargs = "antialiased.models:create_baseline", {"arch": entry.arch, **classes}
     return {
         "builder": builder,
         "kwargs": kwargs,
         "arch": entry.arch,
         "antialiased": entry.antialiased,
         "filter_size": entry.filter_size,
+        "format": entry.format,
+        "num_classes": entry.classes,
+        "labels": None if entry.labels is None else LABELS_FILE,
     }
 
 
@@ -103,12 +113,14 @@ def build_archive(
     untrained: bool,
     overrides: Mapping[str, Any] | None = None,
     extra_files: Sequence[Path] = (),
+    labels: Path | None = None,
 ) -> Path:
     """Write `<store>/<name>.mar` and return its path.
 
     `model` is the `handler.model` section (see `model_spec`); `extra_files` are put beside the handler
-    (e.g. the module of a custom model builder). The weights file is stored as it is; its sha256 goes
-    into model-config.yaml, and the handler refuses to start when the file does not match it.
+    (e.g. the module of a custom model builder), `labels` (the model's label set file) as LABELS_FILE. The weights
+    file is stored as it is; its sha256 goes into model-config.yaml, and the handler refuses to start when the file
+    does not match it.
     """
     weights = {"name": weights_name, "sha256": sha256_file(weights_path), "untrained": untrained}
     store.mkdir(parents=True, exist_ok=True)
@@ -119,6 +131,8 @@ def build_archive(
             shutil.copytree(package, code / package.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         for extra in extra_files:
             shutil.copy2(extra, code / Path(extra).name)
+        if labels is not None:
+            shutil.copy2(labels, code / LABELS_FILE)
         config_file = staging / "model-config.yaml"
         config_file.write_text(yaml.safe_dump(model_config(model, weights, overrides), sort_keys=False))
         (staging / "tmp").mkdir()

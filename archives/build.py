@@ -26,12 +26,13 @@ from antialiased.inference import PRECISIONS
 from antialiased.serving.default_models import DEFAULT_MODELS
 from antialiased.weights import WeightsError, WeightsUnavailableError, save_checkpoint
 from antialiased.weights.fetch import CACHE_ENV, fetch
-from antialiased.weights.load import build_model
+from antialiased.weights.load import build_model, load_entry_weights
 from antialiased.weights.registry import get_entry
 from archives.archive import build_archive, model_spec
 from handlers.settings import DEVICES
 
 DEFAULT_STORE = Path("build/archives")
+MODELS_ENV = "TORCHSERVE_MODELS"  # NAME=WEIGHTS,...: the served models where no --model is given (containers)
 DEFAULT_WEIGHTS_DIR = Path("build/weights")
 
 log = logging.getLogger(__name__)
@@ -78,8 +79,10 @@ def build_archives(
         entry = get_entry(weights)
         try:
             path, untrained = fetch(weights, cache_dir=weights_dir, progress=progress), False
+            if entry.source == "user":  # yours: checked to fit its classes now, not when a worker loads it
+                load_entry_weights(entry, path)
         except WeightsUnavailableError as error:
-            if not untrained_fallback:
+            if not untrained_fallback or entry.format == "pt2":  # a program has no random stand-in
                 raise
             log.warning("%s: %s", name, error)
             torch.manual_seed(0)
@@ -94,6 +97,7 @@ def build_archives(
             weights_name=None if untrained else weights,
             untrained=untrained,
             overrides=overrides,
+            labels=None if entry.labels is None else Path(entry.labels),
         )
         built.append(BuiltArchive(name, archive, weights, untrained))
     return built
@@ -104,6 +108,18 @@ def _model_pair(text: str) -> tuple[str, str]:
     if not sep or not name or not weights:
         raise argparse.ArgumentTypeError(f"expected NAME=WEIGHTS, got {text!r}")
     return name, weights
+
+
+def served_models(args: argparse.Namespace) -> dict[str, str]:
+    """Served name -> registry weights: the --model options, else $TORCHSERVE_MODELS (`NAME=WEIGHTS,...`, the
+    containers' setting), else the default models. ValueError for a malformed $TORCHSERVE_MODELS."""
+    if args.model:
+        return dict(args.model)
+    listed = [item.strip() for item in os.environ.get(MODELS_ENV, "").split(",") if item.strip()]
+    try:
+        return dict(map(_model_pair, listed)) or dict(DEFAULT_MODELS)
+    except argparse.ArgumentTypeError as error:
+        raise ValueError(f"{MODELS_ENV}: {error}") from None
 
 
 def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -126,8 +142,8 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
 def add_serving_options(parser: argparse.ArgumentParser) -> None:
     """The options that choose models and override model-config.yaml (shared with scripts.run)."""
     parser.add_argument("--model", action="append", type=_model_pair, metavar="NAME=WEIGHTS",
-                        help="serve registry weights WEIGHTS as model NAME (repeatable; default: "
-                        + ", ".join(f"{n}={w}" for n, w in DEFAULT_MODELS.items()) + ")")  # fmt: skip
+                        help=f"serve registry weights WEIGHTS as model NAME (repeatable; default: ${MODELS_ENV}, "
+                        "else " + ", ".join(f"{n}={w}" for n, w in DEFAULT_MODELS.items()) + ")")  # fmt: skip
     parser.add_argument("--store", type=Path, default=DEFAULT_STORE, help="model store directory (the archives)")
     parser.add_argument("--weights-dir", type=Path, help=f"weights cache (default: ${CACHE_ENV} or build/weights)")
     parser.add_argument("--batch-size", type=int, help="TorchServe batchSize")
@@ -142,7 +158,7 @@ def build_from_args(args: argparse.Namespace, *, untrained_fallback: bool, progr
     """Build the archives that `add_serving_options` arguments ask for; print each and the untrained banner."""
     built = build_archives(
         args.store,
-        dict(args.model or DEFAULT_MODELS),
+        served_models(args),
         weights_dir=args.weights_dir,
         untrained_fallback=untrained_fallback,
         overrides=overrides_from_args(args),
@@ -171,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         build_from_args(args, untrained_fallback=args.untrained_fallback)
-    except WeightsError as error:
+    except (WeightsError, ValueError) as error:  # ValueError: a malformed TORCHSERVE_MODELS
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -7,7 +7,8 @@ network. Without verified weights the container refuses to start, unless ALLOW_U
 for random weights (every answer then says "untrained": true). The archives are written to the model
 store volume ($MODEL_STORE); TorchServe then runs as a child process until it exits or the container is
 stopped. Arguments are archives.build's serving options, e.g. `--model resnet50_lpf4=resnet50_lpf4
---batch-size 16` (default: resnet50_lpf4 with the fine-tuned weights, and the resnet50 baseline).
+--batch-size 16`; without --model, TORCHSERVE_MODELS (`NAME=WEIGHTS,...`: your own models, by their registry names
+in ANTIALIASED_WEIGHTS_REGISTRY), else resnet50_lpf4 with the fine-tuned weights and the resnet50 baseline.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from antialiased.weights import WeightsError
-from archives.build import add_serving_options, build_from_args
+from archives.build import add_serving_options, build_from_args, served_models
 from launcher.stack import run_until_exit, serving, stop_signals
 from launcher.torchserve_config import TOKEN_EXPIRATION_MIN, Ports
 
@@ -86,7 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         token_expiration_min = env_float("TORCHSERVE_TOKEN_EXPIRATION_MIN", TOKEN_EXPIRATION_MIN)
         # 0.0.0.0 where a scraper from outside the container reads the metrics (Kubernetes, with a NetworkPolicy).
         metrics_host = os.environ.get("TORCHSERVE_METRICS_HOST", "127.0.0.1")
-    except SettingError as error:
+        served_models(args)  # a malformed TORCHSERVE_MODELS fails here, before any download
+    except ValueError as error:  # SettingError, or TORCHSERVE_MODELS
         print(f"error: {error}", file=sys.stderr)
         return 2
     workdir = Path(os.environ.get("TORCHSERVE_WORKDIR", ".")).resolve()

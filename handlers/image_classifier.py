@@ -31,6 +31,7 @@ from antialiased.errors import ApiError, ErrorCode, overloaded
 from antialiased.imagefile import inspect_image
 from antialiased.images import decode_images
 from antialiased.inference import smallest_input_side, to_model_input
+from antialiased.label_sets import IMAGENET, check_classes, read_label_set
 from antialiased.preprocessing import CROP_SIZE
 from antialiased.serving.contract import ModelInfo, WeightsInfo
 from antialiased.shifts import MIN_CROP_SIZE
@@ -64,6 +65,7 @@ class ImageClassifier(BaseHandler):
         self.settings: HandlerSettings | None = None
         self.model_info: ModelInfo | None = None
         self.weights_info: WeightsInfo | None = None
+        self.labels = IMAGENET
         self.min_crop_size = MIN_CROP_SIZE
         self._batches = 0
 
@@ -74,15 +76,19 @@ class ImageClassifier(BaseHandler):
         properties = context.system_properties
         self.settings = HandlerSettings.from_model_config(context.model_yaml_config)
         self.device = select_device(self.settings.device, properties.get("gpu_id"))
-        weights_path = Path(properties["model_dir"]) / self.manifest["model"]["serializedFile"]
-        self.model = load_prepared_model(self.settings, weights_path, self.device)
+        model_dir = Path(properties["model_dir"])
         spec, weights = self.settings.model, self.settings.weights
+        self.labels = read_label_set(model_dir / spec.labels) if spec.labels else IMAGENET
+        check_classes(self.labels, spec.num_classes, f"model-config.yaml's {context.model_name}")
+        weights_path = model_dir / self.manifest["model"]["serializedFile"]
+        self.model = load_prepared_model(self.settings, weights_path, self.device)
         self.model_info = ModelInfo(
             name=context.model_name,
             version=self.manifest["model"].get("modelVersion"),
             arch=spec.arch,
             antialiased=spec.antialiased,
             filter_size=spec.filter_size,
+            num_classes=spec.num_classes,
         )
         self.weights_info = weights
         self._warm_up()
@@ -103,8 +109,10 @@ class ImageClassifier(BaseHandler):
 
     @torch.inference_mode()
     def _warm_up(self) -> None:
-        """One forward pass at load time: a broken model fails here, and the first request is not slowed."""
-        self.model(to_model_input(torch.zeros(1, 3, CROP_SIZE, CROP_SIZE, device=self.device)))
+        """One forward pass at load time: a broken model, or one of other classes than its label set's, fails here,
+        and the first request is not slowed."""
+        output = self.model(to_model_input(torch.zeros(1, 3, CROP_SIZE, CROP_SIZE, device=self.device)))
+        check_classes(self.labels, output.shape[1], f"the network of {self.model_info.name}")
 
     def handle(self, data: list[dict[str, Any]], context) -> list[str]:
         """Answer every request of the batch: JSON strings, with each request's own HTTP status."""
@@ -267,9 +275,10 @@ class ImageClassifier(BaseHandler):
     def _answer(self, item: BatchItem) -> str:
         if item.error is not None:
             return json.dumps(item.error.body())
-        request, model, weights = item.request, self.model_info, self.weights_info
+        request, model, weights, labels = item.request, self.model_info, self.weights_info, self.labels
         if request.shifts is None:
-            return classification(model, weights, item.probabilities, request.topk, request.probabilities)
+            return classification(model, weights, item.probabilities, request.topk, labels,
+                                  every_class=request.probabilities, label_set=request.labels)  # fmt: skip
         return shift_classification(
-            model, weights, item.probabilities, request.topk, request.shifts, request.probabilities
+            model, weights, item.probabilities, request.topk, request.shifts, labels, every_class=request.probabilities
         )

@@ -12,6 +12,7 @@ from torch import nn
 from antialiased.inference import prepare_for_inference
 from antialiased.weights import WeightsError, sha256_file
 from antialiased.weights.load import load_weights
+from antialiased.weights.program import program_module
 from handlers.settings import HandlerSettings, ModelSpec
 
 log = logging.getLogger(__name__)
@@ -34,13 +35,18 @@ def build_network(spec: ModelSpec) -> nn.Module:
 
 
 def load_prepared_model(settings: HandlerSettings, weights_path: Path, device: torch.device) -> nn.Module:
-    """The network with the archive's weights (hash checked against model-config.yaml), ready for serving."""
+    """The network with the archive's weights (hash checked against model-config.yaml), or its exported program
+    (checked before it is read), ready for serving."""
     digest = sha256_file(weights_path)
     if digest != settings.weights.sha256:
         raise WeightsError(
             f"{weights_path.name} has sha256 {digest}, model-config.yaml expects {settings.weights.sha256}"
         )
-    model = load_weights(build_network(settings.model), weights_path, arch=settings.model.arch)
+    spec = settings.model
+    if spec.format == "pt2":
+        model, _ = program_module(weights_path)
+    else:
+        model = load_weights(build_network(spec), weights_path, arch=spec.arch)
     if settings.weights.untrained:
         log.warning("SERVING UNTRAINED (randomly initialised) WEIGHTS: predictions are meaningless")
     return prepare_for_inference(

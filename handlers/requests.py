@@ -12,6 +12,8 @@ from antialiased.errors import ApiError, ErrorCode
 from antialiased.preprocessing import CROP_SIZE
 from antialiased.serving.contract import (
     IMAGE_FIELD,
+    LABELS_FIELD,
+    LABELS_HEADER,
     PROBABILITIES_FIELD,
     PROBABILITIES_HEADER,
     PURPOSE_HEADER,
@@ -30,13 +32,15 @@ _FLAGS = {"true": True, "1": True, "false": False, "0": False}
 @dataclass(frozen=True)
 class ParsedRequest:
     """What one request asks: classify `image` (at each shift of `shifts`, if given), answering the top `topk`
-    (and every class's probability when `probabilities`); `purpose` marks a synthetic (readiness) prediction."""
+    (and every class's probability when `probabilities`, the model's label set when `labels`); `purpose` marks a
+    synthetic (readiness) prediction."""
 
     image: bytes
     topk: int
     shifts: ShiftRequest | None
     probabilities: bool = False
     purpose: str | None = None
+    labels: bool = False
 
     @property
     def views(self) -> int:
@@ -62,10 +66,13 @@ def parse_request(row: Mapping[str, Any], limits: Limits, headers: Mapping[str, 
         raise ApiError(ErrorCode.INVALID_IMAGE, f"the request holds {type(image).__name__} (JSON?), not image bytes")
     topk = row.get(TOPK_FIELD, headers.get(TOPK_HEADER.lower()))
     shifts = _shifts(row.get(SHIFTS_FIELD), limits)
-    probabilities = _flag(row.get(PROBABILITIES_FIELD, headers.get(PROBABILITIES_HEADER.lower())))
+    probabilities = _flag(row.get(PROBABILITIES_FIELD, headers.get(PROBABILITIES_HEADER.lower())), PROBABILITIES_FIELD)
+    labels = _flag(row.get(LABELS_FIELD, headers.get(LABELS_HEADER.lower())), LABELS_FIELD)
+    if labels and shifts is not None:
+        raise ApiError(ErrorCode.INVALID_PARAMETER, f"{LABELS_FIELD} is for plain requests, not shift requests")
     purpose = headers.get(PURPOSE_HEADER.lower())
     synthetic = purpose if purpose in SYNTHETIC_PURPOSES else None  # any other value is not a metric label
-    request = ParsedRequest(bytes(image), _topk(topk, limits), shifts, probabilities, synthetic)
+    request = ParsedRequest(bytes(image), _topk(topk, limits), shifts, probabilities, synthetic, labels)
     if request.view_pixels > limits.max_view_pixels_per_request:
         raise ApiError(
             ErrorCode.TOO_MANY_PIXELS,
@@ -101,12 +108,12 @@ def _topk(value: Any, limits: Limits) -> int:
     return k
 
 
-def _flag(value: Any) -> bool:
+def _flag(value: Any, field: str) -> bool:
     if value is None:
         return False
-    text = _text(value, PROBABILITIES_FIELD, ErrorCode.INVALID_PARAMETER).strip().lower()
+    text = _text(value, field, ErrorCode.INVALID_PARAMETER).strip().lower()
     if text not in _FLAGS:
-        raise ApiError(ErrorCode.INVALID_PARAMETER, f"{PROBABILITIES_FIELD} must be true or false, got {text[:40]!r}")
+        raise ApiError(ErrorCode.INVALID_PARAMETER, f"{field} must be true or false, got {text[:40]!r}")
     return _FLAGS[text]
 
 

@@ -1,12 +1,14 @@
-"""Class probabilities -> the answers of the handler contract (`antialiased.serving.contract`), as JSON text."""
+"""Class probabilities -> the answers of the handler contract (`antialiased.serving.contract`), as JSON text, the
+classes named by the model's label set."""
 
 from __future__ import annotations
 
 import torch
 
-from antialiased.labels import IMAGENET_CATEGORIES
+from antialiased.label_sets import LabelSet
 from antialiased.serving.contract import (
     Classification,
+    ClassName,
     ModelInfo,
     Prediction,
     ShiftClassification,
@@ -17,12 +19,13 @@ from antialiased.serving.contract import (
 from antialiased.shifts import ShiftRequest
 
 
-def topk_predictions(probabilities: torch.Tensor, k: int) -> list[list[Prediction]]:
-    """For each row of `probabilities` (N, classes): its k most probable classes, most probable first."""
-    values, indices = probabilities.topk(k, dim=1)
+def topk_predictions(probabilities: torch.Tensor, k: int, labels: LabelSet) -> list[list[Prediction]]:
+    """For each row of `probabilities` (N, classes): its k most probable classes, most probable first (every class
+    of a model of fewer than k)."""
+    values, indices = probabilities.topk(min(k, probabilities.shape[1]), dim=1)
     return [
         [
-            Prediction(index=index, label=IMAGENET_CATEGORIES[index], probability=value)
+            Prediction(index=index, label=labels.names[index], probability=value)
             for index, value in zip(row_indices, row_values, strict=True)
         ]
         for row_indices, row_values in zip(indices.tolist(), values.tolist(), strict=True)
@@ -30,16 +33,26 @@ def topk_predictions(probabilities: torch.Tensor, k: int) -> list[list[Predictio
 
 
 def classification(
-    model: ModelInfo, weights: WeightsInfo, probabilities: torch.Tensor, k: int, every_class: bool = False
+    model: ModelInfo,
+    weights: WeightsInfo,
+    probabilities: torch.Tensor,
+    k: int,
+    labels: LabelSet,
+    *,
+    every_class: bool = False,
+    label_set: bool = False,
 ) -> str:
-    """The answer to a plain request: its one view's top-k, and with `every_class` each class's probability."""
+    """The answer to a plain request: its one view's top-k; with `every_class` each class's probability, with
+    `label_set` the model's label set."""
     answer = Classification(
         model=model,
         weights=weights,
-        topk=topk_predictions(probabilities, k)[0],
+        topk=topk_predictions(probabilities, k, labels)[0],
         probabilities=probabilities[0].tolist() if every_class else None,
+        labels=[ClassName(name=label.name, id=label.id) for label in labels.labels] if label_set else None,
     )
-    return answer.model_dump_json(exclude=None if every_class else {"probabilities"})
+    left_out = {name for name, asked in (("probabilities", every_class), ("labels", label_set)) if not asked}
+    return answer.model_dump_json(exclude=left_out)
 
 
 def shift_classification(
@@ -48,6 +61,8 @@ def shift_classification(
     probabilities: torch.Tensor,
     k: int,
     request: ShiftRequest,
+    labels: LabelSet,
+    *,
     every_class: bool = False,
 ) -> str:
     """The answer to a shift request: top-k per shift, the probability curve of every class top-1 somewhere, and
@@ -61,7 +76,7 @@ def shift_classification(
         shift=ShiftGeometry(**geometry),
         shifts=[
             ShiftPrediction(offset=offset, topk=entries)
-            for offset, entries in zip(request.offsets, topk_predictions(probabilities, k), strict=True)
+            for offset, entries in zip(request.offsets, topk_predictions(probabilities, k, labels), strict=True)
         ],
         class_probabilities={str(c): probabilities[:, c].tolist() for c in top1_classes},
         probabilities=probabilities.tolist() if every_class else None,

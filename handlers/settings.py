@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
 import torch
@@ -12,9 +12,11 @@ from pydantic import BaseModel
 
 from antialiased.imagefile import ImageLimits
 from antialiased.inference import PRECISIONS
+from antialiased.labels import NUM_CLASSES
 from antialiased.preprocessing import CROP_SIZE
 from antialiased.serving.contract import WeightsInfo
 from antialiased.shifts import MAX_IMAGE_SIDE, MIN_CROP_SIZE
+from antialiased.weights.registry import FORMATS
 
 DEVICES = ("auto", "cpu", "cuda")
 # Old spellings of handler.limits keys (archives built before the rename): still read for one release, logged.
@@ -28,13 +30,19 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """How to build the network: `builder` is 'module:callable', called with `kwargs`; the rest is reported."""
+    """How to make the network: `builder` ('module:callable', called with `kwargs`) builds the network that the
+    archive's state_dict fits; with `format` pt2 the archive's file is an exported program, loaded as it is (no
+    builder, no source code). `num_classes` and `labels` (the archive's label set file; None: ImageNet's) are its
+    classes; `arch`, `antialiased` and `filter_size` are reported."""
 
-    builder: str
+    builder: str | None
     kwargs: Mapping[str, Any]
     arch: str
     antialiased: bool
     filter_size: int | None
+    format: str = "state_dict"
+    num_classes: int = NUM_CLASSES
+    labels: str | None = None
 
 
 @dataclass(frozen=True)
@@ -121,15 +129,29 @@ class HandlerSettings:
                 f"handler.limits.max_view_pixels_per_request must hold one view of max_crop_size and of {CROP_SIZE}, "
                 "and not exceed max_view_pixels_per_batch"
             )
-        if ":" not in self.model.builder:
-            raise SettingsError(f"handler.model.builder must be 'module:callable', got {self.model.builder!r}")
+        model = self.model
+        if model.format not in FORMATS:
+            raise SettingsError(f"handler.model.format must be one of {', '.join(FORMATS)}, got {model.format!r}")
+        if model.format == "state_dict" and ":" not in str(model.builder):
+            raise SettingsError(f"handler.model.builder must be 'module:callable', got {model.builder!r}")
+        if model.format == "pt2" and model.builder is not None:
+            raise SettingsError("handler.model.builder must be null for an exported program (format pt2)")
+        if type(model.num_classes) is not int or model.num_classes < 1:
+            raise SettingsError(f"handler.model.num_classes must be a positive integer, got {model.num_classes!r}")
+        if model.labels is None and model.num_classes != NUM_CLASSES:
+            raise SettingsError(f"handler.model.labels must name the label set of the {model.num_classes} classes")
 
 
 def _take(section: Any, kind: type, where: str) -> dict[str, Any]:
+    """The keys of `section` that `kind` takes: unknown keys and missing required keys are refused."""
     if not isinstance(section, Mapping):
         raise SettingsError(f"{where} must be a mapping")
-    names = set(kind.model_fields) if issubclass(kind, BaseModel) else {field.name for field in fields(kind)}
-    unknown, missing = set(section) - names, names - set(section)
+    if issubclass(kind, BaseModel):
+        names, required = set(kind.model_fields), {name for name, f in kind.model_fields.items() if f.is_required()}
+    else:
+        names = {field.name for field in fields(kind)}
+        required = {field.name for field in fields(kind) if field.default is MISSING}
+    unknown, missing = set(section) - names, required - set(section)
     if unknown or missing:
         raise SettingsError(f"{where}: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}")
     return dict(section)

@@ -144,7 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: another make run is running here: {error}; stop it first (Ctrl-C), or give this one "
               "its own --run-dir and --store (with --free-ports)", file=sys.stderr)  # fmt: skip
         return 1
-    except (WeightsError, RuntimeError) as error:  # no weights, a port taken, TorchServe or the probe did not start
+    except (WeightsError, RuntimeError, ValueError) as error:  # no weights, a port taken, TorchServe or the probe did
+        # not start, a malformed TORCHSERVE_MODELS
         print(f"error: {error}", file=sys.stderr)
         return 1
 

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 import antialiased
 from service.admission import Budget
 from service.errors import install_error_handlers
+from service.label_sets import LabelSets
 from service.observability import ServiceMetrics, install_request_metrics
 from service.openapi import state_settings_in_schema
 from service.readiness import ReadinessMonitor
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             deadline_s=settings.deadline_s,
         )
         app.state.targets = build_targets(settings, app.state.torchserve, metrics)
+        app.state.label_sets = LabelSets(app.state.torchserve, settings.ready_timeout_s)
         readiness.start(app.state.torchserve)
         try:
             yield

@@ -1,5 +1,5 @@
-"""Request dependencies: the app's settings, TorchServe client and probe targets (and their `Annotated` aliases for
-route parameters), and the optional API key check."""
+"""Request dependencies: the app's settings, TorchServe client, probe targets and label sets (and their `Annotated`
+aliases for route parameters), and the optional API key check."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from antialiased.errors import ApiError, ErrorCode
+from service.label_sets import LabelSets
 from service.settings import Settings
 from service.targets.base import Target
 from service.torchserve_client import TorchServeClient
@@ -26,9 +27,14 @@ def get_targets(request: Request) -> dict[str, Target]:
     return request.app.state.targets
 
 
+def get_label_sets(request: Request) -> LabelSets:
+    return request.app.state.label_sets
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClientDep = Annotated[TorchServeClient, Depends(get_client)]
 TargetsDep = Annotated[dict[str, Target], Depends(get_targets)]
+LabelSetsDep = Annotated[LabelSets, Depends(get_label_sets)]
 
 
 def require_api_key(request: Request) -> None:

@@ -10,24 +10,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 from starlette.datastructures import FormData, UploadFile
 
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.imagefile import ImageInfo, inspect_image
-from antialiased.metrics import TOP5
 from antialiased.sequences import MIN_FRAMES, FrameSelection, check_frame_count, check_sequence_pixels
 from antialiased.sequences.video import VideoInfo
-from antialiased.serving.contract import MAX_TOPK
 from service.admission import Lease
-from service.params import merge_form, parse_multipart, read_body, split_commas
+from service.params import TopK, TopKSpelling, merge_form, parse_multipart, read_body, split_commas, topk_field
 from service.settings import MULTIPART_OVERHEAD_BYTES, Settings
 from service.video import VIDEO_FIELD
 
 FRAME_FIELD = "frame"
 
 
-class SequenceParams(BaseModel):
+class SequenceParams(TopKSpelling):
     """Which targets classify the frames, and how many predictions to return per frame."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -35,7 +33,7 @@ class SequenceParams(BaseModel):
     models: list[str] | None = Field(
         None, description="Targets to compare (repeated or comma-separated); default: all configured."
     )
-    topk: int = Field(TOP5, ge=1, le=MAX_TOPK, description="Predictions returned per frame.")
+    topk: TopK = topk_field("frame")
     stride: int = Field(1, ge=1, description="Use every stride-th frame, from the first (of the frames or the video).")
     max_frames: int | None = Field(
         None,

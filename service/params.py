@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Request
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator, model_validator
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
@@ -25,26 +25,42 @@ MAX_FORM_FIELDS = 16
 TOO_MANY_FILES = "Too many files"  # how Starlette's MultiPartParser begins the message of its max_files error
 
 
-DEPRECATED_TOPK = "top_k"  # the probe API's old spelling of `topk`, still accepted
+DEPRECATED_TOPK = "top_k"  # the probe API's old spelling of `topk`, still accepted by every probe route
+TopK = Annotated[int, Field(ge=1, le=MAX_TOPK)]
+_TOPK = TypeAdapter(TopK)
 
 
-class ProbeParams(ProbeSpec):
-    """How to probe (`antialiased.protocols.ProbeSpec`) and how many predictions to return per shift."""
+def topk_field(per: str) -> Any:
+    """The default and description of the `topk` (a TopK) of a route that answers that many predictions `per`
+    shift or frame."""
+    return Field(TOP5, description=f"Predictions returned per {per} (`top_k`, deprecated, is the same).")
 
-    topk: int = Field(
-        TOP5, ge=1, le=MAX_TOPK, description="Predictions returned per shift (`top_k`, deprecated, is the same)."
-    )
+
+class TopKSpelling(BaseModel):
+    """Takes `top_k`, the deprecated spelling of `topk`, as `topk`; its errors name `top_k`, as the client sent it."""
 
     @model_validator(mode="before")
     @classmethod
     def _old_topk_spelling(cls, values: Any) -> Any:
-        """`top_k` (the deprecated spelling) as `topk`; both at once is an error."""
-        if isinstance(values, dict) and DEPRECATED_TOPK in values:
-            values = dict(values)
-            if "topk" in values:
-                raise ValueError("give topk only (top_k is its deprecated spelling)")
-            values["topk"] = values.pop(DEPRECATED_TOPK)
+        if not (isinstance(values, dict) and DEPRECATED_TOPK in values):
+            return values
+        values = dict(values)
+        old = values.pop(DEPRECATED_TOPK)
+        if "topk" in values:
+            raise ValueError("give topk only (top_k is its deprecated spelling)")
+        if isinstance(old, list):
+            raise ValueError(f"top_k (topk's deprecated spelling) given {len(old)} times: give it once")
+        try:
+            values["topk"] = _TOPK.validate_python(old, strict=False)
+        except ValidationError as error:
+            raise ValueError(f"top_k (topk's deprecated spelling): {error.errors()[0]['msg']}") from None
         return values
+
+
+class ProbeParams(ProbeSpec, TopKSpelling):
+    """How to probe (`antialiased.protocols.ProbeSpec`) and how many predictions to return per shift."""
+
+    topk: TopK = topk_field("shift")
 
 
 class StabilityParams(ProbeParams):

@@ -110,6 +110,9 @@ class ServiceConfig(BaseModel):
     """What the page needs to know: targets (`models`), protocols, defaults and limits."""
 
     models: list[str] = Field(description="The probe targets' names")
+    labels: dict[str, list[str] | None] = Field(
+        description="Each target's class names by class index (null while TorchServe cannot tell a model's)"
+    )
     default_model: str
     protocols: list[str]
     protocol_descriptions: dict[str, str]

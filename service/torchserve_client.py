@@ -11,10 +11,10 @@ from typing import TypeVar
 
 from pydantic import SecretStr
 
-from antialiased.errors import ApiError, ErrorCode
-from antialiased.serving.contract import Classification, ShiftClassification, ShiftRequest
+from antialiased.errors import ApiError
+from antialiased.serving.contract import Classification, ClassName, ShiftClassification, ShiftRequest
 from antialiased.serving.handler_client import AsyncHandlerClient, ClientOptions, RetryPolicy, Turn
-from antialiased.serving.torchserve_keys import api_headers
+from antialiased.serving.torchserve_keys import bearer_headers
 from antialiased.serving.worker_restarts import WorkerRestarts
 from service.observability import ServiceMetrics
 from service.settings import Settings
@@ -75,36 +75,37 @@ class TorchServeClient:
         and each frame of a sequence probe: `purpose` "sequence")."""
         return await self._observed(model, purpose, self._client.classify_every_class(model, image, topk))
 
+    async def label_set(self, model: str, image: bytes, *, timeout_s: float) -> list[ClassName]:
+        """The served model's label set (a synthetic prediction of `image`, purpose `labels`; not told to the
+        observer: readiness rests on the predictions clients ask for and on its own)."""
+        return await self._observed(model, "labels", self._client.label_set(model, image, timeout_s), observe=False)
+
     async def classify_shifts(
         self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int, turn: Turn | None = None
     ) -> ShiftClassification:
         """The handler's top-k of every shifted view of `image` that `shifts` asks for, checked against it: in chunks
-        of PROBE_CHUNK_VIEW_PIXELS (while scheduling is on), each sent in its `turn`."""
+        of the `chunk_view_pixels` setting (while scheduling is on), each sent in its `turn`."""
         call = self._client.classify_shifts(model, image, shifts, topk=topk, turn=turn)
         return await self._observed(model, "probe", call)
 
-    async def _observed(self, model: str, purpose: str, call: Awaitable[Answer]) -> Answer:
-        """`call`'s answer, timed by `purpose`; its failure counted and, when TorchServe's, told to the observer."""
+    async def _observed(self, model: str, purpose: str, call: Awaitable[Answer], observe: bool = True) -> Answer:
+        """`call`'s answer, timed by `purpose`; its failure counted and, when TorchServe's, told to the observer
+        (with `observe`: the outcome either way)."""
+        observer = self._observer if observe else None
         start = time.perf_counter()
         try:
             answer = await call
         except ApiError as error:
             self._metrics.torchserve_errors.labels(model, error.code).inc()
-            if error.status >= 500 and self._observer is not None:
-                self._observer(model, error)
+            if error.status >= 500 and observer is not None:
+                observer(model, error)
             raise
         finally:
             self._metrics.torchserve_latency.labels(model, purpose).observe(time.perf_counter() - start)
-        if self._observer is not None:
-            self._observer(model, None)
+        if observer is not None:
+            observer(model, None)
         return answer
 
     def _auth_headers(self) -> dict[str, str]:
         """The bearer key when TorchServe's token authorization is on (a fixed key, or read from its key file)."""
-        if self._token is not None:
-            return {"Authorization": f"Bearer {self._token.get_secret_value()}"}
-        try:
-            return api_headers(self._key_file)
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            message = f"cannot read TorchServe's key file: {error}"
-            raise ApiError(ErrorCode.TORCHSERVE_UNAVAILABLE, message, 503) from error
+        return bearer_headers(self._token.get_secret_value() if self._token else None, self._key_file)

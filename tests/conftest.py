@@ -22,19 +22,15 @@ from antialiased.weights import save_checkpoint
 from archives.archive import build_archive
 from launcher.torchserve import TorchServe, start_torchserve
 from tests.support.models import circular_invariant
-from tests.support.served_models import CIRCULAR_MODEL, MODEL_SPECS, NETWORK_BUILDERS, SERVED_MODELS
+from tests.support.served_models import (
+    CIRCULAR_MODEL,
+    MODEL_SPECS,
+    NETWORK_BUILDERS,
+    READY_TIMEOUT_S,
+    SERVED_MODELS,
+    TEST_OVERRIDES,
+)
 
-BATCH_SIZE = 8
-MAX_BATCH_DELAY_MS = 100
-# Tests compare served and in-process predictions in float32 on the CPU, so the workers run on the CPU.
-TEST_OVERRIDES = {
-    "batchSize": BATCH_SIZE,
-    "maxBatchDelay": MAX_BATCH_DELAY_MS,
-    "minWorkers": 1,
-    "maxWorkers": 1,
-    "handler": {"device": "cpu"},
-}
-READY_TIMEOUT_S = 240
 # The servers of other projects (stock TorchServe, KServe, a misbehaving one) for tests/service/targets and tests/docs.
 pytest_plugins = ("tests.service.targets.servers",)
 

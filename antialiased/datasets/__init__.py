@@ -5,16 +5,27 @@ the image limit), `reading` (an image file decoded by the library, or why it can
 translate sequences made from an image folder: `python -m antialiased.datasets make`)."""
 
 from antialiased.datasets.files import read_image_file
-from antialiased.datasets.folders import NO_LABEL, DataError, Dataset, Sample, discover, load_label_map
+from antialiased.datasets.folders import (
+    NO_LABEL,
+    SYNSET_PATTERN,
+    DataError,
+    Dataset,
+    Sample,
+    class_folders,
+    discover,
+    load_label_map,
+)
 from antialiased.datasets.reading import read_image, unreadable
 from antialiased.datasets.sequences import SEQUENCE_LIMITS, discover_sequences
 
 __all__ = [
     "NO_LABEL",
     "SEQUENCE_LIMITS",
+    "SYNSET_PATTERN",
     "DataError",
     "Dataset",
     "Sample",
+    "class_folders",
     "discover",
     "discover_sequences",
     "load_label_map",

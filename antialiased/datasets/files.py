@@ -11,24 +11,15 @@ never opened by the walk, and `read_image_file` reads only a regular file, never
 
 from __future__ import annotations
 
-import errno
 import os
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from antialiased.imagefile import ImageLimits, check_byte_size
+from antialiased.regular_files import not_regular, open_regular
 
 FileId = tuple[int, int]  # (st_dev, st_ino): one file or directory, whatever path reaches it
-
-_KINDS = (
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISFIFO, "a FIFO"),
-    (stat.S_ISSOCK, "a socket"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-)
 
 
 @dataclass(frozen=True)
@@ -37,14 +28,6 @@ class Skipped:
 
     name: str
     reason: str
-
-
-def not_regular(status: os.stat_result) -> str | None:
-    """Why a file of this status is not read ('not a regular file: a FIFO'), or None for a regular file."""
-    if stat.S_ISREG(status.st_mode):
-        return None
-    kind = next((name for test, name in _KINDS if test(status.st_mode)), "of an unknown type")
-    return f"not a regular file: {kind}"
 
 
 def _file_id(status: os.stat_result) -> FileId:
@@ -130,28 +113,14 @@ def _is_directory(entry: os.DirEntry) -> bool:
         return False
 
 
-def _nonblocking(path: str, flags: int) -> int:
-    # A FIFO opened without O_NONBLOCK waits for a writer forever; O_NOCTTY keeps a terminal from becoming ours.
-    return os.open(path, flags | os.O_NONBLOCK | os.O_NOCTTY)
-
-
-def _check_regular(status: os.stat_result) -> None:
-    problem = not_regular(status)
-    if problem:
-        raise OSError(errno.EINVAL, problem)
-
-
 def read_image_file(path: Path, limits: ImageLimits = ImageLimits()) -> bytes:
     """The bytes of the regular file `path`, never more than `limits.max_bytes` read.
 
     Raises OSError when `path` cannot be read or is not a regular file, ApiError image_too_large when the file is
     larger than the limit (also one that grows while it is read).
     """
-    _check_regular(os.stat(path))  # a FIFO or a device is never opened...
-    with open(path, "rb", opener=_nonblocking) as file:
-        status = os.fstat(file.fileno())
-        _check_regular(status)  # ...nor read, should the path have been swapped for one since
-        check_byte_size(status.st_size, limits)
+    with open_regular(path) as file:
+        check_byte_size(os.fstat(file.fileno()).st_size, limits)
         data = file.read(limits.max_bytes + 1)
     check_byte_size(len(data), limits)
     return data

@@ -26,6 +26,7 @@ from pathlib import Path
 from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension
 
 from antialiased.datasets.files import Skipped, TreeWalk
+from antialiased.label_sets import LabelSet
 from antialiased.labels import IMAGENET_CATEGORIES, SYNSET_INDEX
 from antialiased.sequences.imagenet_p import SequencePlan
 
@@ -118,13 +119,22 @@ def load_label_map(path: str | os.PathLike) -> dict[str, int]:
 
 
 def discover(
-    root: str | os.PathLike, *, label_map: dict[str, int] | None = None, ground_truth: str | os.PathLike | None = None
+    root: str | os.PathLike,
+    *,
+    label_map: dict[str, int] | None = None,
+    ground_truth: str | os.PathLike | None = None,
+    label_set: LabelSet | None = None,
 ) -> Dataset:
-    """The images under `root`: an ImageFolder tree, or (with `ground_truth`) a flat ImageNet validation folder."""
+    """The images under `root`: an ImageFolder tree, or (with `ground_truth`) a flat ImageNet validation folder.
+    A class folder maps by `label_map`, else to the class of `label_set` (the model's) that it names (by name or
+    id), else (no label set) by ImageNet synset."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"--data {root} is not a directory")
-    dataset = _imagenet_val(root, Path(ground_truth)) if ground_truth else _image_folder(root, label_map or {})
+    if ground_truth:
+        dataset = _imagenet_val(root, Path(ground_truth))
+    else:
+        dataset = _image_folder(root, label_map or {}, label_set)
     warn_skipped(dataset)
     return dataset
 
@@ -142,26 +152,38 @@ def warn_skipped(dataset: Dataset) -> None:
         )
 
 
-def _image_folder(root: Path, label_map: dict[str, int]) -> Dataset:
+def class_folders(root: Path) -> list[str]:
+    """The folders of `root`, sorted: the classes of an ImageFolder, in class-index order."""
+    return sorted(entry.name for entry in os.scandir(root) if entry.is_dir())
+
+
+def _image_folder(root: Path, label_map: dict[str, int], label_set: LabelSet | None) -> Dataset:
     walk = TreeWalk(root)
-    folders = sorted(entry.name for entry in os.scandir(root) if entry.is_dir())
+    folders = class_folders(root)
     if not folders:
         raise DataError(f"{root} holds no class folders (expected an ImageFolder tree: {root}/<class>/<image>)")
+    own = label_set is not None and not label_set.is_imagenet  # a model of its own classes
+    known = label_set.folder_index if label_set is not None else SYNSET_INDEX
     mapped, skipped = {}, []
     for folder in folders:
         if folder in label_map:
             mapped[folder] = label_map[folder]
-        elif folder in SYNSET_INDEX:
-            mapped[folder] = SYNSET_INDEX[folder]
+        elif folder in known:
+            mapped[folder] = known[folder]
+        elif own:
+            skipped.append(Skipped(folder, "no label: not a class of the model and not in the label map"))
         elif SYNSET_PATTERN.fullmatch(folder):
             skipped.append(Skipped(folder, "unknown synset: not one of the 1000 ImageNet-1k classes"))
         else:
             skipped.append(Skipped(folder, "no label: not an ImageNet synset and not in the label map"))
     if not mapped:
-        raise DataError(
-            f"no class folder of {root} maps to a class index ({', '.join(folders[:5])}"
-            f"{', …' if len(folders) > 5 else ''}): name folders by ImageNet synset or pass --labels LABELS.json"
+        some = f"{', '.join(folders[:5])}{', …' if len(folders) > 5 else ''}"
+        how = (
+            f"name folders by the model's classes ({', '.join(label_set.names[:5])}, …)"
+            if own
+            else ("name folders by ImageNet synset")
         )
+        raise DataError(f"no class folder of {root} maps to a class index ({some}): {how} or pass --labels LABELS.json")
     samples = tuple(
         Sample(path, relpath, label, folder)
         for folder, label in sorted(mapped.items())

@@ -10,8 +10,10 @@ with confidence intervals), `perturbations` (ImageNet-P's figures, mFR and mT5D)
 `run` (one run), `validate` (a network's accuracy during fine-tuning), `cli`.
 """
 
-from antialiased.evaluate.config import EvaluationConfig
-from antialiased.evaluate.run import evaluate
-from antialiased.evaluate.validate import validate_network
+from antialiased.lazy_exports import lazy_exports
 
-__all__ = ["EvaluationConfig", "evaluate", "validate_network"]
+# Imported on first use: `python -m antialiased.evaluate` without requirements-eval.txt says what to install.
+_EXPORTS = {"EvaluationConfig": "antialiased.evaluate.config", "evaluate": "antialiased.evaluate.run",
+            "validate_network": "antialiased.evaluate.validate"}  # fmt: skip
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -2,6 +2,6 @@
 
 import sys
 
-from antialiased.evaluate.cli import main
+from antialiased.missing_packages import run_main
 
-sys.exit(main())
+sys.exit(run_main("evaluate"))

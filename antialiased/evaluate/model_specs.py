@@ -1,7 +1,8 @@
 """The models to evaluate: what `--model` names, and the network with its weights.
 
 A model spec is one of:
-- a registry name (`resnet50_lpf4_finetune`; see `python -m antialiased.weights list`), fetched and verified;
+- a registry name (`resnet50_lpf4_finetune`; see `python -m antialiased.weights list`), fetched and verified: a zoo
+  checkpoint or an exported program (`.pt2`), with its label set;
 - `PATH:ARCH:FILTER`: a checkpoint for the antialiased ARCH with filter size FILTER (1..7), or
   `PATH:ARCH:baseline` for torchvision's plain ARCH;
 - `PATH:MODULE:CALLABLE`: a checkpoint for the network that the Python callable builds (the handler's
@@ -19,6 +20,7 @@ import torch
 from torch import nn
 
 from antialiased.blurpool import FILTER_TAPS
+from antialiased.label_sets import IMAGENET, LabelSet
 from antialiased.models import create_baseline, create_model
 from antialiased.preprocessing import CROP_SIZE
 from antialiased.weights import fetch, get_entry, load_entry_weights, load_weights, sha256_file
@@ -47,12 +49,14 @@ class ModelSource:
 
 @dataclass
 class LoadedModel:
-    """A source's eager network with its weights, the sha256 of its weights file, its number of classes."""
+    """A source's eager network with its weights, the sha256 of its weights file, its number of classes and its
+    label set (a registry entry's; ImageNet's for a checkpoint of 1000 classes; None: unknown)."""
 
     source: ModelSource
     network: nn.Module
     sha256: str
     num_classes: int
+    label_set: LabelSet | None = None
 
     @property
     def name(self) -> str:
@@ -98,16 +102,21 @@ def unique_names(sources: list[ModelSource]) -> list[ModelSource]:
 
 def load_model(source: ModelSource) -> LoadedModel:
     """Build the network of `source` and load its weights (registry weights are fetched and hash-checked)."""
+    label_set = None
     if source.kind == "registry":
         entry = get_entry(source.name)
         path = fetch(source.name)
-        network = load_entry_weights(entry, path)
+        network = load_entry_weights(entry, path)  # a zoo checkpoint, or an exported program
         source = replace(source, arch=entry.arch, filter_size=entry.filter_size)
+        label_set = entry.label_set
     else:
         path = source.checkpoint
         network = load_weights(_build(source), path, arch=source.arch)  # e.g. DenseNet's legacy keys
     network.eval()
-    return LoadedModel(source, network, sha256_file(path), _num_classes(network))
+    classes = _num_classes(network)
+    if label_set is None and classes == len(IMAGENET):
+        label_set = IMAGENET
+    return LoadedModel(source, network, sha256_file(path), classes, label_set)
 
 
 def _build(source: ModelSource) -> nn.Module:

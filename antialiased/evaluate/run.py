@@ -7,9 +7,10 @@ from typing import Any
 
 from tqdm import tqdm
 
-from antialiased.datasets import NO_LABEL, Dataset, discover, discover_sequences, load_label_map
+from antialiased.datasets import NO_LABEL, DataError, Dataset, discover, discover_sequences, load_label_map
 from antialiased.evaluate.config import EvaluationConfig
 from antialiased.evaluate.engines.base import Engine, ImageResult, WorkItem
+from antialiased.evaluate.engines.endpoint import served_label_sets
 from antialiased.evaluate.engines.kinds import engine_kind
 from antialiased.evaluate.model_specs import LoadedModel, ModelSource, load_model, parse_model_spec, unique_names
 from antialiased.evaluate.outputs import finish
@@ -17,6 +18,7 @@ from antialiased.evaluate.perturbations import alexnet_figures
 from antialiased.evaluate.plans import all_plans
 from antialiased.evaluate.resolved import Run
 from antialiased.evaluate.store import RunStore, ShardWriter
+from antialiased.label_sets import LabelSet
 from antialiased.labels import NUM_CLASSES
 
 
@@ -34,8 +36,9 @@ def evaluate(config: EvaluationConfig) -> dict[str, Any]:
         return _evaluate(config, store)
 
 
-def _dataset(config: EvaluationConfig) -> Dataset:
-    """The images (with their labels), or for the sequence measure the sequences, that `config` evaluates."""
+def _dataset(config: EvaluationConfig, label_set: LabelSet | None) -> Dataset:
+    """The images (with their labels: class folders mapped to the models' classes), or for the sequence measure the
+    sequences, that `config` evaluates."""
     if config.protocol.sequences:
         if config.labels or config.ground_truth:
             raise ValueError(
@@ -44,7 +47,17 @@ def _dataset(config: EvaluationConfig) -> Dataset:
             )
         return discover_sequences(config.data).limited(config.limit)
     label_map = load_label_map(config.labels) if config.labels else None
-    return discover(config.data, label_map=label_map, ground_truth=config.ground_truth).limited(config.limit)
+    found = discover(config.data, label_map=label_map, ground_truth=config.ground_truth, label_set=label_set)
+    return found.limited(config.limit)
+
+
+def _label_set(label_sets: dict[str, LabelSet | None]) -> LabelSet | None:
+    """The classes the models share (None: not known); ClassMismatchError when they have different ones."""
+    known = {name: labels for name, labels in label_sets.items() if labels is not None}
+    if len(set(known.values())) > 1:
+        sizes = ", ".join(f"{name}: {len(labels)} classes" for name, labels in known.items())
+        raise ClassMismatchError(f"the models have different label sets ({sizes}): evaluate them one by one")
+    return next(iter(known.values()), None)
 
 
 def _evaluate(config: EvaluationConfig, store: RunStore) -> dict[str, Any]:
@@ -53,15 +66,23 @@ def _evaluate(config: EvaluationConfig, store: RunStore) -> dict[str, Any]:
         raise ValueError(f"the {kind.name} engine does not score sequences yet: use the local engine or --endpoint")
     if config.alexnet is not None:
         alexnet_figures(config.alexnet)  # a bad file fails now, not after the run
-    dataset = _dataset(config)
+    if not config.data.is_dir():  # before the models load
+        raise DataError(f"--data {config.data} is not a directory")
     sources = unique_names([parse_model_spec(spec, served=not kind.loads_models) for spec in config.models])
     device = kind.device(config)
     precision = kind.precision(config, device)
     loaded = [load_model(source) for source in sources] if kind.loads_models else []
     sources = [model.source for model in loaded] or sources  # with the registry's arch and filter
+    if loaded:
+        label_set = _label_set({model.name: model.label_set for model in loaded})
+    elif config.protocol.sequences:
+        label_set = None
+    else:
+        label_set = _label_set(served_label_sets([source.spec for source in sources], config.endpoint))
+    dataset = _dataset(config, label_set)
     run = Run(config, dataset, sources, loaded, store, kind, device, precision)
     if not config.protocol.sequences:
-        _check_classes(dataset, loaded)
+        _check_classes(dataset, loaded, label_set)
     plans = all_plans(config.protocol, len(dataset.samples), [s.sequence for s in dataset.samples])
     store.open(_manifest(run), config.overwrite)
     images = len(dataset.samples)
@@ -76,7 +97,7 @@ def _evaluate(config: EvaluationConfig, store: RunStore) -> dict[str, Any]:
     return finish(run)
 
 
-def _check_classes(dataset: Dataset, models: list[LoadedModel]) -> None:
+def _check_classes(dataset: Dataset, models: list[LoadedModel], label_set: LabelSet | None) -> None:
     top = max(s.label for s in dataset.samples)
     for model in models or ():
         if top >= model.num_classes:
@@ -84,8 +105,9 @@ def _check_classes(dataset: Dataset, models: list[LoadedModel]) -> None:
                 f"{model.name} outputs {model.num_classes} classes, but the labels go up to class index {top} "
                 f"({dataset.class_name(top)}): evaluate it on data whose labels are its classes (--labels)"
             )
-    if not models and top >= NUM_CLASSES:
-        raise ClassMismatchError(f"served models answer ImageNet's {NUM_CLASSES} classes; a label is {top}")
+    classes = len(label_set) if label_set is not None else NUM_CLASSES
+    if not models and top >= classes:
+        raise ClassMismatchError(f"the served models answer {classes} classes; a label is {top}")
 
 
 def _manifest(run: Run) -> dict[str, Any]:

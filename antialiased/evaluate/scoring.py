@@ -58,7 +58,7 @@ def sequence_record(scores: torch.Tensor, sequence: SequencePlan, probabilities:
     logits (frames, classes), as `antialiased.probe_sequence` reads them (the float32 softmax), or from every
     class's probability at each frame (`probabilities`: our handler's answers)."""
     chances = scores.float() if probabilities else scores.float().softmax(dim=1)
-    rankings = chances.topk(TOP5, dim=1).indices.tolist()
+    rankings = chances.topk(min(TOP5, chances.shape[1]), dim=1).indices.tolist()  # a model of fewer classes: all
     curves = {c: chances[:, c].tolist() for c in sorted({r[0] for r in rankings})}
     metrics = sequence_metrics(rankings, curves)
     figures = video_figures(scores.double().numpy(), sequence.noise, sequence.difficulties)

@@ -1,5 +1,5 @@
 import sys
 
-from antialiased.finetune.cli import main
+from antialiased.missing_packages import run_main
 
-sys.exit(main())
+sys.exit(run_main("finetune"))

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from antialiased.finetune.config import BATCH_NORM_MODES, PRECISIONS, FinetuneConfig
 from antialiased.finetune.loop import finetune
-from antialiased.finetune.output import REGISTRY_FILE
 from antialiased.weights import WeightsError
+from antialiased.weights.registry_file import REGISTRY_FILE
 
 D = FinetuneConfig  # the defaults
 
@@ -33,10 +33,13 @@ def _parser() -> argparse.ArgumentParser:
                             "name is the registry's first: torchvision:ARCH for torchvision's")  # fmt: skip
     model.add_argument("--weights", help="baseline weights of ARCH: a checkpoint file or a torchvision weights name")
     model.add_argument("--filter-size", type=int, default=D.filter_size, help="the blur's taps (1-7)")
-    model.add_argument("--num-classes", type=int, help="replace the classifier by one of this many classes")
+    model.add_argument("--num-classes", type=int,
+                       help="a new classifier of this many classes: the data's class folders, in ImageFolder's "
+                       "order (the default for folders that are not all ImageNet synsets)")  # fmt: skip
     data = parser.add_argument_group("data")
     data.add_argument("--data", type=Path, required=True, help="training ImageFolder (class folders)")
-    data.add_argument("--labels", type=Path, help="JSON {folder: class index or synset} for other folder names")
+    data.add_argument("--labels", type=Path,
+                      help="JSON {folder: class index or synset}: map the folders to classes yourself")  # fmt: skip
     data.add_argument("--val", type=Path, help="validation ImageFolder: top-1 and consistency after each epoch")
     data.add_argument("--val-limit", type=int, help="validate on this many evenly spaced images")
     recipe = parser.add_argument_group("recipe (the paper's fine-tuning by default)")

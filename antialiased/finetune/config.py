@@ -9,6 +9,7 @@ normalisation. Every knob is an option.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -54,18 +55,23 @@ class FinetuneConfig:
     quiet: bool = False
 
     def __post_init__(self) -> None:
-        positive = ("epochs", "batch_size", "lr_step", "crop_size")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ValueError(f"--lr must be positive, got {self.lr}")
+        at_least = {"epochs": 1, "batch_size": 1, "lr_step": 1, "crop_size": 1, "save_every": 0,
+                    "workers": 0, "max_steps": 1, "num_classes": 1, "val_limit": 1}  # fmt: skip
+        for name, least in at_least.items():
+            value = getattr(self, name)
+            if value is not None and value < least:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least {least}, got {value}")
+        if not 1 <= self.filter_size <= 7:
+            raise ValueError(f"--filter-size must be 1 to 7 (the blur's taps), got {self.filter_size}")
+        for name, positive in (("lr", True), ("lr_gamma", True), ("momentum", False), ("weight_decay", False)):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0 or (positive and value == 0):
+                kind = "positive" if positive else "zero or positive"
+                raise ValueError(f"--{name.replace('_', '-')} must be a finite {kind} number, got {value}")
         if self.batch_norm not in BATCH_NORM_MODES:
             raise ValueError(f"--batch-norm {self.batch_norm!r}: use one of {', '.join(BATCH_NORM_MODES)}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"--precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
-        if self.num_classes is not None and self.num_classes < 1:
-            raise ValueError(f"--num-classes must be at least 1, got {self.num_classes}")
 
     def settings(self) -> dict[str, Any]:
         """What decides the numbers: a run resumes only with the same settings (how it runs may change)."""

@@ -41,7 +41,7 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 
 def _append(path: Path, record: dict[str, Any]) -> None:
     with path.open("a") as file:
-        file.write(json.dumps(record) + "\n")
+        file.write(json.dumps(record, allow_nan=False) + "\n")  # NaN is not JSON: the loop stops before it
 
 
 def _keep(path: Path, wanted) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import random
 import signal
 import time
@@ -20,20 +21,23 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from antialiased.datasets import DataError, Dataset, discover, load_label_map
+from antialiased.datasets import DataError, Dataset, discover
 from antialiased.evaluate import validate_network
 from antialiased.finetune import distributed
 from antialiased.finetune.batches import Batch, StepSampler, TrainImages, TrainTransform, loader
+from antialiased.finetune.classes import run_classes
 from antialiased.finetune.config import FinetuneConfig
 from antialiased.finetune.distributed import Processes
 from antialiased.finetune.logs import EPOCHS_FILE, RunLog, read_records
-from antialiased.finetune.network import BuiltModel, build_model, num_classes_of
-from antialiased.finetune.output import check_name, write_output
-from antialiased.finetune.state import STATE_FILE, load_state, save_state
+from antialiased.finetune.network import build_model
+from antialiased.finetune.output import write_output
+from antialiased.finetune.run_folder import hold_run_folder
+from antialiased.finetune.state import STATE_FILE, load_state, not_a_state, save_state
+from antialiased.finetune.training import Training, set_mode
+from antialiased.networks import num_classes_of
+from antialiased.weights.registry_file import check_name
 
 log = logging.getLogger(__name__)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -50,56 +54,16 @@ class Result:
     signal: int | None = None
 
 
-class _Training:
-    """The model, optimizer, scheduler and scaler of one process, and where the run stands."""
-
-    def __init__(self, config: FinetuneConfig, processes: Processes, built: BuiltModel) -> None:
-        device = processes.device
-        self.network = built.network.to(device)
-        if device.type == "cuda":
-            self.network = self.network.to(memory_format=torch.channels_last)
-        if config.batch_norm == "sync":
-            if device.type != "cuda":
-                raise ValueError("--batch-norm sync needs GPUs (SyncBatchNorm runs on CUDA): use batch or frozen")
-            self.network = nn.SyncBatchNorm.convert_sync_batchnorm(self.network)
-        self.model: nn.Module = self.network
-        if processes.distributed:
-            ids = [device.index] if device.type == "cuda" else None
-            self.model = DistributedDataParallel(self.network, device_ids=ids)
-        if config.compile:
-            self.model = torch.compile(self.model)
-        self.optimizer = torch.optim.SGD(
-            self.network.parameters(), config.lr, momentum=config.momentum, weight_decay=config.weight_decay
-        )
-        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, config.lr_step, config.lr_gamma)
-        self.scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "float16")
-        self.epoch, self.step_in_epoch, self.step = 0, 0, 0
-
-    def state(self, settings: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "settings": settings,
-            "model": self.network.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "epoch": self.epoch,
-            "step_in_epoch": self.step_in_epoch,
-            "step": self.step,
-        }
-
-    def restore(self, state: dict[str, Any]) -> None:
-        self.network.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
-        self.epoch, self.step_in_epoch, self.step = state["epoch"], state["step_in_epoch"], state["step"]
+class Diverged(ValueError):
+    """The loss became NaN or infinite: the run stops and writes no weights."""
 
 
 def finetune(config: FinetuneConfig) -> Result:
     """Run (or resume) the fine-tuning of `config` in this process: alone, or as one of torchrun's processes."""
     processes = distributed.start(config.device)
     try:
-        return _run(config, processes)
+        with hold_run_folder(config.out, config.name) if processes.main else contextlib.nullcontext():
+            return _run(config, processes)
     finally:
         distributed.stop()
 
@@ -119,8 +83,7 @@ def _seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _dataset(config: FinetuneConfig, path: Path, limit: int | None = None) -> Dataset:
-    label_map = load_label_map(config.labels) if config.labels else None
+def _dataset(path: Path, label_map: dict[str, int] | None, limit: int | None = None) -> Dataset:
     dataset = discover(path, label_map=label_map).limited(limit)
     for skipped in dataset.skipped_folders:
         log.warning("%s: folder %s skipped: %s", path, skipped.name, skipped.reason)
@@ -134,20 +97,22 @@ def _run(config: FinetuneConfig, processes: Processes) -> Result:
         raise ValueError(
             f"--batch-size {config.batch_size} (global) must divide among {processes.world_size} processes"
         )
-    dataset = _dataset(config, config.data)
+    classes = run_classes(config.data, config.labels, config.num_classes)
+    dataset = _dataset(config.data, classes.label_map)
     if len(dataset.samples) < config.batch_size:
         raise DataError(f"{config.data} holds {len(dataset.samples)} images, fewer than a batch ({config.batch_size})")
-    val = _dataset(config, config.val, config.val_limit) if config.val else None
+    val = _dataset(config.val, classes.label_map, config.val_limit) if config.val else None
     _seed(config.seed)
-    built = build_model(config.model, config.weights, config.filter_size, config.num_classes, config.crop_size)
-    classes = num_classes_of(built.network, config.crop_size)
+    built = build_model(config.model, config.weights, config.filter_size, classes.num_classes, config.crop_size)
+    outputs = num_classes_of(built.network, config.crop_size)
     top = max(sample.label for sample in dataset.samples)
-    if top >= classes:
+    if top >= outputs or len(classes.label_set) != outputs:
         raise DataError(
-            f"the model outputs {classes} classes, but the labels go up to class index {top} "
-            f"({dataset.class_name(top)}): give --num-classes, or --labels mapping the folders to its classes"
+            f"the model outputs {outputs} classes, but the labels go up to class index {top} "
+            f"({dataset.class_name(top)}) of {len(classes.label_set)}: give --num-classes, or --labels mapping the "
+            "folders to its classes"
         )
-    training = _Training(config, processes, built)
+    training = Training(config, processes, built)
     settings = {**config.settings(), "data_files": dataset.fingerprint.__dict__}
     folder = config.out / config.name
     if config.overwrite and processes.main:
@@ -155,7 +120,11 @@ def _run(config: FinetuneConfig, processes: Processes) -> Result:
     processes.barrier()
     state = load_state(folder, settings)
     if state is not None:
-        training.restore(state)
+        try:
+            training.restore(state)
+        except (RuntimeError, KeyError, ValueError, TypeError) as error:
+            reason = f"it does not fit this run's model and optimizer: {str(error).splitlines()[0]}"
+            raise not_a_state(folder / STATE_FILE, reason) from None
         if processes.main:
             log.info("resuming %s at epoch %d, step %d", folder, training.epoch + 1, training.step)
     run_log = RunLog(folder, training.step, training.epoch) if processes.main else None
@@ -168,17 +137,10 @@ def _run(config: FinetuneConfig, processes: Processes) -> Result:
     result = Result(True, training.step)
     if processes.main:
         figures = _last_validation(folder)
-        path, entry = write_output(
-            training.network,
-            config.out,
-            config.name,
-            built.arch,
-            built.filter_size,
-            classes,
-            figures,
-            config.crop_size,
+        path, registered = write_output(
+            training.network, config.out, config.name, built, classes.label_set, figures, config.crop_size
         )
-        result = Result(True, training.step, path, entry.name if entry else None)
+        result = Result(True, training.step, path, registered)
     processes.barrier()
     return result
 
@@ -203,22 +165,13 @@ def _stop_requests() -> Iterator[list[int]]:
             signal.signal(number, handler)
 
 
-def _set_mode(network: nn.Module, batch_norm: str) -> None:
-    """Training mode; with `frozen` batch norm, its running statistics are used and kept (its affine is trained)."""
-    network.train()
-    if batch_norm == "frozen":
-        for module in network.modules():
-            if isinstance(module, nn.modules.batchnorm._BatchNorm):
-                module.eval()
-
-
 @dataclass
 class _Run:
     """The training loop of one process, with what it writes (the main process) and how it stops."""
 
     config: FinetuneConfig
     processes: Processes
-    training: _Training
+    training: Training
     run_log: RunLog | None
     settings: dict[str, Any]
     folder: Path
@@ -235,10 +188,15 @@ class _Run:
                 sampler.set_epoch(training.epoch)
                 sampler.start_step = training.step_in_epoch
                 images.epoch = training.epoch
-                _set_mode(training.network, config.batch_norm)
+                set_mode(training.network, config.batch_norm)
                 started = last = time.perf_counter()
                 for batch in loader(images, sampler, config.workers):
                     loss = self.processes.mean(self._step(batch))
+                    if not math.isfinite(loss):
+                        raise Diverged(
+                            f"the training loss is {loss} at step {training.step + 1} (epoch {training.epoch + 1}): "
+                            "the run stopped and wrote no weights; try a lower --lr"
+                        )
                     unreadable += batch.unreadable
                     training.step += 1
                     training.step_in_epoch += 1

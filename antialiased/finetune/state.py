@@ -1,6 +1,9 @@
 """The resumable state of a run, written atomically (beside, then renamed) at each epoch's end and every
 `--save-every` steps: the model, optimizer, scheduler and scaler, where the run stands (epoch, step), the random
-generators, and the settings it was started with (a run resumes only with the same ones)."""
+generators, and the settings it was started with (a run resumes only with the same ones).
+
+The file holds tensors and plain values only (numpy's generator state is written as plain values), so it is read
+back by torch's weights_only loader: a state file planted or damaged is refused, never unpickled into code."""
 
 from __future__ import annotations
 
@@ -13,11 +16,18 @@ from typing import Any
 import numpy as np
 import torch
 
+from antialiased.weights.checkpoint import safe_load
+from antialiased.weights.errors import CheckpointFormatError
+
 STATE_FILE = "state.pt"
+# What a state holds besides the training objects' own state_dicts, and the type of each.
+_FIELDS = {"settings": dict, "model": dict, "optimizer": dict, "scheduler": dict, "scaler": dict, "epoch": int,
+           "step_in_epoch": int, "step": int, "rng": dict}  # fmt: skip
+_NOTHING_RUN = "nothing in it was run: remove it, or pass --overwrite to start the run afresh"
 
 
 class ResumeError(ValueError):
-    """A run folder holds a run of other settings; the message names them."""
+    """A run folder holds a run of other settings (the message names them), or a state file that is not one."""
 
 
 def save_state(directory: Path, state: dict[str, Any]) -> Path:
@@ -40,7 +50,7 @@ def load_state(directory: Path, settings: dict[str, Any]) -> dict[str, Any] | No
     path = directory / STATE_FILE
     if not path.is_file():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = _read(path)
     saved = state["settings"]
     differ = sorted(key for key in {*saved, *settings} if saved.get(key) != settings.get(key))
     if differ:
@@ -49,15 +59,37 @@ def load_state(directory: Path, settings: dict[str, Any]) -> dict[str, Any] | No
             f"{directory} holds a run of other settings ({changes}): resume it with its own settings, "
             "or choose another --out or --name, or pass --overwrite to discard it"
         )
-    _set_rng_states(state["rng"])
+    try:
+        _set_rng_states(state["rng"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise not_a_state(path, f"its random generators' states are unusable ({error!r})") from None
     return state
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """The state in `path`, loaded without unpickling code and checked to have the fields a state has."""
+    try:
+        state = safe_load(path, "resume state")
+    except CheckpointFormatError as error:
+        raise ResumeError(f"{error}; {_NOTHING_RUN}") from None
+    if not isinstance(state, dict):
+        raise not_a_state(path, f"it holds a {type(state).__name__}, not a state")
+    wrong = [key for key, kind in _FIELDS.items() if not isinstance(state.get(key), kind)]
+    if wrong:
+        raise not_a_state(path, f"missing or mistyped fields: {', '.join(wrong)}")
+    return state
+
+
+def not_a_state(path: Path, reason: str) -> ResumeError:
+    """The refusal of the file at `path` as resume state, for `reason`."""
+    return ResumeError(f"{path} is not a fine-tuning resume state ({reason}); {_NOTHING_RUN}")
 
 
 def _rng_states() -> dict[str, Any]:
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": np.random.get_state(),
+        "numpy": _plain(np.random.get_state(legacy=False)),
         "python": random.getstate(),
     }
 
@@ -66,5 +98,11 @@ def _set_rng_states(states: dict[str, Any]) -> None:
     torch.set_rng_state(states["torch"])
     if states["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
-    np.random.set_state(states["numpy"])
+    numpy = states["numpy"]
+    np.random.set_state({**numpy, "state": {**numpy["state"], "key": np.array(numpy["state"]["key"], np.uint32)}})
     random.setstate(states["python"])
+
+
+def _plain(numpy_state: dict[str, Any]) -> dict[str, Any]:
+    """numpy's generator state with its key array as a list of ints (weights_only loading refuses numpy arrays)."""
+    return {**numpy_state, "state": {**numpy_state["state"], "key": numpy_state["state"]["key"].tolist()}}

@@ -2,13 +2,15 @@
 handler: what `POST /predictions/<model>` takes and answers. Both sides import it; torch-free.
 
 Request: the image as the raw body, or multipart with the image in field `data`, optionally `topk` (1..max,
-default 5; with a raw body the `X-TopK` header), `probabilities` (`true`: the answer also carries every class's
-probability, at each view of a shift request; with a raw body the `X-Probabilities` header) and `shifts` (the JSON
-of `ShiftRequest.to_json()`: classify each shifted view instead of the center crop). A shift request holds at most
-the handler's `max_view_pixels_per_request` view pixels (`shifts.MAX_VIEW_PIXELS_PER_REQUEST` by default); a larger
-one is sent as its `ShiftRequest.chunks`, each asking `probabilities`, and their answers joined
-(`ShiftClassification.join`) into the answer the whole request would have had. Readiness and health checks mark
-their predictions with the `X-Request-Purpose` header and the `purpose` query parameter.
+default 5, at most the model's classes are answered; with a raw body the `X-TopK` header), `probabilities` (`true`:
+the answer also carries every class's probability, at each view of a shift request; with a raw body the
+`X-Probabilities` header), `labels` (`true`: the answer also carries the model's label set; with a raw body the
+`X-Labels` header) and `shifts` (the JSON of `ShiftRequest.to_json()`: classify each shifted view instead of the
+center crop). A shift request holds at most the handler's `max_view_pixels_per_request` view pixels
+(`shifts.MAX_VIEW_PIXELS_PER_REQUEST` by default); a larger one is sent as its `ShiftRequest.chunks`, each asking
+`probabilities`, and their answers joined (`ShiftClassification.join`) into the answer the whole request would have
+had. Readiness and health checks (and a client asking for the label set) mark their predictions with the
+`X-Request-Purpose` header and the `purpose` query parameter.
 Answers: `Classification` for a plain request, `ShiftClassification` for a shift request, `ErrorBody` (with
 the HTTP status of the `ApiError`) for a refused one; `ErrorCode` lists every code.
 """
@@ -21,6 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from antialiased.errors import ApiError, ErrorCode
+from antialiased.labels import NUM_CLASSES
 from antialiased.shifts import ShiftMode, ShiftRequest, SubpixelMethod
 
 IMAGE_FIELD = "data"  # multipart field of the image; a raw request body arrives in the handler as "body"
@@ -29,17 +32,21 @@ TOPK_HEADER = "X-TopK"  # with a raw body: TorchServe 0.12 passes no query param
 SHIFTS_FIELD = "shifts"  # multipart field: the JSON of ShiftRequest.to_json()
 PROBABILITIES_FIELD = "probabilities"  # multipart field: "true" asks for every class's probability (at each view)
 PROBABILITIES_HEADER = "X-Probabilities"  # with a raw body
+LABELS_FIELD = "labels"  # multipart field: "true" asks for the model's label set (plain requests)
+LABELS_HEADER = "X-Labels"  # with a raw body
 # Marks a prediction nobody asked for (readiness and health checks), so metrics and logs can tell it apart; it is
 # sent as this header (the handler counts it) and as the query parameter `purpose` (TorchServe's access log shows it).
 PURPOSE_HEADER = "X-Request-Purpose"
 PURPOSE_PARAMETER = "purpose"
-SYNTHETIC_PURPOSES = ("readiness", "healthcheck")
+SYNTHETIC_PURPOSES = ("readiness", "healthcheck", "labels")
 DEFAULT_TOPK = 5
 MAX_TOPK = 20
 
 __all__ = [
     "DEFAULT_TOPK",
     "IMAGE_FIELD",
+    "LABELS_FIELD",
+    "LABELS_HEADER",
     "MAX_TOPK",
     "PROBABILITIES_FIELD",
     "PROBABILITIES_HEADER",
@@ -50,6 +57,7 @@ __all__ = [
     "TOPK_FIELD",
     "TOPK_HEADER",
     "ApiError",
+    "ClassName",
     "Classification",
     "ErrorBody",
     "ErrorCode",
@@ -74,9 +82,16 @@ def synthetic_marks(purpose: str) -> tuple[dict[str, str], dict[str, str]]:
 class Prediction(BaseModel):
     """One class of a top-k list."""
 
-    index: int = Field(description="ImageNet class index")
-    label: str
+    index: int = Field(description="Class index of the model")
+    label: str = Field(description="Its name in the model's label set (ImageNet's by default)")
     probability: float
+
+
+class ClassName(BaseModel):
+    """One class of a model's label set: its name, and its id (an ImageNet synset, ...) when it has one."""
+
+    name: str
+    id: str | None = None
 
 
 class ModelInfo(BaseModel):
@@ -87,6 +102,7 @@ class ModelInfo(BaseModel):
     arch: str
     antialiased: bool
     filter_size: int | None = None
+    num_classes: int = Field(NUM_CLASSES, description="How many classes the model tells apart")
 
 
 class WeightsInfo(BaseModel):
@@ -105,6 +121,9 @@ class Classification(BaseModel):
     topk: list[Prediction]
     probabilities: list[float] | None = Field(
         None, description="Probability of each class, by class index; only when the request asks for them"
+    )
+    labels: list[ClassName] | None = Field(
+        None, description="The model's label set, by class index; only when the request asks for it"
     )
 
 
@@ -139,14 +158,8 @@ class ShiftClassification(BaseModel):
     )
 
     def matches(self, request: ShiftRequest) -> bool:
-        """Whether this answers `request`: same offsets in the same order, each with at least one prediction (and,
-        when it holds `probabilities`, one row per view)."""
-        rows = self.probabilities is None or len(self.probabilities) == len(self.shifts)
-        return (
-            [tuple(s.offset) for s in self.shifts] == list(request.offsets)
-            and all(s.topk for s in self.shifts)
-            and rows
-        )
+        """Whether this answers `request`: same offsets in the same order, each with at least one prediction."""
+        return [tuple(s.offset) for s in self.shifts] == list(request.offsets) and all(s.topk for s in self.shifts)
 
     @classmethod
     def join(cls, parts: Sequence[ShiftClassification], rows: np.ndarray) -> ShiftClassification:

@@ -1,21 +1,17 @@
 """The one client of the handler contract (`antialiased.serving.contract`) over httpx, torch-free: the request a
 prediction sends, the retry policy, the answer read back, and every failure as an `ApiError`.
 
-`HandlerClient` (blocking) and `AsyncHandlerClient` (asyncio) differ only in how they send and wait; what to send,
-whether to try again and how to read the answer are shared (`prediction_request`, `Tries`, `read_answer`). The probe
-service, the launcher's readiness check and the evaluation's endpoint engine use them and keep only what is theirs
-(metrics, how a failure is reported).
+`AsyncHandlerClient` (asyncio) sends, tries again and reads; `HandlerClient` (blocking) runs it on an event loop of
+its own, so both have one behaviour. The probe service, the launcher's readiness check and the evaluation's endpoint
+engine use them and keep only what is theirs (metrics, how a failure is reported). An answer is read as it streams
+in, never more than the request can need (`antialiased.serving.handler_answers.answer_limit`), and checked against the
+contract and the request before it is returned; the timeout is a deadline for the whole call, tries and waits
+included, not a limit on each read (a server sending one byte a second is cut off at the deadline).
+What is tried again, and when: `antialiased.serving.handler_retries`.
 
-Shift requests beyond `ClientOptions.max_view_pixels_per_request` are sent as their chunks, one after another (the
-asyncio client lets each chunk wait for a `Turn`: the probe service's fair scheduler), and answered as one
-(`joined`), so that a plain classification waits behind one chunk, not a whole probe.
-
-Retries: a refused connection, TorchServe's 503 (queue full, no worker yet, our handler's overloaded batch) and
-507 (the worker died holding the request: predictions are idempotent, so a retry is safe) are tried again after a
-random delay up to a doubling backoff (full jitter, so retrying clients spread out), at least the answer's
-Retry-After, never past the deadline. A key refused because TorchServe renewed it under the request is read again
-and sent once more at once; so is a request waiting on a model whose worker restarted (`WorkerRestarts`: TorchServe
-may never answer it).
+Shift requests beyond `ClientOptions.max_view_pixels_per_request` are sent as their chunks, one after another (each
+may wait for a `Turn`: the probe service's fair scheduler), and answered as one (`ShiftClassification.join`), so that
+a plain classification waits behind one chunk, not a whole probe.
 """
 
 from __future__ import annotations
@@ -23,40 +19,45 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import random
-import time
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
 import numpy as np
-from pydantic import BaseModel, ValidationError
 
-from antialiased.errors import ApiError, ErrorCode
-from antialiased.labels import NUM_CLASSES
 from antialiased.serving.contract import (
     IMAGE_FIELD,
+    LABELS_FIELD,
     PROBABILITIES_FIELD,
     SHIFTS_FIELD,
     TOPK_FIELD,
     Classification,
-    ErrorBody,
+    ClassName,
     ShiftClassification,
     synthetic_marks,
 )
-from antialiased.serving.torchserve_keys import KEY_RETRY_DELAY_S, key_refused
+from antialiased.serving.handler_answers import (
+    BrokenAnswer,
+    answer_limit,
+    checked_classification,
+    checked_labels,
+    checked_shifts,
+    read_answer,
+)
+from antialiased.serving.handler_retries import NO_RETRIES, RetryHook, RetryPolicy, Tries
 from antialiased.serving.worker_restarts import WorkerRestarted, WorkerRestarts
 from antialiased.shifts import MAX_VIEW_PIXELS_PER_REQUEST, ShiftRequest
 
-RETRY_STATUSES = (503, 507)
-Answer = TypeVar("Answer", bound=BaseModel)
+Result = TypeVar("Result")
+ANSWER_BYTES = answer_limit()  # the most a plain answer can take (every class's probability, the largest top-k)
 Headers = Callable[[], Mapping[str, str]]  # read at every try: a key file's key may be renewed in between
-# (model, reason: "503", "507", "unreachable", "key", "restarted") before each retry
-RetryHook = Callable[[str, str], None]
 # Held while one chunk of a shift request is sent and answered: waits for that chunk's turn (see service.scheduler).
 Turn = Callable[[ShiftRequest], AbstractAsyncContextManager[object]]
+__all__ = ["NO_RETRIES", "AsyncHandlerClient", "ClientOptions", "HandlerClient", "Headers", "RetryPolicy", "Turn",
+           "prediction_request", "read_answer"]  # fmt: skip
 
 
 def prediction_request(
@@ -64,6 +65,7 @@ def prediction_request(
     *,
     topk: int | None = None,
     probabilities: bool = False,
+    labels: bool = False,
     shifts: ShiftRequest | None = None,
     purpose: str | None = None,
     fields: Mapping[str, str] | None = None,
@@ -75,6 +77,8 @@ def prediction_request(
         data[TOPK_FIELD] = str(topk)
     if probabilities:
         data[PROBABILITIES_FIELD] = "true"
+    if labels:
+        data[LABELS_FIELD] = "true"
     if shifts is not None:
         data[SHIFTS_FIELD] = json.dumps(shifts.to_json())
     headers, params = synthetic_marks(purpose) if purpose else ({}, {})
@@ -83,191 +87,11 @@ def prediction_request(
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how patiently to try again; `retries=0` still sends a refused key once more."""
-
-    retries: int = 6
-    backoff_s: float = 0.2
-    max_backoff_s: float = 5.0
-
-    def delay(self, attempt: int, response: httpx.Response | None) -> float:
-        """The wait before try `attempt` (1, 2, ...): full jitter up to the doubling backoff, at least Retry-After."""
-        backoff = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
-        retry_after = response.headers.get("retry-after", "") if response is not None else ""
-        floor = min(float(retry_after), self.max_backoff_s) if retry_after.isascii() and retry_after.isdigit() else 0
-        return max(floor, random.uniform(0, backoff))
-
-
-NO_RETRIES = RetryPolicy(retries=0)
-
-
-@dataclass
-class Tries:
-    """The decisions of one call's retry loop, apart from the sending and the waiting."""
-
-    model: str
-    policy: RetryPolicy
-    timeout_s: float
-    on_retry: RetryHook | None = None
-    deadline: float = field(init=False)
-    attempt: int = 0
-    key_retried: bool = False
-    response: httpx.Response | None = None
-    failure: str | None = None
-
-    def __post_init__(self) -> None:
-        self.deadline = time.monotonic() + self.timeout_s
-
-    def timeout(self, connect_s: float) -> httpx.Timeout:
-        """The time left for the next try."""
-        left = max(self.deadline - time.monotonic(), 0.001)
-        return httpx.Timeout(left, connect=min(left, connect_s))
-
-    def next_delay(
-        self, response: httpx.Response | None, error: httpx.HTTPError | WorkerRestarted | None = None
-    ) -> float | None:
-        """Seconds to wait before trying again, or None when this try's outcome is the call's (see `outcome`)."""
-        self.response = response
-        if isinstance(error, WorkerRestarted):
-            self.failure, reason = str(error), "restarted"
-            self.attempt += 1
-            return self._retry(reason, 0.0) if self.attempt <= self.policy.retries else None
-        if error is not None:
-            if not isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
-                raise _transport_error(self.model, error, self.timeout_s)
-            self.failure, reason = f"TorchServe is not reachable: {error!r}", "unreachable"
-        elif key_refused(response.status_code, response.content) and not self.key_retried:
-            self.key_retried = True
-            return self._retry("key", KEY_RETRY_DELAY_S)
-        elif response.status_code not in RETRY_STATUSES:
-            return None
-        else:
-            reason = str(response.status_code)
-        self.attempt += 1
-        if self.attempt > self.policy.retries:
-            return None
-        return self._retry(reason, self.policy.delay(self.attempt, response))
-
-    def _retry(self, reason: str, delay: float) -> float | None:
-        if time.monotonic() + delay >= self.deadline:
-            return None
-        if self.on_retry is not None:
-            self.on_retry(self.model, reason)
-        return delay
-
-    def outcome(self) -> httpx.Response:
-        """The last answer; ApiError torchserve_unavailable when no try got one."""
-        if self.response is None:
-            raise ApiError(ErrorCode.TORCHSERVE_UNAVAILABLE, self.failure or "TorchServe is not reachable", 503)
-        return self.response
-
-
-def _transport_error(model: str, error: httpx.HTTPError, timeout_s: float) -> ApiError:
-    if isinstance(error, httpx.TimeoutException):
-        message = f"TorchServe did not answer within {timeout_s:g} s: {error!r}"
-        return ApiError(ErrorCode.TORCHSERVE_TIMEOUT, message, 504)
-    return ApiError(ErrorCode.TORCHSERVE_ERROR, f"TorchServe request failed for {model}: {error!r}", 502)
-
-
-def read_answer(model: str, response: httpx.Response, kind: type[Answer]) -> Answer:
-    """The answer as `kind`; ApiError when it is a refusal or a failure (see `answer_error`) or not a `kind`."""
-    if response.status_code != 200:
-        raise answer_error(model, response)
-    try:
-        return kind.model_validate_json(response.content)
-    except ValidationError as error:
-        message = f"{model}: unexpected answer from TorchServe ({error.error_count()} problems)"
-        raise ApiError(ErrorCode.TORCHSERVE_ERROR, message, 502) from error
-
-
-def answer_error(model: str, response: httpx.Response) -> ApiError:
-    """The ApiError of an answer that is not a 200: our handler's refusal as it is (code, message, Retry-After),
-    TorchServe's own failures as the probe codes (overloaded, torchserve_timeout, image_too_large, torchserve_error)."""
-    status = response.status_code
-    try:
-        body = ErrorBody.model_validate_json(response.content)
-    except ValidationError:
-        body = None
-    if body is not None:
-        headers = {"Retry-After": response.headers["retry-after"]} if "retry-after" in response.headers else {}
-        return ApiError(body.code, body.message, status, headers=headers)
-    message = _torchserve_message(response)
-    if status in RETRY_STATUSES:
-        return ApiError(
-            ErrorCode.OVERLOADED,
-            f"TorchServe cannot take the request for {model} now (its queue is full, or no worker is up); "
-            f"it answered {status}: {message}",
-            503,
-            headers={"Retry-After": "1"},
-        )
-    if status in (408, 504):
-        return ApiError(ErrorCode.TORCHSERVE_TIMEOUT, f"TorchServe timed out: {message}", 504)
-    if status == 413:
-        return ApiError(ErrorCode.IMAGE_TOO_LARGE, f"TorchServe refused the request size: {message}", 413)
-    return ApiError(ErrorCode.TORCHSERVE_ERROR, f"TorchServe answered {status} for {model}: {message}", 502)
-
-
-def _torchserve_message(response: httpx.Response) -> str:
-    """TorchServe's own error bodies are {"code": <number>, "type": ..., "message": ...}."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    message = body.get("message") if isinstance(body, dict) else None
-    return str(message or response.text[:200] or response.reason_phrase)
-
-
-def every_class(model: str, answer: Classification) -> Classification:
-    """`answer`, checked to hold one probability per class; ApiError torchserve_error if not."""
-    if answer.probabilities is None or len(answer.probabilities) != NUM_CLASSES:
-        message = f"{model}: the answer does not hold one probability per class ({NUM_CLASSES})"
-        raise ApiError(ErrorCode.TORCHSERVE_ERROR, message, 502)
-    return answer
-
-
-def matching(model: str, answer: ShiftClassification, shifts: ShiftRequest) -> ShiftClassification:
-    """`answer`, checked to answer `shifts`; ApiError torchserve_error if not."""
-    if not answer.matches(shifts):
-        raise ApiError(ErrorCode.TORCHSERVE_ERROR, f"{model}: the shift answer does not match", 502)
-    return answer
-
-
-Chunk = tuple[ShiftClassification, np.ndarray | None]  # an answer to a chunk, its rows of probabilities held apart
-
-
-def chunk_answer(model: str, response: httpx.Response, chunk: ShiftRequest) -> Chunk:
-    """The answer to `chunk`, checked, and every class's probability at its views as float32 (a seventh of the memory
-    of Python floats, the handler's values exactly) when it holds them; ApiError torchserve_error when they are not
-    one row of every class per view."""
-    answer = matching(model, read_answer(model, response, ShiftClassification), chunk)
-    if answer.probabilities is None:
-        return answer, None
-    if any(len(row) != NUM_CLASSES for row in answer.probabilities):
-        raise _without_every_class(model)
-    return answer.model_copy(update={"probabilities": None}), np.asarray(answer.probabilities, np.float32)
-
-
-def _without_every_class(model: str) -> ApiError:
-    message = f"{model}: a chunk's answer does not hold one probability per class ({NUM_CLASSES}) at each view"
-    return ApiError(ErrorCode.TORCHSERVE_ERROR, message, 502)
-
-
-def joined(model: str, chunks: list[Chunk]) -> ShiftClassification:
-    """The answer to a whole shift request from those to its chunks, each asked with every class's probability (see
-    `ShiftClassification.join`); ApiError torchserve_error when one lacks them."""
-    if len(chunks) == 1:
-        return chunks[0][0]
-    if any(rows is None for _, rows in chunks):
-        raise _without_every_class(model)
-    return ShiftClassification.join([answer for answer, _ in chunks], np.concatenate([rows for _, rows in chunks]))
-
-
-@dataclass(frozen=True)
 class ClientOptions:
     """Where TorchServe's inference API is and how to call it."""
 
     url: str
-    policy: RetryPolicy = RetryPolicy()
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
     timeout_s: float = 120.0
     connect_timeout_s: float = 2.0
     max_connections: int = 32
@@ -286,54 +110,8 @@ class ClientOptions:
 
     def send_options(self, request: dict[str, Any], tries: Tries) -> dict[str, Any]:
         """httpx's arguments of one try: the request, the headers read now, the time left."""
-        headers = {**(self.headers() if self.headers else {}), **request["headers"]}
+        headers = {**(self.headers() if self.headers else {}), "Accept-Encoding": "identity", **request["headers"]}
         return {**request, "headers": headers, "timeout": tries.timeout(self.connect_timeout_s)}
-
-
-class HandlerClient:
-    """Predictions from our handler on TorchServe, blocking (a context manager; close() when done)."""
-
-    def __init__(self, options: ClientOptions) -> None:
-        self.options = options
-        self._client = httpx.Client(**options.httpx_options())
-
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> HandlerClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def post(self, model: str, request: dict[str, Any], timeout_s: float | None = None) -> httpx.Response:
-        """The answer worth keeping to `request` (from `prediction_request`), after the retries the policy allows."""
-        tries = self.options.tries(model, timeout_s)
-        while True:
-            response, error = None, None
-            try:
-                response = self._client.post(f"/predictions/{model}", **self.options.send_options(request, tries))
-            except httpx.HTTPError as caught:
-                error = caught
-            delay = tries.next_delay(response, error)
-            if delay is None:
-                return tries.outcome()
-            time.sleep(delay)
-
-    def classify_shifts(self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int) -> ShiftClassification:
-        """The handler's top-k of every shifted view of `image` that `shifts` asks for (in chunks, one after another,
-        beyond `max_view_pixels_per_request`); ApiError on any failure."""
-        chunks = shifts.chunks(self.options.max_view_pixels_per_request)
-        answers = []
-        for chunk in chunks:
-            request = prediction_request(image, topk=topk, shifts=chunk, probabilities=len(chunks) > 1)
-            answers.append(chunk_answer(model, self.post(model, request), chunk))
-        return joined(model, answers)
-
-    def classify_every_class(self, model: str, image: bytes, topk: int = 1) -> Classification:
-        """The handler's answer for the center crop of `image`: its top-k and every class's probability."""
-        response = self.post(model, prediction_request(image, topk=topk, probabilities=True))
-        return every_class(model, read_answer(model, response, Classification))
 
 
 class AsyncHandlerClient:
@@ -348,14 +126,20 @@ class AsyncHandlerClient:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def post(self, model: str, request: dict[str, Any], timeout_s: float | None = None) -> httpx.Response:
-        """The answer worth keeping to `request` (from `prediction_request`), after the retries the policy allows."""
+    async def post(
+        self, model: str, request: dict[str, Any], timeout_s: float | None = None, max_bytes: int = ANSWER_BYTES
+    ) -> httpx.Response:
+        """The answer worth keeping to `request` (from `prediction_request`), after the retries the policy allows,
+        read whole (BrokenAnswer past `max_bytes`)."""
         tries = self.options.tries(model, timeout_s)
         while True:
             response, error = None, None
             try:
-                send = self._client.post(f"/predictions/{model}", **self.options.send_options(request, tries))
-                response = await (self._restarts.unless_restarted(model, send) if self._restarts else send)
+                async with asyncio.timeout(tries.left()):
+                    send = self._send(model, request, tries, max_bytes)
+                    response = await (self._restarts.unless_restarted(model, send) if self._restarts else send)
+            except TimeoutError:  # the deadline of the whole call, whatever each read took
+                error = httpx.ReadTimeout(f"no whole answer within {tries.timeout_s:g} s")
             except (httpx.HTTPError, WorkerRestarted) as caught:
                 error = caught
             delay = tries.next_delay(response, error)
@@ -363,28 +147,108 @@ class AsyncHandlerClient:
                 return tries.outcome()
             await asyncio.sleep(delay)
 
+    async def _send(self, model: str, request: dict[str, Any], tries: Tries, max_bytes: int) -> httpx.Response:
+        """One try: the answer read as it arrives, refused past `max_bytes` or when sent compressed."""
+        sent = self._client.build_request("POST", f"/predictions/{model}", **self.options.send_options(request, tries))
+        response = await self._client.send(sent, stream=True)
+        try:
+            if response.headers.get("content-encoding", "identity") != "identity":  # never inflated
+                raise BrokenAnswer(model, f"sent as {response.headers['content-encoding']}, which was not asked for")
+            body = bytearray()
+            async for chunk in response.aiter_raw():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise BrokenAnswer(model, f"more than {max_bytes} bytes, more than the request can need")
+        finally:
+            await response.aclose()
+        return httpx.Response(response.status_code, headers=response.headers, content=bytes(body), request=sent)
+
     async def classify(
         self, model: str, image: bytes, *, topk: int, timeout_s: float | None = None, purpose: str | None = None
     ) -> Classification:
         """The handler's top-k of the center crop of `image`."""
-        response = await self.post(model, prediction_request(image, topk=topk, purpose=purpose), timeout_s)
-        return read_answer(model, response, Classification)
+        request = prediction_request(image, topk=topk, purpose=purpose)
+        response = await self.post(model, request, timeout_s, answer_limit(topk, probabilities=False))
+        return checked_classification(model, read_answer(model, response, Classification), topk, probabilities=False)
 
     async def classify_every_class(self, model: str, image: bytes, topk: int = 1) -> Classification:
         """The handler's answer for the center crop of `image`: its top-k and every class's probability."""
-        response = await self.post(model, prediction_request(image, topk=topk, probabilities=True))
-        return every_class(model, read_answer(model, response, Classification))
+        request = prediction_request(image, topk=topk, probabilities=True)
+        response = await self.post(model, request, max_bytes=answer_limit(topk, probabilities=True))
+        return checked_classification(model, read_answer(model, response, Classification), topk, probabilities=True)
 
     async def classify_shifts(
         self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int, turn: Turn | None = None
     ) -> ShiftClassification:
-        """The handler's top-k of every shifted view of `image` that `shifts` asks for (in chunks, one after another,
-        each in its `turn`, beyond `max_view_pixels_per_request`)."""
+        """The handler's top-k of every shifted view of `image` that `shifts` asks for: in chunks, one after another,
+        each in its `turn`, beyond `max_view_pixels_per_request` (each chunk then asks every class's probability at
+        its views, from which the whole request's class curves are joined)."""
         chunks = shifts.chunks(self.options.max_view_pixels_per_request)
-        answers = []
+        every_class = len(chunks) > 1
+        answers, rows = [], []
         for chunk in chunks:
-            request = prediction_request(image, topk=topk, shifts=chunk, probabilities=len(chunks) > 1)
+            request = prediction_request(image, topk=topk, shifts=chunk, probabilities=every_class)
+            limit = answer_limit(topk, probabilities=every_class, shifts=chunk)
             async with turn(chunk) if turn is not None else contextlib.nullcontext():
-                response = await self.post(model, request)
-            answers.append(chunk_answer(model, response, chunk))
-        return joined(model, answers)
+                response = await self.post(model, request, max_bytes=limit)
+            answer = read_answer(model, response, ShiftClassification)
+            answer = checked_shifts(model, answer, chunk, topk, probabilities=every_class)
+            if every_class:  # float32: the handler's values exactly, a seventh of the memory of Python floats
+                rows.append(np.asarray(answer.probabilities, np.float32))
+                answer = answer.model_copy(update={"probabilities": None})
+            answers.append(answer)
+        return ShiftClassification.join(answers, np.concatenate(rows)) if every_class else answers[0]
+
+    async def label_set(self, model: str, image: bytes, timeout_s: float | None = None) -> list[ClassName]:
+        """The served model's label set, asked with a synthetic prediction of `image` (purpose `labels`)."""
+        request = prediction_request(image, topk=1, labels=True, purpose="labels")
+        response = await self.post(model, request, timeout_s, answer_limit(1, probabilities=False, labels=True))
+        answer = checked_classification(model, read_answer(model, response, Classification), 1, probabilities=False)
+        return checked_labels(model, answer)
+
+
+class HandlerClient:
+    """Predictions from our handler on TorchServe, blocking: `AsyncHandlerClient` run on an event loop of its own,
+    in a thread (a context manager; close() when done). Threads may share one client: their calls run together."""
+
+    def __init__(self, options: ClientOptions) -> None:
+        self.options = options
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="handler-client", daemon=True)
+        self._thread.start()
+        self._client = AsyncHandlerClient(options)
+
+    def _run(self, call: Coroutine[Any, Any, Result]) -> Result:
+        return asyncio.run_coroutine_threadsafe(call, self._loop).result()
+
+    def close(self) -> None:
+        if self._loop.is_closed():
+            return
+        self._run(self._client.aclose())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+    def __enter__(self) -> HandlerClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def post(
+        self, model: str, request: dict[str, Any], timeout_s: float | None = None, max_bytes: int = ANSWER_BYTES
+    ) -> httpx.Response:
+        """See `AsyncHandlerClient.post`."""
+        return self._run(self._client.post(model, request, timeout_s, max_bytes))
+
+    def classify_shifts(self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int) -> ShiftClassification:
+        """See `AsyncHandlerClient.classify_shifts`."""
+        return self._run(self._client.classify_shifts(model, image, shifts, topk=topk))
+
+    def classify_every_class(self, model: str, image: bytes, topk: int = 1) -> Classification:
+        """See `AsyncHandlerClient.classify_every_class`."""
+        return self._run(self._client.classify_every_class(model, image, topk))
+
+    def label_set(self, model: str, image: bytes) -> list[ClassName]:
+        """See `AsyncHandlerClient.label_set`."""
+        return self._run(self._client.label_set(model, image))

@@ -1,12 +1,14 @@
 """TorchServe's keys (token authorization) as its clients meet them: the key file TorchServe writes and renews, the
-header that carries a key, and TorchServe's refusal of a stale one. Torch-free; the launcher, the probe service and
-the health check share it."""
+header that carries a key, and TorchServe's refusal of a stale one. Torch-free; the launcher, the probe service, the
+health check and the evaluation's endpoint engine share it."""
 
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
+
+from antialiased.errors import ApiError, ErrorCode
 
 # TorchServe's answer to a missing or stale key: a 400 of its own (not a 401) with this text.
 KEY_REFUSED = b"Token Authorization failed"
@@ -45,3 +47,15 @@ def api_headers(key_file: Path | None, api: str = "inference") -> dict[str, str]
     if key_file is None or not key_file.exists():
         return {}
     return {"Authorization": f"Bearer {read_keys(key_file)[api]['key']}"}
+
+
+def bearer_headers(token: str | None, key_file: Path | None, api: str = "inference") -> dict[str, str]:
+    """The Authorization header of a request to TorchServe: a fixed `token` (stale once TorchServe renews its keys),
+    else the current key of `key_file`, read now so that renewals are followed, else none. ApiError
+    torchserve_unavailable (503) when the key file cannot be read."""
+    if token is not None:
+        return {"Authorization": f"Bearer {token}"}
+    try:
+        return api_headers(key_file, api)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ApiError(ErrorCode.TORCHSERVE_UNAVAILABLE, f"cannot read TorchServe's key file: {error}", 503) from error

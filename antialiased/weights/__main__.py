@@ -1,6 +1,6 @@
 """Command line: `python -m antialiased.weights {list, fetch NAME, verify PATH NAME}`.
 
-Failures print one line, `error: ...`, on stderr and exit with status 1.
+Failures print one line, `error: ...`, on stderr and exit with status 2.
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from antialiased.weights.errors import WeightsError
+from antialiased.regular_files import open_regular
+from antialiased.weights.errors import CheckpointFormatError, WeightsError
 from antialiased.weights.fetch import fetch, resolve_cache_dir, verify_file
 from antialiased.weights.load import load_entry_weights
 from antialiased.weights.registry import OFFICIAL_LICENSE, get_entry, list_entries
@@ -48,6 +49,10 @@ def _fetch(args: argparse.Namespace) -> None:
 
 def _verify(args: argparse.Namespace) -> None:
     entry = get_entry(args.name)
+    try:
+        open_regular(args.path).close()  # not a FIFO (reading it would wait forever), a directory, a device
+    except OSError as exc:
+        raise CheckpointFormatError(f"cannot verify {args.path}: {exc.strerror or exc}") from None
     verify_file(args.path, entry)
     load_entry_weights(entry, args.path)
     print(f"ok: {args.path} is {entry.name} (sha256 {entry.sha256_prefix}…, loads strictly into {entry.arch})")
@@ -81,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.run(args)
     except WeightsError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2
     return 0
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -41,22 +43,34 @@ def strip_wrapper_prefixes(state_dict: Mapping[str, torch.Tensor]) -> StateDict:
     return state
 
 
+def safe_load(path: str | os.PathLike, kind: str = "checkpoint") -> Any:
+    """What the PyTorch `kind` file at `path` holds, on the CPU, unpickled by torch's weights_only loader: tensors,
+    plain containers and values only, never code; CheckpointFormatError (naming a refused object) otherwise."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointFormatError(f"{kind} {os.fspath(path)} does not exist") from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
+        raise CheckpointFormatError(
+            f"{os.fspath(path)} is not a readable PyTorch {kind} (truncated, another format, or objects that "
+            f"weights_only loading refuses): {load_problem(exc)}"
+        ) from None
+
+
+def load_problem(exc: BaseException) -> str:
+    """The line of torch's message that names the problem (its weights_only refusal is mostly boilerplate)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    named = [line for line in lines if re.search(r"unsupported global|Unsupported operand", line, re.IGNORECASE)]
+    return " ".join((named or lines or [type(exc).__name__])[0].split())[:300]
+
+
 def load_state_dict(path: str | os.PathLike) -> StateDict:
     """Read a checkpoint file into a plain state_dict, on the CPU, without running pickled code.
 
     Accepts the official `{'state_dict': ...}` layout, training checkpoints (`module.` prefixes and
     extra keys such as `optimizer`, `epoch`, `arch`, `best_acc1`) and bare state_dicts.
     """
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointFormatError(f"checkpoint {os.fspath(path)} does not exist") from None
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
-        reason = " ".join(str(exc).split())[:300]
-        raise CheckpointFormatError(
-            f"{os.fspath(path)} is not a readable PyTorch checkpoint (truncated, another format, or objects "
-            f"that weights_only loading refuses): {reason}"
-        ) from None
+    obj = safe_load(path)
     if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         obj = obj["state_dict"]
     if not isinstance(obj, Mapping) or not obj:

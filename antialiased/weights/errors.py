@@ -35,3 +35,8 @@ class CheckpointFormatError(WeightsError):
 
 class ArchitectureMismatchError(WeightsError):
     """A state_dict does not fit the model: keys missing, unexpected, or of another shape."""
+
+
+class ProgramFormatError(CheckpointFormatError):
+    """A `.pt2` file is not a plain exported program (or would run code when loaded), or not a classifier of image
+    batches with a dynamic batch dimension."""

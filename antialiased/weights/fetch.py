@@ -3,21 +3,21 @@
 The cache directory is ANTIALIASED_CACHE_DIR, else `$XDG_CACHE_HOME/antialiased` (default
 `~/.cache/antialiased`). ANTIALIASED_WEIGHTS_MIRROR, a base URL, replaces every entry's host and
 path (the file name is kept), for machines behind a proxy or with an internal mirror. A file placed
-in the cache by hand under the entry's file name is used once its hash checks out.
+in the cache by hand under the entry's file name is used once its hash checks out. Downloads are bounded in size
+and time (`antialiased.weights.download`).
 """
 
 from __future__ import annotations
 
-import http.client
 import logging
 import os
-import urllib.error
 import uuid
 from pathlib import Path
-
-from torch.hub import download_url_to_file
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from antialiased.weights.checkpoint import sha256_file
+from antialiased.weights.download import DownloadError, download
 from antialiased.weights.errors import HashMismatchError, WeightsError, WeightsUnavailableError
 from antialiased.weights.registry import WeightsEntry, get_entry
 
@@ -47,6 +47,12 @@ def _hash_problem(path: str | os.PathLike, entry: WeightsEntry) -> str | None:
     return None if digest == entry.sha256_prefix else f"sha256 starts with {digest}, expected {entry.sha256_prefix}"
 
 
+def local_file(entry: WeightsEntry) -> Path | None:
+    """The path of a `file:` URL's file (whether it exists or not); None for a download."""
+    parts = urlsplit(entry.url)
+    return Path(url2pathname(parts.path)) if parts.scheme == "file" else None
+
+
 def verify_file(path: str | os.PathLike, entry: WeightsEntry) -> None:
     """Raise `HashMismatchError` unless the file's sha256 starts with the entry's prefix."""
     problem = _hash_problem(path, entry)
@@ -55,12 +61,17 @@ def verify_file(path: str | os.PathLike, entry: WeightsEntry) -> None:
 
 
 def fetch(name: str, cache_dir: str | os.PathLike | None = None, progress: bool = True) -> Path:
-    """The local path of checkpoint `name`, downloading and verifying it unless a verified copy is cached.
+    """The local path of checkpoint `name`, downloading and verifying it unless a verified copy is cached; a
+    `file:` URL's file (yours: a fine-tuning or export output) is verified and used where it is, not copied.
 
     Raises UnknownWeightsError, WeightsUnavailableError (offline, HTTP error, interrupted transfer)
     or HashMismatchError (the downloaded file is deleted).
     """
     entry = get_entry(name)
+    local = local_file(entry)
+    if local is not None and local.is_file() and not os.environ.get(MIRROR_ENV):
+        verify_file(local, entry)
+        return local
     directory = resolve_cache_dir(cache_dir)
     path = directory / entry.file_name
     if path.is_file():
@@ -83,7 +94,7 @@ def fetch(name: str, cache_dir: str | os.PathLike | None = None, progress: bool 
             f"{entry.name} is not in the read-only cache {directory}: place {entry.file_name} there (its sha256 "
             "is checked), or fetch it into the volume first (python -m antialiased.weights fetch)"
         )
-    # torch.hub writes a temporary file and renames it when complete; we verify that before the final rename.
+    # Downloaded beside the final name and renamed once verified: a cut or refused download leaves nothing.
     downloaded = directory / f".{entry.file_name}.{uuid.uuid4().hex}.download"
     try:
         _download(url, downloaded, entry, path, progress)
@@ -100,19 +111,12 @@ def fetch(name: str, cache_dir: str | os.PathLike | None = None, progress: bool 
 
 
 def _download(url: str, destination: Path, entry: WeightsEntry, cached_path: Path, progress: bool) -> None:
-    help_ = (
-        f"behind a proxy or offline, set {MIRROR_ENV} to a base URL that serves {entry.file_name}, "
-        f"or place the file at {cached_path}"
-    )
     try:
-        download_url_to_file(url, os.fspath(destination), progress=progress)
-        return
-    except urllib.error.HTTPError as exc:
-        reason = f"HTTP {exc.code} {exc.reason}"
-    except urllib.error.URLError as exc:
-        reason = str(exc.reason)
-    except (http.client.HTTPException, ConnectionError, TimeoutError) as exc:
-        reason = f"interrupted ({type(exc).__name__}: {exc})" if str(exc) else f"interrupted ({type(exc).__name__})"
+        download(url, destination, entry.size, progress)
+    except DownloadError as exc:
+        raise WeightsUnavailableError(
+            f"cannot download {entry.name} from {url}: {exc.reason}; behind a proxy or offline, set {MIRROR_ENV} to "
+            f"a base URL that serves {entry.file_name}, or place the file at {cached_path}"
+        ) from None
     except OSError as exc:
         raise WeightsError(f"cannot write {destination}: {exc.strerror or exc}") from None
-    raise WeightsUnavailableError(f"cannot download {entry.name} from {url}: {reason}; {help_}")

@@ -8,11 +8,13 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from antialiased.labels import NUM_CLASSES
 from antialiased.models import create_baseline, create_model
 from antialiased.models.zoo import rename_checkpoint_keys
 from antialiased.weights.checkpoint import load_state_dict, strip_wrapper_prefixes
-from antialiased.weights.errors import ArchitectureMismatchError
+from antialiased.weights.errors import ArchitectureMismatchError, ProgramFormatError
 from antialiased.weights.fetch import fetch
+from antialiased.weights.program import program_module
 from antialiased.weights.registry import WeightsEntry, get_entry
 
 _SHOWN = 3  # keys quoted per kind of mismatch; the counts tell the rest
@@ -58,12 +60,26 @@ def load_weights(
 
 
 def build_model(entry: WeightsEntry) -> nn.Module:
-    """The randomly initialised model that `entry`'s checkpoint fits."""
-    return create_model(entry.arch, entry.filter_size) if entry.antialiased else create_baseline(entry.arch)
+    """The randomly initialised model that `entry`'s checkpoint fits (a zoo architecture with the entry's classes)."""
+    if entry.format == "pt2":
+        raise ProgramFormatError(f"{entry.name} is an exported program (.pt2): it is loaded, not built from code")
+    classes = {} if entry.classes == NUM_CLASSES else {"num_classes": entry.classes}
+    if entry.antialiased:
+        return create_model(entry.arch, entry.filter_size, **classes)
+    return create_baseline(entry.arch, **classes)
 
 
 def load_entry_weights(entry: WeightsEntry, weights: str | os.PathLike | Mapping[str, torch.Tensor]) -> nn.Module:
-    """The model of registry entry `entry` holding `weights` (loaded strictly, with its architecture's key hook)."""
+    """The model of registry entry `entry` holding `weights` (loaded strictly, with its architecture's key hook);
+    for an exported program, the checked program itself (its class count must be the entry's)."""
+    if entry.format == "pt2":
+        if not isinstance(weights, str | os.PathLike):
+            raise ProgramFormatError(f"{entry.name} is an exported program: give its .pt2 file, not a state_dict")
+        module, classes = program_module(weights)
+        if classes != entry.classes:
+            path = os.fspath(weights)
+            raise ProgramFormatError(f"{path} outputs {classes} classes, {entry.name} names {entry.classes}")
+        return module
     return load_weights(build_model(entry), weights, arch=entry.arch)
 
 

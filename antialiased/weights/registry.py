@@ -1,10 +1,13 @@
 """The registry of checkpoints: every published weight file of the paper, torchvision's baseline, and yours.
 
-Each entry is data (name, URL, sha256 prefix, architecture, filter size, how it was trained and the
-published ImageNet numbers). Add your own checkpoints with `register(WeightsEntry(...))` or with a
-JSON file named by the environment variable ANTIALIASED_WEIGHTS_REGISTRY: a list of objects with
-the keys name, url, sha256_prefix, arch, filter_size (null for a plain baseline) and optionally
-finetuned, accuracy, consistency.
+Each entry is data (name, URL, sha256 prefix, architecture, filter size, how it was trained, the published
+ImageNet numbers, its classes and its format). Add your own checkpoints with `register(WeightsEntry(...))` or with
+a JSON file named by the environment variable ANTIALIASED_WEIGHTS_REGISTRY: a list of objects with the keys name,
+url, sha256_prefix, arch, filter_size (null for a plain baseline) and optionally finetuned, accuracy, consistency,
+size (the file's bytes: a download is refused past it), num_classes, labels (a label set file, see
+`antialiased.label_sets`; none: ImageNet's) and format (`state_dict`: a checkpoint of the zoo's `arch`; `pt2`: an
+exported program, served without its source code). In the file, a `url` without a scheme and the `labels` path are
+relative to the file's folder, so a folder of outputs can move.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import json
 import os
 import re
 from dataclasses import MISSING, dataclass, fields
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,9 +25,12 @@ from torch.hub import HASH_REGEX
 from torchvision.models import AlexNet_Weights, ResNet50_Weights, WeightsEnum
 
 from antialiased.data import lines
+from antialiased.label_sets import IMAGENET, LabelSet, LabelSetError, check_classes, read_label_set
+from antialiased.regular_files import read_regular
 from antialiased.weights.errors import RegistryError, UnknownWeightsError
 
 REGISTRY_ENV = "ANTIALIASED_WEIGHTS_REGISTRY"
+MAX_REGISTRY_BYTES = 4 * 1024 * 1024  # thousands of entries; the file is read at every lookup, only if regular
 OFFICIAL_BASE_URL = "https://antialiased-cnns.s3.us-east-2.amazonaws.com/weights_v0.1/"
 OFFICIAL_LICENSE = "CC BY-NC-SA 4.0 (non-commercial)"
 
@@ -47,6 +54,7 @@ _PUBLISHED = {
 }
 _PUBLISHED_FINETUNED = {"resnet50": (77.41, 91.32)}
 _PUBLISHED_BASELINE = {"resnet50": (76.16, 89.20)}  # torchvision's weights, as measured by the paper
+FORMATS = ("state_dict", "pt2")  # a checkpoint of the zoo's `arch`; a torch.export program (`.pt2`)
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,9 @@ class WeightsEntry:
     `filter_size` None means a plain (not antialiased) torchvision baseline. `finetuned` tells a model
     fine-tuned from the torchvision baseline from one trained from scratch. `accuracy` and
     `consistency` are the published ImageNet top-1 and shift consistency in percent, when known.
+    `labels` names the label set file of its classes (read and checked against `num_classes` when the entry is
+    made); `format` says whether the file is a state_dict of the zoo's `arch` or an exported program (`arch` then
+    only describes it).
     """
 
     name: str
@@ -66,6 +77,10 @@ class WeightsEntry:
     finetuned: bool = False
     accuracy: float | None = None
     consistency: float | None = None
+    size: int | None = None  # bytes, when known: a download is refused past it
+    num_classes: int | None = None  # None: as many as its label set names (ImageNet's 1000 without one)
+    labels: str | None = None  # the label set file; None: ImageNet's
+    format: str = "state_dict"
     source: str = "user"
 
     def __post_init__(self) -> None:
@@ -83,6 +98,33 @@ class WeightsEntry:
             raise RegistryError(f"{self.name}: arch is empty")
         if self.filter_size is not None and (isinstance(self.filter_size, bool) or self.filter_size not in range(1, 8)):
             raise RegistryError(f"{self.name}: filter_size {self.filter_size!r} must be 1..7, or null for a baseline")
+        if self.size is not None and (isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1):
+            raise RegistryError(f"{self.name}: size {self.size!r} must be a positive number of bytes, or absent")
+        if self.format not in FORMATS:
+            raise RegistryError(f"{self.name}: format {self.format!r} must be one of {', '.join(FORMATS)}")
+        if self.num_classes is not None and (type(self.num_classes) is not int or self.num_classes < 1):
+            raise RegistryError(f"{self.name}: num_classes {self.num_classes!r} must be a positive integer")
+        if self.labels is not None and not isinstance(self.labels, str):
+            raise RegistryError(f"{self.name}: labels must be the path of a label set file, not {self.labels!r}")
+        if self.labels is None and self.classes != len(IMAGENET):
+            raise RegistryError(
+                f"{self.name}: num_classes {self.classes} needs the label set file that names them (labels); "
+                f"without one a model has ImageNet's {len(IMAGENET)} classes"
+            )
+        try:
+            check_classes(self.label_set, self.classes, f"{self.name} (num_classes)")
+        except LabelSetError as error:
+            raise RegistryError(f"{self.name}: {error}") from None
+
+    @cached_property
+    def label_set(self) -> LabelSet:
+        """The model's classes: its label set file's (read when the entry is made), or ImageNet's."""
+        return IMAGENET if self.labels is None else read_label_set(self.labels)
+
+    @property
+    def classes(self) -> int:
+        """How many classes the model outputs."""
+        return self.num_classes if self.num_classes is not None else len(self.label_set)
 
     @property
     def antialiased(self) -> bool:
@@ -180,8 +222,10 @@ def _user_file_entries() -> dict[str, WeightsEntry]:
     if not path:
         return {}
     try:
-        items = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
+        items = json.loads(read_regular(path, MAX_REGISTRY_BYTES))
+    except OSError as exc:
+        raise RegistryError(f"{REGISTRY_ENV}={path}: cannot read a JSON registry: {exc.strerror or exc}") from None
+    except ValueError as exc:
         raise RegistryError(f"{REGISTRY_ENV}={path}: cannot read a JSON registry: {exc}") from None
     if not isinstance(items, list):
         raise RegistryError(f"{REGISTRY_ENV}={path}: expected a JSON list of entries")
@@ -194,13 +238,24 @@ def _user_file_entries() -> dict[str, WeightsEntry]:
         if unknown or missing:
             raise RegistryError(f"{where}: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}")
         try:
-            entry = WeightsEntry(**item)
+            entry = WeightsEntry(**_resolved_paths(item, Path(path).parent))
         except RegistryError as exc:
             raise RegistryError(f"{where}: {exc}") from None
         if entry.name in _BUILTIN or entry.name in _REGISTERED or entry.name in entries:
             raise RegistryError(f"{where}: the name {entry.name!r} is already taken")
         entries[entry.name] = entry
     return entries
+
+
+def _resolved_paths(item: dict, folder: Path) -> dict:
+    """`item` with a `url` without a scheme and its `labels` path made absolute, relative to the registry's `folder`."""
+    resolved = dict(item)
+    url = item.get("url")
+    if isinstance(url, str) and url and not urlsplit(url).scheme:
+        resolved["url"] = (folder / url).resolve().as_uri()
+    if isinstance(item.get("labels"), str):
+        resolved["labels"] = str((folder / item["labels"]).resolve())
+    return resolved
 
 
 def _all_entries() -> dict[str, WeightsEntry]:

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 from fastapi import Response
 
-from antialiased.labels import IMAGENET_CATEGORIES, NUM_CLASSES
 from service.oip.protocol import (
     BINARY_DATA,
     BINARY_OUTPUT,
@@ -51,7 +50,8 @@ class Call:
 
 
 def parse_call(body: bytes, header_length: str | None, max_batch: int) -> Call:
-    """The images and outputs of an inference request; ProtocolError names what is wrong with it."""
+    """The images and outputs of an inference request; ProtocolError names what is wrong with it (a classification
+    of more classes than the model's: `check_classes`)."""
     header, binary = split_body(body, header_length)
     request = parse_json(InferRequest, header, MAX_REQUEST_JSON_VALUES)
     names = [tensor.name for tensor in request.inputs]
@@ -71,14 +71,23 @@ def parse_call(body: bytes, header_length: str | None, max_batch: int) -> Call:
     return Call(id=request.id, images=images, outputs=_outputs(request))
 
 
-def answer_call(model: str, version: str | None, call: Call, probabilities: np.ndarray) -> Response:
-    """The inference response: each requested output, in JSON or binary form."""
+def check_classes(call: Call, classes: int) -> None:
+    """ProtocolError when the call asks the top k of more classes than the model's."""
+    for output in call.outputs:
+        if output.classes is not None and output.classes > classes:
+            message = f"{CLASSIFICATION} must be at most {classes} (the model's classes), got {output.classes}"
+            raise ProtocolError(message)
+
+
+def answer_call(model: str, version: str | None, call: Call, probabilities: np.ndarray, labels: list[str]) -> Response:
+    """The inference response: each requested output, in JSON or binary form, classes named by `labels`."""
     tensors, parts = [], []
     for output in call.outputs:
         if output.classes is None:
             tensor, part = write_tensor(OUTPUT, probabilities, "FP32", output.binary)
         else:
-            tensor, part = write_tensor(OUTPUT, _top_classes(probabilities, output.classes), "BYTES", output.binary)
+            top = _top_classes(probabilities, output.classes, labels)
+            tensor, part = write_tensor(OUTPUT, top, "BYTES", output.binary)
         tensors.append(tensor)
         parts.append(part)
     body, headers = encode_body(
@@ -97,10 +106,10 @@ def _outputs(request: InferRequest) -> list[Output]:
     (output,) = request.outputs
     if output.name != OUTPUT:
         raise ProtocolError(f"unknown output {output.name!r}; the model's output is {OUTPUT!r}")
-    classes = output.parameters.get(CLASSIFICATION)
-    if classes is not None and (type(classes) is not int or not 1 <= classes <= NUM_CLASSES):
-        raise ProtocolError(f"{CLASSIFICATION} must be an integer in [1, {NUM_CLASSES}], got {classes!r}")
-    return [Output(binary=_flag(output.parameters.get(BINARY_DATA, default_binary), BINARY_DATA), classes=classes)]
+    top = output.parameters.get(CLASSIFICATION)
+    if top is not None and (type(top) is not int or top < 1):
+        raise ProtocolError(f"{CLASSIFICATION} must be a positive integer (at most the model's classes), got {top!r}")
+    return [Output(binary=_flag(output.parameters.get(BINARY_DATA, default_binary), BINARY_DATA), classes=top)]
 
 
 def _flag(value: Any, name: str) -> bool:
@@ -109,12 +118,11 @@ def _flag(value: Any, name: str) -> bool:
     return value
 
 
-def _top_classes(probabilities: np.ndarray, k: int) -> np.ndarray:
+def _top_classes(probabilities: np.ndarray, k: int, labels: list[str]) -> np.ndarray:
     """Each row's k most probable classes as "probability:index:label" (stable order among equal values)."""
     order = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
     rows = [
-        [f"{row[i]:.9g}:{i}:{IMAGENET_CATEGORIES[i]}".encode() for i in top]
-        for row, top in zip(probabilities, order, strict=True)
+        [f"{row[i]:.9g}:{i}:{labels[i]}".encode() for i in top] for row, top in zip(probabilities, order, strict=True)
     ]
     array = np.empty((len(rows), k), dtype=object)
     array[:] = rows

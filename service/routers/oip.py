@@ -4,8 +4,9 @@ handler: health, metadata and inference under /v2 (see docs/open-inference-proto
 An inference request carries a batch of encoded images as the BYTES input `image` (shape [N] or [N, 1]; binary
 tensor data, or base64 strings in the JSON form); each image becomes one `/predictions/<model>` request asking for
 every class's probability, all sent at once (TorchServe batches them). The output `probabilities` is FP32
-[N, 1000]; with the classification extension (`parameters.classification: k`) it is BYTES [N, k] of
-"probability:index:label", most probable first. Errors are the protocol's `{"error": message}` (with our `code`).
+[N, classes] (1000 for ImageNet's); with the classification extension (`parameters.classification: k`) it is BYTES
+[N, k] of "probability:index:label", most probable first, labels from the model's label set (asked of the handler
+once, `service.label_sets`). Errors are the protocol's `{"error": message}` (with our `code`).
 """
 
 from __future__ import annotations
@@ -22,11 +23,10 @@ from fastapi.routing import APIRoute
 
 import antialiased
 from antialiased.errors import ApiError, ErrorCode
-from antialiased.labels import NUM_CLASSES
 from antialiased.serving.contract import Classification
-from service.dependencies import ClientDep, SettingsDep, require_api_key
+from service.dependencies import ClientDep, LabelSetsDep, SettingsDep, require_api_key
 from service.errors import documented_errors, validation_error
-from service.oip.calls import INPUT, OUTPUT, answer_call, parse_call
+from service.oip.calls import INPUT, OUTPUT, answer_call, check_classes, parse_call
 from service.oip.protocol import (
     HEADER_LENGTH,
     ErrorResponse,
@@ -78,6 +78,10 @@ def protocol_error(error: ApiError) -> JSONResponse:
 router = APIRouter(prefix="/v2", tags=["open inference protocol"], route_class=ProtocolRoute)
 LIVENESS_PATH = "/v2/health/live"  # answered even beyond the open-connection limit (service.connections)
 UNKNOWN_MODEL = documented_errors(ErrorResponse, {404: "Not a served model"})
+METADATA_ERRORS = documented_errors(
+    ErrorResponse,
+    {404: "Not a served model", 502: "TorchServe failed", 503: "TorchServe unreachable", 504: "TorchServe too slow"},
+)
 NOT_READY = documented_errors(Readiness, {400: "Not ready"})
 INFER_ERRORS = documented_errors(
     ErrorResponse,
@@ -125,28 +129,30 @@ async def ready(request: Request) -> JSONResponse:
     return _readiness(problem)
 
 
-@router.get("/models/{name}", response_model=ModelMetadata, responses=UNKNOWN_MODEL)
-async def model_metadata(name: str, settings: SettingsDep) -> ModelMetadata:
-    """The model's input (encoded images) and output (class probabilities)."""
+@router.get("/models/{name}", response_model=ModelMetadata, responses=METADATA_ERRORS)
+async def model_metadata(name: str, settings: SettingsDep, label_sets: LabelSetsDep) -> ModelMetadata:
+    """The model's input (encoded images) and output (class probabilities, as many as its classes)."""
     _check_served(name, settings)
+    classes = len(await label_sets.get(name))
     return ModelMetadata(
         name=name,
         platform="torchserve",
         inputs=[TensorMetadata(name=INPUT, datatype="BYTES", shape=[-1])],
-        outputs=[TensorMetadata(name=OUTPUT, datatype="FP32", shape=[-1, NUM_CLASSES])],
+        outputs=[TensorMetadata(name=OUTPUT, datatype="FP32", shape=[-1, classes])],
     )
 
 
-@router.get("/models/{name}/config", responses=UNKNOWN_MODEL)
-async def model_config(name: str, settings: SettingsDep) -> dict[str, Any]:
+@router.get("/models/{name}/config", responses=METADATA_ERRORS)
+async def model_config(name: str, settings: SettingsDep, label_sets: LabelSetsDep) -> dict[str, Any]:
     """The model in Triton's configuration shape (what perf_analyzer reads); the batch is the first dimension."""
     _check_served(name, settings)
+    classes = len(await label_sets.get(name))
     return {
         "name": name,
         "platform": "torchserve",
         "max_batch_size": 0,
         "input": [{"name": INPUT, "data_type": "TYPE_STRING", "dims": [-1]}],
-        "output": [{"name": OUTPUT, "data_type": "TYPE_FP32", "dims": [-1, NUM_CLASSES]}],
+        "output": [{"name": OUTPUT, "data_type": "TYPE_FP32", "dims": [-1, classes]}],
     }
 
 
@@ -165,7 +171,9 @@ async def model_ready(name: str, request: Request, settings: SettingsDep) -> JSO
     responses=INFER_ERRORS,
     openapi_extra=INFER_BODY,
 )
-async def infer(name: str, request: Request, settings: SettingsDep, client: ClientDep) -> Response:
+async def infer(
+    name: str, request: Request, settings: SettingsDep, client: ClientDep, label_sets: LabelSetsDep
+) -> Response:
     """Classify a batch of encoded images: one TorchServe prediction per image, sent at once in waves of at most
     PROBE_OIP_PIXELS_AT_ONCE decoded pixels (what one handler batch decodes)."""
     _check_served(name, settings)
@@ -178,11 +186,17 @@ async def infer(name: str, request: Request, settings: SettingsDep, client: Clie
         except ProtocolError as error:
             raise ApiError(ErrorCode.INVALID_INFERENCE_REQUEST, str(error)) from None
         pixels = _check_images(call.images, settings)
+        labels = await label_sets.get(name)
+        try:
+            check_classes(call, len(labels))
+        except ProtocolError as error:
+            raise ApiError(ErrorCode.INVALID_INFERENCE_REQUEST, str(error)) from None
         answers = []
         for wave in _waves(pixels, settings.oip_pixels_at_once):
             answers += await _classify_all(client, name, [(index, call.images[index]) for index in wave])
     probabilities = np.array([answer.probabilities for answer in answers], dtype=np.float32)
-    return answer_call(name, answers[0].model.version, call, probabilities)
+    labels = await label_sets.get(name, classes=probabilities.shape[1])  # the same, unless the model was replaced
+    return answer_call(name, answers[0].model.version, call, probabilities, [label.name for label in labels])
 
 
 def _check_images(images: list[bytes], settings: Settings) -> list[int]:

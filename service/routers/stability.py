@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -11,8 +12,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from antialiased.imagefile import ImageInfo
 from antialiased.protocols import PROTOCOL_DESCRIPTIONS, PROTOCOLS, ProbeSpec, ShiftPlan
 from antialiased.sequences import SEQUENCE_DESCRIPTION
-from service.dependencies import SettingsDep, TargetsDep, require_api_key
+from service.dependencies import LabelSetsDep, SettingsDep, TargetsDep, require_api_key
 from service.errors import PROBE_ERRORS
+from service.label_sets import LabelSets
 from service.params import (
     MULTIPART_SCHEMA,
     CompareParams,
@@ -33,6 +35,7 @@ from service.schemas import (
     request_timings,
 )
 from service.settings import Settings
+from service.target_settings import LabelledConfig
 from service.targets.base import ProbeImage, Target
 from service.tasks import gather_or_fail, while_client_waits
 from service.validation import check_image, check_models, compared_models, plan_for
@@ -107,10 +110,11 @@ async def _probe_request(
 
 
 @router.get("/config", response_model=ServiceConfig)
-async def config(settings: SettingsDep) -> ServiceConfig:
-    """The models, protocols and limits of this service (the page reads them)."""
+async def config(settings: SettingsDep, targets: TargetsDep, label_sets: LabelSetsDep) -> ServiceConfig:
+    """The models (with their classes), protocols and limits of this service (the page reads them)."""
     return ServiceConfig(
         models=settings.target_names,
+        labels=await target_labels(targets, label_sets),
         default_model=settings.probe_model,
         protocols=list(PROTOCOLS),
         protocol_descriptions=PROTOCOL_DESCRIPTIONS,
@@ -124,6 +128,19 @@ async def config(settings: SettingsDep) -> ServiceConfig:
         api_key_required=settings.api_key is not None,
         api_key_header=settings.api_key_header,
     )
+
+
+async def target_labels(targets: dict[str, Target], label_sets: LabelSets) -> dict[str, list[str] | None]:
+    """Each target's class names: our models' label sets as the handler tells them (null while TorchServe cannot),
+    the other targets' as configured."""
+
+    async def names(target: Target) -> list[str] | None:
+        if isinstance(target.config, LabelledConfig):
+            return list(target.config.labels)
+        return await label_sets.names(target.config.served_name)
+
+    found = await asyncio.gather(*(names(target) for target in targets.values()))
+    return dict(zip(targets, found, strict=True))
 
 
 async def _probe(

@@ -88,6 +88,15 @@ function renderModelChoices(config) {
     input.value = name;
     input.checked = i < 2;
     label.append(input, name);
+    const classes = (config.labels || {})[name];
+    if (classes) {
+      // The model's own classes: a count, and their names on hover (the first few shown for a small label set).
+      const note = document.createElement("span");
+      note.className = "model-classes";
+      note.textContent = classes.length <= 5 ? ` (${classes.join(", ")})` : ` (${classes.length} classes)`;
+      note.title = classes.slice(0, 50).join(", ") + (classes.length > 50 ? ", …" : "");
+      label.append(note);
+    }
     box.append(label);
   });
 }

@@ -42,6 +42,13 @@ def test_top5_distance_by_hand() -> None:
     assert top5_distance(a, [10, 11, 12, 13, 50, 14]) == 1
 
 
+def test_top5_distance_of_a_model_of_three_classes() -> None:
+    """Its rankings hold all 3 classes: sigma of [2, 0, 1] in [0, 1, 2] is (3, 1, 2): |1-3| + |2-1| + |3-2| = 4."""
+    assert top5_distance([2, 0, 1], [0, 1, 2]) == 4 and top5_distance([2, 0, 1], [2, 0, 1]) == 0
+    with pytest.raises(ValueError, match="at least 5 classes"):
+        top5_distance([2, 0, 1], [0, 1])  # not a complete ranking
+
+
 def test_mean_top5_distance_averages_over_pairs() -> None:
     rankings = [[10, 11, 12, 13, 14], [11, 10, 12, 13, 99], [10, 11, 12, 13, 14]]
     # pair (0,1): 3; pair (0,2): 0; pair (1,0): sigma of [11,10,12,13,99] in a = (2,1,3,4,6) -> 3

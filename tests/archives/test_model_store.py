@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import zipfile
@@ -13,11 +14,13 @@ import torch
 import yaml
 
 from antialiased.models import create_model
+from antialiased.serving.default_models import DEFAULT_MODELS
 from antialiased.weights import WeightsUnavailableError, save_checkpoint, sha256_file
 from antialiased.weights.fetch import MIRROR_ENV
 from antialiased.weights.registry import REGISTRY_ENV
 from archives.archive import build_archive
-from archives.build import build_archives
+from archives.build import MODELS_ENV, add_serving_options, build_archives, served_models
+from archives.build import main as build_main
 from launcher.ports import free_port
 from launcher.torchserve import start_torchserve
 from launcher.torchserve_config import Ports, write_server_config
@@ -175,3 +178,18 @@ def test_token_authorization_requires_the_key(tmp_path, circular_checkpoint):
         assert "token" in without_key.text.lower(), without_key.text
         with_key = httpx.post(url, content=encode(photo("coffee")), headers=ts.headers(), timeout=30)
         assert with_key.status_code == 200
+
+
+def test_the_served_models_come_from_the_options_else_torchserve_models(monkeypatch, capsys):
+    """The containers' setting TORCHSERVE_MODELS names the models where no --model is given; a malformed one is
+    refused on one line before anything is built."""
+    parser = argparse.ArgumentParser()
+    add_serving_options(parser)
+    monkeypatch.setenv(MODELS_ENV, "mine=my_model, other=other_model")
+    assert served_models(parser.parse_args([])) == {"mine": "my_model", "other": "other_model"}
+    assert served_models(parser.parse_args(["--model", "x=y"])) == {"x": "y"}
+    monkeypatch.setenv(MODELS_ENV, "")
+    assert served_models(parser.parse_args([])) == DEFAULT_MODELS
+    monkeypatch.setenv(MODELS_ENV, "mine")
+    assert build_main(["--store", "unused"]) == 1
+    assert capsys.readouterr().err == "error: TORCHSERVE_MODELS: expected NAME=WEIGHTS, got 'mine'\n"

@@ -16,7 +16,8 @@ QUOTED = set(re.findall(r"`([^`]+)`", SECTION))
 
 def test_the_request_fields_are_the_contract_modules() -> None:
     names = (contract.IMAGE_FIELD, contract.TOPK_FIELD, contract.TOPK_HEADER, contract.SHIFTS_FIELD,
-             contract.PROBABILITIES_FIELD, contract.PROBABILITIES_HEADER, contract.PURPOSE_HEADER,
+             contract.PROBABILITIES_FIELD, contract.PROBABILITIES_HEADER, contract.LABELS_FIELD, contract.LABELS_HEADER,
+             contract.PURPOSE_HEADER,
              contract.PURPOSE_PARAMETER, *contract.SYNTHETIC_PURPOSES)  # fmt: skip
     for name in names:
         assert name in QUOTED, name
@@ -28,7 +29,8 @@ def test_every_answer_field_is_described() -> None:
     for model in (contract.Classification, contract.ShiftClassification, contract.ErrorBody):
         assert f"`{model.__name__}`" in SECTION
         assert set(model.model_fields) <= QUOTED, set(model.model_fields) - QUOTED
-    for model in (contract.ModelInfo, contract.WeightsInfo, contract.Prediction, contract.ShiftGeometry):
+    for model in (contract.ModelInfo, contract.WeightsInfo, contract.Prediction, contract.ShiftGeometry,
+                  contract.ClassName):  # fmt: skip
         assert set(model.model_fields) <= QUOTED, set(model.model_fields) - QUOTED
 
 

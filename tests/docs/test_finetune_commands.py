@@ -17,11 +17,8 @@ import json
 import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -39,6 +36,7 @@ from antialiased.weights.registry import REGISTRY_ENV
 from tests.support.datasets import write_colour_folder
 from tests.support.docs_commands import RUN, DocCommand, commands_matching
 from tests.support.finetune import NAME, ROOT, baseline_checkpoint
+from tests.support.run_script import run_script
 from tests.support.serving import PROBABILITY_TOLERANCE, encode, photo, reference_probabilities
 
 pytestmark = [pytest.mark.slow, pytest.mark.serving]
@@ -116,21 +114,9 @@ def test_the_result_served_by_name(workdir: Path) -> None:
     weights = NAME  # the docs' resnet50 is the GPU command's; the CPU command trained this one
     env = {**os.environ, "PYTHONPATH": str(ROOT), REGISTRY_ENV: registry}
     options = ["--model", f"{name}={weights}", "--free-ports", "--no-probe", "--store", "store", "--weights-dir", "w"]
-    process = subprocess.Popen([sys.executable, "-m", "scripts.run", *options], cwd=workdir, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    output: list[str] = []
-    threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")), daemon=True).start()
-    try:
-        deadline = time.monotonic() + 240
-        while not any("Ctrl-C stops everything" in line for line in output):
-            assert process.poll() is None and time.monotonic() < deadline, "".join(output[-50:])
-            time.sleep(0.5)
-        inference = re.search(r"inference\s+(http://127\.0\.0\.1:\d+)/predictions", "".join(output)).group(1)
-        image = encode(photo("rocket"))
-        answer = httpx.post(f"{inference}/predictions/{name}", content=image, timeout=60).json()
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(90)
+    image = encode(photo("rocket"))
+    with run_script(options, workdir, env) as run:
+        answer = httpx.post(f"{run.inference}/predictions/{name}", content=image, timeout=60).json()
     assert answer["weights"]["untrained"] is False, answer
     os.environ[REGISTRY_ENV] = registry
     try:

@@ -33,6 +33,7 @@ def test_real_photo_is_classified_with_labels_and_model_info(torchserve, name):
         "arch": "resnet50",
         "antialiased": True,
         "filter_size": 4,
+        "num_classes": 1000,
     }
     assert answer["weights"]["untrained"] is True and answer["weights"]["name"] is None
     assert len(answer["weights"]["sha256"]) == 64

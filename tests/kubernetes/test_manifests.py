@@ -30,6 +30,7 @@ def kubectl() -> None:
 HEALTHCHECK = ["python", "-m", "launcher.healthcheck"]
 PRIVATE_PORTS = {8081, 7070, 7071}  # TorchServe's management and gRPC APIs
 QUEUE_AUTOSCALING = "queue-autoscaling"  # the component of the custom-metric autoscaler
+OWN_MODELS = "own-models"  # the component that serves your models from a volume
 
 
 def pod_spec(overlay: str) -> dict:
@@ -56,6 +57,7 @@ def test_the_policy_scanner_finds_nothing_and_every_skip_says_why(tmp_path) -> N
     for overlay in OVERLAYS:
         (tmp_path / f"{overlay}.yaml").write_text(render(overlay))
     (tmp_path / "gpu-queue.yaml").write_text(render("gpu", QUEUE_AUTOSCALING))
+    (tmp_path / "cpu-own.yaml").write_text(render("cpu", OWN_MODELS))
     command = [str(checkov_python()), "-m", "checkov.main", "--directory", str(tmp_path), "--framework",
                "kubernetes", "--output", "json", "--quiet", "--compact", "--skip-download"]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
@@ -113,6 +115,27 @@ def test_the_queue_autoscaling_variant_validates_and_scales_on_torchserves_queue
     (metric,) = find(documents, "HorizontalPodAutoscaler")["spec"]["metrics"]
     assert metric["pods"]["metric"]["name"] == "torchserve_queue_latency_us_per_request"
     assert find(documents, "Deployment") == find(objects("gpu"), "Deployment")
+
+
+def test_the_own_models_variant_serves_the_registry_of_its_read_only_volume() -> None:
+    """The registry file lies in the models volume, mounted read-only where the init container verifies the files
+    and TorchServe archives them; the init container checks the served registry names, and the probe service
+    probes the served names."""
+    documents = objects("cpu", OWN_MODELS)
+    for document in documents:
+        kubernetes_validate.validate(document, kubernetes_validate.latest_version(), strict=True)
+    settings = find(documents, "ConfigMap")["data"]
+    spec = find(documents, "Deployment")["spec"]["template"]["spec"]
+    pods = {c["name"]: c for c in spec["initContainers"] + spec["containers"]}
+    (volume,) = [v for v in spec["volumes"] if v["name"] == "models"]
+    assert volume["persistentVolumeClaim"]["readOnly"] is True
+    for name in ("fetch-weights", "torchserve"):
+        (mount,) = [m for m in pods[name]["volumeMounts"] if m["name"] == "models"]
+        assert mount["readOnly"] is True and settings["ANTIALIASED_WEIGHTS_REGISTRY"].startswith(mount["mountPath"])
+    served = dict(pair.split("=") for pair in settings["TORCHSERVE_MODELS"].split(","))
+    assert sorted(settings["PROBE_MODELS"].split(",")) == sorted(served)
+    weights = {e["name"]: e["value"] for e in pods["fetch-weights"]["env"]}["WEIGHTS"].split()
+    assert sorted(weights) == sorted(served.values())
 
 
 def test_the_gpu_overlay_gives_each_pod_one_gpu_and_the_cpu_overlay_none() -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from tests.support import videos
 from tests.support.fake_torchserve import FakeTorchServe
-from tests.support.memory import MB, sampled
+from tests.support.memory import MB, peak_memory
 from tests.support.service import start_test_service
 
 pytestmark = [pytest.mark.slow]
@@ -41,7 +41,7 @@ def test_a_burst_of_hostile_videos_stays_within_the_configured_memory(tmp_path: 
                 f"{service.url}/v1/sequence", params={"models": model}, files=files, timeout=120
             ).status_code
 
-        with sampled(service.process.pid) as memory, ThreadPoolExecutor(len(hostile)) as pool:
+        with peak_memory(service.process.pid) as memory, ThreadPoolExecutor(len(hostile)) as pool:
             statuses = list(pool.map(send, hostile))
             assert httpx.get(f"{service.url}/healthz", timeout=10).status_code == 200
         assert statuses[:BURST] == [200] * BURST, "each waits its turn for the pixel budget, then is answered"

@@ -4,12 +4,8 @@ run in the same folder, or on a port the first holds, is refused at once and lea
 from __future__ import annotations
 
 import os
-import re
-import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -17,6 +13,7 @@ import pytest
 
 from antialiased.weights.fetch import MIRROR_ENV
 from launcher.ports import free_port
+from tests.support.run_script import run_script
 from tests.support.serving import encode, photo
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
@@ -34,26 +31,9 @@ def test_run_serves_untrained_weights_offline_and_stops_cleanly(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), MIRROR_ENV: f"http://127.0.0.1:{free_port()}/"}  # offline
     options = ["--model", "small=resnet18_lpf4_finetune", "--free-ports", "--no-probe"]
     paths = ["--store", str(tmp_path / "store"), "--weights-dir", str(tmp_path / "weights")]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "scripts.run", *options, *paths],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output: list[str] = []
-    reader = threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")), daemon=True)
-    reader.start()
-    try:
-        deadline = time.monotonic() + 240
-        while not any("Ctrl-C stops everything" in line for line in output):
-            assert process.poll() is None, "".join(output[-50:])
-            assert time.monotonic() < deadline, "".join(output[-50:])
-            time.sleep(0.5)
-        text = "".join(output)
-        assert "RANDOMLY INITIALISED" in text
-        inference = re.search(r"inference\s+(http://127\.0\.0\.1:\d+)/predictions", text).group(1)
+    with run_script([*options, *paths], tmp_path, env) as run:
+        assert "RANDOMLY INITIALISED" in run.text
+        inference = run.inference
         answer = httpx.post(f"{inference}/predictions/small", content=encode(photo("rocket")), timeout=60)
         assert answer.status_code == 200
         assert answer.json()["weights"]["untrained"] is True
@@ -73,9 +53,6 @@ def test_run_serves_untrained_weights_offline_and_stops_cleanly(tmp_path):
         assert not list((other / "store").glob("*.mar")), "refused before building"
         again = httpx.post(f"{inference}/predictions/small", content=encode(photo("rocket")), timeout=60)
         assert again.status_code == 200, "the first run still serves"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        status = process.wait(90)
-    assert status == 0, "".join(output[-50:])
+    assert run.status == 0, run.text[-5000:]
     with pytest.raises(httpx.TransportError):  # TorchServe is gone with it
         httpx.post(f"{inference}/predictions/small", content=b"x", timeout=5)

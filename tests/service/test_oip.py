@@ -153,6 +153,9 @@ BAD_REQUESTS = {
                          "binary_data_size"),
     "bad-class-count": ([_bytes_input(JPEG)], JPEG, {"outputs": [{"name": "probabilities",
                         "parameters": {"classification": 0}}]}, 400, "invalid_inference_request", "classification"),
+    "more-classes-than-the-model": ([_bytes_input(JPEG)], JPEG, {"outputs": [{"name": "probabilities",
+                                    "parameters": {"classification": 1001}}]}, 400, "invalid_inference_request",
+                                    "at most 1000 (the model's classes)"),
 }  # fmt: skip
 
 

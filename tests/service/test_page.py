@@ -39,6 +39,8 @@ def test_page_probes_two_models_and_draws_heatmaps_and_curves(browser, service: 
 
     page.goto(f"{service.url}/")
     page.wait_for_selector("#models input")
+    classes = page.locator("#models .model-classes").all_inner_texts()
+    assert classes and all(text.strip() == "(1000 classes)" for text in classes), "each model's own classes"
     for box in page.locator("#models input").all():
         box.set_checked(box.get_attribute("value") in ("circular_invariant", "resnet50"))
     page.get_by_role("button", name="Cat").click()

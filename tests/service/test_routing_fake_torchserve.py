@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from antialiased.imagefile import ImageLimits
+from antialiased.labels import IMAGENET_CATEGORIES
 from service.app import create_app
 from service.settings import Settings
 from service.target_settings import OursConfig
@@ -281,6 +282,26 @@ def test_an_ours_target_on_another_torchserve_is_called_there_with_its_own_token
     assert response.status_code == 200, response.text
     assert response.json()["model"]["name"] == "elsewhere" and fake.requests == before + 1  # its name there
     assert fake.authorization == "Bearer remote-key"
+
+
+def test_the_config_tells_each_models_classes_asked_once_and_null_while_torchserve_fails(fake: FakeTorchServe) -> None:
+    settings = Settings(torchserve_url=fake.url, models=SERVED_MODELS, retries=0, ready_interval_s=600,
+                        ready_idle_s=3600, ready_timeout_s=2)  # fmt: skip
+    with TestClient(create_app(settings)) as test_client:
+        _wait_until_ready(test_client)
+        fake.failure = (503, b"{}")
+        try:
+            failing = test_client.get("/v1/config")
+        finally:
+            fake.failure = None
+        assert failing.status_code == 200 and failing.json()["labels"] == dict.fromkeys(SERVED_MODELS)
+        before = fake.requests
+        labels = test_client.get("/v1/config").json()["labels"]
+        asked = fake.requests - before
+        test_client.get("/v1/config")
+        again = fake.requests - before - asked
+    assert labels == {model: list(IMAGENET_CATEGORIES) for model in SERVED_MODELS}
+    assert (asked, again) == (len(SERVED_MODELS), 0), "one label-set request per model, then kept"
 
 
 @pytest.mark.parametrize("spelling", ["topk", "top_k"])

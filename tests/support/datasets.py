@@ -100,11 +100,15 @@ COLOUR_WRONG = (2, 3, 5)
 
 
 def write_colour_folder(
-    root: Path, seed: int = 0, images_per_class: int = COLOUR_IMAGES_PER_CLASS, wrong: tuple[int, ...] = COLOUR_WRONG
+    root: Path,
+    seed: int = 0,
+    images_per_class: int = COLOUR_IMAGES_PER_CLASS,
+    wrong: tuple[int, ...] = COLOUR_WRONG,
+    folders: tuple[str, str, str] = COLOUR_SYNSETS,
 ) -> Path:
-    """Nearly uniform 64-96 px images; in folder c, all but `wrong[c]` have dominant channel c."""
+    """Nearly uniform 64-96 px images; in folder c (of `folders`), all but `wrong[c]` have dominant channel c."""
     rng = np.random.default_rng(seed)
-    for channel, synset in enumerate(COLOUR_SYNSETS):
+    for channel, synset in enumerate(folders):
         for i in range(images_per_class):
             dominant = (channel + 1) % 3 if i < wrong[channel] else channel
             height, width = (int(v) for v in rng.integers(64, 97, 2))

@@ -19,6 +19,7 @@ EXAMPLES = "tests/docs/test_target_examples.py"
 FINETUNE = "tests/docs/test_finetune_commands.py"
 ANTIALIAS = "tests/docs/test_antialias_example.py"
 SEQUENCES = "tests/antialiased/evaluate/test_sequences.py"
+EXPORT = "tests/docs/test_export_commands.py"
 VIDEOS = "tests/antialiased/evaluate/test_video_sequences.py"
 # Pattern of a command -> the test that runs the docs' text of it (URLs and file names put in).
 RUN = {
@@ -36,6 +37,7 @@ RUN = {
     r"^import torch\nfrom torchvision\.models import resnet50\n": f"{ANTIALIAS}::test_the_example_runs",
     r"-m antialiased\.finetune --model resnet18 --weights baseline\.pth": f"{FINETUNE}::test_the_finetune_commands",
     r"^ANTIALIASED_WEIGHTS_REGISTRY=.* make run ARGS=\"--model mine=": f"{FINETUNE}::test_the_result_served_by_name",
+    r"-m antialiased\.export --model timm:resnet10t --weights mine\.pth": f"{EXPORT}::test_the_export_command",
 }
 # Pattern of a command -> where it runs in an equivalent form, and how that differs.
 EQUIVALENT = {
@@ -43,6 +45,12 @@ EQUIVALENT = {
     r"^make test$": ".ci/run runs it: it is the test command",
     r"^PROBE_TARGETS=.* make run$|models=resnet50_lpf4,my_kserve": f"{EXAMPLES} probes the docs' PROBE_TARGETS "
     "examples on a real stock TorchServe and a real KServe server through the probe service",
+    r"-m antialiased\.finetune --model torchvision:resnet18 --weights baseline\.pth --num-classes 3 --data colours ": (
+        "tests/scripts/test_own_classes_end_to_end.py runs it (one epoch, 6 images) on generated colour folders, then "
+        "serves, probes and evaluates the result by name"
+    ),
+    r"make run ARGS=\"--model own=mine\"$": "tests/handlers/test_exported_models.py serves exported programs by their "
+    "registry entries through TorchServe, tests/scripts/test_own_classes_end_to_end.py through scripts.run",
 }
 
 

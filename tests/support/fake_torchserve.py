@@ -24,10 +24,12 @@ from starlette.datastructures import UploadFile
 from antialiased.labels import IMAGENET_CATEGORIES
 from antialiased.serving.contract import (
     IMAGE_FIELD,
+    LABELS_FIELD,
     PROBABILITIES_FIELD,
     SHIFTS_FIELD,
     TOPK_FIELD,
     Classification,
+    ClassName,
     ModelInfo,
     Prediction,
     ShiftClassification,
@@ -65,7 +67,12 @@ def plain_top1(image: bytes) -> int:
 
 
 def _answer(
-    model: str, topk: int, shifts: ShiftRequest | None, image: bytes = b"", probabilities: bool = False
+    model: str,
+    topk: int,
+    shifts: ShiftRequest | None,
+    image: bytes = b"",
+    probabilities: bool = False,
+    labels: bool = False,
 ) -> Classification | ShiftClassification:
     info = ModelInfo(name=model, arch="fake", antialiased=False)
     weights = WeightsInfo(name=None, sha256="0" * 64, untrained=True)
@@ -76,7 +83,8 @@ def _answer(
             every = [0.0] * len(IMAGENET_CATEGORIES)
             for prediction in top:
                 every[prediction.index] = prediction.probability
-        return Classification(model=info, weights=weights, topk=top, probabilities=every)
+        names = [ClassName(name=name) for name in IMAGENET_CATEGORIES] if labels else None
+        return Classification(model=info, weights=weights, topk=top, probabilities=every, labels=names)
     views = [ShiftPrediction(offset=offset, topk=_topk(top1_class(offset), topk)) for offset in shifts.offsets]
     classes = {top1_class(offset) for offset in shifts.offsets}
     curves = {
@@ -120,7 +128,8 @@ class FakeTorchServe:
             image = form.get(IMAGE_FIELD)
             data = await image.read() if isinstance(image, UploadFile) else b""
             every = form.get(PROBABILITIES_FIELD) == "true"
-            answer = _answer(model, int(form.get(TOPK_FIELD, "5")), request_, data, every)
+            labels = form.get(LABELS_FIELD) == "true"
+            answer = _answer(model, int(form.get(TOPK_FIELD, "5")), request_, data, every, labels)
             return Response(answer.model_dump_json(), media_type="application/json")
 
         @app.get("/models/{model}")

@@ -1,4 +1,5 @@
-"""The models the test TorchServe serves (see tests/conftest.py): names, archive specs, network builders."""
+"""The models the test TorchServe serves (see tests/conftest.py): names, archive specs, network builders, and the
+model-config overrides and readiness wait of every test TorchServe."""
 
 from __future__ import annotations
 
@@ -10,6 +11,18 @@ from antialiased.models import create_baseline, create_model
 from antialiased.weights.registry import get_entry
 from archives.archive import model_spec
 from tests.support.models import circular_invariant
+
+BATCH_SIZE = 8
+MAX_BATCH_DELAY_MS = 100
+# Tests compare served and in-process predictions in float32 on the CPU, so the workers run on the CPU.
+TEST_OVERRIDES = {
+    "batchSize": BATCH_SIZE,
+    "maxBatchDelay": MAX_BATCH_DELAY_MS,
+    "minWorkers": 1,
+    "maxWorkers": 1,
+    "handler": {"device": "cpu"},
+}
+READY_TIMEOUT_S = 240
 
 LPF_MODEL = "resnet50_lpf4"
 BASELINE_MODEL = "resnet50"

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from antialiased.labels import IMAGENET_CATEGORIES
-from launcher.probe_service import ServiceProcess
+from launcher.ports import free_port
+from launcher.probe_service import PROJECT_ROOT, ServiceProcess
 from launcher.torchserve import TorchServe
 from service.views import encode_view
 from tests.service.targets import stock_model
@@ -88,6 +89,26 @@ def stop(process: subprocess.Popen) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+@contextlib.contextmanager
+def running_misbehaving_server(log: Path) -> Iterator[str]:
+    """tests/service/targets/misbehaving.py in a process of its own (output to `log`): its URL while the block runs."""
+    port = free_port()
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.service.targets.misbehaving", str(port)],
+            cwd=PROJECT_ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(lambda client: client.get(f"{url}/docs").status_code == 200, 60, log.read_text, process)
+        yield url
+    finally:
+        stop(process)
 
 
 def start_target_service(torchserve: TorchServe, targets: list[dict], log: Path, **env: str) -> ServiceProcess:

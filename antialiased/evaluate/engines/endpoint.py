@@ -17,6 +17,7 @@ import functools
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TypeVar
 
 import torch
@@ -27,13 +28,21 @@ from antialiased.evaluate.config import EndpointOptions
 from antialiased.evaluate.engines import wire
 from antialiased.evaluate.engines.base import ImageResult, WorkItem, frame_error, sequence_frames
 from antialiased.evaluate.scoring import ViewScores, image_record, sequence_record
+from antialiased.label_sets import ClassLabel, LabelSet
 from antialiased.metrics import TOP5
 from antialiased.sequences.video import frame_png
-from antialiased.serving.contract import MAX_TOPK
-from antialiased.serving.handler_client import ClientOptions, HandlerClient, RetryPolicy
+from antialiased.serving.contract import MAX_TOPK, ClassName
+from antialiased.serving.handler_answers import KeyRefused
+from antialiased.serving.handler_client import ClientOptions, HandlerClient, Headers, RetryPolicy
+from antialiased.serving.readiness import readiness_image
+from antialiased.serving.torchserve_keys import bearer_headers
 from antialiased.shifts import ShiftRequest
 
-TOKEN_ENV = "ANTIALIASED_ENDPOINT_TOKEN"  # bearer key for a TorchServe with token authorization
+# A TorchServe with token authorization: its key file (key_file.json in its working directory), read at every request
+# so that the keys TorchServe renews (every half lifetime, 30 min by default) are followed; or a fixed key, which
+# lasts until the next renewal.
+KEY_FILE_ENV = "ANTIALIASED_ENDPOINT_KEY_FILE"
+TOKEN_ENV = "ANTIALIASED_ENDPOINT_TOKEN"
 MAX_BACKOFF_S = 30.0
 Answer = TypeVar("Answer")
 
@@ -46,20 +55,62 @@ class EndpointError(RuntimeError):
     """The endpoint failed in a way that retrying does not fix; the run stops and can be resumed."""
 
 
+def _key_headers() -> Headers | None:
+    """The Authorization header, read at every try, from ANTIALIASED_ENDPOINT_KEY_FILE or ANTIALIASED_ENDPOINT_TOKEN."""
+    token, key_file = os.environ.get(TOKEN_ENV) or None, os.environ.get(KEY_FILE_ENV) or None
+    if token and key_file:
+        raise EndpointError(f"both {TOKEN_ENV} and {KEY_FILE_ENV} are set: give one (the key file follows renewals)")
+    if key_file and not Path(key_file).is_file():
+        raise EndpointError(f"{KEY_FILE_ENV}={key_file}: no such file (TorchServe writes key_file.json in its working "
+                            "directory when token authorization is on)")  # fmt: skip
+    if not (token or key_file):
+        return None
+    return functools.partial(bearer_headers, token, Path(key_file) if key_file else None)
+
+
+def client_options(options: EndpointOptions) -> ClientOptions:
+    """How the engine calls the endpoint: its URL, retries, timeouts, connections and key."""
+    return ClientOptions(
+        url=options.url,
+        policy=RetryPolicy(options.retries, options.backoff_s, max_backoff_s=MAX_BACKOFF_S),
+        timeout_s=options.timeout_s,
+        connect_timeout_s=10.0,
+        max_connections=options.concurrency,
+        headers=_key_headers(),
+    )
+
+
+def endpoint_failure(model: str, error: ApiError, options: EndpointOptions) -> EndpointError:
+    """The run-stopping error of a request to `model` that failed (busy after its retries, or broken)."""
+    refused = f"{error.code}: {error.message}"
+    if error.code in (ErrorCode.OVERLOADED, ErrorCode.TORCHSERVE_UNAVAILABLE):
+        tries = f"{options.retries + 1} tries"
+        return EndpointError(f"{model} is busy or not ready ({error.status}) after {tries}: {refused}")
+    return EndpointError(f"{model} answered {error.status}: {refused}")
+
+
+def served_label_sets(models: list[str], options: EndpointOptions) -> dict[str, LabelSet]:
+    """Each served model's label set, as its handler tells it; EndpointError when the endpoint cannot."""
+    label_sets = {}
+    with HandlerClient(client_options(options)) as client:
+        for model in models:
+            try:
+                label_sets[model] = _label_set(client.label_set(model, readiness_image()))
+            except ApiError as error:
+                raise endpoint_failure(model, error, options) from None
+    return label_sets
+
+
+def _label_set(names: list[ClassName]) -> LabelSet:
+    return LabelSet(tuple(ClassLabel(name.name, name.id) for name in names))
+
+
 class EndpointEngine:
     def __init__(self, models: list[str], options: EndpointOptions) -> None:
         self.models = models
         self.options = options
         self.served_weights: dict[str, str | None] = {}
-        token = os.environ.get(TOKEN_ENV)
-        self._client_options = ClientOptions(
-            url=options.url,
-            policy=RetryPolicy(options.retries, options.backoff_s, max_backoff_s=MAX_BACKOFF_S),
-            timeout_s=options.timeout_s,
-            connect_timeout_s=10.0,
-            max_connections=options.concurrency,
-            headers=(lambda: {"Authorization": f"Bearer {token}"}) if token else None,
-        )
+        self._client_options = client_options(options)
 
     def run(self, items: list[WorkItem]) -> Iterator[ImageResult]:
         """The items' results; the endpoint's connections are closed when the run ends, however it ends."""
@@ -113,14 +164,14 @@ class EndpointEngine:
         """`call()`'s answer; ImageRefused when the endpoint refuses the image, EndpointError when it fails."""
         try:
             return call()
+        except KeyRefused as error:
+            fixed = os.environ.get(TOKEN_ENV)
+            hint = f"; {TOKEN_ENV} is a fixed key: set {KEY_FILE_ENV} to TorchServe's key file instead" if fixed else ""
+            raise EndpointError(f"{error.message}{hint}") from None
         except ApiError as error:
-            refused = f"{error.code}: {error.message}"
             if 400 <= error.status < 500 and not error.code.startswith("bad_"):
-                raise ImageRefused(refused) from None
-            if error.code in (ErrorCode.OVERLOADED, ErrorCode.TORCHSERVE_UNAVAILABLE):
-                tries = f"{self.options.retries + 1} tries"
-                raise EndpointError(f"{model} is busy or not ready ({error.status}) after {tries}: {refused}") from None
-            raise EndpointError(f"{model} answered {error.status}: {refused}") from None
+                raise ImageRefused(f"{error.code}: {error.message}") from None
+            raise endpoint_failure(model, error, self.options) from None
 
     def _scores(self, client: HandlerClient, model: str, image: bytes, request: ShiftRequest, label: int) -> ViewScores:
         # The most the handler answers: p(true class) is known where the true class is in a view's top-k, or is

@@ -170,7 +170,8 @@ def flaky_proxy(torchserve) -> Iterator[type[_FlakyProxy]]:
 def test_503_is_retried_after_the_wait_the_server_asks(flaky_proxy, run_cli, few_images, tmp_path, capsys) -> None:
     args = ["--data", str(few_images), "--limit", "3", "--model", CIRCULAR_MODEL, "--concurrency", "1"]
     run = run_cli(*args, "--endpoint", flaky_proxy.url, "--retries", "3", out=tmp_path / "retried")
-    assert run["results"]["dataset"]["evaluated"] == 3 and flaky_proxy.seen == 2 + 3, "two 503s, then 3 images"
+    evaluated, seen = run["results"]["dataset"]["evaluated"], flaky_proxy.seen
+    assert evaluated == 3 and seen == 2 + 1 + 3, "two 503s, then the model's label set and 3 images"
     first, second, third = flaky_proxy.times[:3]
     assert min(second - first, third - second) >= RETRY_AFTER_S, "each retry waits at least the Retry-After"
     flaky_proxy.seen = 0

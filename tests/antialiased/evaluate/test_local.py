@@ -94,7 +94,7 @@ def test_outputs_hold_models_fingerprint_per_image_table_and_plots(run_cli, phot
 
 
 def test_registry_name_is_fetched_verified_and_evaluated(run_cli, colour_folder, tmp_path, monkeypatch) -> None:
-    """A registry entry of your own (file:// URL, no internet) is fetched into the cache, hash-checked and used."""
+    """A registry entry of your own (file:// URL, no internet) is hash-checked and used where it is (not copied)."""
     checkpoint = save_checkpoint(create_model("resnet18", 2), tmp_path / "published", "my_resnet18")
     registry = tmp_path / "registry.json"
     entry = {"name": "my_resnet18", "url": checkpoint.as_uri(), "sha256_prefix": checkpoint.stem.split("-")[-1],
@@ -105,7 +105,7 @@ def test_registry_name_is_fetched_verified_and_evaluated(run_cli, colour_folder,
     run = run_cli("--data", str(colour_folder), "--limit", "4", "--model", "my_resnet18", "--measure", "accuracy")
     model = run["results"]["models"][0]
     assert (model["name"], model["arch"], model["filter_size"]) == ("my_resnet18", "resnet18", 2)
-    assert model["sha256"] == sha256_file(checkpoint) and (tmp_path / "cache" / checkpoint.name).is_file()
+    assert model["sha256"] == sha256_file(checkpoint) and not (tmp_path / "cache" / checkpoint.name).exists()
 
 
 def test_bad_command_lines_are_clear_errors(run_cli, colour_folder, model_specs, tmp_path, capsys) -> None:

@@ -1,28 +1,23 @@
 """Each bad input is a clear error before training (status 2, one line) or a listed skip: an unknown architecture,
 a registry name given with --weights (a registry entry spelled like a torchvision architecture), a baseline
-checkpoint of another architecture, an empty or unlabelled data folder, corrupt images, a resume of
-other settings."""
+checkpoint of another architecture, an empty data folder, classes that do not fit the data's folders, corrupt
+images, a resume of other settings."""
 
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 
 from antialiased.finetune.cli import main
-from antialiased.finetune.network import build_model
-from antialiased.finetune.output import REGISTRY_FILE, write_output
+from antialiased.finetune.network import BuiltModel, build_model
+from antialiased.finetune.output import write_output
 from antialiased.finetune.state import STATE_FILE
+from antialiased.label_sets import IMAGENET
 from antialiased.models import create_model
 from antialiased.weights.registry import REGISTRY_ENV
-from tests.support.finetune import NAME, baseline_checkpoint, finetune_args, small_data, step_losses
-
-
-@pytest.fixture(scope="module")
-def inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("inputs")
-    return small_data(root / "data"), baseline_checkpoint(root / "baseline")
+from antialiased.weights.registry_file import REGISTRY_FILE
+from tests.support.finetune import NAME, baseline_checkpoint, finetune_args, step_losses
 
 
 def _error(args: list[str], capsys: pytest.CaptureFixture) -> str:
@@ -37,7 +32,8 @@ def test_unknown_architecture(inputs, tmp_path, capsys) -> None:
 
 
 def test_a_registry_name_spelled_like_an_architecture(inputs, tmp_path, capsys, monkeypatch) -> None:
-    write_output(create_model("resnet18"), tmp_path, "resnet18", "resnet18", 4, 1000, None)  # a run --name resnet18
+    built = BuiltModel(create_model("resnet18"), "resnet18", 4, "resnet18")
+    write_output(built.network, tmp_path, "resnet18", built, IMAGENET, None)  # a run --name resnet18
     monkeypatch.setenv(REGISTRY_ENV, str(tmp_path / REGISTRY_FILE))
     error = _error(finetune_args(*inputs, tmp_path), capsys)  # --model resnet18 --weights baseline
     assert "'resnet18' is a registry name" in error and "write --model torchvision:resnet18" in error
@@ -56,10 +52,13 @@ def test_an_empty_folder(inputs, tmp_path, capsys) -> None:
     assert "holds no class folders" in _error(finetune_args(tmp_path / "empty", inputs[1], tmp_path), capsys)
 
 
-def test_an_unlabelled_folder(inputs, tmp_path, capsys) -> None:
-    shutil.copytree(inputs[0] / "n01440764", tmp_path / "data" / "fish")
-    error = _error(finetune_args(tmp_path / "data", inputs[1], tmp_path), capsys)
-    assert "maps to a class index" in error and "--labels" in error
+def test_classes_that_do_not_fit_the_data(inputs, tmp_path, capsys) -> None:
+    error = _error(finetune_args(*inputs, tmp_path, "--num-classes", "4"), capsys)
+    assert "--num-classes 4, but" in error and "holds 5 class folders (n01440764, n02123045" in error
+    data = shutil.copytree(inputs[0], tmp_path / "data")
+    shutil.copytree(data / "n01440764", data / "tench")  # ImageNet's name of n01440764
+    error = _error(finetune_args(data, inputs[1], tmp_path), capsys)
+    assert "classes 0 and 5 have the same name 'tench'" in error
 
 
 def test_corrupt_images_are_skipped_and_listed(inputs, tmp_path) -> None:

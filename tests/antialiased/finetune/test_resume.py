@@ -17,23 +17,15 @@ from antialiased.finetune.state import STATE_FILE
 from antialiased.weights import load_state_dict
 from tests.support.finetune import (
     NAME,
-    baseline_checkpoint,
     command,
     environment,
     finetune_args,
-    small_data,
     step_losses,
 )
 from tests.support.gate import Gate
 
 pytestmark = pytest.mark.slow
 EPOCHS = ["--epochs", "2"]  # 4 steps
-
-
-@pytest.fixture(scope="module")
-def inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("inputs")
-    return small_data(root / "data"), baseline_checkpoint(root / "baseline")
 
 
 @pytest.fixture(scope="module")

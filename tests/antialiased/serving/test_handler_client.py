@@ -183,7 +183,7 @@ def test_requests_carry_the_contract_fields_and_synthetic_marks(server) -> None:
               "class_probabilities": {"1": [0.5, 0.5]}}  # fmt: skip
     server.script = [(200, {}, answer)]
     with HandlerClient(ClientOptions(server.url)) as client:
-        assert isinstance(client.classify_shifts("m", b"x", shifts, topk=3), ShiftClassification)
+        assert isinstance(client.classify_shifts("m", b"x", shifts, topk=1), ShiftClassification)
         client.post("m", prediction_request(b"x", purpose="readiness"))
     (first_path, first), (second_path, second) = server.seen
     assert first_path == "/predictions/m" and "multipart/form-data" in first["Content-Type"]

@@ -12,14 +12,13 @@ plugin of the root conftest: the target tests and the docs tests both use them):
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from launcher.ports import free_port
-from launcher.probe_service import PROJECT_ROOT, ServiceProcess
+from launcher.probe_service import ServiceProcess
 from launcher.torchserve import TorchServe, start_torchserve
 from tests.service.targets import tiny_classifier
 from tests.service.targets.kserve_venv import kserve_python
@@ -27,6 +26,7 @@ from tests.support.targets import (
     SLOW_TIMEOUT_S,
     STOCK_MODEL,
     build_stock_archive,
+    running_misbehaving_server,
     start_target_service,
     stock_answers,
     stop,
@@ -72,22 +72,8 @@ def kserve_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def misbehaving_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("misbehaving") / "server.log"
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tests.service.targets.misbehaving", str(port)],
-            cwd=PROJECT_ROOT,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(lambda client: client.get(f"{url}/docs").status_code == 200, 60, log.read_text, process)
+    with running_misbehaving_server(tmp_path_factory.mktemp("misbehaving") / "server.log") as url:
         yield url
-    finally:
-        stop(process)
 
 
 def target_settings(stock: TorchServe, kserve: str, misbehaving: str) -> list[dict]:
