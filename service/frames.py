@@ -18,8 +18,8 @@ from antialiased.imagefile import ImageInfo, inspect_image
 from antialiased.sequences import MIN_FRAMES, FrameSelection, check_frame_count, check_sequence_pixels
 from antialiased.sequences.video import VideoInfo
 from service.admission import Lease
-from service.params import TopK, TopKSpelling, merge_form, parse_multipart, read_body, split_commas, topk_field
-from service.settings import MULTIPART_OVERHEAD_BYTES, Settings
+from service.params import TopK, TopKSpelling, merge_form, parse_multipart, read_body, topk_field
+from service.settings import MULTIPART_OVERHEAD_BYTES, Settings, split_commas
 from service.video import VIDEO_FIELD
 
 FRAME_FIELD = "frame"

@@ -18,7 +18,7 @@ from antialiased.protocols import ProbeSpec
 from antialiased.serving.contract import MAX_TOPK
 from service.admission import Lease
 from service.errors import validation_error
-from service.settings import BodyDeadlines, body_limit
+from service.settings import BodyDeadlines, body_limit, split_commas
 
 IMAGE_FIELDS = ("image", "data")  # multipart field names that may hold the image
 MAX_FORM_FIELDS = 16
@@ -73,15 +73,6 @@ class CompareParams(ProbeParams):
     )
 
     _split_commas = field_validator("models", mode="before")(lambda value: split_commas(value))
-
-
-def split_commas(value: Any) -> Any:
-    """A `models` parameter, repeated or comma-separated, as one list of names."""
-    if isinstance(value, str):
-        value = [value]
-    if isinstance(value, list):
-        return [name.strip() for item in value for name in str(item).split(",") if name.strip()]
-    return value
 
 
 Params = TypeVar("Params", bound=ProbeParams)

@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -17,12 +17,12 @@ from antialiased.imagefile import MAX_PIXELS_PER_BATCH, ImageLimits
 from antialiased.sequences import SequenceLimits
 from antialiased.serving.contract import MAX_TOPK
 from antialiased.serving.default_models import DEFAULT_MODELS
-from antialiased.shifts import MAX_CROP_SIZE, MAX_VIEW_PIXELS_PER_REQUEST
+from antialiased.shifts import MAX_CROP_SIZE
+from service.scheduling_settings import SchedulingSettings
 from service.target_settings import AnyTargetConfig, OursConfig, TargetConfig
 
 log = logging.getLogger(__name__)
 MULTIPART_OVERHEAD_BYTES = 64 * 1024  # room for boundaries and parameter fields around the image
-CommaList = Annotated[tuple[str, ...], NoDecode]
 OIP_WAVES = 8  # the default /v2 request holds 8 waves of what one handler batch decodes (880 MP)
 # Renamed settings (old -> new): the old names are still read, deprecated (logged when set).
 RENAMED_ENV = {"PROBE_MAX_SHIFTS": "PROBE_MAX_OFFSETS", "PROBE_MAX_TOP_K": "PROBE_MAX_TOPK"}
@@ -33,6 +33,19 @@ DEPRECATED_IMAGE_ENV = {
     "PROBE_MIN_IMAGE_SIDE": "min_side",
     "PROBE_MAX_ASPECT_RATIO": "max_aspect_ratio",
 }
+
+
+def split_commas(value: Any) -> Any:
+    """Names given comma-separated, repeated (a list or tuple of such strings) or both, as one list; other values as
+    they are (for pydantic to refuse)."""
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list | tuple):
+        return [name.strip() for item in value for name in str(item).split(",") if name.strip()]
+    return value
+
+
+CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(split_commas)]  # a setting: no JSON, split
 
 
 def body_limit(max_bytes: int) -> int:
@@ -48,8 +61,9 @@ class BodyDeadlines:
     stall_s: float
 
 
-class Settings(BaseSettings):
-    """Where TorchServe is, which of its models may be probed, and the limits on what one request may ask."""
+class Settings(SchedulingSettings):
+    """Where TorchServe is, which of its models may be probed, and the limits on what one request may ask (and, from
+    `SchedulingSettings`, how heavy work is shared)."""
 
     model_config = SettingsConfigDict(
         env_prefix="PROBE_", env_nested_delimiter="__", frozen=True, populate_by_name=True
@@ -149,38 +163,6 @@ class Settings(BaseSettings):
         description="How long a request waits for room in the upload or pixel budget before a 503; longer than "
         "PROBE_BODY_STALL_S, so that room held by a stalled upload reaches the requests waiting for it.",
     )
-    # Heavy work shared fairly (service/scheduler.py): probes go to our handler in chunks, in turns.
-    scheduling: bool = Field(
-        True,
-        description="Probes' shift requests to our handler go in chunks of PROBE_CHUNK_VIEW_PIXELS, in fair turns; "
-        "off: each probe is one request, as before (benchmarks/bench_scheduling.py compares the two).",
-    )
-    chunk_view_pixels: int = Field(
-        MAX_VIEW_PIXELS_PER_REQUEST,
-        ge=MAX_CROP_SIZE**2,
-        description="View pixels (views x crop area) of one chunk; at most the handler's max_view_pixels_per_request.",
-    )
-    chunks_in_flight: int = Field(
-        1,
-        ge=1,
-        description="Chunks' worth of view pixels at one model at once, all probes together (small probes share it): "
-        "a plain classification waits behind about this many chunks; raise it with TorchServe's workers.",
-    )
-    max_view_pixels_per_client: int | None = Field(
-        None,
-        ge=1,
-        description="View pixels of one client address's probes not yet done (beyond: 503); default: the costliest "
-        "request, PROBE_MAX_COMPARE_MODELS x PROBE_MAX_OFFSETS views of 512 x 512.",
-    )
-    max_view_pixels_queued: int | None = Field(
-        None, ge=1, description="View pixels of all probes not yet done (beyond: 503); default: 4 clients' worth."
-    )
-    deadline_s: float = Field(
-        120.0,
-        gt=0,
-        description="Longest time one probe may take, waiting included: a probe that would take longer at the "
-        "throughput measured is refused at once (503 with Retry-After); one still running then is stopped (504).",
-    )
     # TorchServe client.
     timeout_s: float = Field(120.0, gt=0, description="Longest wait for one TorchServe answer, retries included.")
     connect_timeout_s: float = Field(2.0, gt=0)
@@ -209,13 +191,6 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(None, description="When set, /v1/* requires this key in `api_key_header`.")
     api_key_header: str = "X-API-Key"
     cors_origins: CommaList = Field((), description="Origins allowed by CORS (comma-separated); empty: CORS off.")
-
-    @field_validator("models", "cors_origins", mode="before")
-    @classmethod
-    def _split_commas(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(item.strip() for item in value.split(",") if item.strip())
-        return value
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
