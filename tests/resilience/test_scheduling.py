@@ -56,6 +56,8 @@ def _client(address: str) -> httpx.Client:
 def _service(torchserve: TorchServe, tmp_path: Path, **env: str) -> Iterator[ServiceProcess]:
     with start_probe(torchserve, tmp_path / "probe.log", **{**ENV, **env}) as probe:
         wait_until_ready(probe)  # the readiness prediction has run: the gate may close
+        # /v2 names classes by the model's label set, asked of the handler once (a forward pass) and kept: asked now
+        httpx.get(f"{probe.url}/v2/models/{GATED_MODEL}", timeout=WAIT_S).raise_for_status()
         yield probe
 
 
