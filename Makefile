@@ -4,9 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_EVAL := $(VENV)/.installed-eval
+STAMP_EXPORT := $(VENV)/.installed-export
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: setup setup-dev setup-eval run test lint bench bench-serve bench-probe bench-scheduling bench-oip bench-eval bench-idle bench-memory evaluate sequences finetune export bench-train gpu-check \
+.PHONY: setup setup-dev setup-eval setup-export run test lint bench bench-serve bench-probe bench-scheduling bench-oip bench-eval bench-idle bench-memory evaluate sequences finetune export export-check bench-train gpu-check \
 	gpu-bundle clean
 
 $(VENV)/bin/python:
@@ -20,9 +21,14 @@ $(STAMP_EVAL): requirements-eval.txt $(STAMP_RUN)
 	$(PY) -m pip install -q -r requirements-eval.txt
 	touch $@
 
-$(STAMP_DEV): requirements-dev.txt tests/service/targets/requirements-kserve.txt tests/kubernetes/requirements-checkov.txt $(STAMP_EVAL)
+$(STAMP_EXPORT): requirements-export.txt $(STAMP_RUN)
+	$(PY) -m pip install -q -r requirements-export.txt
+	touch $@
+
+$(STAMP_DEV): requirements-dev.txt requirements-export.txt tests/service/targets/requirements-kserve.txt tests/service/targets/requirements-kserve-onnx.txt tests/kubernetes/requirements-checkov.txt $(STAMP_EVAL)
 	$(PY) -m pip install -q -r requirements-dev.txt
 	# KServe's model server (a probe target in tests/service/targets) in a venv of its own: its pins clash with ours.
+	# and with ONNX Runtime (build/kserve-onnx-venv), for the export's oip test.
 	$(PY) -m tests.service.targets.kserve_venv
 	# The checkov policy scanner (tests/kubernetes), in a venv of its own for the same reason.
 	$(PY) -m tests.kubernetes.checkov_venv
@@ -31,6 +37,8 @@ $(STAMP_DEV): requirements-dev.txt tests/service/targets/requirements-kserve.txt
 setup: $(STAMP_RUN)
 
 setup-eval: $(STAMP_EVAL)
+
+setup-export: $(STAMP_EXPORT)
 
 setup-dev: $(STAMP_DEV)
 
@@ -52,6 +60,7 @@ lint: setup-dev
 
 bench: setup-dev
 	$(PY) -m benchmarks.bench_model
+	$(PY) -m benchmarks.bench_runtimes
 
 ## Served throughput and latency through a TorchServe it starts, against the same model in-process.
 bench-serve: setup-dev
@@ -100,7 +109,7 @@ evaluate: setup-eval
 ## ImageNet-P-format translate sequences of your images, e.g. make sequences ARGS="--data DIR --out build/sequences"
 ## (docs/evaluation.md); then make evaluate ARGS="--sequences build/sequences --model resnet50_lpf4_finetune"
 sequences: setup-eval
-	$(PY) -m antialiased.datasets make $(ARGS)
+	$(PY) -m antialiased.sequences make $(ARGS)
 
 clean:
 	rm -rf build
@@ -112,8 +121,13 @@ finetune: setup-eval
 
 ## Export a model to a file served without its source code, e.g.
 ## make export ARGS="--model my_resnet18_lpf4 --name mine" (docs/export.md)
-export: setup
+export: setup-export
 	$(PY) -m antialiased.export $(ARGS)
+
+## The parity table of the ONNX export: every zoo architecture and antialiased timm networks on ONNX Runtime, the
+## ResNet50 pair on OpenVINO too, against eager PyTorch (docs/export.md); the tests run a sample of it.
+export-check: setup-dev
+	$(PY) -m scripts.export_check $(ARGS)
 
 ## Training throughput of antialiased.finetune's loop against a bare PyTorch loop (batch 32, 224x224), the two in alternation: ratios per step and per run.
 bench-train: setup-dev

@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 
 from antialiased.labels import IMAGENET_CATEGORIES, IMAGENET_SYNSETS
-from antialiased.regular_files import read_regular
+from antialiased.regular_files import UnreadableJson, read_json
 
 LABELS_SUFFIX = ".labels.json"
 MAX_CLASSES = 100_000
@@ -123,13 +123,9 @@ def read_label_set(path: str | os.PathLike) -> LabelSet:
     """The label set in the file `path`; LabelSetError naming the file and the problem."""
     path = Path(path)
     try:
-        raw = json.loads(read_regular(path, MAX_FILE_BYTES))  # not a FIFO or a device: it would block or never end
-    except FileNotFoundError:
-        raise LabelSetError(f"label set {path} does not exist") from None
-    except OSError as error:
-        raise LabelSetError(f"label set {path} cannot be read: {error.strerror or error}") from None
-    except (ValueError, RecursionError) as error:  # UnicodeDecodeError, JSONDecodeError: ValueErrors
-        raise LabelSetError(f"label set {path} is not readable JSON: {error}") from None
+        raw = read_json(path, MAX_FILE_BYTES)  # not a FIFO or a device: it would block or never end
+    except UnreadableJson as error:
+        raise LabelSetError(f"label set {path} {error}") from None
     try:
         return parse_label_set(raw)
     except LabelSetError as error:

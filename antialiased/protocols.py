@@ -175,14 +175,7 @@ def make_plan(spec: ProbeSpec = ProbeSpec(), max_offsets: int = MAX_OFFSETS_PER_
     else:
         offsets, index_pairs, sequence = _grid(spec.step, spec.max_shift, max_offsets)
     _check_count("distinct shifts", len(offsets), max_offsets)
-    request = ShiftRequest(
-        offsets=tuple(offsets),
-        mode=mode,
-        crop_size=spec.crop_size,
-        base_size=base_size,
-        resize_size=spec.resize_size,
-        max_offsets=max_offsets,
-    )
+    request = _request(spec, offsets, mode, base_size, max_offsets)
     return ShiftPlan(spec, request, tuple(index_pairs), sequence)
 
 
@@ -201,7 +194,23 @@ def _against_origin(spec: ProbeSpec, max_offsets: int) -> ShiftPlan:
     check_window(mode, spec.crop_size, base_size, spec.resize_size)
     low, high = (-reach, reach) if mode == "circular" else (0, 2 * reach)
     check_offset_range(low, high, offset_bounds(mode, spec.crop_size, base_size), "max_shift")
-    request = ShiftRequest(
+    request = _request(spec, offsets, mode, base_size, max_offsets, method)
+    reference = request.offsets.index(origin)
+    pairs = tuple((reference, k) for k in range(len(offsets)) if k != reference)
+    sequence = tuple(range(len(offsets))) if spec.protocol == "fractional" else None
+    return ShiftPlan(spec, request, pairs, sequence, origin)
+
+
+def _request(
+    spec: ProbeSpec,
+    offsets: list[Offset],
+    mode: ShiftMode,
+    base_size: int,
+    max_offsets: int,
+    method: SubpixelMethod | None = None,
+) -> ShiftRequest:
+    """The `ShiftRequest` of a plan's `offsets`, cut from `spec`'s crop and resize sizes."""
+    return ShiftRequest(
         offsets=tuple(offsets),
         mode=mode,
         crop_size=spec.crop_size,
@@ -210,10 +219,6 @@ def _against_origin(spec: ProbeSpec, max_offsets: int) -> ShiftPlan:
         max_offsets=max_offsets,
         method=method,
     )
-    reference = request.offsets.index(origin)
-    pairs = tuple((reference, k) for k in range(len(offsets)) if k != reference)
-    sequence = tuple(range(len(offsets))) if spec.protocol == "fractional" else None
-    return ShiftPlan(spec, request, pairs, sequence, origin)
 
 
 def _check_count(what: str, count: int, max_offsets: int) -> None:

@@ -5,9 +5,10 @@ reading waits for a writer) and without reading endlessly."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 _KINDS = (
     (stat.S_ISDIR, "a directory"),
@@ -58,3 +59,20 @@ def read_regular(path: str | os.PathLike, max_bytes: int) -> bytes:
     if size > max_bytes or len(data) > max_bytes:
         raise OSError(errno.EFBIG, f"larger than {max_bytes} bytes", os.fspath(path))
     return data
+
+
+class UnreadableJson(ValueError):
+    """Why a JSON file cannot be read, as the end of a sentence that names the file: 'does not exist', 'cannot be
+    read: not a regular file: a FIFO', 'is not readable JSON: ...'."""
+
+
+def read_json(path: str | os.PathLike, max_bytes: int) -> Any:
+    """The JSON document in the regular file `path` of at most `max_bytes`; UnreadableJson saying why not."""
+    try:
+        return json.loads(read_regular(path, max_bytes))
+    except FileNotFoundError:
+        raise UnreadableJson("does not exist") from None
+    except OSError as error:
+        raise UnreadableJson(f"cannot be read: {error.strerror or error}") from None
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError, JSONDecodeError, nesting beyond the parser's
+        raise UnreadableJson(f"is not readable JSON: {error}") from None

@@ -102,12 +102,13 @@ class ShiftRequest:
         """The pixels of all views together (views x crop area): what the model's forward passes cost."""
         return len(self.offsets) * self.crop_size**2
 
-    def chunks(self, max_view_pixels: int | None) -> list[ShiftRequest]:
+    def chunks(self, max_view_pixels: int | None, max_views: int | None = None) -> list[ShiftRequest]:
         """This request as consecutive requests of at most `max_view_pixels` view pixels each (one view at least),
-        in the order of the offsets; `[self]` when it fits, or for None."""
-        per_chunk = len(self.offsets) if max_view_pixels is None else max(1, max_view_pixels // self.crop_size**2)
-        if len(self.offsets) <= per_chunk:
+        in the order of the offsets, and when it is split, of at most `max_views` views each; `[self]` when it fits,
+        or for None."""
+        if max_view_pixels is None or self.view_pixels <= max_view_pixels:
             return [self]
+        per_chunk = max(1, min(max_view_pixels // self.crop_size**2, max_views or len(self.offsets)))
         starts = range(0, len(self.offsets), per_chunk)
         return [dataclasses.replace(self, offsets=self.offsets[start : start + per_chunk]) for start in starts]
 

@@ -6,7 +6,7 @@
 
 `--model NAME=WEIGHTS` serves registry checkpoint WEIGHTS (see `python -m antialiased.weights list`)
 under the model name NAME; it may be repeated. Archives go to build/archives, weights to
-build/weights (or $ANTIALIASED_CACHE_DIR).
+build/weights (or $ANTIALIASED_CACHE_DIR). A failure prints one line, `error: ...`, and exits with status 2.
 """
 
 from __future__ import annotations
@@ -22,14 +22,16 @@ from typing import Any
 
 import torch
 
+from antialiased.command_line import refuse
+from antialiased.export.writers import check_packages
 from antialiased.inference import PRECISIONS
 from antialiased.serving.default_models import DEFAULT_MODELS
 from antialiased.weights import WeightsError, WeightsUnavailableError, save_checkpoint
 from antialiased.weights.fetch import CACHE_ENV, fetch
 from antialiased.weights.load import build_model, load_entry_weights
 from antialiased.weights.registry import get_entry
-from archives.archive import build_archive, model_spec
-from handlers.settings import DEVICES
+from archives.archive import build_archive, model_config, model_spec
+from handlers.settings import DEVICES, RUNTIMES
 
 DEFAULT_STORE = Path("build/archives")
 MODELS_ENV = "TORCHSERVE_MODELS"  # NAME=WEIGHTS,...: the served models where no --model is given (containers)
@@ -73,6 +75,7 @@ def build_archives(
     When a download fails and `untrained_fallback` is set, the model gets random weights (seeded,
     official format) and every answer is flagged untrained; otherwise the WeightsError propagates.
     """
+    check_runtime_installed(overrides)
     weights_dir = Path(weights_dir or os.environ.get(CACHE_ENV) or DEFAULT_WEIGHTS_DIR)
     built = []
     for name, weights in models.items():
@@ -103,6 +106,17 @@ def build_archives(
     return built
 
 
+def check_runtime_installed(overrides: Mapping[str, Any] | None = None) -> None:
+    """ValueError when model-config.yaml with `overrides` asks for a handler.runtime whose packages this Python
+    lacks: said before any download, not by workers that fail to load (TorchServe would retry them without end)."""
+    runtime = model_config({}, {}, overrides)["handler"]["runtime"]
+    if runtime != "torch":
+        try:
+            check_packages(runtime)
+        except ValueError as error:
+            raise ValueError(f"handler.runtime {runtime}: {error} (the TorchServe image has them)") from None
+
+
 def _model_pair(text: str) -> tuple[str, str]:
     name, sep, weights = text.partition("=")
     if not sep or not name or not weights:
@@ -131,7 +145,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
             overrides[key] = getattr(args, option)
     if args.workers is not None:
         overrides["minWorkers"] = overrides["maxWorkers"] = args.workers
-    for option in ("device", "precision"):
+    for option in ("device", "precision", "runtime"):
         if getattr(args, option) is not None:
             handler[option] = getattr(args, option)
     if args.compile:
@@ -152,6 +166,8 @@ def add_serving_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=DEVICES, help="handler device")
     parser.add_argument("--precision", choices=tuple(PRECISIONS), help="autocast dtype on CUDA")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (CUDA)")
+    parser.add_argument("--runtime", choices=RUNTIMES,
+                        help="what computes the forward pass on the CPU (docs/configuration.md)")  # fmt: skip
 
 
 def build_from_args(args: argparse.Namespace, *, untrained_fallback: bool, progress: bool = True) -> list[BuiltArchive]:
@@ -188,8 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         build_from_args(args, untrained_fallback=args.untrained_fallback)
     except (WeightsError, ValueError) as error:  # ValueError: a malformed TORCHSERVE_MODELS
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        return refuse(error)
     return 0
 
 

@@ -20,7 +20,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from antialiased.weights import WeightsError
-from archives.build import add_serving_options, build_from_args, served_models
+from archives.build import (
+    add_serving_options,
+    build_from_args,
+    check_runtime_installed,
+    overrides_from_args,
+    served_models,
+)
 from launcher.stack import run_until_exit, serving, stop_signals
 from launcher.torchserve_config import TOKEN_EXPIRATION_MIN, Ports
 
@@ -88,7 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # 0.0.0.0 where a scraper from outside the container reads the metrics (Kubernetes, with a NetworkPolicy).
         metrics_host = os.environ.get("TORCHSERVE_METRICS_HOST", "127.0.0.1")
         served_models(args)  # a malformed TORCHSERVE_MODELS fails here, before any download
-    except ValueError as error:  # SettingError, or TORCHSERVE_MODELS
+        check_runtime_installed(overrides_from_args(args))
+    except ValueError as error:  # SettingError, TORCHSERVE_MODELS, or a --runtime whose packages are missing
         print(f"error: {error}", file=sys.stderr)
         return 2
     workdir = Path(os.environ.get("TORCHSERVE_WORKDIR", ".")).resolve()

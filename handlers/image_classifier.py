@@ -81,7 +81,7 @@ class ImageClassifier(BaseHandler):
         self.labels = read_label_set(model_dir / spec.labels) if spec.labels else IMAGENET
         check_classes(self.labels, spec.num_classes, f"model-config.yaml's {context.model_name}")
         weights_path = model_dir / self.manifest["model"]["serializedFile"]
-        self.model = load_prepared_model(self.settings, weights_path, self.device)
+        self.model = load_prepared_model(self.settings, weights_path, self.device, self.labels)
         self.model_info = ModelInfo(
             name=context.model_name,
             version=self.manifest["model"].get("modelVersion"),
@@ -279,6 +279,5 @@ class ImageClassifier(BaseHandler):
         if request.shifts is None:
             return classification(model, weights, item.probabilities, request.topk, labels,
                                   every_class=request.probabilities, label_set=request.labels)  # fmt: skip
-        return shift_classification(
-            model, weights, item.probabilities, request.topk, request.shifts, labels, every_class=request.probabilities
-        )
+        return shift_classification(model, weights, item.probabilities, request.topk, request.shifts, labels,
+                                    every_class=request.probabilities)  # fmt: skip

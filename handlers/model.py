@@ -9,7 +9,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from antialiased.export.source import ExportSource
+from antialiased.export.writers import proven_module
 from antialiased.inference import prepare_for_inference
+from antialiased.label_sets import IMAGENET, LabelSet
 from antialiased.weights import WeightsError, sha256_file
 from antialiased.weights.load import load_weights
 from antialiased.weights.program import program_module
@@ -34,9 +37,12 @@ def build_network(spec: ModelSpec) -> nn.Module:
     return builder(**dict(spec.kwargs))
 
 
-def load_prepared_model(settings: HandlerSettings, weights_path: Path, device: torch.device) -> nn.Module:
+def load_prepared_model(
+    settings: HandlerSettings, weights_path: Path, device: torch.device, labels: LabelSet = IMAGENET
+) -> nn.Module:
     """The network with the archive's weights (hash checked against model-config.yaml), or its exported program
-    (checked before it is read), ready for serving."""
+    (checked before it is read), ready for serving: prepared for PyTorch on `device`, or with `settings.runtime`
+    another runtime's module (exported, proven equal, on the CPU) that answers the classes of `labels`."""
     digest = sha256_file(weights_path)
     if digest != settings.weights.sha256:
         raise WeightsError(
@@ -49,6 +55,11 @@ def load_prepared_model(settings: HandlerSettings, weights_path: Path, device: t
         model = load_weights(build_network(spec), weights_path, arch=spec.arch)
     if settings.weights.untrained:
         log.warning("SERVING UNTRAINED (randomly initialised) WEIGHTS: predictions are meaningless")
+    if settings.runtime != "torch":
+        if device.type != "cpu":
+            raise RuntimeError(f"handler.runtime {settings.runtime} computes on the CPU, but this worker has {device}")
+        source = ExportSource(weights_path.stem, model.eval(), labels, spec.arch, spec.filter_size)
+        return proven_module(source, settings.runtime)
     return prepare_for_inference(
         model,
         device,

@@ -14,6 +14,7 @@ from antialiased.serving.contract import (
     IMAGE_FIELD,
     LABELS_FIELD,
     LABELS_HEADER,
+    MAX_PROBABILITY_VIEWS,
     PROBABILITIES_FIELD,
     PROBABILITIES_HEADER,
     PURPOSE_HEADER,
@@ -70,6 +71,9 @@ def parse_request(row: Mapping[str, Any], limits: Limits, headers: Mapping[str, 
     labels = _flag(row.get(LABELS_FIELD, headers.get(LABELS_HEADER.lower())), LABELS_FIELD)
     if labels and shifts is not None:
         raise ApiError(ErrorCode.INVALID_PARAMETER, f"{LABELS_FIELD} is for plain requests, not shift requests")
+    if probabilities and shifts is not None and len(shifts.offsets) > MAX_PROBABILITY_VIEWS:
+        message = f"{PROBABILITIES_FIELD} answers at most {MAX_PROBABILITY_VIEWS} views, not {len(shifts.offsets)}"
+        raise ApiError(ErrorCode.INVALID_PARAMETER, f"{message}: ask fewer shifts, or the top-k only")
     purpose = headers.get(PURPOSE_HEADER.lower())
     synthetic = purpose if purpose in SYNTHETIC_PURPOSES else None  # any other value is not a metric label
     request = ParsedRequest(bytes(image), _topk(topk, limits), shifts, probabilities, synthetic, labels)

@@ -3,6 +3,8 @@ classes named by the model's label set."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from antialiased.label_sets import LabelSet
@@ -65,12 +67,12 @@ def shift_classification(
     *,
     every_class: bool = False,
 ) -> str:
-    """The answer to a shift request: top-k per shift, the probability curve of every class top-1 somewhere, and
-    with `every_class` each view's probability of every class."""
+    """The answer to a shift request: top-k per shift, and the probability curve of every class top-1 somewhere;
+    with `every_class` each class's probability at each shift."""
     top1_classes = sorted(set(probabilities.argmax(dim=1).tolist()))
     geometry = request.to_json()
     del geometry["offsets"]
-    answer = ShiftClassification(
+    return ShiftClassification(
         model=model,
         weights=weights,
         shift=ShiftGeometry(**geometry),
@@ -80,8 +82,12 @@ def shift_classification(
         ],
         class_probabilities={str(c): probabilities[:, c].tolist() for c in top1_classes},
         probabilities=probabilities.tolist() if every_class else None,
-    )
-    exclude: dict = {} if every_class else {"probabilities": True}
+    ).model_dump_json(exclude=_absent(every_class, request))
+
+
+def _absent(every_class: bool, request: ShiftRequest) -> dict[str, Any] | None:
+    """What a shift answer leaves out: every class's probability unless asked, the method of integer offsets."""
+    absent: dict[str, Any] = {} if every_class else {"probabilities": True}
     if request.method is None:
-        exclude["shift"] = {"method"}  # integer offsets: absent
-    return answer.model_dump_json(exclude=exclude or None)
+        absent["shift"] = {"method"}
+    return absent or None

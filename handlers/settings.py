@@ -19,6 +19,9 @@ from antialiased.shifts import MAX_IMAGE_SIDE, MIN_CROP_SIZE
 from antialiased.weights.registry import FORMATS
 
 DEVICES = ("auto", "cpu", "cuda")
+# What computes the forward pass: PyTorch (the prepared model), or the model exported to ONNX, proven equal at load,
+# on ONNX Runtime or OpenVINO (the CPU only; they need requirements-export.txt). See docs/configuration.md.
+RUNTIMES = ("torch", "onnxruntime", "openvino")
 # Old spellings of handler.limits keys (archives built before the rename): still read for one release, logged.
 DEPRECATED_LIMITS = {"max_shifts": "max_offsets"}
 log = logging.getLogger(__name__)
@@ -75,6 +78,7 @@ class HandlerSettings:
     compile: bool
     channels_last: bool
     fold_batch_norm: bool
+    runtime: str = "torch"
 
     @property
     def autocast_dtype(self) -> torch.dtype | None:
@@ -105,6 +109,11 @@ class HandlerSettings:
             raise SettingsError(f"handler.device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if self.precision not in PRECISIONS:
             raise SettingsError(f"handler.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.runtime not in RUNTIMES:
+            raise SettingsError(f"handler.runtime must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}")
+        if self.runtime != "torch" and (self.device == "cuda" or self.compile):
+            raise SettingsError(f"handler.runtime {self.runtime} computes on the CPU: it takes device cpu or auto "
+                                "(the CPU) and compile false")  # fmt: skip
         for field in fields(Limits):
             value = getattr(self.limits, field.name)
             if field.name != "image" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):

@@ -5,6 +5,8 @@ figures (results are written after every section):
 - model: bench_model on CUDA at batch 256 in bfloat16: torchvision prepared, ours prepared, ours + compile;
 - tests: the tests marked `gpu`, with the figures they record (pytest's record_property);
 - serve: bench_serve on CUDA, JPEG payloads at high concurrency, a sweep of workers x batch size;
+- export: bench_runtimes on CUDA at batch 64: the exported model on ONNX Runtime's CUDA and TensorRT providers (where
+  this onnxruntime has them) and compiled by AOTInductor, against ours prepared in bfloat16: time and parity;
 - train: bench_train on CUDA, resnet50 at batch 32 in bfloat16: the fine-tuning loop against a bare PyTorch loop
   (last: it gets what time is left).
 Without a CUDA device the benchmarks are marked "skipped: no CUDA device" and the tests run their CPU
@@ -79,6 +81,14 @@ SECTIONS = (
         "serve.json",
         needs_cuda=True,
         timeout_s=240,
+    ),
+    Section(
+        "export",
+        "Export runtimes (bench_runtimes, CUDA, batch 64: ONNX Runtime CUDA/TensorRT, AOTInductor vs ours prepared)",
+        "-m benchmarks.bench_runtimes --device cuda --batch 64 --repeats 10 --json {out}",
+        "export.json",
+        needs_cuda=True,
+        timeout_s=150,
     ),
     Section(
         "train",

@@ -1,8 +1,10 @@
 """A video on the sequence probe (/v1/sequence): one file in a multipart field `video`, decoded by the service into
 the frames that are used (`antialiased.sequences.video`: its header checked against the limits before anything is
-decoded, then one frame at a time in a worker thread, within its wall-clock budget). Each frame used becomes a
-lossless PNG, so that every target gets it as it would get an uploaded frame; the decoding and the PNGs are held in
-the pixel budget (`PROBE_MAX_PIXELS_IN_FLIGHT`), reserved from the header before decoding starts."""
+decoded, then one frame at a time in a worker thread). Each frame used becomes a lossless PNG, so that every target
+gets it as it would get an uploaded frame; the decoding and the PNGs are held in the pixel budget
+(`PROBE_MAX_PIXELS_IN_FLIGHT`), reserved from the header before decoding starts. The wall-clock budget
+(`PROBE_SEQUENCE__DECODE_SECONDS`) bounds the request's decoding work: the header check and the decoding together,
+each counted from when its worker thread starts on it (a wait for a thread or for the pixel budget is not counted)."""
 
 from __future__ import annotations
 
@@ -20,10 +22,12 @@ VIDEO_FIELD = "video"
 
 @dataclass(frozen=True)
 class VideoHeader:
-    """What the video's header says, and the indices of the frames that will be used (as far as it tells)."""
+    """What the video's header says, the indices of the frames that will be used (as far as it tells), and the
+    seconds the check took (of the decoding budget)."""
 
     info: VideoInfo
     used: range
+    seconds: float
 
     @property
     def pixels(self) -> int:
@@ -37,7 +41,7 @@ async def read_header(video: bytes, settings: Settings, selection: FrameSelectio
 
     def header() -> VideoHeader:
         with open_video(video, settings.sequence, settings.image, selection) as reader:
-            return VideoHeader(reader.info, reader.used)
+            return VideoHeader(reader.info, reader.used, reader.elapsed)
 
     checked = await asyncio.to_thread(header)
     needed = checked.pixels + crops * len(checked.used)
@@ -52,14 +56,14 @@ async def read_header(video: bytes, settings: Settings, selection: FrameSelectio
 
 
 async def decode_frames(
-    video: bytes, settings: Settings, selection: FrameSelection
+    video: bytes, settings: Settings, selection: FrameSelection, header: VideoHeader
 ) -> tuple[list[bytes], list[ImageInfo], list[int]]:
     """The frames used as PNG files, their headers and their indices in the video; decoded in a worker thread, one
-    at a time."""
+    at a time, within what is left of the decoding budget after the `header` check."""
 
     def decode() -> tuple[list[bytes], list[ImageInfo], list[int]]:
         frames, infos, indices = [], [], []
-        with open_video(video, settings.sequence, settings.image, selection) as reader:
+        with open_video(video, settings.sequence, settings.image, selection, header.seconds) as reader:
             for index, pixels in reader.frames():
                 frames.append(frame_png(pixels))
                 infos.append(ImageInfo("PNG", "RGB", reader.info.width, reader.info.height))

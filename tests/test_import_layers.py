@@ -1,6 +1,11 @@
 """The import graph of the project's packages: each layer imports only the layers below it (the model library first,
 the launcher and scripts last), no module takes part in an import circle, and inside each package no file or
-subpackage imports one that imports it back (no arrow running back up between the rooms of a folder)."""
+subpackage imports one that imports it back (no arrow running back up between the rooms of a folder).
+
+A package's `__main__` module is a program (`python -m PACKAGE`) that nothing imports: it may import what its own layer
+may import, and also the layers above its layer within `antialiased/` (those that may import it, directly or through
+others), so that `python -m antialiased.sequences make` can run the data set code that writes sequences; it stands
+outside its folder's rooms, and no module may import a `__main__`."""
 
 from __future__ import annotations
 
@@ -26,6 +31,31 @@ ALLOWED = {
 }
 PACKAGES = {layer for layer in ALLOWED if "." not in layer}
 PROJECT = {*PACKAGES, "benchmarks", "tests", "docker"}
+
+
+def is_program(module: str) -> bool:
+    """Whether `module` is a package's `__main__` (run by `python -m`, imported by nothing)."""
+    return module.rsplit(".", 1)[-1] == "__main__"
+
+
+def _above(layer: str) -> set[str]:
+    """The layers within the model library that may import `layer`, directly or through others."""
+    found: set[str] = set()
+    while True:
+        more = {x for x in ALLOWED if x.startswith(f"{LIBRARY}.") and ALLOWED[x] & ({layer} | found)} - found
+        if not more:
+            return found - {layer}
+        found |= more
+
+
+def may_import(module: str) -> set[str]:
+    """The layers `module` may import: its own and those its layer may; a program, also those above it in the
+    model library (the module docstring)."""
+    layer = layer_of(module)
+    allowed = ALLOWED[layer] | {layer}
+    if is_program(module) and (layer == LIBRARY or layer.startswith(f"{LIBRARY}.")):
+        allowed |= _above(layer)
+    return allowed
 
 
 def layer_of(module: str) -> str:
@@ -67,8 +97,27 @@ def test_each_layer_imports_only_the_layers_below_it() -> None:
         f"{module} imports {target}"
         for module, targets in GRAPH.items()
         for target in targets
-        if layer_of(target) not in ALLOWED[layer_of(module)] | {layer_of(module)}
+        if layer_of(target) not in may_import(module)
     )
+    assert wrong == []
+
+
+def test_a_program_may_import_the_layers_above_it_in_the_library_only() -> None:
+    """The rule for `__main__` modules, on names (the graph above holds it for the real ones)."""
+    assert {DATASETS, EVALUATE, FINETUNE, SERVING} <= may_import("antialiased.sequences.__main__")
+    assert DATASETS not in may_import("antialiased.sequences.video"), "only a program reaches up"
+    assert may_import("antialiased.evaluate.__main__") == {LIBRARY, DATASETS, SERVING, EVALUATE, FINETUNE}
+    assert "service" not in may_import("antialiased.sequences.__main__"), "never out of the library"
+    assert may_import("service.__main__") == ALLOWED["service"] | {"service"}, "outside the library: its layer's"
+    assert "antialiased.sequences.__main__" in GRAPH and "antialiased.datasets" in {
+        layer_of(t) for t in GRAPH["antialiased.sequences.__main__"]
+    }
+
+
+def test_no_module_imports_a_program() -> None:
+    """A `__main__` may reach up only because nothing imports it: its imports run in no other module's."""
+    wrong = sorted(f"{module} imports {target}" for module, targets in GRAPH.items() for target in targets
+                   if is_program(target))  # fmt: skip
     assert wrong == []
 
 
@@ -98,6 +147,8 @@ def _rooms(package: str) -> dict[str, set[str]]:
 
     rooms: dict[str, set[str]] = {}
     for module, targets in GRAPH.items():
+        if is_program(module):
+            continue  # a program stands on top of its folder, not in one of its rooms
         if (source := room(module)) is not None:
             rooms.setdefault(source, set()).update(room(target) for target in targets)
     return {source: targets - {source, None} for source, targets in rooms.items()}

@@ -20,6 +20,7 @@ from antialiased.imagefile import ImageLimits, check_byte_size
 from antialiased.regular_files import not_regular, open_regular
 
 FileId = tuple[int, int]  # (st_dev, st_ino): one file or directory, whatever path reaches it
+NESTED_FOLDER = "a folder here: only the files of the folder above it are read"  # a walk that is not recursive
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class TreeWalk:
                     if recursive:
                         subdirectories.append((path, name))
                     else:
-                        self._skip(name, "a folder here: only the files of the folder above it are read")
+                        self._skip(name, NESTED_FOLDER)
                 elif wanted(entry.name) and self.regular(path, name):
                     files.append((path, name))
             listed.append((str(current), files))

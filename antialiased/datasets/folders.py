@@ -15,7 +15,6 @@ Folders of frame sequences and of videos (ImageNet-P's layout among them) are th
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import re
@@ -26,8 +25,9 @@ from pathlib import Path
 from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension
 
 from antialiased.datasets.files import Skipped, TreeWalk
-from antialiased.label_sets import LabelSet
+from antialiased.label_sets import MAX_FILE_BYTES, LabelSet
 from antialiased.labels import IMAGENET_CATEGORIES, SYNSET_INDEX
+from antialiased.regular_files import UnreadableJson, read_json
 from antialiased.sequences.imagenet_p import SequencePlan
 
 log = logging.getLogger(__name__)
@@ -102,9 +102,9 @@ class Dataset:
 def load_label_map(path: str | os.PathLike) -> dict[str, int]:
     """A JSON object mapping folder names to class indices (integers) or to ImageNet synset ids."""
     try:
-        raw = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as error:
-        raise DataError(f"cannot read the label map {path}: {error}") from None
+        raw = read_json(path, MAX_FILE_BYTES)  # a file of classes, as a label set is
+    except UnreadableJson as error:
+        raise DataError(f"the label map {path} {error}") from None
     if not isinstance(raw, dict):
         raise DataError(f"the label map {path} must be a JSON object {{folder: class index or synset}}")
     mapping = {}

@@ -16,7 +16,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from antialiased.datasets import DataError
+from antialiased.command_line import command_parser, refuse
+from antialiased.datasets import LAYOUTS, DataError
 from antialiased.errors import ApiError
 from antialiased.evaluate.config import EndpointOptions, EvaluationConfig, RayOptions
 from antialiased.evaluate.engines.endpoint import EndpointError
@@ -44,10 +45,9 @@ _USER_ERRORS = (
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m antialiased.evaluate",
-        description="Accuracy and shift consistency of models over a labelled image data set, as in the paper.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    parser = command_parser(
+        "python -m antialiased.evaluate",
+        "Accuracy and shift consistency of models over a labelled image data set, as in the paper.",
     )
     data = parser.add_argument_group("data")
     where = data.add_mutually_exclusive_group(required=True)
@@ -63,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
         help="a folder of sequences: folders of frames (in name order), folders of videos, or ImageNet-P (its "
         "perturbation folders); no labels: the flip rate, mean top-5 distance and wobble from frame to frame, and "
         "ImageNet-P's figures; the same as --data DIR --measure sequence",
+    )
+    data.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default=EvaluationConfig.layout,
+        help="of --sequences: imagenet-p (DIR/<perturbation>/<class>/<video>), folders (each folder of DIR: the "
+        "frames of one sequence, or videos), auto: imagenet-p when every folder of DIR is named as a perturbation",
     )
     data.add_argument(
         "--labels",
@@ -177,6 +184,7 @@ def config_from_args(args: argparse.Namespace) -> EvaluationConfig:
         labels=args.labels,
         ground_truth=args.ground_truth,
         alexnet=args.alexnet,
+        layout=args.layout,
         limit=args.limit,
         engine="endpoint" if args.endpoint else args.engine,
         device=args.device,
@@ -202,7 +210,7 @@ def _print_summary(results: dict, out: Path) -> None:
     dataset = results["dataset"]
     unit = dataset["unit"]
     print(
-        f"{dataset['evaluated']} {unit} evaluated, {len(dataset['unreadable'])} unreadable, "
+        f"{dataset['evaluated']} {unit} evaluated ({dataset['kind']}), {len(dataset['unreadable'])} unreadable, "
         f"{len(dataset['skipped_folders'])} folders and {len(dataset['skipped_files'])} files skipped"
     )
     for model in results["models"]:
@@ -250,8 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = config_from_args(args)
         results = evaluate(config)
     except _USER_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return refuse(error)
     except KeyboardInterrupt:
         again = "the same command without --overwrite" if args.overwrite else "the same command"
         print(f"interrupted: run {again} to resume (the finished shards in {args.out} are kept)", file=sys.stderr)

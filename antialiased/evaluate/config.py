@@ -38,6 +38,7 @@ class EvaluationConfig:
     labels: Path | None = None
     ground_truth: Path | None = None
     alexnet: Path | None = None  # AlexNet's ImageNet-P figures, for mFR and mT5D (perturbations.alexnet_figures)
+    layout: str = "auto"  # of a folder of sequences (antialiased.datasets.sequences.LAYOUTS)
     limit: int | None = None
     engine: str = "local"
     device: str = "auto"

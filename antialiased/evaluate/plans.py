@@ -13,8 +13,9 @@ library's protocols (`antialiased.protocols.make_plan`); two ways to seed them:
   generator seeded with `seed`; the whole batch shares the pair.
 
 The ``sequence`` measure is of another data layout (`antialiased.datasets.discover_sequences`: folders of frames,
-videos, ImageNet-P): each frame is classified as a plain image (its 224 center crop, the view the probe service's
-/v1/sequence and `antialiased.probe_sequence` classify) and the sequence scored from frame to frame
+videos, ImageNet-P): each frame is classified by one view (`frame_request`: a frame of the model's input size as it
+is, as ImageNet-P's test.py feeds its frames; any other as a plain image, its 224 center crop, the view the probe
+service's /v1/sequence and `antialiased.probe_sequence` classify) and the sequence scored from frame to frame
 (`antialiased.sequences`) and as ImageNet-P scores it at each difficulty (`antialiased.sequences.imagenet_p`); it is
 measured alone, with no labels, and its plan's `sequence` is a `SequencePlan` (`antialiased.sequences.imagenet_p`).
 """
@@ -103,8 +104,8 @@ class ImagePlan:
 
     @property
     def views(self) -> int:
-        per_image = len(self.crop_offsets) + len(self.circular_offsets) + len(self.fractional_offsets)
-        return per_image * max(self.sequence.frames if self.sequence else 1, 1)
+        """The views of one image (of a sequence: of each frame)."""
+        return len(self.crop_offsets) + len(self.circular_offsets) + len(self.fractional_offsets)
 
     @property
     def fractional(self) -> tuple[int, ...]:
@@ -153,8 +154,21 @@ def image_plan(protocol: EvaluationProtocol, index: int, paper_pairs: Sequence[O
 
 
 def sequence_plan(sequence: SequencePlan) -> ImagePlan:
-    """The plan of a sequence: each frame's center view (the 224 center crop), nothing else."""
+    """The plan of a sequence: one view of each frame (`frame_request`), nothing else."""
     return ImagePlan((CENTER_OFFSET,), (), 0, (), (), (), sequence=sequence)
+
+
+def frame_request(height: int, width: int) -> ShiftRequest:
+    """The view of a sequence's frame of `height` x `width` that the evaluation classifies, in every engine.
+
+    A frame of the model's input size (CROP_SIZE square: ImageNet-P's frames) goes in as it is, as ImageNet-P's
+    test.py feeds its frames (ToTensor, Normalize: no resize, no crop): its shorter side "resized" to its own size and
+    its whole square "cropped", both the identity. Any other frame: the paper's plain view, the 224 center crop of
+    the image resized to 256 (the window at CENTER_OFFSET of its 256 center crop), as /v1/sequence classifies it.
+    """
+    if (height, width) == (CROP_SIZE, CROP_SIZE):
+        return ShiftRequest(((0, 0),), crop_size=CROP_SIZE, base_size=CROP_SIZE, resize_size=CROP_SIZE)
+    return ShiftRequest((CENTER_OFFSET,))
 
 
 @functools.cache

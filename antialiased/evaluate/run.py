@@ -45,7 +45,9 @@ def _dataset(config: EvaluationConfig, label_set: LabelSet | None) -> Dataset:
                 "sequences need no labels (each frame's prediction is compared with the previous frame's, not with "
                 "a true class): leave out --labels and --ground-truth"
             )
-        return discover_sequences(config.data).limited(config.limit)
+        return discover_sequences(config.data, layout=config.layout).limited(config.limit)
+    if config.layout != "auto":
+        raise ValueError("--layout says how a folder of sequences is laid out: it goes with --sequences")
     label_map = load_label_map(config.labels) if config.labels else None
     found = discover(config.data, label_map=label_map, ground_truth=config.ground_truth, label_set=label_set)
     return found.limited(config.limit)
@@ -135,14 +137,14 @@ def _run_engine(engine: Engine, items: list[WorkItem], run: Run, pending: set[in
     started = time.time()
     store.log_session({"event": "start", "time": started, "engine": run.kind.name, "pending_images": len(items)})
     writer = ShardWriter(store, images, pending)
-    views_per_image = {item.index: item.plan.views for item in items}
+    views_per_image = {item.index: item.plan.views * len(run.sources) for item in items}
     views = 0
     unit = "seq" if run.config.protocol.sequences else "img"
     progress = {"total": len(items), "unit": unit, "desc": f"evaluating ({run.kind.name})", "smoothing": 0.1}
     with tqdm(**progress, disable=run.config.quiet) as bar:
         for result in engine.run(items):
             writer.add(result.index, _rows(result, run.dataset, run.sources))
-            views += views_per_image[result.index] * len(run.sources)
+            views += _views(result, views_per_image[result.index], run.config.protocol.sequences)
             bar.update(1)
             bar.set_postfix_str(f"{views / max(time.time() - started, 1e-9):.1f} views/s", refresh=False)
     elapsed = time.time() - started
@@ -156,3 +158,11 @@ def _run_engine(engine: Engine, items: list[WorkItem], run: Run, pending: set[in
             "served_weights": engine.served_weights,  # what an endpoint reports serving
         }
     )
+
+
+def _views(result: ImageResult, planned: int, sequences: bool) -> int:
+    """The views the models classified for `result`: its plan's (`planned`, for all models); of a sequence, the frames
+    each model classified (a video's are known once it is decoded; none where it could not be read)."""
+    if not sequences:
+        return planned
+    return sum(record.get("seq_frames", 0) for record in (result.records or {}).values())

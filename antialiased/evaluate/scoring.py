@@ -7,10 +7,11 @@ shift pairs (consistency: the two top-1 classes agree), the diagonal and the cir
 the library's metric (`antialiased.metrics.consistency`).
 
 A sequence (the sequence measure) is scored as the probe service's /v1/sequence and `antialiased.probe_sequence`
-score it: each frame's top-5 classes and the probability at every frame of each class top-1 at some frame, from
-every class's probabilities (a model's softmax, or our handler's answer), into `antialiased.sequences`' metrics;
-and as ImageNet-P scores it, at each difficulty of its plan, from its logits (or the probabilities our handler
-answers, which rank the classes alike): `sequence_record` is its row.
+score it (each frame's view as `plans.frame_request` says: a 224 x 224 frame as it is): each frame's top-5 classes
+and the probability at every frame of each class top-1 at some frame, from every class's probabilities (a model's
+softmax, or our handler's answer), into `antialiased.sequences`' metrics; and as ImageNet-P scores it, at each
+difficulty of its plan, from its logits (or the probabilities our handler answers, which rank the classes alike):
+`sequence_record` is its row.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from typing import Any
 
 import torch
 
-from antialiased.evaluate.plans import ImagePlan
+from antialiased.evaluate.plans import ImagePlan, frame_request
 from antialiased.metrics import TOP5, consistency
 from antialiased.sequences import sequence_metrics
 from antialiased.sequences.imagenet_p import SequencePlan, video_figures
-from antialiased.transforms import preprocess, shifted_views
+from antialiased.transforms import shifted_views
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,9 @@ def cut_views(image: torch.Tensor, plan: ImagePlan) -> torch.Tensor:
 
 
 def frame_views(frames: list[torch.Tensor]) -> torch.Tensor:
-    """Each decoded frame's plain-classification view (its 224 center crop, normalised), in order."""
-    return torch.stack([preprocess(frame) for frame in frames])
+    """Each decoded frame's view (`plans.frame_request`: ImageNet-P's 224 x 224 frames as they are), normalised, in
+    order."""
+    return torch.cat([shifted_views(frame, frame_request(*frame.shape[-2:])) for frame in frames])
 
 
 def sequence_record(scores: torch.Tensor, sequence: SequencePlan, probabilities: bool = False) -> dict[str, Any]:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from antialiased.command_line import command_parser, refuse
 from antialiased.export.formats import FORMATS
 from antialiased.export.source import resolve_source
 from antialiased.label_sets import LabelSetError
@@ -22,10 +22,8 @@ DEFAULT_OUT = Path("build/export")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m antialiased.export",
-        description="Export a model to a file served without its source code (docs/export.md).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    parser = command_parser(
+        "python -m antialiased.export", "Export a model to a file served without its source code (docs/export.md)."
     )
     parser.add_argument("--model", required=True, metavar="SPEC",
                         help="registry name, [torchvision:|timm:]ARCH (--weights), PATH:MODULE:CALLABLE")  # fmt: skip
@@ -58,8 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         written = FORMATS[args.format](source, args.out)
     except (ValueError, WeightsError, LabelSetError) as error:  # ModelError, ExportError are ValueErrors
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return refuse(error)
     for path in written:
         print(f"wrote {path}")
     registry = args.out / REGISTRY_FILE

@@ -9,9 +9,12 @@ from pathlib import Path
 
 from antialiased.export.pt2 import write_pt2
 from antialiased.export.source import ExportSource
+from antialiased.export.writers import write_onnx, write_triton
 
 Writer = Callable[[ExportSource, Path], list[Path]]
 
 FORMATS: dict[str, Writer] = {
     "pt2": write_pt2,
+    "onnx": write_onnx,
+    "triton": write_triton,
 }

@@ -9,17 +9,14 @@ is kept: it computes what the network computes (probabilities within 1e-5) and p
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import logging
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 from torch.export import Dim, ExportedProgram
 
+from antialiased.export.quiet import quiet_torch
 from antialiased.export.source import ExportError, ExportSource
 from antialiased.label_sets import LABELS_SUFFIX, label_set_text
 from antialiased.preprocessing import CROP_SIZE
@@ -38,7 +35,7 @@ def export_program(source: ExportSource) -> ExportedProgram:
     """`source.network` as a program with a dynamic batch (and image size, where the network allows it)."""
     example = torch.randn(EXAMPLE_BATCH, 3, CROP_SIZE, CROP_SIZE, generator=torch.Generator().manual_seed(0))
     try:
-        with _quiet_torch():  # its warnings while tracing are the failure's details, told in the error below
+        with quiet_torch():  # its warnings while tracing are the failure's details, told in the error below
             program = torch.export.export(source.network, (example,), dynamic_shapes=_DYNAMIC)
     except Exception as error:  # torch.export fails in many ways (unsupported Python, data-dependent control flow)
         first = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
@@ -50,19 +47,6 @@ def export_program(source: ExportSource) -> ExportedProgram:
         node.meta.pop("stack_trace", None)
     _check_parity(source, program, example)
     return program
-
-
-@contextlib.contextmanager
-def _quiet_torch() -> Iterator[None]:
-    """torch's log lines and the partial graph it prints to stderr when export fails, silenced."""
-    logger = logging.getLogger("torch")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            yield
-    finally:
-        logger.setLevel(level)
 
 
 @torch.inference_mode()

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from antialiased.command_line import command_parser, refuse
 from antialiased.finetune.config import BATCH_NORM_MODES, PRECISIONS, FinetuneConfig
 from antialiased.finetune.loop import finetune
 from antialiased.weights import WeightsError
@@ -22,10 +23,9 @@ D = FinetuneConfig  # the defaults
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m antialiased.finetune",
-        description="Antialias a baseline and fine-tune it on an ImageFolder (the paper's recipe by default).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    parser = command_parser(
+        "python -m antialiased.finetune",
+        "Antialias a baseline and fine-tune it on an ImageFolder (the paper's recipe by default).",
     )
     model = parser.add_argument_group("model")
     model.add_argument("--model", required=True, metavar="SPEC",
@@ -51,8 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     recipe.add_argument("--lr-step", type=int, default=D.lr_step, help="epochs between learning-rate drops")
     recipe.add_argument("--lr-gamma", type=float, default=D.lr_gamma, help="factor of each drop")
     recipe.add_argument("--crop-size", type=int, default=D.crop_size)
-    recipe.add_argument("--no-augment", dest="augment", action="store_false",
-                        help="resize and center crop instead of RandomResizedCrop + flip")  # fmt: skip
+    recipe.add_argument("--augment", action=argparse.BooleanOptionalAction, default=D.augment,
+                        help="RandomResizedCrop + flip; --no-augment: resize and center crop")  # fmt: skip
     recipe.add_argument("--batch-norm", choices=BATCH_NORM_MODES, default=D.batch_norm,
                         help="statistics per process, synchronised (GPUs), or frozen running statistics")  # fmt: skip
     recipe.add_argument("--seed", type=int, default=D.seed)
@@ -79,8 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = finetune(FinetuneConfig(**vars(args)))
     except (ValueError, WeightsError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return refuse(error)
     if result.signal:
         print(f"stopped at step {result.steps}: run the same command to resume", file=sys.stderr)
         return 128 + result.signal

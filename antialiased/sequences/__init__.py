@@ -43,7 +43,9 @@ class SequenceLimits(BaseModel):
     max_video_frames: int = Field(
         1800, ge=MIN_FRAMES, description="Frames of one video file (a minute at 30 fps), from its header and counted."
     )
-    decode_seconds: float = Field(10.0, gt=0, description="Wall-clock budget of decoding one video.")
+    decode_seconds: float = Field(
+        10.0, gt=0, description="Wall-clock budget of decoding one video: its header check and its frames used."
+    )
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,11 @@ Bounds hold before and while decoding:
   decoded (FFmpeg reads the header with frame decoding switched off);
 - the decoder refuses any frame much larger than the header's size before allocating it (FFmpeg's `max_pixels`),
   runs on one thread, and each frame must be of the header's size; the frames are counted against
-  `max_video_frames` whatever the header said; decoding stops at the last frame used, or when `decode_seconds` of
-  wall-clock time are spent;
+  `max_video_frames` whatever the header said; decoding stops at the last frame used;
+- `decode_seconds` of wall-clock time bound the work, from the moment `open_video` starts reading the header to the
+  last frame used (less the seconds `spent` on the same video before, e.g. by an earlier header check: a caller's
+  whole decoding work is bounded, its waits in between are not counted); checked after the header and between
+  packets and frames;
 - a video that ends before the frames its header declares is refused as cut short.
 Every refusal is an `ApiError` naming the problem: invalid_video, no_video_stream, too_few_frames,
 too_many_frames, too_many_pixels (413), image_too_small, aspect_ratio_too_large, video_too_slow (413).
@@ -20,10 +23,10 @@ too_many_frames, too_many_pixels (413), image_too_small, aspect_ratio_too_large,
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from time import monotonic
 
 import av
 import av.error
@@ -78,17 +81,29 @@ def container_format(data: bytes) -> str:
 class VideoReader:
     """An opened video whose header passed the limits (`open_video`): `info`, then `frames()` one at a time."""
 
-    def __init__(self, container: av.container.InputContainer, info: VideoInfo, used: range, limits: SequenceLimits):
+    def __init__(
+        self,
+        container: av.container.InputContainer,
+        info: VideoInfo,
+        used: range,
+        limits: SequenceLimits,
+        started: float,
+    ):
         self._container = container
         self._stream = container.streams.video[0]
         self.info = info
         self.used = used  # the indices to use, as far as the header tells (the frame count may be unknown)
         self._limits = limits
+        self._started = started
+
+    @property
+    def elapsed(self) -> float:
+        """The seconds of `decode_seconds` spent so far on this video (see the module docstring)."""
+        return monotonic() - self._started
 
     def frames(self) -> Iterator[tuple[int, np.ndarray]]:
         """(index in the video, (H, W, 3) uint8 RGB) of each frame used, in order, decoded one at a time."""
         wanted, last = set(self.used), self.used[-1]
-        deadline = time.monotonic() + self._limits.decode_seconds
         context = self._stream.codec_context
         context.thread_count = 1
         # A frame far beyond the header's size is an error before it is allocated (twice: decoders' own buffers,
@@ -97,7 +112,7 @@ class VideoReader:
         decoded = 0
         try:
             for packet in self._container.demux(self._stream):
-                self._check_time(deadline, decoded)
+                self._check_time(decoded)
                 for frame in packet.decode():
                     self._check_frame(frame, decoded)
                     if decoded in wanted:
@@ -105,7 +120,7 @@ class VideoReader:
                     if decoded == last:
                         return
                     decoded += 1
-                    self._check_time(deadline, decoded)
+                    self._check_time(decoded)
         except av.error.FFmpegError as error:
             raise ApiError(
                 ErrorCode.INVALID_VIDEO,
@@ -121,10 +136,8 @@ class VideoReader:
         if index >= self._limits.max_video_frames:
             raise _too_many(f"the video has more than {self._limits.max_video_frames} frames (the limit)")
 
-    def _check_time(self, deadline: float, decoded: int) -> None:
-        if time.monotonic() > deadline:
-            message = f"decoding took longer than the {self._limits.decode_seconds:g} s allowed ({decoded} frames)"
-            raise ApiError(ErrorCode.VIDEO_TOO_SLOW, message, 413)
+    def _check_time(self, decoded: int) -> None:
+        _check_deadline(self._started, self._limits, f"{decoded} frames")
 
     def _check_end(self, decoded: int) -> None:
         """At the end of the stream: as many frames as the header declares, and at least two used."""
@@ -137,12 +150,24 @@ class VideoReader:
             raise ApiError(ErrorCode.TOO_FEW_FRAMES, message)
 
 
+def _check_deadline(started: float, limits: SequenceLimits, done: str) -> None:
+    """ApiError video_too_slow (413) once `decode_seconds` have passed since `started`."""
+    if monotonic() - started > limits.decode_seconds:
+        message = f"decoding took longer than the {limits.decode_seconds:g} s allowed ({done})"
+        raise ApiError(ErrorCode.VIDEO_TOO_SLOW, message, 413)
+
+
 @contextmanager
 def open_video(
-    data: bytes, limits: SequenceLimits, image_limits: ImageLimits, selection: FrameSelection = EVERY_FRAME
+    data: bytes,
+    limits: SequenceLimits,
+    image_limits: ImageLimits,
+    selection: FrameSelection = EVERY_FRAME,
+    spent: float = 0.0,
 ) -> Iterator[VideoReader]:
     """The video of `data`, its header checked against the limits (see the module docstring) before anything is
-    decoded; closed when the block ends."""
+    decoded; closed when the block ends. `decode_seconds` run from now, less the seconds already `spent` on it."""
+    started = monotonic() - spent
     if not data:
         raise ApiError(ErrorCode.EMPTY_BODY, "the video file is empty")
     if len(data) > limits.max_bytes:
@@ -168,7 +193,8 @@ def open_video(
         except ApiError as error:
             hint = "; use fewer frames (max_frames, stride) or a smaller video"
             raise ApiError(error.code, error.message + hint, error.status) from None
-        yield VideoReader(container, info, used, limits)
+        _check_deadline(started, limits, "its header")
+        yield VideoReader(container, info, used, limits, started)
     finally:
         container.close()
 

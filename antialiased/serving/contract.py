@@ -3,14 +3,15 @@ handler: what `POST /predictions/<model>` takes and answers. Both sides import i
 
 Request: the image as the raw body, or multipart with the image in field `data`, optionally `topk` (1..max,
 default 5, at most the model's classes are answered; with a raw body the `X-TopK` header), `probabilities` (`true`:
-the answer also carries every class's probability, at each view of a shift request; with a raw body the
-`X-Probabilities` header), `labels` (`true`: the answer also carries the model's label set; with a raw body the
-`X-Labels` header) and `shifts` (the JSON of `ShiftRequest.to_json()`: classify each shifted view instead of the
-center crop). A shift request holds at most the handler's `max_view_pixels_per_request` view pixels
-(`shifts.MAX_VIEW_PIXELS_PER_REQUEST` by default); a larger one is sent as its `ShiftRequest.chunks`, each asking
-`probabilities`, and their answers joined (`ShiftClassification.join`) into the answer the whole request would have
-had. Readiness and health checks (and a client asking for the label set) mark their predictions with the
-`X-Request-Purpose` header and the `purpose` query parameter.
+the answer also carries every class's probability, of each view of a shift request of at most
+`MAX_PROBABILITY_VIEWS` views; with a raw body the `X-Probabilities` header), `labels` (`true`: the answer also
+carries the model's label set; with a raw body the `X-Labels` header) and `shifts` (the JSON of
+`ShiftRequest.to_json()`: classify each shifted view instead of the center crop). A shift request holds at most the
+handler's `max_view_pixels_per_request` view pixels (`shifts.MAX_VIEW_PIXELS_PER_REQUEST` by default); a larger one
+is sent as its `ShiftRequest.chunks` of at most `MAX_PROBABILITY_VIEWS` views, each asking `probabilities`, and their
+answers joined (`ShiftClassification.join`) into the answer the whole request would have had. Readiness and health
+checks (and a client asking for the label set) mark their predictions with the `X-Request-Purpose` header and the
+`purpose` query parameter.
 Answers: `Classification` for a plain request, `ShiftClassification` for a shift request, `ErrorBody` (with
 the HTTP status of the `ApiError`) for a refused one; `ErrorCode` lists every code.
 """
@@ -30,7 +31,7 @@ IMAGE_FIELD = "data"  # multipart field of the image; a raw request body arrives
 TOPK_FIELD = "topk"  # multipart field
 TOPK_HEADER = "X-TopK"  # with a raw body: TorchServe 0.12 passes no query parameters to the handler
 SHIFTS_FIELD = "shifts"  # multipart field: the JSON of ShiftRequest.to_json()
-PROBABILITIES_FIELD = "probabilities"  # multipart field: "true" asks for every class's probability (at each view)
+PROBABILITIES_FIELD = "probabilities"  # multipart field: "true" asks for every class's probability (of each view)
 PROBABILITIES_HEADER = "X-Probabilities"  # with a raw body
 LABELS_FIELD = "labels"  # multipart field: "true" asks for the model's label set (plain requests)
 LABELS_HEADER = "X-Labels"  # with a raw body
@@ -41,12 +42,16 @@ PURPOSE_PARAMETER = "purpose"
 SYNTHETIC_PURPOSES = ("readiness", "healthcheck", "labels")
 DEFAULT_TOPK = 5
 MAX_TOPK = 20
+# The most views of a shift request whose every class's probability is answered: each view adds a number per class
+# to the answer (about 20 kB of JSON for ImageNet's 1000).
+MAX_PROBABILITY_VIEWS = 64
 
 __all__ = [
     "DEFAULT_TOPK",
     "IMAGE_FIELD",
     "LABELS_FIELD",
     "LABELS_HEADER",
+    "MAX_PROBABILITY_VIEWS",
     "MAX_TOPK",
     "PROBABILITIES_FIELD",
     "PROBABILITIES_HEADER",
@@ -146,7 +151,8 @@ class ShiftPrediction(BaseModel):
 
 class ShiftClassification(BaseModel):
     """The answer to a shift request: each view's top-k, in the order of the request's offsets, and the probability
-    of every class that is top-1 at some view, at each view (so a client can follow one class across shifts)."""
+    of every class that is top-1 at some view, at each view (so a client can follow one class across shifts); when
+    asked, every class's probability at each view."""
 
     model: ModelInfo
     weights: WeightsInfo
@@ -154,7 +160,7 @@ class ShiftClassification(BaseModel):
     shifts: list[ShiftPrediction]
     class_probabilities: dict[str, list[float]]
     probabilities: list[list[float]] | None = Field(
-        None, description="Each view's probability of every class, by class index; only when the request asks"
+        None, description="Probability of each class at each view, by class index; only when the request asks"
     )
 
     def matches(self, request: ShiftRequest) -> bool:

@@ -2,9 +2,10 @@
 becomes the ApiError it stands for, and an answer is checked against the contract and against what was asked
 before anyone uses it. A top-k of the size asked (at most the model's classes, as it says: `model.num_classes`), of
 distinct class indices within the classes, with probabilities in [0, 1] from the most probable down; every class's
-probabilities (when asked) one per class, in [0, 1]; the label set (when asked) one distinct name per class; a shift
-answer's views those asked, in order, and a probability curve, one value per view, for each class top-1 at some
-view. Whatever breaks this is the server's fault: ApiError torchserve_error (502) saying what it broke.
+probabilities (when asked; of each view of a shift answer) one per class, in [0, 1]; the label set (when asked) one
+distinct name per class; a shift answer's views those asked, in order, and a probability curve, one value per view,
+for each class top-1 at some view. Whatever breaks this is the server's fault: ApiError torchserve_error (502) saying
+what it broke.
 
 The size of an answer is bounded by what was asked (`answer_limit`): a client reads no more than that."""
 
@@ -48,7 +49,7 @@ def answer_limit(
     with the `labels` asked: a label set as large as its file may be); a longer one is refused unread."""
     views = len(shifts.offsets) if shifts is not None else 1
     curves = views * views if shifts is not None else 0  # one curve per class top-1 somewhere
-    every_class = views * MAX_CLASSES if probabilities else 0  # at each view of a shift request
+    every_class = views * MAX_CLASSES if probabilities else 0  # of each view
     label_set = 2 * MAX_FILE_BYTES if labels else 0  # JSON escapes may double what the file held
     return _BASE_BYTES + views * (topk * _ENTRY_BYTES + 64) + (curves + every_class) * _PROBABILITY_BYTES + label_set
 
@@ -159,18 +160,18 @@ def _classes(model: str, info: ModelInfo) -> int:
 def checked_shifts(
     model: str, answer: ShiftClassification, shifts: ShiftRequest, topk: int, probabilities: bool = False
 ) -> ShiftClassification:
-    """`answer`, checked to answer `shifts` (its views, in order) with a top-`topk` each and their class curves (and,
-    when asked, every class's `probabilities` at each view)."""
+    """`answer`, checked to answer `shifts` (its views, in order) with a top-`topk` each and their class curves (and
+    with `probabilities`, every class's probability at each view)."""
     classes = _classes(model, answer.model)
     offsets = [tuple(view.offset) for view in answer.shifts]
     if offsets != list(shifts.offsets):
         raise BrokenAnswer(model, f"{len(offsets)} views that are not the {len(shifts.offsets)} offsets asked")
     if probabilities:
-        rows = answer.probabilities or []
-        if len(rows) != len(offsets) or any(len(row) != classes for row in rows):
-            raise BrokenAnswer(model, f"not one probability per class ({classes}) at each of its {len(offsets)} views")
-        for number, row in enumerate(rows):
-            _check_probabilities(model, row, f"view {number}'s class probabilities")
+        views = answer.probabilities or []
+        if len(views) != len(offsets) or any(len(view) != classes for view in views):
+            raise BrokenAnswer(model, f"not one probability per class ({classes}) at each view")
+        for number, view in enumerate(views):
+            _check_probabilities(model, view, f"view {number}'s class probabilities")
     for number, view in enumerate(answer.shifts):
         _check_topk(model, view.topk, topk, f"view {number}'s top-k", classes)
     for key, curve in answer.class_probabilities.items():

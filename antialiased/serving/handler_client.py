@@ -31,6 +31,7 @@ import numpy as np
 from antialiased.serving.contract import (
     IMAGE_FIELD,
     LABELS_FIELD,
+    MAX_PROBABILITY_VIEWS,
     PROBABILITIES_FIELD,
     SHIFTS_FIELD,
     TOPK_FIELD,
@@ -178,26 +179,38 @@ class AsyncHandlerClient:
         return checked_classification(model, read_answer(model, response, Classification), topk, probabilities=True)
 
     async def classify_shifts(
-        self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int, turn: Turn | None = None
+        self,
+        model: str,
+        image: bytes,
+        shifts: ShiftRequest,
+        *,
+        topk: int,
+        probabilities: bool = False,
+        turn: Turn | None = None,
     ) -> ShiftClassification:
-        """The handler's top-k of every shifted view of `image` that `shifts` asks for: in chunks, one after another,
-        each in its `turn`, beyond `max_view_pixels_per_request` (each chunk then asks every class's probability at
-        its views, from which the whole request's class curves are joined)."""
-        chunks = shifts.chunks(self.options.max_view_pixels_per_request)
-        every_class = len(chunks) > 1
+        """The handler's top-k of every shifted view of `image` that `shifts` asks for (and with `probabilities`
+        every class's probability at each, for at most MAX_PROBABILITY_VIEWS views). Beyond
+        `max_view_pixels_per_request` it goes in chunks of at most MAX_PROBABILITY_VIEWS views, one after another,
+        each in its `turn`: each chunk asks every class's probability at its views, from which the whole request's
+        class curves are joined."""
+        chunks = shifts.chunks(self.options.max_view_pixels_per_request, MAX_PROBABILITY_VIEWS)
+        every_class = probabilities or len(chunks) > 1
         answers, rows = [], []
         for chunk in chunks:
             request = prediction_request(image, topk=topk, shifts=chunk, probabilities=every_class)
             limit = answer_limit(topk, probabilities=every_class, shifts=chunk)
             async with turn(chunk) if turn is not None else contextlib.nullcontext():
                 response = await self.post(model, request, max_bytes=limit)
-            answer = read_answer(model, response, ShiftClassification)
-            answer = checked_shifts(model, answer, chunk, topk, probabilities=every_class)
-            if every_class:  # float32: the handler's values exactly, a seventh of the memory of Python floats
+            answer = checked_shifts(model, read_answer(model, response, ShiftClassification), chunk, topk, every_class)
+            if len(chunks) > 1:  # float32: the handler's values exactly, a seventh of the memory of Python floats
                 rows.append(np.asarray(answer.probabilities, np.float32))
                 answer = answer.model_copy(update={"probabilities": None})
             answers.append(answer)
-        return ShiftClassification.join(answers, np.concatenate(rows)) if every_class else answers[0]
+        if len(chunks) == 1:
+            return answers[0]
+        every_view = np.concatenate(rows)
+        joined = ShiftClassification.join(answers, every_view)
+        return joined.model_copy(update={"probabilities": every_view.tolist()}) if probabilities else joined
 
     async def label_set(self, model: str, image: bytes, timeout_s: float | None = None) -> list[ClassName]:
         """The served model's label set, asked with a synthetic prediction of `image` (purpose `labels`)."""
@@ -241,9 +254,11 @@ class HandlerClient:
         """See `AsyncHandlerClient.post`."""
         return self._run(self._client.post(model, request, timeout_s, max_bytes))
 
-    def classify_shifts(self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int) -> ShiftClassification:
+    def classify_shifts(
+        self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int, probabilities: bool = False
+    ) -> ShiftClassification:
         """See `AsyncHandlerClient.classify_shifts`."""
-        return self._run(self._client.classify_shifts(model, image, shifts, topk=topk))
+        return self._run(self._client.classify_shifts(model, image, shifts, topk=topk, probabilities=probabilities))
 
     def classify_every_class(self, model: str, image: bytes, topk: int = 1) -> Classification:
         """See `AsyncHandlerClient.classify_every_class`."""

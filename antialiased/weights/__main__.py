@@ -9,6 +9,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from antialiased.command_line import command_parser, refuse
 from antialiased.regular_files import open_regular
 from antialiased.weights.errors import CheckpointFormatError, WeightsError
 from antialiased.weights.fetch import fetch, resolve_cache_dir, verify_file
@@ -59,9 +60,8 @@ def _verify(args: argparse.Namespace) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m antialiased.weights",
-        description="List, fetch and verify the checkpoints of antialiased models.",
+    parser = command_parser(
+        "python -m antialiased.weights", "List, fetch and verify the checkpoints of antialiased models."
     )
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="show every registered checkpoint")
@@ -85,8 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args.run(args)
     except WeightsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return refuse(exc)
     return 0
 
 

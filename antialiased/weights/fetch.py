@@ -60,6 +60,12 @@ def verify_file(path: str | os.PathLike, entry: WeightsEntry) -> None:
         raise HashMismatchError(f"{os.fspath(path)} is not {entry.name}: {problem}")
 
 
+def _usable_in_place(local: Path, entry: WeightsEntry) -> bool:
+    """A regular file no larger than the entry's size; anything else goes the download's way and is refused there
+    with the download's reason (not a regular file, more bytes than the entry says)."""
+    return local.is_file() and (entry.size is None or local.stat().st_size <= entry.size)
+
+
 def fetch(name: str, cache_dir: str | os.PathLike | None = None, progress: bool = True) -> Path:
     """The local path of checkpoint `name`, downloading and verifying it unless a verified copy is cached; a
     `file:` URL's file (yours: a fine-tuning or export output) is verified and used where it is, not copied.
@@ -69,7 +75,7 @@ def fetch(name: str, cache_dir: str | os.PathLike | None = None, progress: bool 
     """
     entry = get_entry(name)
     local = local_file(entry)
-    if local is not None and local.is_file() and not os.environ.get(MIRROR_ENV):
+    if local is not None and _usable_in_place(local, entry) and not os.environ.get(MIRROR_ENV):
         verify_file(local, entry)
         return local
     directory = resolve_cache_dir(cache_dir)

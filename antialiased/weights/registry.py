@@ -13,7 +13,6 @@ relative to the file's folder, so a folder of outputs can move.
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import re
 from dataclasses import MISSING, dataclass, fields
@@ -26,7 +25,7 @@ from torchvision.models import AlexNet_Weights, ResNet50_Weights, WeightsEnum
 
 from antialiased.data import lines
 from antialiased.label_sets import IMAGENET, LabelSet, LabelSetError, check_classes, read_label_set
-from antialiased.regular_files import read_regular
+from antialiased.regular_files import UnreadableJson, read_json
 from antialiased.weights.errors import RegistryError, UnknownWeightsError
 
 REGISTRY_ENV = "ANTIALIASED_WEIGHTS_REGISTRY"
@@ -222,11 +221,9 @@ def _user_file_entries() -> dict[str, WeightsEntry]:
     if not path:
         return {}
     try:
-        items = json.loads(read_regular(path, MAX_REGISTRY_BYTES))
-    except OSError as exc:
-        raise RegistryError(f"{REGISTRY_ENV}={path}: cannot read a JSON registry: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise RegistryError(f"{REGISTRY_ENV}={path}: cannot read a JSON registry: {exc}") from None
+        items = read_json(path, MAX_REGISTRY_BYTES)
+    except UnreadableJson as exc:
+        raise RegistryError(f"{REGISTRY_ENV}={path}: the JSON registry {exc}") from None
     if not isinstance(items, list):
         raise RegistryError(f"{REGISTRY_ENV}={path}: expected a JSON list of entries")
     entries: dict[str, WeightsEntry] = {}

@@ -67,7 +67,7 @@ async def sequence(
             crop = CROP_SIZE**2 if cuts else 0  # the service cuts each frame's crop for some targets
             header = await read_header(sent, settings, params.selection, crop)
             async with request.app.state.pixels.hold(header.pixels + crop * len(header.used)):
-                images, infos, used = await decode_frames(sent, settings, params.selection)
+                images, infos, used = await decode_frames(sent, settings, params.selection, header)
                 frames = Frames(images, infos, used, header.info)
                 validated = time.perf_counter()
                 results = await _classify(request, chosen, frames, params.topk, cuts=False)

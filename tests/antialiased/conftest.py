@@ -1,5 +1,5 @@
 """Data sets, checkpoints and an evaluation runner shared by the tests of the evaluation and of the data sets (all
-generated, nothing downloaded); translate sequences made by `python -m antialiased.datasets make`."""
+generated, nothing downloaded); translate sequences made by `python -m antialiased.sequences make`."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from antialiased.datasets.__main__ import main as datasets_main
 from antialiased.evaluate.cli import main
+from antialiased.sequences.__main__ import main as sequences_main
 from antialiased.weights import save_checkpoint
 from tests.support.datasets import write_colour_folder, write_photo_folder
 from tests.support.eval_models import ColourClassifier, TinyStridedNet
@@ -47,7 +47,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     for extra in sorted(photos.iterdir())[2:]:
         shutil.rmtree(extra)
     out = root / "imagenet-p"
-    assert datasets_main(["make", "--data", str(photos), "--out", str(out), *MAKE_FAST, *MAKE_SHORT]) == 0
+    assert sequences_main(["make", "--data", str(photos), "--out", str(out), *MAKE_FAST, *MAKE_SHORT]) == 0
     return photos, out
 
 

@@ -116,3 +116,5 @@ def test_chunks_split_the_offsets_in_order_within_the_view_pixels():
     assert all(chunk.to_json() | {"offsets": []} == request.to_json() | {"offsets": []} for chunk in chunks)
     assert request.chunks(10 * 64**2) == [request] == request.chunks(None)
     assert [len(chunk.offsets) for chunk in request.chunks(1)] == [1] * 10, "at least one view a chunk"
+    assert [len(chunk.offsets) for chunk in request.chunks(4 * 64**2 + 1, max_views=3)] == [3, 3, 3, 1]
+    assert request.chunks(10 * 64**2, max_views=3) == [request], "views bounded only when it is split"

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import re
+import sys
 import zipfile
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 import pytest
 import torch
 import yaml
 
+from antialiased.command_line import USAGE_ERROR
 from antialiased.models import create_model
 from antialiased.serving.default_models import DEFAULT_MODELS
 from antialiased.weights import WeightsUnavailableError, save_checkpoint, sha256_file
 from antialiased.weights.fetch import MIRROR_ENV
 from antialiased.weights.registry import REGISTRY_ENV
 from archives.archive import build_archive
-from archives.build import MODELS_ENV, add_serving_options, build_archives, served_models
+from archives.build import MODELS_ENV, add_serving_options, build_archives, check_runtime_installed, served_models
 from archives.build import main as build_main
 from launcher.ports import free_port
 from launcher.torchserve import start_torchserve
@@ -191,5 +195,40 @@ def test_the_served_models_come_from_the_options_else_torchserve_models(monkeypa
     monkeypatch.setenv(MODELS_ENV, "")
     assert served_models(parser.parse_args([])) == DEFAULT_MODELS
     monkeypatch.setenv(MODELS_ENV, "mine")
-    assert build_main(["--store", "unused"]) == 1
+    assert build_main(["--store", "unused"]) == USAGE_ERROR
     assert capsys.readouterr().err == "error: TORCHSERVE_MODELS: expected NAME=WEIGHTS, got 'mine'\n"
+
+
+@pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
+def test_a_runtime_whose_packages_are_missing_is_refused_before_any_download(monkeypatch, capsys, tmp_path, runtime):
+    """handler.runtime onnxruntime|openvino where this Python lacks the runtime: one line naming the package and
+    the requirements file, before any weights are fetched (workers would otherwise fail to load, retried)."""
+    monkeypatch.setitem(sys.modules, runtime, None)  # the package, as Python sees it, is not installed
+    monkeypatch.setenv(MIRROR_ENV, f"http://127.0.0.1:{free_port()}/")  # nothing listens: a download would fail
+    store, weights = tmp_path / "store", tmp_path / "weights"
+    options = ["--store", str(store), "--weights-dir", str(weights), "--model", "m=resnet50_lpf4"]
+    assert build_main([*options, "--runtime", runtime]) == USAGE_ERROR
+    assert capsys.readouterr().err == (
+        f"error: handler.runtime {runtime}: exporting to ONNX and running it on {runtime} needs {runtime}, which "
+        "this Python lacks: pip install -r requirements-export.txt (the TorchServe image has them)\n"
+    )
+    assert not store.exists() and not weights.exists()
+    entrypoint = _torchserve_entrypoint()
+    assert entrypoint.main(["--runtime", runtime]) == 2
+    assert f"error: handler.runtime {runtime}: " in capsys.readouterr().err
+
+
+def test_the_runtimes_are_installed_where_requirements_export_is():
+    """This venv has requirements-export.txt (make setup-dev), as the TorchServe image has: nothing is refused."""
+    for runtime in ("onnxruntime", "openvino"):
+        check_runtime_installed({"handler": {"runtime": runtime}})
+    check_runtime_installed(None)  # torch, model-config.yaml's default, needs nothing more
+
+
+def _torchserve_entrypoint() -> ModuleType:
+    """docker/torchserve_entrypoint.py (a script, not a package module), loaded from its file."""
+    path = Path(__file__).parents[2] / "docker" / "torchserve_entrypoint.py"
+    spec = importlib.util.spec_from_file_location("torchserve_entrypoint", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

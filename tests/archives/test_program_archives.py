@@ -1,5 +1,5 @@
 """The archive build refuses what a worker could not serve, before any worker starts (`python -m archives.build`
-exits 1 with one line naming the problem, and writes no archive): hostile or wrong `.pt2` programs, a label set of
+exits 2 with one line naming the problem, and writes no archive): hostile or wrong `.pt2` programs, a label set of
 another size than the model's outputs, a missing label file, a program that is missing (it has no random stand-in)."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from antialiased.command_line import USAGE_ERROR
 from antialiased.models import create_model
 from antialiased.weights import save_checkpoint, sha256_file
 from antialiased.weights.registry import REGISTRY_ENV
@@ -38,7 +39,7 @@ def _register(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: Path, **fie
 def _refused(tmp_path: Path, capsys: pytest.CaptureFixture, *options: str) -> str:
     store = tmp_path / "store"
     args = ["--model", "served=mine", "--store", str(store), "--weights-dir", str(tmp_path / "cache"), *options]
-    assert build_main(args) == 1
+    assert build_main(args) == USAGE_ERROR
     error = capsys.readouterr().err
     assert error.startswith("error: ") and error.count("\n") == 1, error
     assert not list(store.glob("*.mar")), "no archive written"

@@ -17,8 +17,9 @@ from antialiased.models import create_model
 from antialiased.weights import save_checkpoint
 from antialiased.weights.load import load_weights
 from launcher.ports import free_port
+from scripts.gpu_bundle import pinned_versions
 from tests.support.containers import KEY_FILE, RUN_ID, readiness_photo
-from tests.support.podman import inspect, podman
+from tests.support.podman import REPO, inspect, podman
 from tests.support.serving import PROBABILITY_TOLERANCE, reference_probabilities
 
 pytestmark = [pytest.mark.containers, pytest.mark.slow]
@@ -72,6 +73,19 @@ def test_only_the_torchserve_image_carries_java_17(images) -> None:
     probe = podman("run", "--rm", "--network=none", "--entrypoint=bash", images["probe"], "-c", script)
     assert '"17.' in torchserve.stdout
     assert "not found" in probe.stdout
+
+
+def test_the_torchserve_image_has_the_handlers_runtimes_at_their_pins(images) -> None:
+    """--runtime onnxruntime|openvino works in the image: requirements-export.txt's packages, at its pins."""
+    script = (
+        "import json; from importlib.metadata import version; from antialiased.export.writers import missing_packages; "
+        "print(json.dumps({'missing': missing_packages('onnxruntime') + missing_packages('openvino'), "
+        "'versions': {name: version(name) for name in ('onnx', 'onnxscript', 'onnxruntime', 'openvino')}}))"
+    )
+    result = podman("run", "--rm", "--network=none", "--entrypoint=python", images["torchserve"], "-c", script)
+    found = json.loads(result.stdout)
+    pins = pinned_versions(REPO / "requirements-export.txt")
+    assert found == {"missing": [], "versions": {name: pins[name] for name in found["versions"]}}
 
 
 def test_torchserve_refuses_to_start_without_verified_weights_or_opt_in(images) -> None:

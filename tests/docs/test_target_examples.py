@@ -18,12 +18,13 @@ import torch
 
 from antialiased.imagefile import ImageLimits
 from antialiased.protocols import ProbeSpec, make_plan
-from launcher.probe_service import PROJECT_ROOT, ServiceProcess
+from launcher.probe_service import ServiceProcess
 from launcher.torchserve import TorchServe
 from service.settings import Settings
 from service.views import encode_view, image_views
 from tests.service.targets import tiny_classifier
 from tests.service.targets.references import CAT, assert_shifts_match, stock_reference, tiny_reference
+from tests.support.docs_commands import code_blocks
 from tests.support.served_models import BASELINE_MODEL
 from tests.support.service import (
     MAX_OFFSETS,
@@ -36,13 +37,7 @@ from tests.support.targets import STOCK_MODEL, start_target_service
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 
-DOCS = PROJECT_ROOT / "docs"
 SPEC = {"protocol": "diagonal", "max_shift": 2}
-
-
-def code_blocks(page: str, language: str) -> list[str]:
-    """The `language` code blocks of the docs page `page`."""
-    return re.findall(rf"```{language}\n(.*?)```", (DOCS / page).read_text(), flags=re.DOTALL)
 
 
 def test_the_tritonclient_example_runs(target_service: ServiceProcess, tmp_path: Path) -> None:

@@ -109,16 +109,19 @@ def test_every_class_probability_is_answered_when_asked_and_only_then(checkpoint
     context = _context(checkpoint)
     handler, _ = _handler(context)
     image = bytearray(encode(photo("coffee")))
-    shifts = json.dumps(ShiftRequest(offsets=((0, 0),)).to_json())
+    center = json.dumps(ShiftRequest(offsets=((16, 16), (0, 0))).to_json())  # the plain request's view, and another
+    too_many = ShiftRequest(offsets=tuple((d // 8, d % 8) for d in range(contract.MAX_PROBABILITY_VIEWS + 1)))
     rows = [
         {"data": image, "probabilities": "true", "topk": "3"},
         {"body": image},
         {"body": image},
         {"data": image, "probabilities": "maybe"},
-        {"data": image, "probabilities": "1", "shifts": shifts},
+        {"data": image, "probabilities": "1", "shifts": center},
+        {"data": image, "shifts": center},
+        {"data": image, "probabilities": "1", "shifts": json.dumps(too_many.to_json())},
     ]
-    headers = [{}, {"X-Probabilities": "true"}, {}, {}, {}]
-    (asked, field), (by_header, header), (plain_status, plain), bad, with_shifts = handle_batch(
+    headers = [{}, {"X-Probabilities": "true"}, {}, {}, {}, {}, {}]
+    (asked, field), (by_header, header), (plain_status, plain), bad, with_shifts, without, beyond = handle_batch(
         handler, context, rows, headers
     )
     assert asked == by_header == plain_status == 200
@@ -131,10 +134,15 @@ def test_every_class_probability_is_answered_when_asked_and_only_then(checkpoint
         assert probabilities[entry["index"]] == entry["probability"], "the same float32 values as the top-k"
     assert max(range(1000), key=probabilities.__getitem__) == field["topk"][0]["index"]
     assert bad == (400, {"code": "invalid_parameter", "message": bad[1]["message"]})
-    assert with_shifts[0] == 200, with_shifts
-    (row,) = with_shifts[1]["probabilities"]  # a shift request's: one row per view (the chunks of a large probe)
-    top1 = with_shifts[1]["shifts"][0]["topk"][0]["index"]
-    assert len(row) == 1000 and with_shifts[1]["class_probabilities"] == {str(top1): [row[top1]]}
+    # A shift request: each view's, the center view's the plain request's; only when asked, for a few views
+    assert with_shifts[0] == without[0] == 200 and "probabilities" not in without[1]
+    views = with_shifts[1]["probabilities"]
+    assert len(views) == 2 and views[0] == probabilities and views[1] != probabilities
+    assert {c: [view[int(c)] for view in views] for c in with_shifts[1]["class_probabilities"]} == with_shifts[1][
+        "class_probabilities"
+    ]
+    assert beyond[0] == 400 and beyond[1]["code"] == "invalid_parameter"
+    assert f"at most {contract.MAX_PROBABILITY_VIEWS} views" in beyond[1]["message"]
 
 
 def test_views_beyond_the_forward_limit_run_in_chunks_with_the_same_result(checkpoint):

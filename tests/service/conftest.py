@@ -11,7 +11,15 @@ import pytest
 from launcher.ports import free_port
 from launcher.probe_service import ServiceProcess
 from launcher.torchserve import TorchServe
+from tests.support.fake_torchserve import FakeTorchServe
 from tests.support.service import API_KEY, SAMPLES, SLOW_BODY_TIMEOUT_S, start_test_service, torchserve_env
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeTorchServe]:
+    """A fake TorchServe for one test module (tests/support/fake_torchserve.py), for the in-process app's tests."""
+    with FakeTorchServe() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -29,12 +29,6 @@ from tests.support.service import MAX_OFFSETS, MAX_PIXELS, MAX_UPLOAD_BYTES, SAM
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeTorchServe]:
-    with FakeTorchServe() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def client(fake: FakeTorchServe) -> Iterator[TestClient]:
     """The app with the limits the real-server tests use, in front of the fake; ready (its first readiness
     predictions made, none later: the interval is long)."""

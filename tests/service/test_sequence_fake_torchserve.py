@@ -27,12 +27,6 @@ MAX_PIXELS_IN_ALL = 4 * 100 * 100
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeTorchServe]:
-    with FakeTorchServe() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def client(fake: FakeTorchServe) -> Iterator[TestClient]:
     settings = Settings(
         torchserve_url=fake.url,

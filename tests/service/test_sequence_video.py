@@ -5,6 +5,7 @@ before anything reaches TorchServe, while a good request at the same time is ans
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from antialiased.imagefile import ImageLimits
-from antialiased.sequences import FrameSelection, SequenceLimits, sequence_metrics
+from antialiased.sequences import FrameSelection, SequenceLimits, sequence_metrics, video
 from antialiased.sequences.video import open_video
 from service.app import create_app
 from service.settings import Settings
@@ -22,12 +23,6 @@ from tests.support.served_models import BASELINE_MODEL, LPF_MODEL
 
 LIMITS = SequenceLimits(max_frames=8, max_bytes=1_000_000, max_pixels=8 * 64 * 64, max_video_frames=40)
 REDS = [0, 30, 31, 60, 100, 101, 150, 200, 250]  # H.264 moves a red value by a little: the answers come from the decode
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeTorchServe]:
-    with FakeTorchServe() as server:
-        yield server
 
 
 def _client(fake: FakeTorchServe, **settings) -> TestClient:
@@ -126,6 +121,27 @@ def test_a_video_whose_decoding_does_not_fit_the_pixel_budget_is_refused(fake: F
         assert (response.status_code, response.json()["code"]) == (413, "too_many_pixels")
         assert "max_frames" in response.json()["message"]
         assert client.post("/v1/sequence", params={"max_frames": 3}, files=_video(data)).status_code == 200
+
+
+def test_the_decoding_budget_bounds_the_header_check_and_the_frames_together(fake: FakeTorchServe, monkeypatch) -> None:
+    """PROBE_SEQUENCE__DECODE_SECONDS bounds the request's whole decoding: a header check and a decoding that each
+    take 60% of it (a slowed `av.open` stands in for a slow container: every wait is a lower bound, so the outcome
+    is certain) are refused together, though neither alone would be; the same video with the budget to spare is
+    classified."""
+    budget = 1.0
+    opened = video.av.open
+
+    def slow_open(*args, **kwargs):
+        time.sleep(0.6 * budget)
+        return opened(*args, **kwargs)
+
+    data = videos.mp4(videos.colour_frames([0, 1, 2]))
+    monkeypatch.setattr(video.av, "open", slow_open)
+    with _client(fake, sequence=LIMITS.model_copy(update={"decode_seconds": budget})) as client:
+        response = client.post("/v1/sequence", files=_video(data))
+        assert (response.status_code, response.json()["code"]) == (413, "video_too_slow"), response.text
+    with _client(fake, sequence=LIMITS.model_copy(update={"decode_seconds": 60.0})) as client:
+        assert client.post("/v1/sequence", files=_video(data)).status_code == 200
 
 
 def test_frames_and_a_video_together_or_two_videos_are_refused(client: TestClient) -> None:

@@ -22,12 +22,6 @@ from tests.support.waiting import wait_until
 ORIGIN = "https://probe.example"
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeTorchServe]:
-    with FakeTorchServe() as server:
-        yield server
-
-
 @pytest.fixture
 def app_from_env(fake: FakeTorchServe, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., TestClient]]:
     """An app whose settings come from the environment (PROBE_* variables as given), ready, in front of the fake."""

@@ -1,6 +1,7 @@
 r"""The commands the docs show: each command of a ```bash block of the README and docs/ (lines continued with `\`
 joined, comments dropped) and each ```python block, with what it needs where the docs say so: a comment
-`# needs a GPU` or `# needs the internet` on its line, or on a block's first line for the whole block."""
+`# needs a GPU`, `# needs the internet` or `# needs Triton` (or two of them: `# needs Triton and a GPU`) on its line,
+or on a block's first line for the whole block."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 _BLOCK = re.compile(r"^```(bash|python)\n(.*?)^```", re.MULTILINE | re.DOTALL)
-_NEEDS = re.compile(r"#.*\bneeds ((?:a GPU|the internet)(?: and (?:a GPU|the internet))?)")
+_NEEDS = re.compile(r"#.*\bneeds ((?:a GPU|the internet|Triton)(?: and (?:a GPU|the internet|Triton))?)")
 _COMMENT = re.compile(r"\s+#\s.*$|^#.*$")
 
 RUNNER = "tests/docs/test_serving_commands.py"
@@ -31,13 +32,16 @@ RUN = {
     r"-m antialiased\.weights list$": f"{RUNNER}::test_the_weights_list_command",
     r"-m antialiased\.evaluate --data path/to/val --model my\.pth": f"{RUNNER}::test_the_evaluate_command",
     r"-m antialiased\.evaluate --sequences path/to/sequences ": f"{SEQUENCES}::test_the_docs_sequence_command",
-    r"-m antialiased\.datasets make --data path/to/images|--sequences build/sequences ": f"{VIDEOS}::"
+    r"-m antialiased\.sequences make --data path/to/images|--sequences build/sequences ": f"{VIDEOS}::"
     "test_the_docs_make_commands",
     r"^import numpy as np\nimport tritonclient": f"{EXAMPLES}::test_the_tritonclient_example_runs",
     r"^import torch\nfrom torchvision\.models import resnet50\n": f"{ANTIALIAS}::test_the_example_runs",
     r"-m antialiased\.finetune --model resnet18 --weights baseline\.pth": f"{FINETUNE}::test_the_finetune_commands",
     r"^ANTIALIASED_WEIGHTS_REGISTRY=.* make run ARGS=\"--model mine=": f"{FINETUNE}::test_the_result_served_by_name",
     r"-m antialiased\.export --model timm:resnet10t --weights mine\.pth": f"{EXPORT}::test_the_export_command",
+    r"-m antialiased\.export --model resnet18 --filter-size 4 --weights my_resnet18_lpf4\.pth --format (onnx|triton)": (
+        f"{EXPORT}::test_the_onnx_and_triton_export_commands"
+    ),
 }
 # Pattern of a command -> where it runs in an equivalent form, and how that differs.
 EQUIVALENT = {
@@ -61,6 +65,11 @@ class DocCommand:
     page: str
     text: str
     needs: str | None = None
+
+
+def code_blocks(page: str, language: str) -> list[str]:
+    """The `language` code blocks of the docs page `page` (a file name in docs/)."""
+    return re.findall(rf"```{language}\n(.*?)```", (ROOT / "docs" / page).read_text(), flags=re.DOTALL)
 
 
 def doc_commands() -> list[DocCommand]:

@@ -23,6 +23,7 @@ from launcher.probe_service import PROJECT_ROOT, ServiceProcess
 from launcher.torchserve import TorchServe
 from service.views import encode_view
 from tests.service.targets import stock_model
+from tests.service.targets.kserve_venv import kserve_python
 from tests.support.service import start_test_service, torchserve_env
 
 FC_SCALE = 20.0  # random weights give near-uniform probabilities; a larger classifier layer spreads them
@@ -89,6 +90,25 @@ def stop(process: subprocess.Popen) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+@contextlib.contextmanager
+def kserve_model_server(
+    script: Path, args: list[str], ready_model: str, log: Path, timeout_s: float, python: Path | None = None
+) -> Iterator[str]:
+    """KServe's model server running `script` with `python` (default: the KServe venv's), `HTTP_PORT GRPC_PORT
+    *args` (free ports): its base URL once the model `ready_model` is ready; stopped on exit."""
+    http_port, grpc_port = free_port(), free_port()
+    with open(log, "wb") as output:
+        process = subprocess.Popen([str(python or kserve_python()), str(script), str(http_port), str(grpc_port), *args],
+                                   stdout=output, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    url = f"http://127.0.0.1:{http_port}"
+    try:
+        wait_for_http(lambda client: client.get(f"{url}/v2/models/{ready_model}/ready").status_code == 200, timeout_s,
+                      lambda: log.read_text(errors="replace")[-3000:], process)  # fmt: skip
+        yield url
+    finally:
+        stop(process)
 
 
 @contextlib.contextmanager

@@ -12,11 +12,21 @@ from pathlib import Path
 from launcher.probe_service import PROJECT_ROOT
 
 
+def requirements_digest(requirements: Path) -> str:
+    """sha256 of a requirements file followed by the digests of those it includes (`-r FILE`), so that a change in
+    either remakes the venv; a file that includes none has the digest of its bytes."""
+    data = requirements.read_bytes()
+    for line in data.decode().splitlines():
+        if line.startswith("-r "):
+            data += requirements_digest(requirements.parent / line.removeprefix("-r ").strip()).encode()
+    return hashlib.sha256(data).hexdigest()
+
+
 def tool_python(requirements: Path, name: str) -> Path:
     """The Python of venv build/`name` made from `requirements`, made or remade when the requirements changed."""
     venv = PROJECT_ROOT / "build" / name
     stamp = venv / ".requirements-sha256"
-    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()
+    digest = requirements_digest(requirements)
     python = venv / "bin" / "python"
     if not (python.is_file() and stamp.is_file() and stamp.read_text() == digest):
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)

@@ -19,7 +19,7 @@ from antialiased.sequences import SequenceLimits
 from antialiased.sequences.video import open_video
 
 MKV_DURATION = b"\x44\x89\x88"  # Matroska's Segment Duration element, an 8-byte float (milliseconds)
-# `python -m antialiased.datasets make`'s arguments in tests: x264's fastest preset; 9 frames a sequence (enough for
+# `python -m antialiased.sequences make`'s arguments in tests: x264's fastest preset; 9 frames a sequence (enough for
 # ImageNet-P's difficulty 3, cheap to classify)
 MAKE_FAST = ["--preset", "ultrafast"]
 MAKE_SHORT = ["--max-shift", "4"]

@@ -54,6 +54,15 @@ class Engine(Protocol):
         ...
 
 
+class InProcessEngine:
+    """An engine that loads the weights in this process: the run knows their sha256, no server reports them."""
+
+    @property
+    def served_weights(self) -> dict[str, str | None]:
+        """None served: {} (see `Engine.served_weights`)."""
+        return {}
+
+
 def frame_error(frame: str, error: str) -> str:
     """Why a sequence cannot be scored: its `frame` (`frame 3 (03.png)`, from 0 as /v1/sequence names a frame; or
     `the video`) cannot be read."""

@@ -5,10 +5,12 @@ when circular consistency is measured), at most `concurrency` in flight, through
 (`antialiased.serving.handler_client`: its retries of 503, 507 and refused connections). On the same weights the answers
 are the local engine's, so the figures are.
 
-A sequence (the sequence measure) is asked as the probe service's /v1/sequence asks our handler: one plain request
-per frame (a frame file as it is; a video's frame, decoded here, as a lossless PNG), answering its top 5 and every
-class's probability, so the majority class's probability is known at every frame; its record is the local engine's
-(`scoring.sequence_record`, from the probabilities).
+A sequence (the sequence measure) is asked one frame a request (a frame file as it is; a video's frame, decoded
+here, as a lossless PNG): a shift request of the one view the local engine classifies (`plans.frame_request`: a
+224 x 224 frame as it is, resized to its own size; another, its 224 center crop of the image resized to 256, the
+view of /v1/sequence's plain requests), answering its top 5 and every class's probability, so the majority class's
+probability is known at every frame; its record is the local engine's (`scoring.sequence_record`, from the
+probabilities).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 import torch
 
 from antialiased.datasets import read_image_file, unreadable
@@ -27,7 +30,9 @@ from antialiased.errors import ApiError, ErrorCode
 from antialiased.evaluate.config import EndpointOptions
 from antialiased.evaluate.engines import wire
 from antialiased.evaluate.engines.base import ImageResult, WorkItem, frame_error, sequence_frames
+from antialiased.evaluate.plans import frame_request
 from antialiased.evaluate.scoring import ViewScores, image_record, sequence_record
+from antialiased.imagefile import inspect_image
 from antialiased.label_sets import ClassLabel, LabelSet
 from antialiased.metrics import TOP5
 from antialiased.sequences.video import frame_png
@@ -142,21 +147,20 @@ class EndpointEngine:
         try:
             for number, (name, pixels) in enumerate(sequence_frames(item)):
                 frame = name if item.frames else frame
-                frames.append((name, read_image_file(item.frames[number]) if item.frames else frame_png(pixels())))
+                frames.append((name, *_frame_file(item.frames[number] if item.frames else pixels())))
         except (OSError, ApiError) as error:
             return ImageResult(item.index, error=frame_error(frame, unreadable(error)))
         records = {}
         for model in self.models:
             answers = []
-            for name, frame_file in frames:
+            for name, frame_file, view in frames:
+                ask = functools.partial(client.classify_shifts, model, frame_file, view, topk=TOP5, probabilities=True)
                 try:
-                    answers.append(
-                        self._ask(model, functools.partial(client.classify_every_class, model, frame_file, TOP5))
-                    )
+                    answers.append(self._ask(model, ask))
                 except ImageRefused as error:
                     return ImageResult(item.index, error=frame_error(name, str(error)))
             self.served_weights.setdefault(model, answers[0].weights.sha256)
-            probabilities = torch.tensor([answer.probabilities for answer in answers], dtype=torch.float64)
+            probabilities = torch.tensor([answer.probabilities[0] for answer in answers], dtype=torch.float64)
             records[model] = sequence_record(probabilities, item.plan.sequence, probabilities=True)
         return ImageResult(item.index, records)
 
@@ -179,3 +183,13 @@ class EndpointEngine:
         answer = self._ask(model, functools.partial(client.classify_shifts, model, image, request, topk=MAX_TOPK))
         self.served_weights.setdefault(model, answer.weights.sha256)
         return wire.view_scores(answer, label)
+
+
+def _frame_file(frame: Path | np.ndarray) -> tuple[bytes, ShiftRequest]:
+    """A frame as the handler gets it (a frame file as it is, decoded pixels as a lossless PNG) and the shift request
+    of its view (`plans.frame_request`, from its size)."""
+    if isinstance(frame, Path):
+        data = read_image_file(frame)
+        info = inspect_image(data)
+        return data, frame_request(info.height, info.width)
+    return frame_png(frame), frame_request(*frame.shape[:2])

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from antialiased.evaluate.engines.base import ImageResult, PreparedModels, WorkItem, views_for
+from antialiased.evaluate.engines.base import ImageResult, InProcessEngine, PreparedModels, WorkItem, views_for
 
 
 class _Views(Dataset):
@@ -27,7 +27,7 @@ def _as_list(batch: list) -> list:
     return batch
 
 
-class LocalEngine:
+class LocalEngine(InProcessEngine):
     """All networks (name -> eager network) on one device; `batch_size` images per step, decoded and cut by
     `workers` loader processes. The fine-tuning's validation runs it on the network it trains."""
 
@@ -44,10 +44,6 @@ class LocalEngine:
         self.prepared = PreparedModels(networks, device, precision, max_views)
         self.batch_size = batch_size
         self.workers = workers
-
-    @property
-    def served_weights(self) -> dict[str, str | None]:
-        return {}  # this process loads the weights: the run knows their sha256
 
     def run(self, items: list[WorkItem]) -> Iterator[ImageResult]:
         loader = DataLoader(

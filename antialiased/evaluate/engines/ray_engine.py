@@ -23,6 +23,7 @@ import torch
 from antialiased.evaluate.config import RayOptions
 from antialiased.evaluate.engines.base import (
     ImageResult,
+    InProcessEngine,
     PreparedModels,
     WorkItem,
     decode_for,
@@ -75,7 +76,7 @@ class _ModelActor:
         return {"result": _objects(results)}
 
 
-class RayEngine:
+class RayEngine(InProcessEngine):
     """All models in `options.actors` Ray actors (each with `cpus_per_actor` CPUs, `gpus_per_actor` GPUs)."""
 
     def __init__(
@@ -93,10 +94,6 @@ class RayEngine:
         self.precision = precision
         self.batch_size = batch_size
         self.max_views = max_views
-
-    @property
-    def served_weights(self) -> dict[str, str | None]:
-        return {}  # this process loads the weights: the run knows their sha256
 
     def run(self, items: list[WorkItem]) -> Iterator[ImageResult]:
         options = self.options

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 from torchvision.datasets import ImageFolder
 
 from antialiased.datasets import DataError, discover, load_label_map
+from antialiased.label_sets import MAX_FILE_BYTES
 from antialiased.labels import SYNSET_INDEX
 from tests.support.datasets import PHOTO_SYNSETS, write_image
 
@@ -54,6 +56,33 @@ def test_data_errors_are_clear(tmp_path: Path) -> None:
     bad_map.write_text(json.dumps({"cats": "kitten"}))
     with pytest.raises(DataError, match="neither a class index"):
         load_label_map(bad_map)
+
+
+@pytest.mark.parametrize(
+    ("label_map", "problem"),
+    [
+        (
+            lambda tmp: (os.mkfifo(tmp / "fifo.json"), tmp / "fifo.json")[1],
+            "cannot be read: not a regular file: a FIFO",
+        ),
+        (lambda tmp: _padded_map(tmp / "huge.json"), f"cannot be read: larger than {MAX_FILE_BYTES} bytes"),
+        (lambda tmp: tmp / "absent.json", "does not exist"),
+        (lambda tmp: (tmp / "deep.json", (tmp / "deep.json").write_text("[" * 100_000))[0], "is not readable JSON"),
+    ],
+    ids=["fifo", "huge", "absent", "nested"],
+)
+def test_a_label_map_that_is_no_small_json_file_is_refused_at_once(label_map, problem, tmp_path: Path) -> None:
+    path = label_map(tmp_path)
+    with pytest.raises(DataError) as refused:
+        load_label_map(path)
+    assert str(refused.value).startswith(f"the label map {path} {problem}")
+
+
+def _padded_map(path: Path) -> Path:
+    """A valid label map one byte over the bound: whitespace after the object."""
+    text = json.dumps({"cats": 3})
+    path.write_text(text + " " * (MAX_FILE_BYTES + 1 - len(text)))
+    return path
 
 
 def test_imagenet_validation_folder_with_loc_solution(tmp_path: Path) -> None:

@@ -91,8 +91,8 @@ def test_served_models_give_the_local_engines_results(torchserve, served_checkpo
 
 
 def test_served_sequences_give_the_local_engines_results(torchserve, served_checkpoints, run_cli, tmp_path):
-    """A folder of frame sequences through our handler (one plain request per frame, every class's probability) and
-    in-process: the same per-sequence metrics and figures."""
+    """A folder of frame sequences through our handler (one request per frame, its center view's every class's
+    probability) and in-process: the same per-sequence metrics and figures."""
     sequences = write_sequence_folder(tmp_path / "clips")
     served = run_cli("--sequences", str(sequences), "--endpoint", torchserve.inference_url, "--model", LPF_MODEL,
                      out=tmp_path / "served")  # fmt: skip
@@ -106,17 +106,19 @@ def test_served_sequences_give_the_local_engines_results(torchserve, served_chec
 
 
 def test_served_videos_give_the_local_engines_results(torchserve, served_checkpoints, run_cli, tmp_path):
-    """ImageNet-P's layout of two short videos (each frame sent to our handler as a lossless PNG) and in-process:
-    the same per-sequence metrics and ImageNet-P figures (the Zipf distance to the last bits: the handler's
-    probabilities rank the far tail of the classes where float32 rounds them alike)."""
+    """ImageNet-P's layout of three short videos (each frame sent to our handler as a lossless PNG; one of 224 x 224
+    frames, which go in as they are, as ImageNet-P's test.py feeds them) and in-process: the same per-sequence
+    metrics and ImageNet-P figures (the Zipf distance to the last bits: the handler's probabilities rank the far
+    tail of the classes where float32 rounds them alike)."""
+    folder = tmp_path / "ImageNet-P" / "translate" / "n01440764"
+    folder.mkdir(parents=True)
     for k, name in enumerate(("a", "b")):
-        clip = videos.mp4(videos.moving_square(6, side=64)[k : k + 5])
-        (tmp_path / "ImageNet-P" / "translate" / "n01440764").mkdir(parents=True, exist_ok=True)
-        (tmp_path / "ImageNet-P" / "translate" / "n01440764" / f"{name}.mp4").write_bytes(clip)
+        (folder / f"{name}.mp4").write_bytes(videos.mp4(videos.moving_square(6, side=64)[k : k + 5]))
+    (folder / "c.mp4").write_bytes(videos.mp4(videos.moving_square(5, side=224)))
     common = ["--sequences", str(tmp_path / "ImageNet-P")]
     served = run_cli(*common, "--endpoint", torchserve.inference_url, "--model", LPF_MODEL, out=tmp_path / "served")
     local = run_cli(*common, "--model", f"{served_checkpoints[LPF_MODEL]}:resnet50:4", out=tmp_path / "local")
-    assert served["images"].num_rows == local["images"].num_rows == 2
+    assert served["images"].num_rows == local["images"].num_rows == 3
     assert_same_rows(_without_model_names(served["images"]), _without_model_names(local["images"]), 1e-3, 1e-4)
     (theirs,), (ours,) = served["results"]["models"], local["results"]["models"]
     assert [r["perturbation"] for r in theirs["imagenet_p"]["perturbations"]] == ["translate"] * 3

@@ -1,10 +1,25 @@
-"""Offsets of each image: per-image mode keyed by (seed, image, pass), and the paper's per-batch draws."""
+"""Offsets of each image: per-image mode keyed by (seed, image, pass), and the paper's per-batch draws; the view of
+each frame of a sequence: a 224 x 224 frame as ImageNet-P's test.py feeds it, bit for bit."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
+from PIL import Image
+from torchvision import transforms as T
+from torchvision.transforms.v2 import functional as TF
 
-from antialiased.evaluate.plans import CENTER_OFFSET, EvaluationProtocol, all_plans, image_plan, paper_offset_pairs
+from antialiased.evaluate.plans import (
+    CENTER_OFFSET,
+    EvaluationProtocol,
+    all_plans,
+    frame_request,
+    image_plan,
+    paper_offset_pairs,
+)
+from antialiased.preprocessing import CROP_SIZE, IMAGENET_MEAN, IMAGENET_STD
+from antialiased.shifts import ShiftRequest
+from antialiased.transforms import preprocess, resize_center_crop, shifted_views
 
 ALL = ("consistency", "diagonal", "circular")
 
@@ -53,3 +68,19 @@ def test_paper_offsets_are_the_scripts_draws() -> None:
     assert [p.shift_offsets() for p in all_plans(protocol, images)] == expected
     pairs = paper_offset_pairs(protocol, images)
     assert pairs[0] == pairs[7] != pairs[8], "one pair per batch of 8"
+
+
+def test_a_frame_of_the_input_size_goes_in_as_test_py_feeds_it_bit_for_bit() -> None:
+    """ImageNet-P's test.py: ToTensor and Normalize, no resize. The frame's view is its shorter side resized to its
+    own size, the identity in Pillow (the CPU, our handler) and in torchvision's tensor resize (a GPU), then all of
+    it cropped; any other frame gets the plain view of /v1/sequence (resized to 256, the 224 center crop)."""
+    frame = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (3, CROP_SIZE, CROP_SIZE), dtype=np.uint8))
+    assert torch.equal(resize_center_crop(frame, CROP_SIZE, CROP_SIZE), frame)
+    assert torch.equal(TF.resize(frame, [CROP_SIZE], antialias=True), frame)
+    test_py = T.Compose([T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+    (view,) = shifted_views(frame, frame_request(CROP_SIZE, CROP_SIZE))
+    assert torch.equal(view, test_py(Image.fromarray(frame.permute(1, 2, 0).numpy())))
+    for height, width in ((CROP_SIZE, CROP_SIZE + 1), (200, 300), (256, 256)):
+        other = frame.repeat(1, 2, 2)[:, :height, :width]
+        assert frame_request(height, width) == ShiftRequest((CENTER_OFFSET,))
+        assert torch.equal(shifted_views(other, frame_request(height, width))[0], preprocess(other))

@@ -149,6 +149,7 @@ def test_bad_folders_and_mixed_measures_are_refused(run_cli, model_specs, sequen
         (["--sequences", str(flat)], "holds no sequence folders"),
         (["--sequences", str(empty)], "no sequence of"),
         (["--data", str(sequences), "--measure", "sequence,consistency"], "the sequence measure is measured alone"),
+        (["--data", str(sequences), "--layout", "folders"], "--layout says how a folder of sequences is laid out"),
     ):
         run_cli(*args, *model, expect_status=2)
         assert message in capsys.readouterr().err, args

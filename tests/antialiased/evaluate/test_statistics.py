@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pyarrow as pa
 
 from antialiased.evaluate.statistics import mean_estimate, paired_difference
 from antialiased.evaluate.store import SCHEMA
-from antialiased.evaluate.summary import FIGURES, summarize
+from antialiased.evaluate.summary import FIGURES, Figure, summarize
 
 MEASURES = ("accuracy", "consistency", "diagonal", "circular", "worst-case", "fractional")
 IMAGE_FIGURES = [f for f in FIGURES if f.measure in MEASURES]
@@ -76,20 +78,27 @@ def test_every_figure_and_difference_has_about_95_percent_coverage() -> None:
     true = _true_means(truth)
     rng = np.random.default_rng(0)
     simulations, images = 120, 300
-    covered = {f.name: 0 for f in IMAGE_FIGURES}
-    covered_difference = {f.name: 0 for f in IMAGE_FIGURES}
-    for _ in range(simulations):
-        summary = summarize(_simulated_table(rng, images, truth), ["a", "b"], MEASURES, str)
-        for figure in IMAGE_FIGURES:
+    summaries = [summarize(_simulated_table(rng, images, truth), ["a", "b"], MEASURES, str) for _ in range(simulations)]
+    covered = _assert_coverage(summaries, IMAGE_FIGURES, true)
+    assert sum(covered.values()) / (simulations * len(IMAGE_FIGURES)) <= 0.985, "intervals are not uselessly wide"
+
+
+def _assert_coverage(summaries: list[dict], figures: Sequence[Figure], true: dict[str, dict[str, float]]) -> dict:
+    """Assert that each figure's 95% interval of model a, and of the difference a - b, holds the true value in 88% to
+    100% of the `summaries`; return how many of model a's intervals held it, per figure."""
+    covered = {f.name: 0 for f in figures}
+    covered_difference = {f.name: 0 for f in figures}
+    for summary in summaries:
+        for figure in figures:
             estimate = summary["models"]["a"]["figures"][figure.name]
             covered[figure.name] += estimate["ci_low"] <= true["a"][figure.name] <= estimate["ci_high"]
             difference = summary["comparisons"][0]["differences"][figure.name]
             real = true["a"][figure.name] - true["b"][figure.name]
             covered_difference[figure.name] += difference["ci_low"] <= real <= difference["ci_high"]
     for name in covered:
-        assert 0.88 <= covered[name] / simulations <= 1.0, (name, covered[name])
-        assert 0.88 <= covered_difference[name] / simulations <= 1.0, (name, covered_difference[name])
-    assert sum(covered.values()) / (simulations * len(IMAGE_FIGURES)) <= 0.985, "intervals are not uselessly wide"
+        assert 0.88 <= covered[name] / len(summaries) <= 1.0, (name, covered[name])
+        assert 0.88 <= covered_difference[name] / len(summaries) <= 1.0, (name, covered_difference[name])
+    return covered
 
 
 FRAMES = 8  # per simulated sequence: 7 consecutive pairs
@@ -129,21 +138,10 @@ def test_every_sequence_figure_and_difference_has_about_95_percent_coverage() ->
         w = (8 * wobble + 0.1) / (8 * wobble + 0.1 + 8 * (1 - wobble) + 0.1)
         true[model] = {"flip_rate": 100 * q.mean(), "mean_top5_distance": rate.mean(), "wobble": 100 * w.mean()}
     rng = np.random.default_rng(2)
-    simulations = 150
-    covered = {f.name: 0 for f in SEQUENCE_FIGURES}
-    covered_difference = {f.name: 0 for f in SEQUENCE_FIGURES}
-    for _ in range(simulations):
-        summary = summarize(_simulated_sequences(rng, 200), ["a", "b"], ("sequence",), str)
-        for figure in SEQUENCE_FIGURES:
-            estimate = summary["models"]["a"]["figures"][figure.name]
-            covered[figure.name] += estimate["ci_low"] <= true["a"][figure.name] <= estimate["ci_high"]
-            difference = summary["comparisons"][0]["differences"][figure.name]
-            real = true["a"][figure.name] - true["b"][figure.name]
-            covered_difference[figure.name] += difference["ci_low"] <= real <= difference["ci_high"]
-    for name in covered:
-        assert 0.88 <= covered[name] / simulations <= 1.0, (name, covered[name])
-        assert 0.88 <= covered_difference[name] / simulations <= 1.0, (name, covered_difference[name])
-    assert len(summary["models"]["a"]["sequences"]) == 200 and summary["models"]["a"]["per_class"] == []
+    summaries = [summarize(_simulated_sequences(rng, 200), ["a", "b"], ("sequence",), str) for _ in range(150)]
+    _assert_coverage(summaries, SEQUENCE_FIGURES, true)
+    last = summaries[-1]["models"]["a"]
+    assert len(last["sequences"]) == 200 and last["per_class"] == []
 
 
 def test_binary_interval_coverage_and_edges() -> None:

@@ -5,13 +5,14 @@ with the memory of the process bounded."""
 from __future__ import annotations
 
 import resource
+import time
 
 import numpy as np
 import pytest
 
 from antialiased.errors import ApiError, ErrorCode
 from antialiased.imagefile import ImageLimits
-from antialiased.sequences import FrameSelection, SequenceLimits
+from antialiased.sequences import FrameSelection, SequenceLimits, video
 from antialiased.sequences.video import open_video
 from tests.support import videos
 
@@ -102,6 +103,32 @@ def test_decoding_stops_at_its_wall_clock_budget() -> None:
     with pytest.raises(ApiError) as refused:
         _decode(data, limits=SequenceLimits(decode_seconds=1e-9))
     assert (refused.value.code, refused.value.status) == (ErrorCode.VIDEO_TOO_SLOW, 413)
+
+
+def test_the_wall_clock_budget_runs_from_the_header_read_and_carries_what_was_spent(monkeypatch) -> None:
+    """`decode_seconds` bound the whole work on a video: a header that takes the budget to read leaves no time for
+    its frames (a slowed `av.open` stands in for a header slow to parse: every wait here is a lower bound, so the
+    outcome is certain), and seconds `spent` on the video before count too."""
+    data = videos.mp4(videos.noise_frames(3, side=32))
+    budget = 0.2
+    opened = video.av.open
+
+    def slow_open(*args, **kwargs):
+        time.sleep(budget * 1.5)
+        return opened(*args, **kwargs)
+
+    monkeypatch.setattr(video.av, "open", slow_open)
+    with pytest.raises(ApiError) as refused, open_video(data, SequenceLimits(decode_seconds=budget), IMAGE_LIMITS):
+        pass
+    assert (refused.value.code, refused.value.status) == (ErrorCode.VIDEO_TOO_SLOW, 413)
+    assert f"the {budget:g} s allowed (its header)" in refused.value.message
+    monkeypatch.setattr(video.av, "open", opened)
+    limits = SequenceLimits(decode_seconds=60)
+    with pytest.raises(ApiError) as refused, open_video(data, limits, IMAGE_LIMITS, spent=61):
+        pass
+    assert refused.value.code == ErrorCode.VIDEO_TOO_SLOW
+    with open_video(data, limits, IMAGE_LIMITS, spent=30) as reader:
+        assert 30 <= reader.elapsed < 60 and len(list(reader.frames())) == 3
 
 
 def test_the_header_is_checked_against_the_limits_before_decoding() -> None:

@@ -253,6 +253,43 @@ def test_a_shift_answer_for_other_offsets_is_a_torchserve_error(server) -> None:
     assert (refused.value.code, refused.value.status) == (ErrorCode.TORCHSERVE_ERROR, 502)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_shift_answer_without_every_class_asked_for_is_a_torchserve_error(server, kind) -> None:
+    """Every class's probability at each view, when asked: the answer holds them, one per class in [0, 1], or it is
+    refused."""
+    shifts = ShiftRequest(offsets=((0, 0), (1, 2)))
+    base = {**OK, "shift": {"mode": "crop", "crop_size": 224, "base_size": 256, "resize_size": 256},
+            "shifts": [{"offset": [0, 0], "topk": OK["topk"]}, {"offset": [1, 2], "topk": OK["topk"]}],
+            "class_probabilities": {"1": [0.5, 0.5]}}  # fmt: skip
+    good = [0.001] * 1000
+    wrong = [2.0, *good[1:]]
+    cases = ((None, False), ([good], False), ([good, good[:999]], False), ([good, wrong], False), ([good, good], True))
+    for probabilities, accepted in cases:
+        server.script = [(200, {}, {**base, "probabilities": probabilities})]
+
+        async def call() -> ShiftClassification:
+            client = AsyncHandlerClient(ClientOptions(server.url))
+            try:
+                return await client.classify_shifts("m", b"x", shifts, topk=1, probabilities=True)
+            finally:
+                await client.aclose()
+
+        try:
+            if kind == "sync":
+                with HandlerClient(ClientOptions(server.url)) as client:
+                    answer = client.classify_shifts("m", b"x", shifts, topk=1, probabilities=True)
+            else:
+                answer = asyncio.run(call())
+        except ApiError as refused:
+            assert not accepted and (refused.code, refused.status) == (ErrorCode.TORCHSERVE_ERROR, 502)
+            assert "one probability per class (1000) at each view" in refused.message or (
+                probabilities[1] is wrong
+                and "view 1's class probabilities holds the probability 2.0" in refused.message
+            ), refused.message
+        else:
+            assert accepted and answer.probabilities == [good, good]
+
+
 def _post_while_workers_restart(
     server: type[_Scripted], options: ClientOptions, restarts: list[tuple[int, str]]
 ) -> tuple[Classification, float]:

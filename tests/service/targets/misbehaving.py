@@ -14,6 +14,8 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
 
+from antialiased.labels import IMAGENET_CATEGORIES, IMAGENET_SYNSETS
+
 app = FastAPI()
 SLOW_S = 30.0
 
@@ -60,13 +62,17 @@ def _entry(index: int, probability: float) -> dict:
 
 
 def _answer(form: dict) -> dict:
-    """The handler contract's correct answer to `form` (its topk, shifts, probabilities): class 0 most probable."""
+    """The handler contract's correct answer to `form` (its topk, shifts, probabilities, labels) from a model of
+    ImageNet's classes: class 0 most probable."""
     topk = [_entry(index, 0.5 if index == 0 else 0.5 / (CLASSES - 1)) for index in range(int(form.get("topk", 5)))]
-    answer = {"model": {"name": "m", "arch": "resnet50", "antialiased": True},
+    answer = {"model": {"name": "m", "arch": "resnet50", "antialiased": True, "num_classes": CLASSES},
               "weights": {"name": None, "sha256": "0" * 64, "untrained": True}}  # fmt: skip
     if "shifts" not in form:
         every = [0.5] + [0.5 / (CLASSES - 1)] * (CLASSES - 1) if form.get("probabilities") == "true" else None
-        return {**answer, "topk": topk, "probabilities": every}
+        labels = None
+        if form.get("labels") == "true":
+            labels = [{"name": n, "id": s} for n, s in zip(IMAGENET_CATEGORIES, IMAGENET_SYNSETS, strict=True)]
+        return {**answer, "topk": topk, "probabilities": every, "labels": labels}
     shifts = json.loads(form["shifts"])
     geometry = {key: shifts[key] for key in ("mode", "crop_size", "base_size", "resize_size")}
     views = [{"offset": offset, "topk": topk} for offset in shifts["offsets"]]
@@ -115,7 +121,8 @@ async def predictions(name: str, request: Request) -> Response:
     form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
     if name in HANDLER_FAULTS or name == "correct":
         answer = _answer(form)
-        HANDLER_FAULTS.get(name, lambda _: None)(answer)
+        if "shifts" in form:  # the faults are in shift answers; the label-set request beforehand is answered right
+            HANDLER_FAULTS.get(name, lambda _: None)(answer)
         return Response(json.dumps(answer), 200, media_type="application/json")
     if name == "huge":
         return StreamingResponse(_huge(), 200, media_type="application/json")

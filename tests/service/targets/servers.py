@@ -11,7 +11,6 @@ plugin of the root conftest: the target tests and the docs tests both use them):
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,15 +20,14 @@ from launcher.ports import free_port
 from launcher.probe_service import ServiceProcess
 from launcher.torchserve import TorchServe, start_torchserve
 from tests.service.targets import tiny_classifier
-from tests.service.targets.kserve_venv import kserve_python
 from tests.support.targets import (
     SLOW_TIMEOUT_S,
     STOCK_MODEL,
     build_stock_archive,
+    kserve_model_server,
     running_misbehaving_server,
     start_target_service,
     stock_answers,
-    stop,
     wait_for_http,
 )
 
@@ -52,22 +50,8 @@ def stock_torchserve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple
 def kserve_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The KServe model server's base URL, once its three models are ready."""
     log = tmp_path_factory.mktemp("kserve") / "kserve.log"
-    http_port, grpc_port = free_port(), free_port()
-    script = Path(__file__).with_name("kserve_server.py")
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            [str(kserve_python()), str(script), str(http_port), str(grpc_port)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{http_port}"
-    try:
-        wait_for_http(lambda client: client.get(f"{url}/v2/models/tiny_png/ready").status_code == 200, 120,
-                      lambda: log.read_text(errors="replace")[-3000:], process)  # fmt: skip
+    with kserve_model_server(Path(__file__).with_name("kserve_server.py"), [], "tiny_png", log, 120) as url:
         yield url
-    finally:
-        stop(process)
 
 
 @pytest.fixture(scope="session")

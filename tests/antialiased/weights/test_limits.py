@@ -186,11 +186,14 @@ def _huge(path: Path) -> Path:
 @pytest.mark.parametrize(
     ("registry", "problem"),
     [
-        (lambda tmp: Path("/dev/zero"), "not a regular file: a character device"),
-        (lambda tmp: tmp, "not a regular file: a directory"),
-        (lambda tmp: (os.mkfifo(tmp / "fifo.json"), tmp / "fifo.json")[1], "not a regular file: a FIFO"),
-        (lambda tmp: _huge(tmp / "huge.json"), f"larger than {MAX_REGISTRY_BYTES} bytes"),
-        (lambda tmp: tmp / "absent.json", "No such file or directory"),
+        (lambda tmp: Path("/dev/zero"), "cannot be read: not a regular file: a character device"),
+        (lambda tmp: tmp, "cannot be read: not a regular file: a directory"),
+        (
+            lambda tmp: (os.mkfifo(tmp / "fifo.json"), tmp / "fifo.json")[1],
+            "cannot be read: not a regular file: a FIFO",
+        ),
+        (lambda tmp: _huge(tmp / "huge.json"), f"cannot be read: larger than {MAX_REGISTRY_BYTES} bytes"),
+        (lambda tmp: tmp / "absent.json", "does not exist"),
     ],
     ids=["dev-zero", "directory", "fifo", "huge", "absent"],
 )
@@ -199,4 +202,4 @@ def test_a_registry_file_that_is_no_small_regular_file_is_refused_at_once(regist
     monkeypatch.setenv(REGISTRY_ENV, str(path))
     with pytest.raises(RegistryError) as caught:
         get_entry("resnet50_lpf4")
-    assert str(caught.value) == f"{REGISTRY_ENV}={path}: cannot read a JSON registry: {problem}"
+    assert str(caught.value) == f"{REGISTRY_ENV}={path}: the JSON registry {problem}"

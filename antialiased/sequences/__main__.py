@@ -1,6 +1,8 @@
-"""Command line: `python -m antialiased.datasets make --data IMAGEFOLDER --out DIR` writes ImageNet-P's translate
+"""Command line: `python -m antialiased.sequences make --data IMAGEFOLDER --out DIR` writes ImageNet-P's translate
 sequences of your own images (`antialiased.datasets.translate`); then `python -m antialiased.evaluate --sequences DIR`
-measures how stable a model is from frame to frame on them. Failures print one line, `error: ...`, and exit 2."""
+measures how stable a model is from frame to frame on them. Failures print one line, `error: ...`, and exit 2.
+
+A program, imported by nothing: it may use the data set layer above the library (tests/test_import_layers.py)."""
 
 from __future__ import annotations
 
@@ -9,16 +11,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from antialiased.command_line import command_parser, refuse
 from antialiased.datasets.translate import PERTURBATION, TranslateOptions, make_translate
 
 DEFAULTS = TranslateOptions()
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m antialiased.datasets",
-        description="Frame sequences as ImageNet-P makes them, from your own images.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    parser = command_parser(
+        "python -m antialiased.sequences", "Frame sequences as ImageNet-P makes them, from your own images."
     )
     commands = parser.add_subparsers(dest="command", required=True)
     make = commands.add_parser(
@@ -43,21 +44,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = TranslateOptions(args.max_shift, args.resize, args.crop, args.crf, args.preset, args.pix_fmt)
     problem = _check(args, options)
     if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
+        return refuse(problem)
     try:
         report = make_translate(args.data, args.out, options, args.limit)
     except (OSError, ValueError) as error:  # an encoder option x264 refuses, an output folder it cannot write
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return refuse(error)
     for name, reason in report.unreadable or ():
         print(f"skipped {name}: {reason}", file=sys.stderr)
     where = args.out / PERTURBATION
     print(f"{report.written} sequences written to {where}, {report.kept} already there, "
           f"{len(report.unreadable or ())} images unreadable")  # fmt: skip
     if not report.written and not report.kept:
-        print(f"error: no image of {args.data} could be made into a sequence", file=sys.stderr)
-        return 2
+        return refuse(f"no image of {args.data} could be made into a sequence")
     return 0
 
 
