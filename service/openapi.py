@@ -1,6 +1,6 @@
 """The OpenAPI schema states this deployment's own limits: which models may be named (probe targets; served models
-in the Open Inference Protocol's paths), how many of them, the largest top-k and number of pairs, so that a client
-(or a schema-driven fuzzer) sees what the service enforces."""
+in the Open Inference Protocol's paths), how many of them, the largest top-k, number of pairs and of frames, so that
+a client (or a schema-driven fuzzer) sees what the service enforces."""
 
 from __future__ import annotations
 
@@ -51,3 +51,5 @@ def _constrain(name: str, schema: dict[str, Any], settings: Settings) -> None:
         value["maximum"] = settings.max_topk
     elif name == "pairs":
         value["maximum"] = settings.max_offsets
+    elif name == "max_frames":
+        value["maximum"] = settings.sequence.max_frames

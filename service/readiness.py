@@ -46,9 +46,9 @@ class ModelState:
     problem: str | None = "not checked yet"
     workers: list[str] | None = None  # worker states from the management API, when reachable
     worker_pids: frozenset[int] = frozenset()  # the workers' processes at the last reading
-    # From the monitor's last successful readiness prediction: its time, the weights served, the top-1.
+    weights: WeightsInfo | None = None  # the weights served, from the first successful prediction (any)
+    # From the monitor's last successful readiness prediction: its time and the top-1.
     ms: float | None = None
-    weights: WeightsInfo | None = None
     top1: Prediction | None = None
 
     @property
@@ -93,14 +93,16 @@ class ReadinessMonitor:
         self.restarts = WorkerRestarts()
         self._task: asyncio.Task | None = None
 
-    def observe(self, model: str, error: ApiError | None) -> None:
-        """Record a prediction's outcome: success (no error) or TorchServe's failure (a real request's or ours)."""
+    def observe(self, model: str, error: ApiError | None, weights: WeightsInfo | None) -> None:
+        """Record a prediction's outcome: success (no error; the `weights` its answer says it was made with) or
+        TorchServe's failure (a real request's or ours)."""
         state = self.states.get(model)
         if state is None:
             return
         now = time.monotonic()
         if error is None:
             state.last_ok, state.problem = now, None
+            state.weights = weights or state.weights
             return
         state.problem = f"{error.code}: {error.message}"
         busy = (
@@ -144,7 +146,7 @@ class ReadinessMonitor:
             timeout_s = self._settings.ready_timeout_s
             answer = await client.classify(model, readiness_image(), topk=1, timeout_s=timeout_s)
             state.ms = round((time.perf_counter() - start) * 1000, 1)
-            state.weights, state.top1 = answer.weights, answer.topk[0]
+            state.top1 = answer.topk[0]
 
     async def _read_workers(self, model: str, state: ModelState, management: httpx.AsyncClient) -> None:
         """The states of `model`'s workers; a worker gone since the last reading (it restarted) told to `restarts`."""

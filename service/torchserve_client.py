@@ -12,7 +12,13 @@ from typing import TypeVar
 from pydantic import SecretStr
 
 from antialiased.errors import ApiError
-from antialiased.serving.contract import Classification, ClassName, ShiftClassification, ShiftRequest
+from antialiased.serving.contract import (
+    Classification,
+    ClassName,
+    ShiftClassification,
+    ShiftRequest,
+    WeightsInfo,
+)
 from antialiased.serving.handler_client import AsyncHandlerClient, ClientOptions, RetryPolicy, Turn
 from antialiased.serving.torchserve_keys import bearer_headers
 from antialiased.serving.worker_restarts import WorkerRestarts
@@ -20,9 +26,9 @@ from service.observability import ServiceMetrics
 from service.settings import Settings
 
 Answer = TypeVar("Answer")
-# Told the outcome of every prediction: (model, None) on success, (model, error) when TorchServe failed (5xx);
-# a refused input (4xx) says nothing about TorchServe and is not reported.
-Observer = Callable[[str, ApiError | None], None]
+# Told the outcome of every prediction: (model, None, the weights its answer names) on success, (model, error, None)
+# when TorchServe failed (5xx); a refused input (4xx) says nothing about TorchServe and is not reported.
+Observer = Callable[[str, ApiError | None, WeightsInfo | None], None]
 
 
 class TorchServeClient:
@@ -98,12 +104,12 @@ class TorchServeClient:
         except ApiError as error:
             self._metrics.torchserve_errors.labels(model, error.code).inc()
             if error.status >= 500 and observer is not None:
-                observer(model, error)
+                observer(model, error, None)
             raise
         finally:
             self._metrics.torchserve_latency.labels(model, purpose).observe(time.perf_counter() - start)
         if observer is not None:
-            observer(model, None)
+            observer(model, None, getattr(answer, "weights", None))  # a classification names its weights
         return answer
 
     def _auth_headers(self) -> dict[str, str]:

@@ -24,7 +24,8 @@ HEADER_TIMEOUT_S = 3.0
 MAX_OPEN = 60
 SLOW_CLIENTS = 50  # fewer than MAX_OPEN: others are still answered while they hang
 MARGIN_S = 2.0  # scheduling on a loaded test machine
-PROMPT_S = 1.5  # an answer well within the header deadline, on a loaded test machine
+PROMPT_S = 1.5  # a refusal at once: well within the timeouts a waiting request would run into, on a loaded machine
+ANSWERS = 3  # requests of another client answered while the slow ones hang
 HALF_HEADERS = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Ag"
 FLOOD_HEADERS = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"  # the attack's: headers never finished
 FLOOD = MAX_OPEN + 40
@@ -85,18 +86,15 @@ def test_clients_that_send_half_their_headers_are_dropped_in_time_while_others_a
 ) -> None:
     with _sockets(guarded_service, SLOW_CLIENTS, HALF_HEADERS) as slow:
         opened = time.monotonic()
-        answered = []
-        while time.monotonic() < opened + HEADER_TIMEOUT_S / 2:
-            start = time.monotonic()
-            status = httpx.get(f"{guarded_service.url}/healthz", timeout=5).status_code
-            answered.append((status, time.monotonic() - start))
+        answered = [httpx.get(f"{guarded_service.url}/healthz", timeout=5).status_code for _ in range(ANSWERS)]
+        still_open = [not _closed_by_server(connection, time.monotonic()) for connection in slow]
         deadline = opened + HEADER_TIMEOUT_S + MARGIN_S
         closed = [_closed_by_server(connection, deadline) for connection in slow]
         elapsed = time.monotonic() - opened
+    assert answered == [200] * ANSWERS, answered
+    assert all(still_open), "others were answered while every slow client still hung, not once they were dropped"
     assert all(closed), f"{closed.count(False)} of {SLOW_CLIENTS} slow clients still open after {elapsed:.1f} s"
     assert elapsed >= HEADER_TIMEOUT_S - 0.5, "dropped by the header deadline, not at once"
-    assert answered and all(status == 200 for status, _ in answered), answered
-    assert max(seconds for _, seconds in answered) < PROMPT_S, "others answered promptly meanwhile"
 
 
 def test_a_client_that_trickles_its_headers_is_dropped_by_the_same_deadline(guarded_service: ServiceProcess) -> None:

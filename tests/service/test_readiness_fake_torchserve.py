@@ -13,6 +13,7 @@ from service.app import create_app
 from service.settings import Settings
 from tests.support.fake_torchserve import FakeTorchServe
 from tests.support.served_models import CIRCULAR_MODEL
+from tests.support.serving import encode, photo
 from tests.support.waiting import wait_until
 
 TIMINGS = {"ready_interval_s": 0.1, "ready_idle_s": 0.3, "ready_timeout_s": 0.3, "retries": 0}
@@ -25,7 +26,8 @@ def fake() -> Iterator[FakeTorchServe]:
 
 
 def _app(fake: FakeTorchServe, **settings) -> TestClient:
-    return TestClient(create_app(Settings(torchserve_url=fake.url, models=(CIRCULAR_MODEL,), **TIMINGS, **settings)))
+    timings = TIMINGS | settings
+    return TestClient(create_app(Settings(torchserve_url=fake.url, models=(CIRCULAR_MODEL,), **timings)))
 
 
 @pytest.mark.parametrize(("workers_known", "ready"), [(True, 200), (False, 503)], ids=["worker_ready", "unknown"])
@@ -39,3 +41,18 @@ def test_a_readiness_prediction_that_times_out(fake: FakeTorchServe, workers_kno
         answer = client.get("/readyz")
         fake.unanswered = 0
     assert answer.status_code == ready, answer.text
+
+
+def test_real_traffic_tells_the_weights_before_the_monitor_s_own_prediction(fake: FakeTorchServe) -> None:
+    """A model made ready by a real probe (the monitor's own first prediction held unanswered) reports the weights
+    that probe's answer was made with: /readyz never says ready with its weights unknown."""
+    fake.unanswered = 1  # the first prediction to arrive, the monitor's own, waits until the fake stops
+    with _app(fake, ready_timeout_s=600) as client:
+        wait_until(lambda: fake.requests >= 1, 10, "the monitor's first prediction sent (and held)")
+        probe = client.post("/v1/stability", params={"model": CIRCULAR_MODEL, "pairs": 1}, content=encode(photo()))
+        assert probe.status_code == 200, probe.text
+        ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    (model,) = ready.json()["models"].values()
+    assert model["weights"] == probe.json()["weights"], "the weights from the probe's answer"
+    assert model["top1"] is None, "the monitor's own answer is still held: the weights came from the probe"

@@ -75,6 +75,8 @@ def test_an_idle_service_predicts_once_per_idle_period_and_marks_it(torchserve: 
         http_client(service) as client,
     ):
         wait_until_ready(service)  # after the service's first readiness prediction, at its start
+        (model,) = client.get("/readyz").json()["models"].values()
+        assert model["top1"]["label"] and model["ms"] > 0 and "untrained" in model["weights"], "its own answer shown"
         before = len(_readiness_times(torchserve))
         statuses = []
 
