@@ -163,10 +163,6 @@ class ShiftClassification(BaseModel):
         None, description="Probability of each class at each view, by class index; only when the request asks"
     )
 
-    def matches(self, request: ShiftRequest) -> bool:
-        """Whether this answers `request`: same offsets in the same order, each with at least one prediction."""
-        return [tuple(s.offset) for s in self.shifts] == list(request.offsets) and all(s.topk for s in self.shifts)
-
     @classmethod
     def join(cls, parts: Sequence[ShiftClassification], rows: np.ndarray) -> ShiftClassification:
         """The answer to a whole shift request from the answers to its consecutive chunks and every class's
