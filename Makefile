@@ -7,7 +7,7 @@ STAMP_EVAL := $(VENV)/.installed-eval
 STAMP_EXPORT := $(VENV)/.installed-export
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: setup setup-dev setup-eval setup-export run test lint bench bench-serve bench-probe bench-oip bench-eval bench-idle bench-memory evaluate sequences finetune export export-check bench-train gpu-check \
+.PHONY: setup setup-dev setup-eval setup-export run test lint bench bench-serve bench-probe bench-scheduling bench-oip bench-eval bench-idle bench-memory evaluate sequences finetune export export-check bench-train gpu-check \
 	gpu-bundle clean
 
 $(VENV)/bin/python:
@@ -69,6 +69,10 @@ bench-serve: setup-dev
 ## Latency of a 32-shift /v1/stability probe against one in-process forward of the same crops.
 bench-probe: setup-dev
 	$(PY) -m benchmarks.bench_probe
+
+## Plain classifications' latency under 1 and 4 concurrent worst-case probes, the probes' scheduling off and on.
+bench-scheduling: setup-dev
+	$(PY) -m benchmarks.bench_scheduling
 
 ## TorchServe's CPU time and the readiness predictions of an idle stack, against a prediction at every interval.
 bench-idle: setup-dev

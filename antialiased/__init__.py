@@ -19,6 +19,7 @@ __version__ = "0.2.0"
 TORCH_FREE_MODULES: tuple[str, ...] = (
     "errors",
     "imagefile",
+    "pngdata",
     "labels",
     "label_sets",
     "regular_files",

@@ -40,6 +40,7 @@ class ErrorCode(StrEnum):
     VIDEO_TOO_SLOW = "video_too_slow"  # decoding the video would pass its wall-clock budget
     INVALID_MULTIPART = "invalid_multipart"
     REQUEST_TIMEOUT = "request_timeout"
+    CLIENT_CLOSED_REQUEST = "client_closed_request"  # 499: the client left before its answer (logs and metrics only)
     UNAUTHORIZED = "unauthorized"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"

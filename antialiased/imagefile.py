@@ -2,9 +2,11 @@
 
 Limits are checked on the bytes and on the header before anything is decoded, so a small file that
 declares a huge image (a decompression bomb) is refused cheaply, and `inspect_image` never decodes
-pixels at all. `decode_rgb` refuses truncated or corrupt data instead of filling the missing pixels
-with black or grey: JPEGs are decoded (or, CMYK ones, checked) by libjpeg-turbo (simplejpeg) with its
-warnings treated as errors; every other format by Pillow, whose load errors are never swallowed. Whatever
+pixels at all (a PNG too small for its declared rows is refused from its size). `decode_rgb` refuses truncated
+or corrupt data instead of filling the missing pixels with black or grey: JPEGs are decoded (or, CMYK ones,
+checked) by libjpeg-turbo (simplejpeg) with its warnings treated as errors; every other format by Pillow, whose
+load errors are never swallowed (a PNG whose last row decodes all zero has its data measured too:
+`antialiased.pngdata`; Pillow leaves the rows of data that ends early zero). Whatever
 the source, the result is 8-bit RGB with the EXIF orientation applied: grayscale and palette images are
 expanded, transparency is composited on white, CMYK is converted, 16-bit samples are scaled to 8 bits, and
 only the first frame of an animation is used.
@@ -22,6 +24,7 @@ import simplejpeg
 from PIL import Image, UnidentifiedImageError
 
 from antialiased.errors import ApiError, ErrorCode
+from antialiased.pngdata import check_png_data, check_png_size
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024  # largest accepted file
 MAX_IMAGE_PIXELS = 50_000_000  # largest accepted width * height (a 50-megapixel photo)
@@ -115,6 +118,8 @@ def decode_rgb(data: bytes, limits: ImageLimits = ImageLimits(), info: ImageInfo
             pixels, orientation = _cmyk_jpeg_rgb(data, image), info.orientation
         else:
             pixels = _pillow_rgb(image)
+            if info.format == "PNG" and _may_have_ended_early(image):
+                check_png_data(data, info.width, info.height)
             orientation = _orientation(image)  # again after loading: a PNG may carry its EXIF after the pixels
     except (OSError, RuntimeError, ValueError, SyntaxError, struct.error) as error:
         raise ApiError(
@@ -213,6 +218,12 @@ def _open(data: bytes, limits: ImageLimits) -> tuple[ImageInfo, Image.Image]:
     except ApiError:
         image.close()
         raise
+    if image.format == "PNG":
+        try:
+            check_png_size(data, width, height)
+        except ApiError:
+            image.close()
+            raise
     # Pillow reads a PNG's EXIF by loading the whole image when the header holds none: not in a header check.
     orientation = 1 if image.format == "PNG" and "exif" not in image.info else _orientation(image)
     return ImageInfo(image.format, image.mode, width, height, orientation), image
@@ -231,6 +242,13 @@ def _cmyk_jpeg_rgb(data: bytes, image: Image.Image) -> np.ndarray:
     not grey pixels), Pillow converts the colours."""
     simplejpeg.decode_jpeg(data, colorspace="CMYK", strict=True, min_height=1, min_width=1)
     return _pillow_rgb(image)
+
+
+def _may_have_ended_early(png: Image.Image) -> bool:
+    """Whether a loaded PNG's data may have ended before its last rows, which Pillow leaves zero: its last row is
+    all zero, or it is interlaced (the last pass fills every other row). Only then is its data measured."""
+    width, height = png.size
+    return bool(png.info.get("interlace")) or not png.crop((0, height - 1, width, height)).tobytes().strip(b"\0")
 
 
 def _pillow_rgb(image: Image.Image) -> np.ndarray:

@@ -19,6 +19,7 @@ The geometry rules live here only: the protocols and the handler both check them
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -37,6 +38,10 @@ MIN_CROP_SIZE = 32
 # whose handler.limits.max_crop_size is this by default; the probe API's schema states it).
 MAX_CROP_SIZE = 512
 MAX_IMAGE_SIDE = 1024  # resize_size / base_size bound: keeps one request's tensors bounded
+# View pixels (views x crop area) of one shift request to the handler (its max_view_pixels_per_request): a larger
+# probe is sent as several such requests one after another (`ShiftRequest.chunks`), so that a plain classification
+# waits behind one of them, not the whole probe. 64 views of 224 x 224: the paper's default probe (32 pairs) is one.
+MAX_VIEW_PIXELS_PER_REQUEST = 64 * CROP_SIZE**2
 
 Offset = tuple[int, int]
 SubpixelOffset = tuple[float, float]  # (dy, dx) in pixels, fractions allowed with a sub-pixel method
@@ -96,6 +101,16 @@ class ShiftRequest:
     def view_pixels(self) -> int:
         """The pixels of all views together (views x crop area): what the model's forward passes cost."""
         return len(self.offsets) * self.crop_size**2
+
+    def chunks(self, max_view_pixels: int | None, max_views: int | None = None) -> list[ShiftRequest]:
+        """This request as consecutive requests of at most `max_view_pixels` view pixels each (one view at least),
+        in the order of the offsets, and when it is split, of at most `max_views` views each; `[self]` when it fits,
+        or for None."""
+        if max_view_pixels is None or self.view_pixels <= max_view_pixels:
+            return [self]
+        per_chunk = max(1, min(max_view_pixels // self.crop_size**2, max_views or len(self.offsets)))
+        starts = range(0, len(self.offsets), per_chunk)
+        return [dataclasses.replace(self, offsets=self.offsets[start : start + per_chunk]) for start in starts]
 
     @property
     def bounds(self) -> tuple[int, int]:

@@ -26,7 +26,7 @@ import handlers
 from antialiased.imagefile import MAX_PIXELS_PER_BATCH, ImageLimits
 from antialiased.preprocessing import CROP_SIZE
 from antialiased.serving.contract import DEFAULT_TOPK, MAX_TOPK
-from antialiased.shifts import MAX_CROP_SIZE, MAX_OFFSETS_PER_REQUEST
+from antialiased.shifts import MAX_CROP_SIZE, MAX_OFFSETS_PER_REQUEST, MAX_VIEW_PIXELS_PER_REQUEST
 from antialiased.weights import sha256_file
 from antialiased.weights.registry import WeightsEntry
 
@@ -82,8 +82,12 @@ def library_limits() -> dict[str, Any]:
         # memory. Beyond it a request is answered 503 overloaded with Retry-After, undecoded.
         "max_pixels_per_batch": MAX_PIXELS_PER_BATCH,
         # View pixels (views x crop area) one batch may hold: the paper's whole 33 x 33 range at 224 x 224, 656 MB
-        # of float32 views. Beyond what is left: 503 overloaded; a request that exceeds it alone: 413 at once.
+        # of float32 views. Beyond what is left: 503 overloaded.
         "max_view_pixels_per_batch": MAX_OFFSETS_PER_REQUEST * CROP_SIZE**2,
+        # View pixels one shift request may hold (beyond it: 413 at once): a larger probe comes in chunks of this
+        # size one after another, so that a plain classification waits behind one chunk, not a whole probe. At most
+        # max_view_pixels_per_batch; the probe service's PROBE_CHUNK_VIEW_PIXELS must not exceed it.
+        "max_view_pixels_per_request": MAX_VIEW_PIXELS_PER_REQUEST,
     }
 
 

@@ -15,7 +15,6 @@ Usage: make bench-probe   (or: python -m benchmarks.bench_probe --case worst-cas
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
@@ -30,6 +29,7 @@ from antialiased.images import decode_image
 from antialiased.inference import to_model_input
 from antialiased.models import create_model
 from antialiased.protocols import ProbeSpec, make_plan
+from antialiased.serving.handler_client import ClientOptions, HandlerClient
 from antialiased.transforms import shifted_views
 from antialiased.weights import sha256_file
 from antialiased.weights.registry import get_entry
@@ -129,13 +129,10 @@ class Case:
         response.raise_for_status()
 
     def direct(self) -> None:
-        response = self.client.post(
-            f"{self.torchserve.inference_url}/predictions/{MODEL}",
-            files={"data": ("image", self.image_bytes, "application/octet-stream")},
-            data={"shifts": json.dumps(self.plan.request.to_json()), "topk": "5"},
-            headers=self.torchserve.headers(),
-        )
-        response.raise_for_status()
+        """The same shift request to TorchServe, through the contract's client (in chunks, as the service sends it)."""
+        options = ClientOptions(self.torchserve.inference_url, timeout_s=600, headers=self.torchserve.headers)
+        with HandlerClient(options) as client:
+            client.classify_shifts(MODEL, self.image_bytes, self.plan.request, topk=5)
 
     def measure(self, warmup: int, repeats: int) -> dict[str, float]:
         views = self.cut()

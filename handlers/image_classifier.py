@@ -1,16 +1,16 @@
 """TorchServe entry point: the antialiased (or baseline) classifier handler, on BaseHandler.
 
-Each request of a TorchServe batch is parsed and its image header checked; a request that no batch could hold
-(views x crop area beyond `max_view_pixels_per_batch`) is refused at once with 413, and a shift request whose crop
-is smaller than the model takes (found at load time) with 400. Requests are admitted while the batch's views,
-their pixels and the decoded image pixels fit the limits (the others get a 503 with Retry-After, without being
-decoded); the admitted images are decoded together (every JPEG in one nvJPEG call on a GPU) and cut into their
-views (one center crop, or one crop per shift) on the model's device; all views of the batch then go through the
-model together (per distinct crop size, in forward passes of at most `max_view_pixels_per_forward` view pixels),
-and the probabilities are split back per request. When a forward pass fails, each request of it runs on its own,
-so only the one that fails gets a 500. A refused request gets its own JSON error answer; the others of the batch
-are answered normally. Response headers X-Batch-Id and X-Batch-Size tell which batch answered a request and how
-many requests it held. The wire format is `antialiased.serving.contract`.
+Each request of a TorchServe batch is parsed and its image header checked; a request beyond what one request may
+hold (views x crop area beyond `max_view_pixels_per_request`: larger probes come in chunks) is refused at once with
+413, and a shift request whose crop is smaller than the model takes (found at load time) with 400. Requests are
+admitted while the batch's views, their pixels and the decoded image pixels fit the limits (the others get a 503
+with Retry-After, without being decoded); the admitted images are decoded together (every JPEG in one nvJPEG call on
+a GPU) and cut into their views (one center crop, or one crop per shift) on the model's device; all views of the
+batch then go through the model together (per distinct crop size, in forward passes of at most
+`max_view_pixels_per_forward` view pixels), and the probabilities are split back per request. When a forward pass
+fails, each request of it runs on its own, so only the one that fails gets a 500. A refused request gets its own
+JSON error answer; the others of the batch are answered normally. Response headers X-Batch-Id and X-Batch-Size tell
+which batch answered a request and how many requests it held. The wire format is `antialiased.serving.contract`.
 """
 
 from __future__ import annotations

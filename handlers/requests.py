@@ -56,7 +56,7 @@ class ParsedRequest:
 
 def parse_request(row: Mapping[str, Any], limits: Limits, headers: Mapping[str, str] | None = None) -> ParsedRequest:
     """Read a request row as TorchServe hands it to the handler (and its lower-cased HTTP headers);
-    raise ApiError on any problem, 413 too_many_pixels for views that no batch can hold."""
+    raise ApiError on any problem, 413 too_many_pixels for views beyond what one request may hold."""
     headers = headers or {}
     image = row.get(IMAGE_FIELD) if IMAGE_FIELD in row else row.get(RAW_BODY_FIELD)
     if image is None:
@@ -77,12 +77,12 @@ def parse_request(row: Mapping[str, Any], limits: Limits, headers: Mapping[str, 
     purpose = headers.get(PURPOSE_HEADER.lower())
     synthetic = purpose if purpose in SYNTHETIC_PURPOSES else None  # any other value is not a metric label
     request = ParsedRequest(bytes(image), _topk(topk, limits), shifts, probabilities, synthetic, labels)
-    if request.view_pixels > limits.max_view_pixels_per_batch:
+    if request.view_pixels > limits.max_view_pixels_per_request:
         raise ApiError(
             ErrorCode.TOO_MANY_PIXELS,
             f"the {request.views} views of {shifts.crop_size}x{shifts.crop_size} pixels hold {request.view_pixels} "
-            f"pixels; one batch holds at most {limits.max_view_pixels_per_batch} (max_view_pixels_per_batch): "
-            "ask fewer shifts or a smaller crop_size",
+            f"pixels; one request holds at most {limits.max_view_pixels_per_request} (max_view_pixels_per_request): "
+            "send the offsets in several requests (antialiased.shifts.ShiftRequest.chunks), or a smaller crop_size",
             413,
         )
     return request

@@ -50,13 +50,14 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on one request (the image: `image`; shifts, crop size, top-k), on one batch (views, their pixels,
-    decoded pixels) and on one forward pass (view pixels): the worker's memory and time for one batch are bounded by
-    them, not by what clients send. A view's pixels are its crop's area (crop_size squared)."""
+    """Bounds on one request (the image: `image`; shifts, crop size, top-k, view pixels), on one batch (views, their
+    pixels, decoded pixels) and on one forward pass (view pixels): the worker's memory and time for one batch are
+    bounded by them, not by what clients send. A view's pixels are its crop's area (crop_size squared)."""
 
     image: ImageLimits
     max_offsets: int
     max_crop_size: int
+    max_view_pixels_per_request: int
     default_topk: int
     max_topk: int
     max_images_per_batch: int
@@ -132,6 +133,11 @@ class HandlerSettings:
             )
         if self.limits.max_view_pixels_per_forward > self.limits.max_view_pixels_per_batch:
             raise SettingsError("handler.limits.max_view_pixels_per_forward must not exceed max_view_pixels_per_batch")
+        if not largest_view <= self.limits.max_view_pixels_per_request <= self.limits.max_view_pixels_per_batch:
+            raise SettingsError(
+                f"handler.limits.max_view_pixels_per_request must hold one view of max_crop_size and of {CROP_SIZE}, "
+                "and not exceed max_view_pixels_per_batch"
+            )
         model = self.model
         if model.format not in FORMATS:
             raise SettingsError(f"handler.model.format must be one of {', '.join(FORMATS)}, got {model.format!r}")

@@ -1,9 +1,12 @@
-"""A budget of some resource held by requests in flight (bytes of uploads, decoded pixels): a request takes units
-as it needs them (an upload as its bytes arrive, not what it declares) and gives them all back when done; when the
-budget, or its holder's share, is spent it waits a little, then gets a 503 with Retry-After.
+"""A budget of some resource held by requests in flight (bytes of uploads, decoded pixels): a request reserves
+what it will need before it starts (an upload its declared length, see service.params.read_body) and gives it all
+back when done; when the budget, or its holder's share, has no room it waits a little, then gets a 503 with
+Retry-After.
 
-This bounds the service's memory by configuration, whatever clients send or how many send at once; the share per
-holder (a client address) keeps one client, however slow or greedy, from starving the others.
+This bounds the service's memory by configuration, whatever clients send or how many send at once, and a request
+that got its reservation always completes (were units taken as bytes arrive, several large uploads could each hold
+part of the budget and none get the rest); the share per holder (a client address) keeps one client, however greedy,
+from starving the others.
 """
 
 from __future__ import annotations
@@ -26,13 +29,13 @@ class Budget:
         self.wait_s = wait_s
         self.what = what
         self.in_use = 0
+        self.waiting = 0  # requests waiting for room
         self.held: Counter[str] = Counter()
         self._changed = asyncio.Condition()
 
     @contextlib.asynccontextmanager
     async def lease(self, holder: str = "") -> AsyncIterator[Lease]:
-        """A lease for `holder` that takes units as the block needs them (Lease.take) and returns them all at its
-        end."""
+        """A lease for `holder` that takes units when the block asks (Lease.take) and returns them all at its end."""
         lease = Lease(self, holder)
         try:
             yield lease
@@ -60,10 +63,13 @@ class Budget:
 
         async with self._changed:
             if not fits():
+                self.waiting += 1
                 try:
                     await asyncio.wait_for(self._changed.wait_for(fits), self.wait_s)
                 except TimeoutError:
                     raise self._overloaded() from None
+                finally:
+                    self.waiting -= 1
             self.in_use += amount
             self.held[holder] += amount
         return amount

@@ -1,5 +1,6 @@
 """The FastAPI application: settings, the lifetime of the TorchServe client, the readiness monitor and the probe
-targets, the upload and pixel budgets, routers, error handling, metrics, HEAD for every GET route."""
+targets, the upload and pixel budgets, the scheduler of heavy work, routers, error handling, metrics, HEAD for every
+GET route."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from service.openapi import state_settings_in_schema
 from service.readiness import ReadinessMonitor
 from service.routers import health, oip, page, sequence, stability
 from service.routers.page import STATIC_DIR
+from service.scheduler import Scheduler
 from service.settings import Settings
 from service.targets.registry import build_targets
 from service.torchserve_client import TorchServeClient
@@ -44,6 +46,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             share=settings.upload_bytes_per_client,
         )
         app.state.pixels = Budget(settings.max_pixels_in_flight, settings.admission_wait_s, "decoded pixels")
+        metrics.watch("upload_bytes", app.state.uploads)
+        metrics.watch("decoded_pixels", app.state.pixels)
+        app.state.scheduler = Scheduler(
+            metrics,
+            view_pixels_in_flight=settings.chunks_in_flight * settings.chunk_view_pixels,
+            view_pixels_per_client=settings.view_pixels_per_client,
+            view_pixels_queued=settings.view_pixels_queued,
+            deadline_s=settings.deadline_s,
+        )
         app.state.targets = build_targets(settings, app.state.torchserve, metrics)
         app.state.label_sets = LabelSets(app.state.torchserve, settings.ready_timeout_s)
         readiness.start(app.state.torchserve)

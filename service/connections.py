@@ -6,7 +6,9 @@ connection that has no request being answered (it was just opened, or its last a
 next request's headers within `header_timeout_s`, else it is closed.
 A request that arrives while more than `max_open_connections` are open is answered 503 with Retry-After (the
 project's JSON error body) and its connection closed; clients that never finish their headers are dropped by the
-deadline, so the count falls back within `header_timeout_s`.
+deadline, so the count falls back within `header_timeout_s`. Liveness (`LIVENESS_PATHS`) is answered all the same:
+the process is alive whatever the load, and a flood of connections must not get a healthy pod restarted; overload
+is what readiness reports (/readyz beyond the limit is a 503 too).
 """
 
 from __future__ import annotations
@@ -14,13 +16,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
 from antialiased.errors import overloaded
 from service.errors import error_response
+from service.routers.health import LIVENESS_PATH
+from service.routers.oip import LIVENESS_PATH as OIP_LIVENESS_PATH
 from service.settings import Settings
+
+LIVENESS_PATHS = frozenset({LIVENESS_PATH, OIP_LIVENESS_PATH})
 
 
 def protocol_for(settings: Settings) -> type[asyncio.Protocol]:
@@ -46,7 +53,7 @@ class GuardedH11Protocol(H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if len(self.connections) > self.max_open_connections:
-            self.app = _too_many_connections  # this connection's requests; uvicorn reads `self.app` per request
+            self.app = _liveness_only(self.app)  # this connection's requests; uvicorn reads `self.app` per request
         self._watch_idle()
 
     def data_received(self, data: bytes) -> None:
@@ -85,8 +92,27 @@ class GuardedH11Protocol(H11Protocol):
             self.transport.close()
 
 
-async def _too_many_connections(scope: Any, receive: Any, send: Any) -> None:
-    error = overloaded("the service has as many client connections open as it may; retry shortly")
-    response = error_response(error)
-    response.headers["Connection"] = "close"
-    await response(scope, receive, send)
+def _liveness_only(app: ASGIApp) -> ASGIApp:
+    """`app` for liveness checks (their connection closed after the answer), 503 overloaded for anything else."""
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in LIVENESS_PATHS:
+            await app(scope, receive, _closing(send))
+            return
+        error = overloaded("the service has as many client connections open as it may; retry shortly")
+        response = error_response(error)
+        response.headers["Connection"] = "close"
+        await response(scope, receive, send)
+
+    return guarded
+
+
+def _closing(send: Send) -> Send:
+    """`send` that asks the server to close the connection after the answer."""
+
+    async def closing(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+        await send(message)
+
+    return closing

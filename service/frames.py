@@ -18,8 +18,8 @@ from antialiased.imagefile import ImageInfo, inspect_image
 from antialiased.sequences import MIN_FRAMES, FrameSelection, check_frame_count, check_sequence_pixels
 from antialiased.sequences.video import VideoInfo
 from service.admission import Lease
-from service.params import TopK, TopKSpelling, merge_form, parse_multipart, read_body, split_commas, topk_field
-from service.settings import MULTIPART_OVERHEAD_BYTES, Settings
+from service.params import TopK, TopKSpelling, merge_form, parse_multipart, read_body, topk_field
+from service.settings import MULTIPART_OVERHEAD_BYTES, Settings, split_commas
 from service.video import VIDEO_FIELD
 
 FRAME_FIELD = "frame"
@@ -67,10 +67,10 @@ async def read_sequence(
     request: Request, params: SequenceParams, settings: Settings, lease: Lease
 ) -> tuple[Frames | bytes, SequenceParams]:
     """The frames of the multipart body, each header checked, or its video file (not yet decoded: `bytes`), and
-    `params` with the form's text fields. The body's bytes are held in `lease` as they arrive."""
+    `params` with the form's text fields. The body's declared length is reserved in `lease` before it is read."""
     limits = settings.sequence
     body = await read_body(
-        request, settings.sequence_max_bytes + MULTIPART_OVERHEAD_BYTES, settings.body_timeout_s, lease
+        request, settings.sequence_max_bytes + MULTIPART_OVERHEAD_BYTES, settings.body_deadlines, lease
     )
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         message = f"send the frames as a multipart body, each image file in a field {FRAME_FIELD!r}, in order"

@@ -18,7 +18,7 @@ from antialiased.protocols import ProbeSpec
 from antialiased.serving.contract import MAX_TOPK
 from service.admission import Lease
 from service.errors import validation_error
-from service.settings import body_limit
+from service.settings import BodyDeadlines, body_limit, split_commas
 
 IMAGE_FIELDS = ("image", "data")  # multipart field names that may hold the image
 MAX_FORM_FIELDS = 16
@@ -75,33 +75,28 @@ class CompareParams(ProbeParams):
     _split_commas = field_validator("models", mode="before")(lambda value: split_commas(value))
 
 
-def split_commas(value: Any) -> Any:
-    """A `models` parameter, repeated or comma-separated, as one list of names."""
-    if isinstance(value, str):
-        value = [value]
-    if isinstance(value, list):
-        return [name.strip() for item in value for name in str(item).split(",") if name.strip()]
-    return value
-
-
 Params = TypeVar("Params", bound=ProbeParams)
+
 Model = TypeVar("Model", bound=BaseModel)
 
 
+def client_address(request: Request) -> str:
+    """Who sent `request`, for the budgets shared per client: its address (behind a proxy, the proxy's)."""
+    return request.client.host if request.client else ""
+
+
 def upload_lease(request: Request) -> contextlib.AbstractAsyncContextManager[Lease]:
-    """A lease on the service's upload budget for the request's client (its address): the body's bytes are taken
-    from it as they arrive (read_body)."""
-    return request.app.state.uploads.lease(request.client.host if request.client else "")
+    """A lease on the service's upload budget for the request's client: read_body reserves the body's declared
+    length in it before reading."""
+    return request.app.state.uploads.lease(client_address(request))
 
 
 async def read_upload(
-    request: Request, params: Params, max_bytes: int, timeout_s: float, lease: Lease
+    request: Request, params: Params, max_bytes: int, deadlines: BodyDeadlines, lease: Lease
 ) -> tuple[bytes, Params]:
-    """The image of a raw or multipart body, and `params` updated with the multipart's text fields.
-
-    The whole body must arrive within `timeout_s` (a client that sends less than it declares is cut off, 408).
-    """
-    body = await read_body(request, body_limit(max_bytes), timeout_s, lease)
+    """The image of a raw or multipart body, and `params` updated with the multipart's text fields (the body read
+    as read_body reads it)."""
+    body = await read_body(request, body_limit(max_bytes), deadlines, lease)
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         form = await parse_multipart(request, body)
         image = await _image_field(form)
@@ -115,30 +110,43 @@ async def read_upload(
     return image, params
 
 
-async def read_body(request: Request, limit: int, timeout_s: float, lease: Lease) -> bytes:
-    """The whole body, at most `limit` bytes (else 413), arrived within `timeout_s` (else 408), its bytes taken
-    from `lease` as they arrive (else 503)."""
-    try:
-        async with asyncio.timeout(timeout_s):
-            return await _read_body(request, limit, lease)
-    except TimeoutError:
-        raise ApiError(
-            ErrorCode.REQUEST_TIMEOUT, f"the request body did not arrive within {timeout_s:g} s", 408
-        ) from None
+async def read_body(request: Request, limit: int, deadlines: BodyDeadlines, lease: Lease) -> bytes:
+    """The whole body, at most `limit` bytes (else 413 at once).
 
-
-async def _read_body(request: Request, limit: int, lease: Lease) -> bytes:
+    Before a byte is read, `lease` reserves the declared length (Content-Length; a chunked body the whole `limit`):
+    beyond what the budget can give within its wait, 503 with Retry-After; once reserved, the body always fits. It
+    must then arrive within `deadlines.total_s`, with no pause longer than `deadlines.stall_s` (else 408 and the
+    reservation goes to others).
+    """
     declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise ApiError(ErrorCode.IMAGE_TOO_LARGE, f"the request body has {declared} bytes; the limit is {limit}", 413)
+    length = int(declared) if declared.isascii() and declared.isdigit() else None
+    if length is not None and length > limit:
+        raise ApiError(ErrorCode.IMAGE_TOO_LARGE, f"the request body has {length} bytes; the limit is {limit}", 413)
+    await lease.take(limit if length is None else length)
+    try:
+        async with asyncio.timeout(deadlines.total_s):
+            return await _read_body(request, limit, deadlines.stall_s)
+    except TimeoutError:
+        message = f"the request body did not arrive within {deadlines.total_s:g} s"
+        raise ApiError(ErrorCode.REQUEST_TIMEOUT, message, 408) from None
+
+
+async def _read_body(request: Request, limit: int, stall_s: float) -> bytes:
     chunks, size = [], 0
-    async for chunk in request.stream():
+    stream = request.stream()
+    while True:
+        try:
+            async with asyncio.timeout(stall_s):
+                chunk = await anext(stream, None)
+        except TimeoutError:
+            message = f"no byte of the request body arrived for {stall_s:g} s (after {size} bytes)"
+            raise ApiError(ErrorCode.REQUEST_TIMEOUT, message, 408) from None
+        if chunk is None:
+            return b"".join(chunks)
         size += len(chunk)
-        if size > limit:
+        if size > limit:  # a chunked body: its length was not declared
             raise ApiError(ErrorCode.IMAGE_TOO_LARGE, f"the request body exceeds {limit} bytes", 413)
-        await lease.take(len(chunk))
         chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def parse_multipart(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from antialiased.metrics import TOP5, summarize
+from antialiased.metrics import TOP5, StabilityMetrics, summarize
 from antialiased.protocols import ShiftPlan
-from antialiased.sequences import sequence_metrics
+from antialiased.sequences import SequenceMetrics, sequence_metrics
 from antialiased.serving.contract import ShiftPrediction
 from service.schemas import ModelProbe, ModelSequence, ModelTimings
-from service.targets.base import FramesProbe, ProbeImage, Target
+from service.targets.base import FramesProbe, ProbeImage, Target, TargetAnswer
 
 
 async def probe_target(target: Target, probe: ProbeImage, plan: ShiftPlan, topk: int) -> ModelProbe:
@@ -24,22 +25,13 @@ async def probe_target(target: Target, probe: ProbeImage, plan: ShiftPlan, topk:
     metrics = summarize(
         plan.offsets, plan.pairs, plan.sequence, rankings, answer.class_probabilities, plan.reference, plan.shifts
     )
-    majority_label = next(s[0].label for s in answer.shifts if s[0].index == metrics.majority_class)
     return ModelProbe(
-        target=target.name,
-        target_kind=target.kind,
-        protocol=target.kind,
-        model=answer.model,
-        weights=answer.weights,
         score=metrics.score,
-        metrics=metrics,
-        majority_label=majority_label,
         shifts=[
             ShiftPrediction(offset=offset, topk=shift[:topk])
             for offset, shift in zip(plan.offsets, answer.shifts, strict=True)
         ],
-        class_probabilities={str(c): curve for c, curve in answer.class_probabilities.items()},
-        timings=ModelTimings(torchserve_ms=(served - start) * 1000, metrics_ms=(time.perf_counter() - served) * 1000),
+        **_result_fields(target, answer, metrics, start, served),
     )
 
 
@@ -49,16 +41,27 @@ async def sequence_target(target: Target, frames: FramesProbe, topk: int) -> Mod
     answer = await target.classify_frames(frames, max(topk, TOP5))
     served = time.perf_counter()
     metrics = sequence_metrics([[p.index for p in frame] for frame in answer.shifts], answer.class_probabilities)
-    majority_label = next(f[0].label for f in answer.shifts if f[0].index == metrics.majority_class)
     return ModelSequence(
-        target=target.name,
-        target_kind=target.kind,
-        protocol=target.kind,
-        model=answer.model,
-        weights=answer.weights,
-        metrics=metrics,
-        majority_label=majority_label,
-        frames=[frame[:topk] for frame in answer.shifts],
-        class_probabilities={str(c): curve for c, curve in answer.class_probabilities.items()},
-        timings=ModelTimings(torchserve_ms=(served - start) * 1000, metrics_ms=(time.perf_counter() - served) * 1000),
+        frames=[frame[:topk] for frame in answer.shifts], **_result_fields(target, answer, metrics, start, served)
     )
+
+
+def _result_fields(
+    target: Target, answer: TargetAnswer, metrics: StabilityMetrics | SequenceMetrics, start: float, served: float
+) -> dict[str, Any]:
+    """What a target's result holds whether its views were shifts or frames: who answered, the metrics and the name of
+    their majority class, each top-1 class's curve, and the timings (asked from `start`, answered at `served`, the
+    metrics until now)."""
+    majority_label = next(view[0].label for view in answer.shifts if view[0].index == metrics.majority_class)
+    timings = ModelTimings(torchserve_ms=(served - start) * 1000, metrics_ms=(time.perf_counter() - served) * 1000)
+    return {
+        "target": target.name,
+        "target_kind": target.kind,
+        "protocol": target.kind,
+        "model": answer.model,
+        "weights": answer.weights,
+        "metrics": metrics,
+        "majority_label": majority_label,
+        "class_probabilities": {str(c): curve for c, curve in answer.class_probabilities.items()},
+        "timings": timings,
+    }

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -16,11 +17,12 @@ from antialiased.imagefile import MAX_PIXELS_PER_BATCH, ImageLimits
 from antialiased.sequences import SequenceLimits
 from antialiased.serving.contract import MAX_TOPK
 from antialiased.serving.default_models import DEFAULT_MODELS
+from antialiased.shifts import MAX_CROP_SIZE
+from service.scheduling_settings import SchedulingSettings
 from service.target_settings import AnyTargetConfig, OursConfig, TargetConfig
 
 log = logging.getLogger(__name__)
 MULTIPART_OVERHEAD_BYTES = 64 * 1024  # room for boundaries and parameter fields around the image
-CommaList = Annotated[tuple[str, ...], NoDecode]
 OIP_WAVES = 8  # the default /v2 request holds 8 waves of what one handler batch decodes (880 MP)
 # Renamed settings (old -> new): the old names are still read, deprecated (logged when set).
 RENAMED_ENV = {"PROBE_MAX_SHIFTS": "PROBE_MAX_OFFSETS", "PROBE_MAX_TOP_K": "PROBE_MAX_TOPK"}
@@ -33,13 +35,35 @@ DEPRECATED_IMAGE_ENV = {
 }
 
 
+def split_commas(value: Any) -> Any:
+    """Names given comma-separated, repeated (a list or tuple of such strings) or both, as one list; other values as
+    they are (for pydantic to refuse)."""
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list | tuple):
+        return [name.strip() for item in value for name in str(item).split(",") if name.strip()]
+    return value
+
+
+CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(split_commas)]  # a setting: no JSON, split
+
+
 def body_limit(max_bytes: int) -> int:
     """The most bytes a request body may hold: the largest image and room for multipart framing and fields."""
     return max_bytes + MULTIPART_OVERHEAD_BYTES
 
 
-class Settings(BaseSettings):
-    """Where TorchServe is, which of its models may be probed, and the limits on what one request may ask."""
+@dataclass(frozen=True)
+class BodyDeadlines:
+    """How long a request body may take: `total_s` in all, and `stall_s` without a byte arriving."""
+
+    total_s: float
+    stall_s: float
+
+
+class Settings(SchedulingSettings):
+    """Where TorchServe is, which of its models may be probed, and the limits on what one request may ask (and, from
+    `SchedulingSettings`, how heavy work is shared)."""
 
     model_config = SettingsConfigDict(
         env_prefix="PROBE_", env_nested_delimiter="__", frozen=True, populate_by_name=True
@@ -104,6 +128,12 @@ class Settings(BaseSettings):
         "it bounds the request's time. At least PROBE_OIP_PIXELS_AT_ONCE.",
     )
     body_timeout_s: float = Field(30.0, gt=0, description="Longest time to receive one request body.")
+    body_stall_s: float = Field(
+        5.0,
+        gt=0,
+        description="Longest pause in a request body: a client that sends nothing for this long gets 408, and the "
+        "upload budget it reserved goes to others.",
+    )
     # Connections (service/connections.py): clients that hold sockets without sending a request are dropped.
     header_timeout_s: float = Field(
         10.0, gt=0, description="Longest time for a request's headers to arrive, from the connection or last answer."
@@ -127,7 +157,12 @@ class Settings(BaseSettings):
         description="Decoded pixels (images and their views) held at once for the targets "
         "whose views the service cuts itself.",
     )
-    admission_wait_s: float = Field(2.0, ge=0, description="How long a request waits for room before a 503.")
+    admission_wait_s: float = Field(
+        10.0,
+        ge=0,
+        description="How long a request waits for room in the upload or pixel budget before a 503; longer than "
+        "PROBE_BODY_STALL_S, so that room held by a stalled upload reaches the requests waiting for it.",
+    )
     # TorchServe client.
     timeout_s: float = Field(120.0, gt=0, description="Longest wait for one TorchServe answer, retries included.")
     connect_timeout_s: float = Field(2.0, gt=0)
@@ -156,13 +191,6 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(None, description="When set, /v1/* requires this key in `api_key_header`.")
     api_key_header: str = "X-API-Key"
     cors_origins: CommaList = Field((), description="Origins allowed by CORS (comma-separated); empty: CORS off.")
-
-    @field_validator("models", "cors_origins", mode="before")
-    @classmethod
-    def _split_commas(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(item.strip() for item in value.split(",") if item.strip())
-        return value
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -202,6 +230,23 @@ class Settings(BaseSettings):
     def target_names(self) -> list[str]:
         """The names the probe API takes (`model`, `models`)."""
         return [target.name for target in self.probe_targets]
+
+    @property
+    def view_pixels_per_client(self) -> int:
+        """PROBE_MAX_VIEW_PIXELS_PER_CLIENT, or its default."""
+        if self.max_view_pixels_per_client is not None:
+            return self.max_view_pixels_per_client
+        return self.max_compare_models * self.max_offsets * MAX_CROP_SIZE**2
+
+    @property
+    def view_pixels_queued(self) -> int:
+        """PROBE_MAX_VIEW_PIXELS_QUEUED, or its default."""
+        return self.max_view_pixels_queued or 4 * self.view_pixels_per_client
+
+    @property
+    def body_deadlines(self) -> BodyDeadlines:
+        """PROBE_BODY_TIMEOUT_S and PROBE_BODY_STALL_S."""
+        return BodyDeadlines(self.body_timeout_s, self.body_stall_s)
 
     @property
     def sequence_max_bytes(self) -> int:

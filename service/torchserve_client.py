@@ -19,7 +19,7 @@ from antialiased.serving.contract import (
     ShiftRequest,
     WeightsInfo,
 )
-from antialiased.serving.handler_client import AsyncHandlerClient, ClientOptions, RetryPolicy
+from antialiased.serving.handler_client import AsyncHandlerClient, ClientOptions, RetryPolicy, Turn
 from antialiased.serving.torchserve_keys import bearer_headers
 from antialiased.serving.worker_restarts import WorkerRestarts
 from service.observability import ServiceMetrics
@@ -61,6 +61,7 @@ class TorchServeClient:
                 max_connections=settings.max_connections,
                 headers=self._auth_headers,
                 on_retry=lambda model, reason: metrics.torchserve_retries.labels(model, reason).inc(),
+                max_view_pixels_per_request=settings.chunk_view_pixels if settings.scheduling else None,
             ),
             restarts,
         )
@@ -86,10 +87,12 @@ class TorchServeClient:
         return await self._observed(model, "labels", self._client.label_set(model, image, timeout_s), observe=False)
 
     async def classify_shifts(
-        self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int
+        self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int, turn: Turn | None = None
     ) -> ShiftClassification:
-        """The handler's top-k of every shifted view of `image` that `shifts` asks for, checked against it."""
-        return await self._observed(model, "probe", self._client.classify_shifts(model, image, shifts, topk=topk))
+        """The handler's top-k of every shifted view of `image` that `shifts` asks for, checked against it: in chunks
+        of the `chunk_view_pixels` setting (while scheduling is on), each sent in its `turn`."""
+        call = self._client.classify_shifts(model, image, shifts, topk=topk, turn=turn)
+        return await self._observed(model, "probe", call)
 
     async def _observed(self, model: str, purpose: str, call: Awaitable[Answer], observe: bool = True) -> Answer:
         """`call`'s answer, timed by `purpose`; its failure counted and, when TorchServe's, told to the observer

@@ -6,15 +6,21 @@ default 5, at most the model's classes are answered; with a raw body the `X-TopK
 the answer also carries every class's probability, of each view of a shift request of at most
 `MAX_PROBABILITY_VIEWS` views; with a raw body the `X-Probabilities` header), `labels` (`true`: the answer also
 carries the model's label set; with a raw body the `X-Labels` header) and `shifts` (the JSON of
-`ShiftRequest.to_json()`: classify each shifted view instead of the center crop). Readiness and health checks (and a
-client asking for the label set) mark their predictions with the `X-Request-Purpose` header and the `purpose` query
-parameter.
+`ShiftRequest.to_json()`: classify each shifted view instead of the center crop). A shift request holds at most the
+handler's `max_view_pixels_per_request` view pixels (`shifts.MAX_VIEW_PIXELS_PER_REQUEST` by default); a larger one
+is sent as its `ShiftRequest.chunks` of at most `MAX_PROBABILITY_VIEWS` views, each asking `probabilities`, and their
+answers joined (`ShiftClassification.join`) into the answer the whole request would have had. Readiness and health
+checks (and a client asking for the label set) mark their predictions with the `X-Request-Purpose` header and the
+`purpose` query parameter.
 Answers: `Classification` for a plain request, `ShiftClassification` for a shift request, `ErrorBody` (with
 the HTTP status of the `ApiError`) for a refused one; `ErrorCode` lists every code.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from antialiased.errors import ApiError, ErrorCode
@@ -157,9 +163,20 @@ class ShiftClassification(BaseModel):
         None, description="Probability of each class at each view, by class index; only when the request asks"
     )
 
-    def matches(self, request: ShiftRequest) -> bool:
-        """Whether this answers `request`: same offsets in the same order, each with at least one prediction."""
-        return [tuple(s.offset) for s in self.shifts] == list(request.offsets) and all(s.topk for s in self.shifts)
+    @classmethod
+    def join(cls, parts: Sequence[ShiftClassification], rows: np.ndarray) -> ShiftClassification:
+        """The answer to a whole shift request from the answers to its consecutive chunks and every class's
+        probability at each of their views, in order (`rows`, float32: the handler's values exactly): every view's
+        top-k, and the probability curve of every class top-1 at some view (the first of equal maxima, as the
+        handler's argmax)."""
+        top1 = sorted(set(rows.argmax(axis=1).tolist()))
+        return parts[0].model_copy(
+            update={
+                "shifts": [shift for part in parts for shift in part.shifts],
+                "class_probabilities": {str(c): rows[:, c].astype(float).tolist() for c in top1},
+                "probabilities": None,
+            }
+        )
 
 
 class ErrorBody(BaseModel):

@@ -8,22 +8,30 @@ in, never more than the request can need (`antialiased.serving.handler_answers.a
 contract and the request before it is returned; the timeout is a deadline for the whole call, tries and waits
 included, not a limit on each read (a server sending one byte a second is cut off at the deadline).
 What is tried again, and when: `antialiased.serving.handler_retries`.
+
+Shift requests beyond `ClientOptions.max_view_pixels_per_request` are sent as their chunks, one after another (each
+may wait for a `Turn`: the probe service's fair scheduler), and answered as one (`ShiftClassification.join`), so that
+a plain classification waits behind one chunk, not a whole probe.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Coroutine, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
+import numpy as np
 
 from antialiased.serving.contract import (
     IMAGE_FIELD,
     LABELS_FIELD,
+    MAX_PROBABILITY_VIEWS,
     PROBABILITIES_FIELD,
     SHIFTS_FIELD,
     TOPK_FIELD,
@@ -42,12 +50,14 @@ from antialiased.serving.handler_answers import (
 )
 from antialiased.serving.handler_retries import NO_RETRIES, RetryHook, RetryPolicy, Tries
 from antialiased.serving.worker_restarts import WorkerRestarted, WorkerRestarts
-from antialiased.shifts import ShiftRequest
+from antialiased.shifts import MAX_VIEW_PIXELS_PER_REQUEST, ShiftRequest
 
 Result = TypeVar("Result")
 ANSWER_BYTES = answer_limit()  # the most a plain answer can take (every class's probability, the largest top-k)
 Headers = Callable[[], Mapping[str, str]]  # read at every try: a key file's key may be renewed in between
-__all__ = ["NO_RETRIES", "AsyncHandlerClient", "ClientOptions", "HandlerClient", "Headers", "RetryPolicy",
+# Held while one chunk of a shift request is sent and answered: waits for that chunk's turn (see service.scheduler).
+Turn = Callable[[ShiftRequest], AbstractAsyncContextManager[object]]
+__all__ = ["NO_RETRIES", "AsyncHandlerClient", "ClientOptions", "HandlerClient", "Headers", "RetryPolicy", "Turn",
            "prediction_request", "read_answer"]  # fmt: skip
 
 
@@ -88,6 +98,8 @@ class ClientOptions:
     max_connections: int = 32
     headers: Headers | None = None  # e.g. the bearer key, read at every try
     on_retry: RetryHook | None = None
+    # A shift request beyond it goes in chunks (ShiftRequest.chunks); None: one request, whatever its size.
+    max_view_pixels_per_request: int | None = MAX_VIEW_PIXELS_PER_REQUEST
 
     def httpx_options(self) -> dict[str, Any]:
         limits = httpx.Limits(max_connections=self.max_connections, max_keepalive_connections=self.max_connections)
@@ -167,13 +179,38 @@ class AsyncHandlerClient:
         return checked_classification(model, read_answer(model, response, Classification), topk, probabilities=True)
 
     async def classify_shifts(
-        self, model: str, image: bytes, shifts: ShiftRequest, *, topk: int, probabilities: bool = False
+        self,
+        model: str,
+        image: bytes,
+        shifts: ShiftRequest,
+        *,
+        topk: int,
+        probabilities: bool = False,
+        turn: Turn | None = None,
     ) -> ShiftClassification:
         """The handler's top-k of every shifted view of `image` that `shifts` asks for (and with `probabilities`
-        every class's probability at each, for at most MAX_PROBABILITY_VIEWS views)."""
-        request = prediction_request(image, topk=topk, shifts=shifts, probabilities=probabilities)
-        response = await self.post(model, request, max_bytes=answer_limit(topk, probabilities, shifts))
-        return checked_shifts(model, read_answer(model, response, ShiftClassification), shifts, topk, probabilities)
+        every class's probability at each, for at most MAX_PROBABILITY_VIEWS views). Beyond
+        `max_view_pixels_per_request` it goes in chunks of at most MAX_PROBABILITY_VIEWS views, one after another,
+        each in its `turn`: each chunk asks every class's probability at its views, from which the whole request's
+        class curves are joined."""
+        chunks = shifts.chunks(self.options.max_view_pixels_per_request, MAX_PROBABILITY_VIEWS)
+        every_class = probabilities or len(chunks) > 1
+        answers, rows = [], []
+        for chunk in chunks:
+            request = prediction_request(image, topk=topk, shifts=chunk, probabilities=every_class)
+            limit = answer_limit(topk, probabilities=every_class, shifts=chunk)
+            async with turn(chunk) if turn is not None else contextlib.nullcontext():
+                response = await self.post(model, request, max_bytes=limit)
+            answer = checked_shifts(model, read_answer(model, response, ShiftClassification), chunk, topk, every_class)
+            if len(chunks) > 1:  # float32: the handler's values exactly, a seventh of the memory of Python floats
+                rows.append(np.asarray(answer.probabilities, np.float32))
+                answer = answer.model_copy(update={"probabilities": None})
+            answers.append(answer)
+        if len(chunks) == 1:
+            return answers[0]
+        every_view = np.concatenate(rows)
+        joined = ShiftClassification.join(answers, every_view)
+        return joined.model_copy(update={"probabilities": every_view.tolist()}) if probabilities else joined
 
     async def label_set(self, model: str, image: bytes, timeout_s: float | None = None) -> list[ClassName]:
         """The served model's label set, asked with a synthetic prediction of `image` (purpose `labels`)."""

@@ -10,9 +10,10 @@ from antialiased.errors import ApiError, ErrorCode
 from service.errors import error_response
 
 router = APIRouter(tags=["health"])
+LIVENESS_PATH = "/healthz"  # answered even beyond the open-connection limit (service.connections)
 
 
-@router.get("/healthz")
+@router.get(LIVENESS_PATH)
 async def healthz() -> dict[str, str]:
     """The process is alive (says nothing about TorchServe)."""
     return {"status": "ok"}

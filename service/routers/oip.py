@@ -76,6 +76,7 @@ def protocol_error(error: ApiError) -> JSONResponse:
 
 
 router = APIRouter(prefix="/v2", tags=["open inference protocol"], route_class=ProtocolRoute)
+LIVENESS_PATH = "/v2/health/live"  # answered even beyond the open-connection limit (service.connections)
 UNKNOWN_MODEL = documented_errors(ErrorResponse, {404: "Not a served model"})
 METADATA_ERRORS = documented_errors(
     ErrorResponse,
@@ -114,7 +115,7 @@ async def server_metadata() -> ServerMetadata:
     return ServerMetadata(name=SERVER_NAME, version=antialiased.__version__, extensions=EXTENSIONS)
 
 
-@router.get("/health/live")
+@router.get(LIVENESS_PATH.removeprefix(router.prefix))
 async def live() -> dict[str, bool]:
     """The service is up (says nothing about TorchServe)."""
     return {"live": True}
@@ -177,7 +178,7 @@ async def infer(
     PROBE_OIP_PIXELS_AT_ONCE decoded pixels (what one handler batch decodes)."""
     _check_served(name, settings)
     async with upload_lease(request) as lease:
-        body = await read_body(request, settings.upload_bytes_per_client, settings.body_timeout_s, lease)
+        body = await read_body(request, settings.upload_bytes_per_client, settings.body_deadlines, lease)
         try:  # off the event loop: parsing a large JSON body takes a while
             call = await asyncio.to_thread(
                 parse_call, body, request.headers.get(HEADER_LENGTH), settings.oip_max_batch_size

@@ -15,7 +15,15 @@ from antialiased.sequences import SEQUENCE_DESCRIPTION
 from service.dependencies import LabelSetsDep, SettingsDep, TargetsDep, require_api_key
 from service.errors import PROBE_ERRORS
 from service.label_sets import LabelSets
-from service.params import MULTIPART_SCHEMA, CompareParams, Params, StabilityParams, read_upload, upload_lease
+from service.params import (
+    MULTIPART_SCHEMA,
+    CompareParams,
+    Params,
+    StabilityParams,
+    client_address,
+    read_upload,
+    upload_lease,
+)
 from service.probing import probe_target
 from service.schemas import (
     CompareResponse,
@@ -29,7 +37,7 @@ from service.schemas import (
 from service.settings import Settings
 from service.target_settings import LabelledConfig
 from service.targets.base import ProbeImage, Target
-from service.tasks import gather_or_fail
+from service.tasks import gather_or_fail, while_client_waits
 from service.validation import check_image, check_models, compared_models, plan_for
 from service.views import view_pixels
 
@@ -91,7 +99,7 @@ async def _probe_request(
     the plan and the image header, then probe them all: their results, the plan, the timings."""
     start = time.perf_counter()
     async with upload_lease(request) as lease:
-        image, params = await read_upload(request, params, settings.image.max_bytes, settings.body_timeout_s, lease)
+        image, params = await read_upload(request, params, settings.image.max_bytes, settings.body_deadlines, lease)
         models = models_of(params)
         check_models(models, settings)
         plan = plan_for(params, settings)
@@ -138,9 +146,17 @@ async def target_labels(targets: dict[str, Target], label_sets: LabelSets) -> di
 async def _probe(
     request: Request, targets: list[Target], image: bytes, info: ImageInfo, plan: ShiftPlan, topk: int
 ) -> list[ModelProbe]:
-    """Every target's probe of the same image and offsets, at once. The views are cut once for the targets that
-    need them, while the image's decoded pixels and its views are held in the service's pixel budget."""
-    probe = ProbeImage(image, plan.request, request.app.state.settings.image, info)
-    pixels = view_pixels(info.pixels, plan.request) if any(target.cuts_views for target in targets) else 0
-    async with request.app.state.pixels.hold(pixels):
-        return await gather_or_fail(probe_target(target, probe, plan, topk) for target in targets)
+    """Every target's probe of the same image and offsets, at once, admitted by the scheduler (for the targets it
+    schedules: service.scheduler) and stopped when the client goes or the deadline passes. The views are cut once
+    for the targets that need them, while the image's decoded pixels and its views are held in the pixel budget."""
+    state = request.app.state
+    costs = {t.name: plan.request.view_pixels for t in targets if t.scheduled} if state.settings.scheduling else {}
+    with state.scheduler.admit(client_address(request), costs) as ticket:
+        probe = ProbeImage(image, plan.request, state.settings.image, info, ticket if costs else None)
+        pixels = view_pixels(info.pixels, plan.request) if any(target.cuts_views for target in targets) else 0
+        async with state.pixels.hold(pixels):
+            work = gather_or_fail(probe_target(target, probe, plan, topk) for target in targets)
+            abandoned = state.metrics.probes_abandoned.labels
+            return await while_client_waits(
+                request, work, ticket.deadline if costs else None, lambda r: abandoned(r).inc()
+            )

@@ -7,7 +7,7 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 import numpy as np
@@ -20,6 +20,9 @@ from antialiased.serving.contract import ModelInfo, Prediction, WeightsInfo
 from antialiased.shifts import ShiftRequest
 from service.target_settings import LabelledConfig, TargetConfig
 from service.views import frame_views, image_views
+
+if TYPE_CHECKING:
+    from service.scheduler import Ticket
 
 
 @dataclass(frozen=True)
@@ -34,11 +37,15 @@ class TargetAnswer:
 
 
 class ProbeImage:
-    """One probe's image and shift request; the views are cut once, on first need, in a worker thread."""
+    """One probe's image and shift request, and its `ticket` in the scheduler (for the targets it schedules); the
+    views are cut once, on first need, in a worker thread."""
 
-    def __init__(self, image: bytes, request: ShiftRequest, limits: ImageLimits, info: ImageInfo) -> None:
+    def __init__(
+        self, image: bytes, request: ShiftRequest, limits: ImageLimits, info: ImageInfo, ticket: Ticket | None = None
+    ) -> None:
         self.image = image
         self.request = request
+        self.ticket = ticket
         self._limits = limits
         self._info = info  # the header the service checked: not read again
         self._views: asyncio.Task[np.ndarray] | None = None
@@ -69,6 +76,7 @@ class Target(ABC):
     """A classifier the probe service can probe."""
 
     cuts_views: ClassVar[bool] = True  # whether the service cuts the views for it (else: a shift request)
+    scheduled: ClassVar[bool] = False  # whether its shift requests take turns in the service's scheduler
 
     def __init__(self, config: TargetConfig) -> None:
         self.config = config

@@ -1,5 +1,6 @@
-"""`ours`: a model served by our handler on TorchServe. The image goes once, with the shift request; the handler
-cuts the views itself (on its GPU when it has one) and classifies them in one forward pass."""
+"""`ours`: a model served by our handler on TorchServe. The image goes with the shift request (with each chunk of
+a large one, in the turns of the service's scheduler); the handler cuts the views itself (on its GPU when it has
+one) and classifies them in forward passes of its batch."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from service.torchserve_client import TorchServeClient
 
 class OursTarget(Target):
     cuts_views = False
+    scheduled = True
 
     def __init__(self, config: OursConfig, client: TorchServeClient, owns_client: bool) -> None:
         super().__init__(config)
@@ -23,7 +25,10 @@ class OursTarget(Target):
             await self._client.aclose()
 
     async def classify(self, probe: ProbeImage, topk: int) -> TargetAnswer:
-        answer = await self._client.classify_shifts(self.config.served_name, probe.image, probe.request, topk=topk)
+        turn = probe.ticket.turn(self.name) if probe.ticket is not None else None
+        answer = await self._client.classify_shifts(
+            self.config.served_name, probe.image, probe.request, topk=topk, turn=turn
+        )
         return TargetAnswer(
             shifts=[shift.topk for shift in answer.shifts],
             class_probabilities={int(c): p for c, p in answer.class_probabilities.items()},

@@ -28,6 +28,7 @@ from tests.support.serving import (
     photo,
     png_16bit,
     png_declaring,
+    png_ending_early,
     png_with_late_exif,
     stored_for_orientation,
     with_exif_orientation,
@@ -178,9 +179,27 @@ def test_oversized_file_is_refused_before_reading_it():
 
 
 def test_inspect_reads_the_header_only():
-    info = inspect_image(png_declaring(5_000, 4_000))  # 20 MP declared, 1 kB of data: decoding would fail
-    assert (info.format, info.width, info.height) == ("PNG", 5_000, 4_000)
-    assert info.pixels <= MAX_IMAGE_PIXELS
+    info = inspect_image(png_ending_early(PIXELS, 0.5))  # half the rows' data: decoding would fail
+    assert (info.format, info.width, info.height) == ("PNG", PIXELS.shape[1], PIXELS.shape[0])
+
+
+def test_a_png_too_small_for_its_declared_rows_is_refused_from_its_header():
+    """Deflate compresses at most 1032:1: 90-odd bytes cannot hold 49 megapixels (each such file cost a worker
+    a 150 MB allocation and a black image), so the header check refuses it without decoding anything."""
+    data = png_declaring(7_000, 7_000)
+    assert len(data) < 100 and MAX_IMAGE_PIXELS >= 7_000 * 7_000
+    for check in (inspect_image, decode_image):
+        with pytest.raises(ApiError, match="truncated") as refused:
+            check(data)
+        assert (refused.value.code, refused.value.status) == ("invalid_image", 400)
+
+
+@pytest.mark.parametrize("interlaced", [False, True], ids=["sequential", "interlaced"])
+def test_complete_pngs_whose_last_row_is_black_decode_exactly(interlaced):
+    """The data of a PNG whose last row decodes all zero (or an interlaced one) is measured, and passes when whole."""
+    pixels = PIXELS.copy()
+    pixels[-3:] = 0
+    assert (decode_rgb(png_ending_early(pixels, 1.0, interlaced=interlaced)) == pixels).all()
 
 
 def test_limits_are_parameters():
@@ -202,6 +221,9 @@ def _truncated(fmt: str, keep: float = 0.6, **options) -> bytes:
 CORRUPT = {
     "png_broken_zlib_stream": lambda: corrupt_zlib_png(PIXELS),
     "png_truncated": lambda: _truncated("PNG"),
+    # 100 of 300 rows, then a clean end of the zlib stream: Pillow decoded it with black rows
+    "png_data_ends_early": lambda: png_ending_early(PIXELS, 100 / PIXELS.shape[0]),
+    "interlaced_png_data_ends_early": lambda: png_ending_early(PIXELS, 0.9, interlaced=True),
     "jpeg_truncated": lambda: _truncated("JPEG"),
     "progressive_jpeg_truncated": lambda: _truncated("JPEG", progressive=True),
     "jpeg_header_promises_7000x7000": lambda: jpeg_declaring(encode(PIXELS[:64, :64]), 7000, 7000),

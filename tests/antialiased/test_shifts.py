@@ -105,3 +105,16 @@ def test_a_larger_crop_limit_can_be_given_and_the_view_pixels_follow() -> None:
     with pytest.raises(ApiError, match="crop_size"):
         ShiftRequest.from_json(payload)
     assert ShiftRequest.from_json(payload, max_crop_size=1024).view_pixels == 2 * 992**2
+
+
+def test_chunks_split_the_offsets_in_order_within_the_view_pixels():
+    """A shift request beyond one request's view pixels becomes consecutive requests of the same geometry."""
+    request = ShiftRequest(offsets=tuple((d, d) for d in range(10)), mode="circular", crop_size=64, resize_size=64)
+    chunks = request.chunks(4 * 64**2 + 1)
+    assert [len(chunk.offsets) for chunk in chunks] == [4, 4, 2]
+    assert [offset for chunk in chunks for offset in chunk.offsets] == list(request.offsets)
+    assert all(chunk.to_json() | {"offsets": []} == request.to_json() | {"offsets": []} for chunk in chunks)
+    assert request.chunks(10 * 64**2) == [request] == request.chunks(None)
+    assert [len(chunk.offsets) for chunk in request.chunks(1)] == [1] * 10, "at least one view a chunk"
+    assert [len(chunk.offsets) for chunk in request.chunks(4 * 64**2 + 1, max_views=3)] == [3, 3, 3, 1]
+    assert request.chunks(10 * 64**2, max_views=3) == [request], "views bounded only when it is split"

@@ -20,7 +20,13 @@ from antialiased import imagefile
 from antialiased.models import create_model
 from antialiased.preprocessing import CROP_SIZE
 from antialiased.serving import contract
-from antialiased.shifts import MAX_CROP_SIZE, MAX_OFFSETS_PER_REQUEST, MIN_CROP_SIZE, ShiftRequest
+from antialiased.shifts import (
+    MAX_CROP_SIZE,
+    MAX_OFFSETS_PER_REQUEST,
+    MAX_VIEW_PIXELS_PER_REQUEST,
+    MIN_CROP_SIZE,
+    ShiftRequest,
+)
 from antialiased.weights import WeightsError, get_entry, save_checkpoint, sha256_file
 from archives.archive import TEMPLATE, model_config, model_spec
 from handlers import image_classifier
@@ -99,6 +105,7 @@ def test_topk_header_applies_to_a_raw_body(checkpoint):
 
 
 def test_every_class_probability_is_answered_when_asked_and_only_then(checkpoint):
+    """Plain and shift requests alike; a shift answer without `probabilities` asked has none (the wire as before)."""
     context = _context(checkpoint)
     handler, _ = _handler(context)
     image = bytearray(encode(photo("coffee")))
@@ -167,10 +174,11 @@ def test_large_crops_run_in_forward_passes_of_at_most_the_view_pixel_budget(chec
 
 
 def test_a_request_no_batch_can_hold_is_refused_with_413_and_one_that_does_not_fit_now_with_503(checkpoint):
-    """Admission counts view pixels (views x crop area): beyond the whole batch budget a request can never be
-    served (413, naming the limit, undecoded); beyond what is left of it, not now (503)."""
+    """Admission counts view pixels (views x crop area): beyond what one request may hold a request can never be
+    served (413, naming the limit, undecoded); beyond what is left of the batch's budget, not now (503)."""
+    budget = 4 * CROP_SIZE**2
     limits = {"max_crop_size": CROP_SIZE, "max_view_pixels_per_forward": CROP_SIZE**2,
-              "max_view_pixels_per_batch": 4 * CROP_SIZE**2}  # fmt: skip
+              "max_view_pixels_per_batch": budget, "max_view_pixels_per_request": budget}  # fmt: skip
     context = _context(checkpoint, {"handler": {"limits": limits}})
     handler, counter = _handler(context)
     image = bytearray(encode(photo("coffee")))
@@ -183,7 +191,7 @@ def test_a_request_no_batch_can_hold_is_refused_with_413_and_one_that_does_not_f
     results = handle_batch(handler, context, rows)
     assert [status for status, _ in results] == [413, 200, 503, 200]
     never, _, later, _ = (answer for _, answer in results)
-    assert never["code"] == "too_many_pixels" and "max_view_pixels_per_batch" in never["message"]
+    assert never["code"] == "too_many_pixels" and "max_view_pixels_per_request" in never["message"]
     assert later["code"] == "overloaded" and context.get_response_headers(2)["Retry-After"] == "1"
     assert counter.batch_sizes == [1, 1, 1, 1]
 
@@ -314,6 +322,8 @@ def test_settings_refuse_unknown_and_missing_keys(checkpoint):
                 {"max_crop_size": MIN_CROP_SIZE - 1},
                 {"max_view_pixels_per_forward": MAX_CROP_SIZE**2 - 1},
                 {"max_view_pixels_per_batch": config["handler"]["limits"]["max_view_pixels_per_forward"] - 1},
+                {"max_view_pixels_per_request": MAX_CROP_SIZE**2 - 1},
+                {"max_view_pixels_per_request": config["handler"]["limits"]["max_view_pixels_per_batch"] + 1},
                 {"image": {**config["handler"]["limits"]["image"], "min_side": 0}},
                 {"image": {**config["handler"]["limits"]["image"], "max_side": 10}},
                 {"image": {**config["handler"]["limits"]["image"], "max_pixels": 10**9}},
@@ -349,6 +359,7 @@ def test_the_archive_limits_are_the_library_constants_written_once():
     assert limits["max_pixels_per_batch"] == imagefile.MAX_PIXELS_PER_BATCH >= limits["image"]["max_pixels"]
     assert limits["max_crop_size"] == MAX_CROP_SIZE
     assert limits["max_view_pixels_per_batch"] == MAX_OFFSETS_PER_REQUEST * CROP_SIZE**2, "the paper's range fits"
+    assert limits["max_view_pixels_per_request"] == MAX_VIEW_PIXELS_PER_REQUEST == 64 * CROP_SIZE**2
     assert limits["max_view_pixels_per_forward"] >= MAX_CROP_SIZE**2
     overridden = model_config(SPEC, {}, {"handler": {"limits": {"image": {"max_pixels": 1000}}}})["handler"]["limits"]
     assert overridden["image"] == {**limits["image"], "max_pixels": 1000}, "an override changes only what it names"

@@ -21,6 +21,7 @@ from tests.support.serving import (
     photo,
     png_16bit,
     png_declaring,
+    png_ending_early,
     reference_network,
     reference_probabilities,
     shares_a_batch,
@@ -48,6 +49,8 @@ BAD_BODIES = {
     "one_pixel": (encode(np.zeros((1, 1, 3), np.uint8), "PNG"), "image_too_small", 400),
     "png_declaring_50000x50000": (png_declaring(50_000, 50_000), "too_many_pixels", 413),
     "png_sliver_32x200000": (png_declaring(200_000, 32), "aspect_ratio_too_large", 400),
+    "png_declaring_49_megapixels_in_90_bytes": (png_declaring(7_000, 7_000), "invalid_image", 400),
+    "png_data_ending_after_100_rows": (png_ending_early(photo("chelsea"), 100 / 300), "invalid_image", 400),
     "oversized_body": (GOOD + bytes(MAX_IMAGE_BYTES), "image_too_large", 413),
 }
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from antialiased.shifts import ShiftRequest
+from antialiased.serving.handler_client import ClientOptions, HandlerClient
+from antialiased.shifts import MAX_VIEW_PIXELS_PER_REQUEST, ShiftRequest
 from tests.support.served_models import CIRCULAR_MODEL, LPF_MODEL
 from tests.support.serving import PROBABILITY_TOLERANCE, encode, photo, reference_network, reference_probabilities
 
@@ -56,3 +57,31 @@ def test_plain_request_equals_the_zero_circular_shift(torchserve):
     assert [t["index"] for t in shifted["shifts"][0]["topk"]] == [t["index"] for t in plain]
     for a, b in zip(shifted["shifts"][0]["topk"], plain, strict=True):
         assert a["probability"] == pytest.approx(b["probability"], abs=PROBABILITY_TOLERANCE)
+
+
+def test_a_shift_request_beyond_one_request_is_refused_at_once_and_the_client_sends_it_in_chunks(
+    torchserve, served_checkpoints
+):
+    """800 views of 64 x 64 hold more view pixels than one request may (a worst-case probe held the worker a minute
+    as one request): TorchServe refuses the request with a 413 naming the limit; the contract's client sends it as
+    two requests (784 + 16 views, each with every class's probability) and joins their answers into the one the
+    whole request would have had, equal to the in-process views."""
+    offsets = tuple((dy, dx) for dy in range(32) for dx in range(25))
+    request = ShiftRequest(offsets=offsets, mode="circular", crop_size=64, resize_size=64)
+    assert request.view_pixels > MAX_VIEW_PIXELS_PER_REQUEST and len(request.chunks(MAX_VIEW_PIXELS_PER_REQUEST)) == 2
+    image = encode(photo("coffee"))
+    refused = torchserve.predict(CIRCULAR_MODEL, image, shifts=json.dumps(request.to_json()))
+    with HandlerClient(ClientOptions(torchserve.inference_url, headers=torchserve.headers)) as client:
+        answer = client.classify_shifts(CIRCULAR_MODEL, image, request, topk=3)
+    expected = reference_probabilities(
+        reference_network(CIRCULAR_MODEL, served_checkpoints[CIRCULAR_MODEL]), image, request
+    )
+    assert refused.status_code == 413 and refused.json()["code"] == "too_many_pixels", refused.text
+    assert "max_view_pixels_per_request" in refused.json()["message"]
+    assert [tuple(shift.offset) for shift in answer.shifts] == list(offsets) and answer.probabilities is None
+    for row, shift in enumerate(answer.shifts):
+        assert [t.index for t in shift.topk] == expected[row].topk(3).indices.tolist()
+    top1 = set(expected.argmax(dim=1).tolist())
+    assert set(map(int, answer.class_probabilities)) == top1
+    for index, curve in answer.class_probabilities.items():
+        assert curve == pytest.approx(expected[:, int(index)].tolist(), abs=PROBABILITY_TOLERANCE)

@@ -1,6 +1,7 @@
 """Client connections are bounded: a real `python -m service` on 127.0.0.1 drops clients that do not finish their
 request headers in time (half sent, or trickled) while answering others, and answers a request beyond its limit of
-open connections with a prompt 503. Real sockets; TorchServe is down (a closed port): no request here reaches it."""
+open connections with a prompt 503, but liveness with 200 (a flood of connections must not restart a healthy pod).
+Real sockets; TorchServe is down (a closed port): no request here reaches it."""
 
 from __future__ import annotations
 
@@ -26,12 +27,26 @@ MARGIN_S = 2.0  # scheduling on a loaded test machine
 PROMPT_S = 1.5  # a refusal at once: well within the timeouts a waiting request would run into, on a loaded machine
 ANSWERS = 3  # requests of another client answered while the slow ones hang
 HALF_HEADERS = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Ag"
+FLOOD_HEADERS = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"  # the attack's: headers never finished
+FLOOD = MAX_OPEN + 40
+PATIENT_HEADER_TIMEOUT_S = 120.0  # the flood stays open for the whole test
+
+
+def _guarded(tmp_path: Path, header_timeout_s: float) -> ServiceProcess:
+    env = {"PROBE_HEADER_TIMEOUT_S": str(header_timeout_s), "PROBE_MAX_OPEN_CONNECTIONS": str(MAX_OPEN)}
+    return start_test_service(f"http://127.0.0.1:{free_port()}", tmp_path / "service.log", **env)
 
 
 @pytest.fixture
 def guarded_service(tmp_path: Path) -> Iterator[ServiceProcess]:
-    env = {"PROBE_HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S), "PROBE_MAX_OPEN_CONNECTIONS": str(MAX_OPEN)}
-    with start_test_service(f"http://127.0.0.1:{free_port()}", tmp_path / "service.log", **env) as running:
+    with _guarded(tmp_path, HEADER_TIMEOUT_S) as running:
+        yield running
+
+
+@pytest.fixture
+def patient_service(tmp_path: Path) -> Iterator[ServiceProcess]:
+    """The same limit of open connections, and a header deadline that outlasts the test."""
+    with _guarded(tmp_path, PATIENT_HEADER_TIMEOUT_S) as running:
         yield running
 
 
@@ -117,10 +132,29 @@ def test_a_request_beyond_the_open_connection_limit_is_a_prompt_json_503(guarded
     with _sockets(guarded_service, MAX_OPEN, b""):
         wait_until(lambda: _accept_queue(_address(guarded_service)[1]) == 0, 30, "the server accepted them all")
         start = time.monotonic()
-        refused = httpx.get(f"{guarded_service.url}/healthz", timeout=5)
+        refused = httpx.get(f"{guarded_service.url}/v1/config", timeout=5)
         elapsed = time.monotonic() - start
     assert refused.status_code == 503, refused.text
     assert refused.json()["code"] == "overloaded" and int(refused.headers["retry-after"]) >= 1
     assert elapsed < PROMPT_S
-    wait_until(lambda: httpx.get(f"{guarded_service.url}/healthz", timeout=5).status_code == 200, 30,
+    wait_until(lambda: httpx.get(f"{guarded_service.url}/v1/config", timeout=5).status_code == 200, 30,
                "answered again once the server has seen the sockets closed")  # fmt: skip
+
+
+def test_liveness_answers_200_throughout_a_flood_of_unfinished_headers(patient_service: ServiceProcess) -> None:
+    """The attack: more connections than the limit, each sending a request line and a header, never the blank line.
+    Liveness (/healthz, /v2/health/live) answers 200 on every poll, each on a new connection as a kubelet's probe
+    comes, while other requests, readiness included, get 503: overload is readiness's to report."""
+    with _sockets(patient_service, FLOOD, FLOOD_HEADERS):
+        wait_until(lambda: _accept_queue(_address(patient_service)[1]) == 0, 30, "the server accepted them all")
+        polls = []
+        for _ in range(10):
+            for path in ("/healthz", "/v2/health/live"):
+                with httpx.Client(base_url=patient_service.url, timeout=5) as client:
+                    polls.append((path, client.get(path)))
+        with httpx.Client(base_url=patient_service.url, timeout=5) as client:
+            others = [client.get(path) for path in ("/readyz", "/v1/config")]
+    assert all(response.status_code == 200 for _, response in polls), [(p, r.status_code) for p, r in polls]
+    assert all(response.headers["connection"] == "close" for _, response in polls)
+    assert [response.status_code for response in others] == [503, 503], "the flood is beyond the limit throughout"
+    assert all(response.json()["code"] == "overloaded" for response in others)

@@ -17,7 +17,7 @@ from launcher.probe_service import ServiceProcess
 from launcher.torchserve import TorchServe
 from tests.support.access_log import prediction_requests
 from tests.support.service import SAMPLES, http_client, wait_until_ready
-from tests.support.serving import encode, photo
+from tests.support.serving import encode, photo, png_declaring, png_ending_early
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 
@@ -192,20 +192,45 @@ def test_a_header_length_in_superscript_digits_is_a_protocol_error(
     assert response.json()["code"] == "invalid_inference_request" and "Inference-Header-Content-Length" in response.text
 
 
-def test_corrupt_image_is_refused_by_the_handler_as_invalid_image(
-    service: ServiceProcess, torchserve: TorchServe, cat_jpeg: bytes
-) -> None:
-    """The header check passes; the handler's strict decoder refuses the truncated data, and the worker goes on."""
-    truncated = cat_jpeg[: len(cat_jpeg) // 2]
-    body, headers = _body([_bytes_input(_element(truncated))], _element(truncated))
+def _counted_inference(
+    service: ServiceProcess, torchserve: TorchServe, body: bytes, headers: dict[str, str]
+) -> tuple[httpx.Response, int]:
+    """The answer to an inference request, and how many prediction requests TorchServe got meanwhile."""
     with http_client(service) as client:
         before = len(prediction_requests(torchserve, MODEL))
         response = client.post(f"/v2/models/{MODEL}/infer", content=body, headers=headers)
-        after = len(prediction_requests(torchserve, MODEL))
+        return response, len(prediction_requests(torchserve, MODEL)) - before
+
+
+@pytest.mark.parametrize("kind", ["truncated_jpeg", "png_data_ends_early"])
+def test_corrupt_image_is_refused_by_the_handler_as_invalid_image(
+    service: ServiceProcess, torchserve: TorchServe, cat_jpeg: bytes, kind: str
+) -> None:
+    """The header check passes; the handler's strict decoder refuses the truncated data (a PNG whose zlib stream
+    ends cleanly after 100 of its 300 rows was classified with black rows before), and the worker goes on."""
+    if kind == "truncated_jpeg":
+        truncated = cat_jpeg[: len(cat_jpeg) // 2]
+    else:
+        truncated = png_ending_early(photo("chelsea"), 100 / 300)
+    body, headers = _body([_bytes_input(_element(truncated))], _element(truncated))
+    response, sent = _counted_inference(service, torchserve, body, headers)
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "invalid_image" and response.json()["error"].startswith("image 0:")
-    assert after == before + 1
+    assert sent == 1
     assert triton_client(service).is_model_ready(MODEL)
+
+
+def test_sixteen_tiny_pngs_declaring_megapixels_are_refused_before_torchserve(
+    service: ServiceProcess, torchserve: TorchServe
+) -> None:
+    """Each declares 16 MP in under 100 bytes: no deflate stream that short holds the rows, so the service's header
+    check refuses the batch at once (before, each cost a worker its decoding memory and a black image)."""
+    bomb = _element(png_declaring(4_000, 4_000))
+    body, headers = _body([_bytes_input(bomb * 16, shape=[16])], bomb * 16)
+    response, sent = _counted_inference(service, torchserve, body, headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "invalid_image" and response.json()["error"].startswith("image 0:")
+    assert sent == 0, "refused before anything reached TorchServe"
 
 
 def test_more_images_than_the_batch_limit_and_unknown_models_are_refused(service: ServiceProcess) -> None:

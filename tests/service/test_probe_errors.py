@@ -14,7 +14,7 @@ from launcher.torchserve import TorchServe
 from tests.support.access_log import prediction_requests
 from tests.support.served_models import SERVED_MODELS
 from tests.support.service import SLOW_BODY_TIMEOUT_S, http_client, sample_value
-from tests.support.serving import corrupt_zlib_png, encode, jpeg_declaring, photo
+from tests.support.serving import corrupt_zlib_png, encode, jpeg_declaring, photo, png_declaring, png_ending_early
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 
@@ -23,7 +23,9 @@ def all_torchserve_requests(torchserve: TorchServe) -> int:
     return sum(len(prediction_requests(torchserve, model)) for model in SERVED_MODELS)
 
 
-@pytest.mark.parametrize("name", ["truncated_jpeg", "png_broken_zlib_stream", "jpeg_header_promises_4000x4000"])
+@pytest.mark.parametrize(
+    "name", ["truncated_jpeg", "png_broken_zlib_stream", "png_data_ends_early", "jpeg_header_promises_4000x4000"]
+)
 def test_corrupt_image_data_is_refused_by_torchserve_and_passed_on(
     service: ServiceProcess, torchserve: TorchServe, name: str
 ) -> None:
@@ -32,6 +34,7 @@ def test_corrupt_image_data_is_refused_by_torchserve_and_passed_on(
     data = {
         "truncated_jpeg": lambda: encode(photo("chelsea"))[:5000],
         "png_broken_zlib_stream": lambda: corrupt_zlib_png(photo("chelsea")),
+        "png_data_ends_early": lambda: png_ending_early(photo("chelsea"), 100 / 300),  # its zlib stream ends cleanly
         "jpeg_header_promises_4000x4000": lambda: jpeg_declaring(encode(photo("chelsea")[:64, :64]), 4000, 4000),
     }[name]()
     with http_client(service) as client:
@@ -41,6 +44,29 @@ def test_corrupt_image_data_is_refused_by_torchserve_and_passed_on(
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "invalid_image"
     assert after == before + 1, "refused by TorchServe's handler, after the header check passed"
+
+
+def test_a_sequence_frame_whose_png_data_ends_early_is_invalid_image(service: ServiceProcess) -> None:
+    """The frames go to the handler as plain requests; the one whose data ends after 100 of its 300 rows is refused
+    there (before, it was classified with 200 black rows)."""
+    frames = [encode(photo("chelsea"), "PNG"), png_ending_early(photo("chelsea"), 100 / 300)]
+    files = [("frame", (f"{k}.png", frame, "image/png")) for k, frame in enumerate(frames)]
+    with http_client(service) as client:
+        response = client.post("/v1/sequence", params={"models": "circular_invariant"}, files=files)
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "invalid_image" and "truncated" in response.json()["message"]
+
+
+def test_a_png_too_small_for_its_declared_pixels_is_refused_before_torchserve(
+    service: ServiceProcess, torchserve: TorchServe
+) -> None:
+    with http_client(service) as client:
+        before = all_torchserve_requests(torchserve)
+        response = client.post("/v1/stability", params={"pairs": 2}, content=png_declaring(4_000, 4_000))
+        after = all_torchserve_requests(torchserve)
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "invalid_image" and "truncated" in response.json()["message"]
+    assert after == before, "refused by the service's header check"
 
 
 def test_torchserve_down_is_a_quick_503(closed_port_service: ServiceProcess, cat_jpeg: bytes) -> None:

@@ -27,6 +27,7 @@ LIMITS = {
     "max_crop_size": MAX_CROP_SIZE,
     "max_view_pixels_per_forward": MAX_VIEW_PIXELS_PER_FORWARD,
     "max_view_pixels_per_batch": MAX_VIEW_PIXELS_PER_BATCH,
+    "max_view_pixels_per_request": MAX_VIEW_PIXELS_PER_BATCH,
 }
 OVERRIDES = {"batchSize": 8, "maxBatchDelay": 50, "handler": {"device": "cpu", "limits": LIMITS}}
 

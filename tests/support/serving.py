@@ -23,6 +23,7 @@ from ts.context import Context, RequestProcessor
 from ts.metrics.metric_cache_yaml_impl import MetricsCacheYamlImpl
 
 from antialiased.images import decode_image
+from antialiased.pngdata import ADAM7_PASSES
 from antialiased.shifts import ShiftRequest
 from antialiased.transforms import preprocess, shifted_views
 from antialiased.weights import sha256_file
@@ -116,6 +117,17 @@ def corrupt_zlib_png(pixels: np.ndarray) -> bytes:
     middle = len(stream) // 2
     stream[middle : middle + 64] = b"\xff" * 64
     return _png(struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0), bytes(stream))
+
+
+def png_ending_early(pixels: np.ndarray, keep: float, *, interlaced: bool = False) -> bytes:
+    """An 8-bit RGB PNG of `pixels` (Adam7-interlaced when asked) whose compressed data holds only the first `keep`
+    of its rows' bytes, then ends cleanly: a complete zlib stream, valid chunks, a header declaring every pixel."""
+    height, width = pixels.shape[:2]
+    passes = ADAM7_PASSES if interlaced else ((0, 0, 1, 1),)
+    parts = [pixels[top::rows, left::columns] for top, left, rows, columns in passes]
+    raw = b"".join(b"\0" + row.tobytes() for part in parts if part.size for row in part)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, int(interlaced))
+    return _png(header, zlib.compress(raw[: int(len(raw) * keep)]))
 
 
 def jpeg_declaring(jpeg: bytes, width: int, height: int) -> bytes:

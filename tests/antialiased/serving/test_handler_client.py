@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
+import numpy as np
 import pytest
 
 from antialiased.errors import ApiError, ErrorCode
@@ -46,10 +47,11 @@ class _Scripted(BaseHTTPRequestHandler):
 
     script: ClassVar[list] = []
     seen: ClassVar[list] = []  # (path, headers) of each request
+    bodies: ClassVar[list] = []  # the body of each request
     released: ClassVar[threading.Event]
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).seen.append((self.path, dict(self.headers)))
         status, headers, body = self.script[min(len(self.seen) - 1, len(self.script) - 1)]
         if status == "slow":
@@ -71,7 +73,8 @@ class _Scripted(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[type[_Scripted]]:
-    handler = type("Scripted", (_Scripted,), {"script": [(200, {}, OK)], "seen": [], "released": threading.Event()})
+    fields = {"script": [(200, {}, OK)], "seen": [], "bodies": [], "released": threading.Event()}
+    handler = type("Scripted", (_Scripted,), fields)
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     handler.url = f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -186,6 +189,59 @@ def test_requests_carry_the_contract_fields_and_synthetic_marks(server) -> None:
     assert first_path == "/predictions/m" and "multipart/form-data" in first["Content-Type"]
     assert PURPOSE_HEADER not in first
     assert second_path == "/predictions/m?purpose=readiness" and second[PURPOSE_HEADER] == "readiness"
+
+
+LOW = float(np.float32(0.5 / 999))  # the handler's probabilities are float32 values
+
+
+def _chunk_answer(offsets: list[list[int]], top1: list[int], probabilities: bool = True) -> dict:
+    """A handler's answer to a chunk: each view's top-1 `top1[k]`, and every class's probability when asked."""
+    rows = [[0.5 if c == top else LOW for c in range(1000)] for top in top1]
+    answer = {**OK, "shift": {"mode": "crop", "crop_size": 224, "base_size": 256, "resize_size": 256},
+              "shifts": [{"offset": offset, "topk": [{"index": top, "label": "x", "probability": 0.5}]}
+                         for offset, top in zip(offsets, top1, strict=True)],
+              "class_probabilities": {str(top): [row[top] for row in rows] for top in set(top1)}}  # fmt: skip
+    return answer | ({"probabilities": rows} if probabilities else {})
+
+
+def _classify_shifts(options: ClientOptions, kind: str, shifts: ShiftRequest) -> ShiftClassification:
+    if kind == "sync":
+        with HandlerClient(options) as client:
+            return client.classify_shifts("m", b"x", shifts, topk=1)
+
+    async def call() -> ShiftClassification:
+        client = AsyncHandlerClient(options)
+        try:
+            return await client.classify_shifts("m", b"x", shifts, topk=1)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(call())
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_shift_request_beyond_one_request_goes_in_chunks_answered_as_one(server, kind) -> None:
+    """Three views with room for two a request: two requests, each asking every class's probability; the answer
+    is the whole request's, each class top-1 somewhere followed across all three views (7 at the first chunk's
+    views, 9 at the second's)."""
+    server.script = [(200, {}, _chunk_answer([[0, 0], [1, 2]], [7, 7])), (200, {}, _chunk_answer([[3, 3]], [9]))]
+    options = ClientOptions(server.url, max_view_pixels_per_request=2 * 224**2)
+    answer = _classify_shifts(options, kind, ShiftRequest(offsets=((0, 0), (1, 2), (3, 3))))
+    assert [tuple(shift.offset) for shift in answer.shifts] == [(0, 0), (1, 2), (3, 3)]
+    assert answer.class_probabilities == {"7": [0.5, 0.5, LOW], "9": [LOW, LOW, 0.5]} and answer.probabilities is None
+    assert len(server.bodies) == 2 and all(b'name="probabilities"\r\n\r\ntrue' in body for body in server.bodies)
+
+
+def test_a_chunk_answer_without_every_class_is_a_torchserve_error(server) -> None:
+    server.script = [
+        (200, {}, _chunk_answer([[0, 0]], [7], probabilities=False)),
+        (200, {}, _chunk_answer([[1, 2]], [7])),
+    ]
+    options = ClientOptions(server.url, max_view_pixels_per_request=224**2)
+    with pytest.raises(ApiError) as refused:
+        _classify_shifts(options, "sync", ShiftRequest(offsets=((0, 0), (1, 2))))
+    assert (refused.value.code, refused.value.status) == (ErrorCode.TORCHSERVE_ERROR, 502)
+    assert "one probability per class" in refused.value.message
 
 
 def test_a_shift_answer_for_other_offsets_is_a_torchserve_error(server) -> None:
