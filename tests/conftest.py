@@ -12,6 +12,7 @@ The fixture waits until each model answers a real prediction and stops TorchServ
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +31,15 @@ from tests.support.served_models import (
     SERVED_MODELS,
     TEST_OVERRIDES,
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C works in the suite and in the programs it starts, even when the suite was started in the background
+    of a non-interactive shell (which ignores SIGINT; an ignored signal stays ignored across exec, so the tests that
+    interrupt a run with SIGINT would wait for a process that never hears it)."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 # The servers of other projects (stock TorchServe, KServe, a misbehaving one) for tests/service/targets and tests/docs.
 pytest_plugins = ("tests.service.targets.servers",)
