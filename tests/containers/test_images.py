@@ -25,7 +25,8 @@ from tests.support.serving import PROBABILITY_TOLERANCE, reference_probabilities
 pytestmark = [pytest.mark.containers, pytest.mark.slow]
 
 WEIGHTS_VOLUME = "/var/lib/antialiased/weights"
-PROBE_IMAGE_LIMIT = 400 * 10**6  # the goal for the probe image: under 400 MB
+# The goal for the probe image: under 450 MB (321 MB without video; PyAV's wheel brings FFmpeg's libraries, ~104 MB).
+PROBE_IMAGE_LIMIT = 450 * 10**6
 START_TIMEOUT_S = 300.0
 
 
