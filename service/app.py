@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import antialiased
 from service.admission import Budget
+from service.allocator import map_large_buffers
 from service.errors import install_error_handlers
 from service.label_sets import LabelSets
 from service.observability import ServiceMetrics, install_request_metrics
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        map_large_buffers()
         readiness = app.state.readiness = ReadinessMonitor(settings)
         app.state.torchserve = TorchServeClient(
             settings, metrics, observer=readiness.observe, restarts=readiness.restarts
