@@ -96,5 +96,5 @@ def test_the_target_examples_probe_a_stock_torchserve_and_a_kserve_model(
 def test_the_triton_example_is_a_valid_target(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROBE_TARGETS", code_blocks("targets.md", "json")[1])
     (triton,) = Settings().targets
-    assert (triton.protocol, triton.datatype, triton.layout, triton.scores) == ("oip", "FP32", "NCHW", "logits")
+    assert (triton.kind, triton.datatype, triton.layout, triton.scores) == ("oip", "FP32", "NCHW", "logits")
     assert np.array_equal(triton.mean, (0.485, 0.456, 0.406))
