@@ -10,7 +10,6 @@ paired differences over the videos both scored. The leaderboard's published valu
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from dataclasses import asdict
@@ -23,6 +22,7 @@ import numpy as np
 from antialiased.datasets import DataError
 from antialiased.evaluate.statistics import mean_estimate, paired_difference
 from antialiased.evaluate.summary import ModelRows
+from antialiased.regular_files import UnreadableJson, read_json
 from antialiased.sequences.imagenet_p import (
     LEADERBOARD,
     TEST_PERTURBATIONS,
@@ -34,6 +34,7 @@ from antialiased.sequences.imagenet_p import (
 ALEXNET_NAMES = ("alexnet", "alexnet_baseline")
 # A model named so (a checkpoint file may carry its hash, `alexnet_baseline-7be5be79.pth`) is the run's AlexNet.
 ALEXNET_PATTERN = re.compile(r"(alexnet|alexnet_baseline)(-[0-9a-f]{8,})?")
+MAX_ALEXNET_BYTES = 64 * 1024 * 1024  # a run's results.json; a larger file, a FIFO or a device is not read
 HEADLINE_DIFFICULTY = 1
 # figure -> (per-sequence column, in percent)
 COLUMNS = {"flip_probability": ("seq_flip_probability", True), "top5_distance": ("seq_top5", False),
@@ -63,9 +64,9 @@ def is_alexnet(name: str) -> bool:
 def alexnet_figures(path: Path) -> dict[str, dict[str, float]]:
     """AlexNet's difficulty-1 figures from `--alexnet FILE` (see the module docstring); DataError if unreadable."""
     try:
-        document = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise DataError(f"cannot read --alexnet {path}: {error}") from None
+        document = read_json(path, MAX_ALEXNET_BYTES)
+    except UnreadableJson as error:
+        raise DataError(f"--alexnet {path} {error}") from None
     if isinstance(document, dict) and "models" in document:
         models = [m for m in document["models"] if is_alexnet(str(m.get("name"))) and m.get("imagenet_p")]
         if not models:

@@ -21,7 +21,9 @@ from PIL import Image
 from torchvision import transforms as T
 from torchvision.transforms.v2 import functional as TF
 
+from antialiased.datasets import DataError
 from antialiased.evaluate.model_specs import load_model, parse_model_spec
+from antialiased.evaluate.perturbations import alexnet_figures
 from antialiased.evaluate.statistics import mean_estimate
 from antialiased.evaluate.store import SESSIONS_FILE
 from antialiased.inference import prepare_for_inference, to_model_input
@@ -202,3 +204,12 @@ def test_the_docs_make_commands(tmp_path: Path) -> None:
         assert done.returncode == 0, f"{text}\n{done.stderr[-3000:]}"
     assert len(list((tmp_path / "build/sequences/translate").rglob("*.mp4"))) == 1
     assert "1 sequences evaluated" in done.stdout and (tmp_path / "build/translate/report.html").is_file()
+
+
+@pytest.mark.timeout(30)
+def test_an_alexnet_fifo_is_refused_unread(tmp_path: Path) -> None:
+    """A FIFO given as --alexnet would block the run's summary forever: it is refused at once, named."""
+    fifo = tmp_path / "alexnet.json"
+    os.mkfifo(fifo)
+    with pytest.raises(DataError, match=r"--alexnet .*alexnet\.json.*FIFO"):
+        alexnet_figures(fifo)
