@@ -85,9 +85,14 @@ def test_an_idle_service_predicts_once_per_idle_period_and_marks_it(torchserve: 
             return len(_readiness_times(torchserve)) >= before + 2
 
         wait_until(two_more, 4 * IDLE_S + 60, "two synthetic predictions of the idle model", every_s=0.1)
-        counted = _synthetic(client)
+        # TorchServe logs an answer as it sends it, the service counts it once it has read it: wait for that too.
+        wait_until(
+            lambda: _synthetic(client) >= 3,
+            30,
+            "the service's own metric to count them (the one at start, then two) apart",
+            every_s=0.1,
+        )
     assert set(statuses) == {200}, "ready throughout, with no traffic"
-    assert counted >= 3, "the service's own metric counts them (the one at start, then two) apart"
     first, *idle = _readiness_times(torchserve)[before - 1 :]
     gaps = np.diff([first, *idle])
     assert (gaps >= IDLE_S - 0.01).all(), f"one per {IDLE_S} s of idleness, not one per interval: {gaps} s apart"
